@@ -1,0 +1,136 @@
+//! Adding with scoped threads: each thread owns a disjoint band of output rows.
+//!
+//! The output is split with `split_at_mut`, so every thread holds the only `&mut` to its band and
+//! shared `&` borrows of the inputs: no locks, no copies, no `unsafe`. `std::thread::scope` joins
+//! every thread before the borrows end. The calling thread computes the last band itself, so
+//! `workers` bands cost `workers - 1` thread starts.
+
+use std::thread;
+
+use matrix_service::bands::bands;
+use matrix_service::matrix::{Overflow, add_into, elements, first_overflow};
+use matrix_service::{AddEngine, AddError, Addition, Matrix};
+
+/// The threads engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScopedThreads;
+
+impl AddEngine for ScopedThreads {
+    const METHOD: &'static str = "Multithreading";
+    const ENDPOINT: &'static str = "threading";
+    const UNITS: &'static str = "threads";
+    const TITLE: &'static str = "Matrix addition with threads";
+    const DESCRIPTION: &'static str = "Each request generates two random n x n integer matrices and adds them \
+        with <code>workers</code> scoped threads in this one process; every thread owns a band of rows of the \
+        result, sharing the inputs' memory without locks or copies.";
+
+    fn add(&self, a: &Matrix, b: &Matrix, workers: usize) -> Result<Addition, AddError> {
+        add_scoped(a, b, workers).map(|sum| Addition { sum, child_pids: None })
+    }
+}
+
+/// `a + b` on `workers` scoped threads (fewer if there are fewer rows). Shapes must match.
+pub fn add_scoped(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
+    assert_eq!(a.dim(), b.dim(), "the server checks shapes before adding");
+    let (rows, cols) = a.dim();
+    let (a_all, b_all) = (elements(a), elements(b));
+    let mut out = vec![0i64; rows * cols];
+
+    // Pair each band's inputs with its own slice of the output.
+    let mut jobs = Vec::new();
+    let mut rest = out.as_mut_slice();
+    for band in bands(rows, workers) {
+        let (mine, tail) = rest.split_at_mut(band.len() * cols);
+        rest = tail;
+        let span = band.start * cols..band.end * cols;
+        jobs.push((&a_all[span.clone()], &b_all[span], mine));
+    }
+
+    let overflowed = thread::scope(|scope| {
+        let last = jobs.pop();
+        let mut started = Vec::with_capacity(jobs.len());
+        let mut spawn_error = None;
+        for (a, b, out) in jobs {
+            match thread::Builder::new()
+                .name("add-band".into())
+                .spawn_scoped(scope, move || add_into(a, b, out))
+            {
+                Ok(handle) => started.push(handle),
+                Err(e) => {
+                    spawn_error = Some(e);
+                    break;
+                }
+            }
+        }
+        let here = last.is_some_and(|(a, b, out)| spawn_error.is_none() && add_into(a, b, out));
+        // Join every started thread before deciding, so none outlives this call.
+        let joined: Vec<_> = started.into_iter().map(|handle| handle.join()).collect();
+        if let Some(e) = spawn_error {
+            return Err(AddError::Unavailable(format!("the OS refused a new thread: {e}")));
+        }
+        let mut overflowed = here;
+        for result in joined {
+            overflowed |= result.map_err(|_| AddError::WorkerFailed("a band's thread panicked".into()))?;
+        }
+        Ok(overflowed)
+    })?;
+
+    if overflowed {
+        let index = first_overflow(a_all, b_all).expect("a band reported an overflow, so one exists");
+        return Err(AddError::Overflow(Overflow::at(a, b, index)));
+    }
+    Ok(Matrix::from_shape_vec((rows, cols), out).expect("rows * cols elements were allocated"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use matrix_service::matrix::{generate_pair, reference_add};
+    use proptest::prelude::*;
+
+    fn matrix(rows: usize, cols: usize, values: &[i64]) -> Matrix {
+        Matrix::from_shape_fn((rows, cols), |(r, c)| values[(r * cols + c) % values.len()])
+    }
+
+    proptest! {
+        #[test]
+        fn equals_the_reference_for_any_shape_and_worker_count(
+            rows in 1usize..40,
+            cols in 1usize..40,
+            workers in 1usize..70,
+            values in proptest::collection::vec(-1_000_000i64..1_000_000, 1..64),
+        ) {
+            let a = matrix(rows, cols, &values);
+            let b = matrix(rows, cols, &values.iter().rev().copied().collect::<Vec<_>>());
+            prop_assert_eq!(add_scoped(&a, &b, workers), Ok(reference_add(&a, &b).unwrap()));
+        }
+
+        #[test]
+        fn overflow_anywhere_is_reported_at_its_first_position(
+            rows in 1usize..20, cols in 1usize..20, workers in 1usize..8, at in any::<proptest::sample::Index>(),
+        ) {
+            let a = Matrix::from_elem((rows, cols), 1);
+            let mut b = Matrix::zeros((rows, cols));
+            let index = at.index(rows * cols);
+            b[[index / cols, index % cols]] = i64::MAX;
+            let expected = reference_add(&a, &b).unwrap_err();
+            prop_assert_eq!(add_scoped(&a, &b, workers), Err(AddError::Overflow(expected)));
+        }
+    }
+
+    #[test]
+    fn one_by_one_and_extremes_add_exactly() {
+        let a = matrix(1, 1, &[i64::MIN]);
+        let b = matrix(1, 1, &[i64::MAX]);
+        assert_eq!(add_scoped(&a, &b, 4).unwrap()[[0, 0]], -1);
+    }
+
+    #[test]
+    fn n_2000_matches_the_reference_with_every_worker_count() {
+        let (a, b) = generate_pair(2000, Some(3));
+        let expected = reference_add(&a, &b).unwrap();
+        for workers in [1, 3, 4, 64] {
+            assert!(add_scoped(&a, &b, workers).unwrap() == expected, "workers={workers}");
+        }
+    }
+}

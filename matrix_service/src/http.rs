@@ -1,0 +1,272 @@
+//! The routes both servers serve, generic over the [`AddEngine`] that does the parallel part.
+//!
+//! Handlers stay thin: parse, wait for admission, run the blocking work on actix's blocking pool
+//! (`web::block`) so the async workers keep answering other connections, and answer. The JSON is
+//! serialized on the blocking thread too, since a `POST` answer can be tens of megabytes.
+
+use std::time::Instant;
+
+use actix_web::web::{self, BytesMut, Data};
+use actix_web::{HttpRequest, HttpResponse, http::header};
+use futures_util::StreamExt;
+
+use crate::admission::Admission;
+use crate::answer::{Answer, Rows, Shape};
+use crate::bands::band_count;
+use crate::body::{AddBody, parse_body};
+use crate::engine::{AddEngine, Addition};
+use crate::error::ApiError;
+use crate::matrix::{Matrix, checksum, generate_pair, sample};
+use crate::params::{GenerateParams, Limits, parse_query};
+
+/// Past this many bytes of an oversized body, stop reading it and close the connection.
+///
+/// Below it the rest of an oversized body is read and discarded before the 413 goes out, so the
+/// client really receives the 413: closing a socket with unread input makes the kernel send a
+/// reset, which can destroy the answer before the client reads it. Discarding is cheap (about a
+/// gigabyte a second on loopback); this cap only stops a client from streaming forever.
+const DRAIN_CAP_BYTES: usize = 1 << 30;
+
+/// One server's shared state: built once, outside the `HttpServer` factory, so every actix
+/// worker thread shares the same admission bound.
+pub struct Service<E> {
+    engine: E,
+    limits: Limits,
+    admission: Admission,
+    max_body_bytes: usize,
+    index_page: String,
+}
+
+impl<E: AddEngine> Service<E> {
+    pub fn new(engine: E, limits: Limits, admission: Admission, max_body_bytes: usize) -> Self {
+        let index_page = render_index::<E>(&limits);
+        Self {
+            engine,
+            limits,
+            admission,
+            max_body_bytes,
+            index_page,
+        }
+    }
+
+    /// The endpoint's path, such as `/threading`.
+    pub fn path() -> String {
+        format!("/{}", E::ENDPOINT)
+    }
+
+    /// Generates the matrices, adds them, and serializes the answer. Blocking.
+    fn answer_generated(&self, params: GenerateParams, started: Instant) -> Result<Vec<u8>, ApiError> {
+        let generating = Instant::now();
+        let (a, b) = generate_pair(params.n, params.seed);
+        let generation = generating.elapsed();
+        let adding = Instant::now();
+        let addition = self.engine.add(&a, &b, params.workers)?;
+        let execution = adding.elapsed();
+        // Free the inputs now: a forking server's fork cost grows with its resident memory.
+        drop((a, b));
+        Ok(answer_json::<E>(
+            Shape::Square { n: params.n },
+            params.workers,
+            params.seed,
+            &addition,
+            None,
+            [execution, generation, started.elapsed()],
+        ))
+    }
+
+    /// Adds posted matrices and serializes the answer, with the sum. Blocking.
+    fn answer_posted(
+        &self,
+        a: Matrix,
+        b: Matrix,
+        workers: usize,
+        decoding: std::time::Duration,
+        started: Instant,
+    ) -> Result<Vec<u8>, ApiError> {
+        let adding = Instant::now();
+        let addition = self.engine.add(&a, &b, workers)?;
+        let execution = adding.elapsed();
+        drop((a, b));
+        let (rows, cols) = addition.sum.dim();
+        Ok(answer_json::<E>(
+            Shape::Rect { rows, cols },
+            workers,
+            None,
+            &addition,
+            Some(Rows(addition.sum.view())),
+            [execution, decoding, started.elapsed()],
+        ))
+    }
+}
+
+/// Serializes an answer; `times` are the execution, generation and total durations.
+fn answer_json<'a, E: AddEngine>(
+    shape: Shape,
+    workers: usize,
+    seed: Option<u64>,
+    addition: &'a Addition,
+    result: Option<Rows<'a>>,
+    [execution, generation, total]: [std::time::Duration; 3],
+) -> Vec<u8> {
+    let answer = Answer {
+        status: "ok",
+        method: E::METHOD,
+        shape,
+        workers,
+        seed,
+        execution_time_sec: execution.as_secs_f64(),
+        generation_time_sec: generation.as_secs_f64(),
+        total_time_sec: total.as_secs_f64(),
+        sample: sample(&addition.sum),
+        checksum: checksum(&addition.sum),
+        child_pids: addition.child_pids.as_deref(),
+        result,
+    };
+    serde_json::to_vec(&answer).expect("an answer of numbers and strings always serializes")
+}
+
+/// Registers `/`, `/healthz` and the engine's endpoint, and JSON answers for anything else.
+pub fn routes<E: AddEngine>(service: Data<Service<E>>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(service)
+            .route("/", web::get().to(index::<E>))
+            .route("/healthz", web::get().to(healthz))
+            .service(
+                web::resource(Service::<E>::path())
+                    .route(web::get().to(get_add::<E>))
+                    .route(web::post().to(post_add::<E>))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .default_service(web::to(not_found::<E>));
+    }
+}
+
+async fn index<E: AddEngine>(service: Data<Service<E>>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(service.index_page.clone())
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn get_add<E: AddEngine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let params = parse_query(request.query_string(), &service.limits)?;
+    let permit = service.admission.admit(band_count(params.n, params.workers)).await?;
+    let service = service.into_inner();
+    let json = blocking(move || {
+        let _permit = permit; // held until the workers are gone
+        service.answer_generated(params, started)
+    })
+    .await?;
+    Ok(json_response(json))
+}
+
+async fn post_add<E: AddEngine>(
+    request: HttpRequest,
+    payload: web::Payload,
+    service: Data<Service<E>>,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    if !request.query_string().is_empty() {
+        // Still read the body, so the client receives this answer rather than a reset.
+        drain(payload).await;
+        return Err(ApiError::QueryOnPost {
+            path: Service::<E>::path(),
+            query: request.query_string().to_owned(),
+        });
+    }
+    let bytes = read_body(&request, payload, service.max_body_bytes).await?;
+    let limits = service.limits;
+    let (body, decoding) = blocking(move || {
+        let decoding = Instant::now();
+        let body = parse_body(&bytes, &limits)?;
+        Ok((body, decoding.elapsed()))
+    })
+    .await?;
+    let AddBody { a, b, workers } = body;
+    let workers = workers.unwrap_or(service.limits.default_workers);
+    let permit = service.admission.admit(band_count(a.nrows(), workers)).await?;
+    let service = service.into_inner();
+    let json = blocking(move || {
+        let _permit = permit;
+        service.answer_posted(a, b, workers, decoding, started)
+    })
+    .await?;
+    Ok(json_response(json))
+}
+
+async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+        path: request.path().to_owned(),
+        allow: "GET, POST",
+    })
+}
+
+async fn not_found<E: AddEngine>(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound {
+        method: request.method().to_string(),
+        path: request.path().to_owned(),
+        routes: format!("GET /, GET /healthz, GET and POST {}", Service::<E>::path()),
+    })
+}
+
+/// Runs `work` on the blocking pool; a panic there becomes a 500, never a dropped connection.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(work).await.map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+fn json_response(json: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .body(json)
+}
+
+/// Reads the whole body, up to `limit` bytes; past that, drains it and answers 413.
+async fn read_body(request: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<BytesMut, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        drain(payload).await;
+        return Err(ApiError::BodyTooLarge { limit });
+    }
+    let mut body = BytesMut::with_capacity(declared.map_or(0, |len| len as usize));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BodyRead(e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            drain(payload).await;
+            return Err(ApiError::BodyTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads and discards the rest of a body, up to [`DRAIN_CAP_BYTES`].
+async fn drain(mut payload: web::Payload) {
+    let mut discarded = 0;
+    while let Some(Ok(chunk)) = payload.next().await {
+        discarded += chunk.len();
+        if discarded > DRAIN_CAP_BYTES {
+            break;
+        }
+    }
+}
+
+fn render_index<E: AddEngine>(limits: &Limits) -> String {
+    include_str!("index.html")
+        .replace("{{TITLE}}", E::TITLE)
+        .replace("{{DESCRIPTION}}", E::DESCRIPTION)
+        .replace("{{PATH}}", &Service::<E>::path())
+        .replace("{{WORKERS}}", &limits.default_workers.to_string())
+        .replace("{{MAX_N}}", &limits.max_n.to_string())
+        .replace("{{MAX_WORKERS}}", &limits.max_workers.to_string())
+}

@@ -1,0 +1,24 @@
+//! What both lab servers share.
+//!
+//! `app_threading` and `app_multiprocessing` differ in one thing only, the [`AddEngine`] that
+//! adds two matrices in parallel. Everything around it lives here, once: request parameters and
+//! their limits ([`params`], [`body`]), seeded matrices and the addition kernel ([`matrix`]),
+//! splitting rows into bands ([`bands`]), the JSON answers and errors ([`answer`], [`error`]),
+//! the bound on live workers ([`admission`]), the routes ([`http`]) and start-up ([`server`]).
+
+pub mod admission;
+pub mod answer;
+pub mod bands;
+pub mod body;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod matrix;
+pub mod params;
+pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use engine::{AddEngine, AddError, Addition};
+pub use matrix::Matrix;
+pub use server::{CommonArgs, ServerConfig, serve};

@@ -1,0 +1,205 @@
+//! The matrices themselves: seeded generation, the addition kernel every strategy shares, the
+//! answer's checksum and sample, and a deliberately plain reference addition for tests.
+//!
+//! A matrix is an [`ndarray::Array2<i64>`] in standard (row-major, contiguous) layout, so a band
+//! of rows is one contiguous slice: threads can own disjoint `&mut` bands and a forked child can
+//! stream its band through a pipe as raw bytes.
+
+use ndarray::Array2;
+use rand::distr::{Distribution, Uniform};
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// A dense `i64` matrix in row-major layout.
+pub type Matrix = Array2<i64>;
+
+/// Generated values lie in `0..VALUE_BOUND`, as in the original lab (`np.random.randint(0, 100)`).
+pub const VALUE_BOUND: i64 = 100;
+
+/// How many values of row 0 the answer's `sample` shows.
+pub const SAMPLE_LEN: usize = 10;
+
+/// Two `n`x`n` matrices of values in `0..100`, A first, from one generator.
+///
+/// With a seed the generator is Xoshiro256++ seeded by `seed`, so the same seed gives the same
+/// matrices in both servers and on every run; without one it is seeded from the OS.
+pub fn generate_pair(n: usize, seed: Option<u64>) -> (Matrix, Matrix) {
+    let seed = seed.unwrap_or_else(|| rand::rng().random());
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let values = Uniform::new(0, VALUE_BOUND).expect("0..VALUE_BOUND is a non-empty range");
+    let a = Array2::from_shape_simple_fn((n, n), || values.sample(&mut rng));
+    let b = Array2::from_shape_simple_fn((n, n), || values.sample(&mut rng));
+    (a, b)
+}
+
+/// The elements of `m` in row-major order.
+///
+/// # Panics
+/// If `m` is not in standard layout; every matrix this crate builds is.
+pub fn elements(m: &Matrix) -> &[i64] {
+    m.as_slice().expect("matrices are built in standard (row-major) layout")
+}
+
+/// Writes `a[i] + b[i]` into `out[i]` for every `i`, and says whether any sum overflowed `i64`
+/// (the stored value then wraps).
+///
+/// This is the one addition kernel: threads run it on their band, forked children run it on
+/// stack-sized chunks. It never allocates and never panics (the slices are zipped, not indexed;
+/// extra elements of a longer slice are ignored), so it is safe to call in a forked child.
+#[inline]
+pub fn add_into(a: &[i64], b: &[i64], out: &mut [i64]) -> bool {
+    let mut overflowed = false;
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        let (sum, over) = x.overflowing_add(*y);
+        *o = sum;
+        overflowed |= over;
+    }
+    overflowed
+}
+
+/// The index of the first `i` where `a[i] + b[i]` overflows `i64`, if any.
+///
+/// Used only on the error path, to say which element was at fault.
+pub fn first_overflow(a: &[i64], b: &[i64]) -> Option<usize> {
+    a.iter().zip(b).position(|(x, y)| x.checked_add(*y).is_none())
+}
+
+/// The sum of every element, wrapping on `i64` overflow, so it is defined for any result.
+pub fn checksum(m: &Matrix) -> i64 {
+    m.iter().fold(0i64, |acc, x| acc.wrapping_add(*x))
+}
+
+/// The first [`SAMPLE_LEN`] values of row 0 (fewer if the matrix is narrower or empty).
+pub fn sample(m: &Matrix) -> Vec<i64> {
+    m.rows()
+        .into_iter()
+        .next()
+        .map(|row| row.iter().take(SAMPLE_LEN).copied().collect())
+        .unwrap_or_default()
+}
+
+/// Where an addition overflowed `i64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow {
+    pub row: usize,
+    pub col: usize,
+    pub a: i64,
+    pub b: i64,
+}
+
+impl Overflow {
+    /// The overflow at flat (row-major) index `index` of `a + b`.
+    pub fn at(a: &Matrix, b: &Matrix, index: usize) -> Self {
+        let cols = a.ncols().max(1);
+        let (row, col) = (index / cols, index % cols);
+        Self {
+            row,
+            col,
+            a: a[[row, col]],
+            b: b[[row, col]],
+        }
+    }
+}
+
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a[{r}][{c}] + b[{r}][{c}] = {} + {} overflows a 64-bit integer; every sum must lie in {}..={}",
+            self.a,
+            self.b,
+            i64::MIN,
+            i64::MAX,
+            r = self.row,
+            c = self.col,
+        )
+    }
+}
+
+/// `a + b` the plain way, element by element with `checked_add`: the oracle the parallel
+/// strategies are tested against. Shapes must match.
+pub fn reference_add(a: &Matrix, b: &Matrix) -> Result<Matrix, Overflow> {
+    assert_eq!(a.dim(), b.dim(), "reference_add needs matrices of one shape");
+    let mut out = Matrix::zeros(a.dim());
+    for ((row, col), value) in out.indexed_iter_mut() {
+        let (x, y) = (a[[row, col]], b[[row, col]]);
+        *value = x.checked_add(y).ok_or(Overflow { row, col, a: x, b: y })?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn same_seed_gives_same_matrices_and_values_stay_in_range() {
+        let (a1, b1) = generate_pair(50, Some(7));
+        let (a2, b2) = generate_pair(50, Some(7));
+        assert_eq!(a1, a2);
+        assert_eq!(b1, b2);
+        assert_ne!(a1, b1, "A and B come from one stream, so they differ");
+        assert!(a1.iter().chain(b1.iter()).all(|v| (0..VALUE_BOUND).contains(v)));
+        assert!(a1.iter().any(|v| *v == 0) && a1.iter().any(|v| *v == VALUE_BOUND - 1));
+    }
+
+    #[test]
+    fn different_seeds_give_different_matrices() {
+        assert_ne!(generate_pair(20, Some(1)).0, generate_pair(20, Some(2)).0);
+    }
+
+    #[test]
+    fn unseeded_generation_differs_between_calls() {
+        assert_ne!(generate_pair(20, None).0, generate_pair(20, None).0);
+    }
+
+    #[test]
+    fn add_into_reports_overflow_and_wraps() {
+        let mut out = [0; 3];
+        assert!(!add_into(&[1, 2, 3], &[10, 20, 30], &mut out));
+        assert_eq!(out, [11, 22, 33]);
+        assert!(add_into(&[1, i64::MAX, 3], &[1, 1, 1], &mut out));
+        assert_eq!(out, [2, i64::MIN, 4]);
+        assert!(add_into(&[i64::MIN], &[-1], &mut out[..1]));
+    }
+
+    #[test]
+    fn first_overflow_finds_the_earliest_bad_index() {
+        assert_eq!(first_overflow(&[0, i64::MAX, i64::MIN], &[0, 1, -1]), Some(1));
+        assert_eq!(first_overflow(&[i64::MAX, i64::MIN], &[0, 0]), None);
+    }
+
+    #[test]
+    fn checksum_and_sample_of_a_known_matrix() {
+        let m = array![[1, 2, 3], [4, 5, 6]];
+        assert_eq!(checksum(&m), 21);
+        assert_eq!(sample(&m), vec![1, 2, 3]);
+        let wide = Matrix::from_shape_fn((2, 12), |(r, c)| (r * 100 + c) as i64);
+        assert_eq!(sample(&wide), (0..10).collect::<Vec<i64>>());
+        assert_eq!(checksum(&array![[i64::MAX, 1]]), i64::MIN, "checksum wraps");
+    }
+
+    #[test]
+    fn reference_add_adds_and_names_the_overflowing_element() {
+        assert_eq!(
+            reference_add(&array![[1, 2], [3, 4]], &array![[10, 20], [30, 40]]),
+            Ok(array![[11, 22], [33, 44]])
+        );
+        let err = reference_add(&array![[0, 0], [0, i64::MAX]], &array![[0, 0], [0, 1]]).unwrap_err();
+        assert_eq!(
+            err,
+            Overflow {
+                row: 1,
+                col: 1,
+                a: i64::MAX,
+                b: 1
+            }
+        );
+        assert_eq!(
+            Overflow::at(&array![[0, 0], [0, i64::MAX]], &array![[0, 0], [0, 1]], 3),
+            err
+        );
+        assert!(err.to_string().contains("a[1][1] + b[1][1]"), "{err}");
+    }
+}

@@ -1,0 +1,247 @@
+//! Starting a server: the flags both binaries share, their validation, logging, and the actix
+//! `HttpServer` around a [`Service`].
+
+use std::io::Write;
+use std::time::Duration;
+
+use actix_web::middleware::Logger;
+use actix_web::web::Data;
+use actix_web::{App, HttpServer};
+
+use crate::admission::Admission;
+use crate::engine::AddEngine;
+use crate::http::{Service, routes};
+use crate::params::Limits;
+
+/// Flags both servers take. Each binary adds `--port` (its own default) and its own bound on
+/// live workers (`--max-threads` or `--max-children`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Address to listen on. The default serves this machine only.
+    #[arg(long, env = "MATRIX_LAB_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Actix worker threads that accept connections and run handlers [default: available cores].
+    #[arg(long, env = "MATRIX_LAB_HTTP_WORKERS", value_parser = positive)]
+    pub http_workers: Option<usize>,
+
+    /// Parallel workers per request when the request does not give `workers`.
+    #[arg(long, env = "MATRIX_LAB_WORKERS", default_value_t = 4, value_parser = positive)]
+    pub workers: usize,
+
+    /// Largest matrix side `n` a GET may ask for, and largest row or column count of a POST.
+    #[arg(long, env = "MATRIX_LAB_MAX_N", default_value_t = 2000, value_parser = positive)]
+    pub max_n: usize,
+
+    /// Largest `workers` a request may ask for.
+    #[arg(long, env = "MATRIX_LAB_MAX_WORKERS", default_value_t = 64, value_parser = positive)]
+    pub max_workers: usize,
+
+    /// Largest POST body in bytes; a larger one is answered 413 (64 MiB by default).
+    #[arg(long, env = "MATRIX_LAB_MAX_BODY_BYTES", default_value_t = 64 << 20, value_parser = positive)]
+    pub max_body_bytes: usize,
+
+    /// Seconds a request may wait for its share of workers before it is answered 503.
+    #[arg(long, env = "MATRIX_LAB_QUEUE_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub queue_timeout: f64,
+}
+
+/// A validated server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub http_workers: usize,
+    pub limits: Limits,
+    pub max_body_bytes: usize,
+    /// Live workers (threads or children) across all requests.
+    pub max_live_workers: usize,
+    /// The flag that set `max_live_workers`, for messages.
+    pub max_live_workers_flag: &'static str,
+    pub queue_timeout: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
+    pub shutdown_timeout: Duration,
+}
+
+/// A flag combination that cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl CommonArgs {
+    /// The configuration for a server on `port` with at most `max_live_workers` workers alive at
+    /// once (set by the flag `flag`).
+    pub fn config(&self, port: u16, max_live_workers: usize, flag: &'static str) -> Result<ServerConfig, ConfigError> {
+        if self.workers > self.max_workers {
+            return Err(ConfigError(format!(
+                "--workers {} is above --max-workers {}; raise --max-workers or lower --workers",
+                self.workers, self.max_workers
+            )));
+        }
+        if self.max_workers > max_live_workers {
+            return Err(ConfigError(format!(
+                "--max-workers {} is above {flag} {max_live_workers}, so a request could never get all its workers; \
+                 raise {flag} or lower --max-workers",
+                self.max_workers
+            )));
+        }
+        let http_workers = self
+            .http_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let queue_timeout = Duration::from_secs_f64(self.queue_timeout);
+        Ok(ServerConfig {
+            host: self.host.clone(),
+            port,
+            http_workers,
+            limits: Limits {
+                max_n: self.max_n,
+                max_workers: self.max_workers,
+                default_workers: self.workers,
+            },
+            max_body_bytes: self.max_body_bytes,
+            max_live_workers,
+            max_live_workers_flag: flag,
+            queue_timeout,
+            shutdown_timeout: Duration::from_secs(30),
+        })
+    }
+}
+
+fn positive(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(value) => Ok(value),
+        Err(e) => Err(format!("must be a whole number from 1 up: {e}")),
+    }
+}
+
+fn positive_seconds(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        Ok(_) => Err("must be more than 0 and at most 86400 seconds".into()),
+        Err(e) => Err(format!("must be a number of seconds, such as 10 or 0.5: {e}")),
+    }
+}
+
+/// Logs to stderr through `tracing`; `RUST_LOG` sets the level (default `info`, which includes
+/// one access-log line per request from actix's `Logger`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // `try_init` also routes the `log` records of actix's Logger into tracing. It fails only if a
+    // subscriber is already set (tests), which is fine.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the server until SIGTERM, SIGINT or SIGQUIT, then lets in-flight requests finish.
+///
+/// Prints `listening on http://HOST:PORT` (the real port, also for `--port 0`) on stdout once the
+/// socket is bound, so scripts and tests can find the server. Builds the actix runtime itself,
+/// so the caller's `main` stays synchronous: a pre-fork pool must fork before any thread exists.
+pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let admission = Admission::new(
+            config.max_live_workers,
+            config.queue_timeout,
+            E::UNITS,
+            config.max_live_workers_flag,
+        );
+        let service = Data::new(Service::new(engine, config.limits, admission, config.max_body_bytes));
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+                .configure(routes(service.clone()))
+        })
+        .workers(config.http_workers)
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .bind((config.host.as_str(), config.port))?;
+        let address = server
+            .addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| std::io::Error::other("bound to no address"))?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{address}")?;
+        stdout.flush()?;
+        drop(stdout);
+        tracing::info!(
+            %address,
+            endpoint = %Service::<E>::path(),
+            http_workers = config.http_workers,
+            workers = config.limits.default_workers,
+            "{} server started; Ctrl-C or SIGTERM stops it",
+            E::METHOD
+        );
+        server.run().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    fn common(args: &[&str]) -> CommonArgs {
+        Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied()))
+            .expect("flags parse")
+            .common
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let config = common(&[]).config(8001, 256, "--max-children").unwrap();
+        assert_eq!(config.host, "127.0.0.1");
+        assert_eq!(
+            config.limits,
+            Limits {
+                max_n: 2000,
+                max_workers: 64,
+                default_workers: 4
+            }
+        );
+        assert_eq!(config.max_body_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.queue_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn impossible_combinations_are_refused_with_the_flags_named() {
+        let err = common(&["--workers", "8", "--max-workers", "4"])
+            .config(0, 256, "--max-threads")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--workers 8 is above --max-workers 4; raise --max-workers or lower --workers"
+        );
+        let err = common(&[]).config(0, 16, "--max-children").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--max-workers 64 is above --max-children 16"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn zero_and_nonsense_values_are_refused_by_the_parser() {
+        for args in [
+            ["--workers", "0"],
+            ["--max-n", "x"],
+            ["--queue-timeout", "0"],
+            ["--queue-timeout", "-1"],
+        ] {
+            assert!(
+                Cli::try_parse_from(std::iter::once("test").chain(args)).is_err(),
+                "{args:?}"
+            );
+        }
+    }
+}

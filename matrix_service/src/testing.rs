@@ -1,0 +1,393 @@
+//! Test support shared by both servers (feature `testing`).
+//!
+//! - [`ServerProcess`] starts a real server binary on port 0, reads its `listening on` line, and
+//!   looks at its children and file descriptors through `/proc`.
+//! - [`check_endpoints`] and [`check_bad_requests`] drive a server's real routes, with its real
+//!   engine, through actix's test utilities: one list of cases, run against both engines.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use actix_web::App;
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
+use actix_web::test::{self, TestRequest};
+use actix_web::web::Data;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::{Value, json};
+
+use crate::admission::Admission;
+use crate::engine::AddEngine;
+use crate::http::{Service, routes};
+use crate::params::Limits;
+
+/// The limits the handler checks run with.
+pub const TEST_LIMITS: Limits = Limits {
+    max_n: 2000,
+    max_workers: 64,
+    default_workers: 4,
+};
+
+/// The body limit the handler checks run with, small so the 413 case is cheap.
+pub const TEST_MAX_BODY_BYTES: usize = 4096;
+
+/// A service around `engine` with [`TEST_LIMITS`] and [`TEST_MAX_BODY_BYTES`].
+pub fn test_service<E: AddEngine>(engine: E) -> Data<Service<E>> {
+    let admission = Admission::new(256, Duration::from_secs(10), E::UNITS, "--max-live");
+    Data::new(Service::new(engine, TEST_LIMITS, admission, TEST_MAX_BODY_BYTES))
+}
+
+/// Sends `request` through the real routes; returns the status, headers and body.
+async fn call<E: AddEngine>(service: &Data<Service<E>>, request: TestRequest) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let app = test::init_service(App::new().configure(routes(service.clone()))).await;
+    let response = test::call_service(&app, request.to_request()).await;
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, test::read_body(response).await.to_vec())
+}
+
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+/// Checks every endpoint's good answers: the index page, `/healthz`, a seeded `GET` (its keys and
+/// values), and a `POST` with a known sum.
+pub async fn check_endpoints<E: AddEngine>(engine: E) {
+    let service = test_service(engine);
+    let path = Service::<E>::path();
+
+    let (status, headers, body) = call(&service, TestRequest::get().uri("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = String::from_utf8(body).unwrap();
+    assert!(
+        page.contains(E::TITLE) && page.contains(&format!("fetch(\"{path}?\"")),
+        "the page calls {path}"
+    );
+
+    let (status, _, body) = call(&service, TestRequest::get().uri("/healthz")).await;
+    assert_eq!((status, json_of(&body)), (StatusCode::OK, json!({"status": "ok"})));
+
+    let (status, _, body) = call(
+        &service,
+        TestRequest::get().uri(&format!("{path}?n=30&workers=3&seed=5")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer = json_of(&body);
+    let (a, b) = crate::matrix::generate_pair(30, Some(5));
+    let expected = crate::matrix::reference_add(&a, &b).unwrap();
+    assert_eq!(answer["status"], "ok");
+    assert_eq!(answer["method"], E::METHOD);
+    assert_eq!(
+        (
+            answer["n"].as_u64(),
+            answer["workers"].as_u64(),
+            answer["seed"].as_u64()
+        ),
+        (Some(30), Some(3), Some(5))
+    );
+    assert_eq!(answer["checksum"].as_i64(), Some(crate::matrix::checksum(&expected)));
+    assert_eq!(answer["sample"], json!(crate::matrix::sample(&expected)));
+    for key in ["execution_time_sec", "generation_time_sec", "total_time_sec"] {
+        assert!(answer[key].as_f64().is_some_and(|t| t >= 0.0), "{key}: {answer}");
+    }
+    assert!(answer["total_time_sec"].as_f64() >= answer["execution_time_sec"].as_f64());
+
+    let (status, _, body) = call(&service, TestRequest::get().uri(&path)).await;
+    let answer = json_of(&body);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            answer["n"].as_u64(),
+            answer["workers"].as_u64(),
+            answer["seed"].is_null()
+        ),
+        (Some(500), Some(4), true)
+    );
+    assert_eq!(answer["sample"].as_array().map(Vec::len), Some(10));
+
+    let body = json!({"a": [[1, 2, 3], [4, 5, 6]], "b": [[10, 20, 30], [40, 50, i64::MAX - 6]], "workers": 2});
+    let (status, _, body) = call(&service, TestRequest::post().uri(&path).set_json(body)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let answer = json_of(&body);
+    assert_eq!(answer["result"], json!([[11, 22, 33], [44, 55, i64::MAX]]));
+    assert_eq!(
+        (
+            answer["rows"].as_u64(),
+            answer["cols"].as_u64(),
+            answer["workers"].as_u64()
+        ),
+        (Some(2), Some(3), Some(2))
+    );
+    assert_eq!(answer["checksum"].as_i64(), Some(165i64.wrapping_add(i64::MAX)));
+    assert!(answer.get("n").is_none() && answer["seed"].is_null());
+}
+
+/// One bad request and what its answer must say.
+struct BadRequest {
+    request: TestRequest,
+    status: StatusCode,
+    message: &'static str,
+}
+
+fn bad_requests(path: &str) -> Vec<BadRequest> {
+    let get = |query: &str| TestRequest::get().uri(&format!("{path}?{query}"));
+    let post = |body: &str| {
+        TestRequest::post()
+            .uri(path)
+            .insert_header(("content-type", "application/json"))
+            .set_payload(body.to_owned())
+    };
+    let bad = |request, message| BadRequest {
+        request,
+        status: StatusCode::BAD_REQUEST,
+        message,
+    };
+    vec![
+        bad(
+            get("n=abc"),
+            r#"n must be a whole number from 1 to 2000; got "abc" (not a number)"#,
+        ),
+        bad(get("n=0"), "(zero)"),
+        bad(get("n=-3"), "(negative)"),
+        bad(get("n=2001"), "(too large)"),
+        bad(get("n=2.5"), "(fractional)"),
+        bad(get("workers=0"), "workers must be a whole number from 1 to 64"),
+        bad(get("workers=65"), "(too large)"),
+        bad(get("workers=1.5"), "(fractional)"),
+        bad(get("workers=-1"), "(negative)"),
+        bad(
+            get("seed=-1"),
+            "seed must be a whole number from 0 to 18446744073709551615",
+        ),
+        bad(get("seed=1e3"), "write it without a decimal point"),
+        bad(get("x=1"), "unknown query parameter"),
+        bad(get("n=1&n=2"), "given 2 times"),
+        bad(
+            post(r#"{"a": [[1, 2], [3]], "b": [[1, 2], [3, 4]]}"#),
+            "a[1] has 1 values but a[0] has 2",
+        ),
+        bad(
+            post(r#"{"a": [[1, 2]], "b": [[1, 2], [3, 4]]}"#),
+            "a is 1x2 but b is 2x2",
+        ),
+        bad(post(r#"{"a": [], "b": []}"#), "a is empty"),
+        bad(
+            post(r#"{"a": [[1, 2.5]], "b": [[1, 2]]}"#),
+            "a[0][1] is 2.5, not an integer",
+        ),
+        bad(post(r#"{"a": [[1]], "b": [["x"]]}"#), "b[0][0] is the string"),
+        bad(
+            post(r#"{"a": [[9223372036854775807, 0]], "b": [[1, 0]]}"#),
+            "a[0][0] + b[0][0] = 9223372036854775807 + 1 overflows",
+        ),
+        bad(
+            post(r#"{"a": [[0, -9223372036854775808]], "b": [[0, -1]]}"#),
+            "a[0][1] + b[0][1]",
+        ),
+        bad(
+            post(r#"{"a": [[1]], "b": [[1]], "workers": 0}"#),
+            "workers must be a whole number from 1 to 64",
+        ),
+        bad(post(r#"{"a": [[1]]"#), "EOF while parsing"),
+        bad(post("not json"), "expected ident"),
+        bad(
+            TestRequest::post().uri(&format!("{path}?workers=2")).set_payload("{}"),
+            "takes its parameters in the JSON body",
+        ),
+        BadRequest {
+            request: post(&format!(
+                r#"{{"a": [[{}]], "b": [[1]]}}"#,
+                "1,".repeat(TEST_MAX_BODY_BYTES)
+            )),
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: "larger than the limit of 4096 bytes (--max-body-bytes)",
+        },
+        BadRequest {
+            request: TestRequest::delete().uri(path),
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            message: "DELETE is not allowed",
+        },
+        BadRequest {
+            request: TestRequest::get().uri("/nothing"),
+            status: StatusCode::NOT_FOUND,
+            message: "no route for GET /nothing",
+        },
+    ]
+}
+
+/// Checks that every kind of bad input gets its status and a JSON error naming what was wrong,
+/// and that the service still answers afterwards.
+pub async fn check_bad_requests<E: AddEngine>(engine: E) {
+    let service = test_service(engine);
+    for case in bad_requests(&Service::<E>::path()) {
+        let (status, _, body) = call(&service, case.request).await;
+        let answer = json_of(&body);
+        assert_eq!(status, case.status, "{answer}");
+        assert_eq!(answer["status"], "error", "{answer}");
+        let message = answer["error"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(case.message),
+            "{message:?} should contain {:?}",
+            case.message
+        );
+    }
+    let (status, _, _) = call(
+        &service,
+        TestRequest::get().uri(&format!("{}?n=3", Service::<E>::path())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "still serving after the bad requests");
+}
+
+/// A server binary running on a free port, stopped (SIGKILL) when dropped if still running.
+pub struct ServerProcess {
+    child: Child,
+    url: String,
+}
+
+impl ServerProcess {
+    /// Starts `binary --port 0 ARGS` and waits for its `listening on` line.
+    pub fn start(binary: impl AsRef<Path>, args: &[&str]) -> Self {
+        let binary = binary.as_ref();
+        let mut child = Command::new(binary)
+            .args(["--port", "0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (lines, first) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Keep reading so the server never blocks on a full stdout pipe.
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(line) = first.recv_timeout(Duration::from_millis(50))
+                && let Some(url) = line.strip_prefix("listening on ")
+            {
+                return Self {
+                    url: url.trim().to_owned(),
+                    child,
+                };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{} exited before listening: {status}", binary.display());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not print `listening on` within 30 s",
+                binary.display()
+            );
+        }
+    }
+
+    /// The base URL, such as `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The server's child processes now, with their state letter from `/proc/PID/stat`
+    /// (`Z` for a zombie).
+    pub fn children(&self) -> Vec<(i32, char)> {
+        children_of(self.pid())
+    }
+
+    /// How many file descriptors the server has open now.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    }
+
+    /// Sends `signal` to the server.
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid()), signal).expect("the server is our child and still exists");
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the server to exit.
+    pub fn terminate(mut self, timeout: Duration) -> ExitStatus {
+        self.signal(Signal::SIGTERM);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the server is our child") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {timeout:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The children of `pid` (from every thread's `/proc/PID/task/TID/children`) and their states.
+pub fn children_of(pid: i32) -> Vec<(i32, char)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children: Vec<(i32, char)> = tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .map(|child| (child, process_state(child).unwrap_or('?')))
+        .collect();
+    children.sort_unstable();
+    children.dedup();
+    children
+}
+
+/// The state letter of `pid` (`R`, `S`, `Z`, ...), or `None` if it no longer exists.
+pub fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces; the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// Polls `check` every 20 ms until it returns true or `timeout` passes; returns the last result.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
