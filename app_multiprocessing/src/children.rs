@@ -1,0 +1,237 @@
+//! The parent's side of one request's children: draining their pipes, then reaping them.
+//!
+//! Order matters. A child blocks in `write` once its pipe is full (64 KiB by default), so the
+//! parent reads every pipe (with `poll`, so all children keep moving) until it has each band's
+//! exact byte count and then EOF, and only then waits for the children. Waiting first is the
+//! original lab's deadlock. Every child is reaped by its own pid (never `waitpid(-1)`, which
+//! would steal other code's children), and the [`Children`] guard SIGKILLs and reaps whatever
+//! is left on every early return, so no error path leaks a process or a zombie.
+
+use std::ops::Range;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::sys::exit_code;
+
+const ELEMENT_BYTES: usize = std::mem::size_of::<i64>();
+
+/// One child and what it owes the parent.
+struct Child {
+    pid: Pid,
+    /// The read end of its pipe, until EOF.
+    pipe: Option<OwnedFd>,
+    /// Its band, as a range of elements of the output.
+    band: Range<usize>,
+    /// Bytes received so far.
+    received: usize,
+    /// Set once the child has been waited for.
+    status: Option<WaitStatus>,
+}
+
+impl Child {
+    fn expected_bytes(&self) -> usize {
+        self.band.len() * ELEMENT_BYTES
+    }
+}
+
+/// How a drain or reap went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildrenError {
+    /// The deadline passed with some bands unfinished.
+    TimedOut,
+    /// A child broke the protocol or died; the message says which and how.
+    Failed(String),
+    /// Some child's sums overflowed; this is the first such band.
+    Overflow { band: Range<usize> },
+}
+
+/// The children of one request. Dropping it SIGKILLs and reaps any child not yet reaped.
+#[derive(Default)]
+pub struct Children {
+    children: Vec<Child>,
+}
+
+impl Children {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            children: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Takes charge of a forked child that will write `band` (elements of the output) to `pipe`.
+    pub fn push(&mut self, pid: Pid, pipe: OwnedFd, band: Range<usize>) {
+        self.children.push(Child {
+            pid,
+            pipe: Some(pipe),
+            band,
+            received: 0,
+            status: None,
+        });
+    }
+
+    pub fn pids(&self) -> Vec<i32> {
+        self.children.iter().map(|c| c.pid.as_raw()).collect()
+    }
+
+    /// Reads every child's band into `out` until each pipe has delivered exactly its band and
+    /// then EOF, or `deadline` passes.
+    pub fn drain_into(&mut self, out: &mut [i64], deadline: Instant) -> Result<(), ChildrenError> {
+        let out: &mut [u8] = bytemuck::cast_slice_mut(out);
+        loop {
+            let open: Vec<usize> = (0..self.children.len())
+                .filter(|&i| self.children[i].pipe.is_some())
+                .collect();
+            if open.is_empty() {
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ChildrenError::TimedOut);
+            }
+            let ready = self.poll(&open, left)?;
+            for index in ready {
+                self.read_from(index, out)?;
+            }
+        }
+    }
+
+    /// Waits up to `left` for any of the `open` pipes; returns the ready ones.
+    fn poll(&self, open: &[usize], left: Duration) -> Result<Vec<usize>, ChildrenError> {
+        let mut fds: Vec<PollFd> = open
+            .iter()
+            .map(|&i| {
+                PollFd::new(
+                    self.children[i].pipe.as_ref().expect("open pipe").as_fd(),
+                    PollFlags::POLLIN,
+                )
+            })
+            .collect();
+        // Round up, so a deadline under a millisecond away does not spin with a zero timeout.
+        let timeout = PollTimeout::try_from(left + Duration::from_micros(999)).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => {
+                return Err(ChildrenError::Failed(format!(
+                    "poll on the children's pipes failed: {e}"
+                )));
+            }
+        }
+        Ok(fds
+            .iter()
+            .zip(open)
+            .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(_, &i)| i)
+            .collect())
+    }
+
+    /// Reads what child `index` has sent into its band of `out`.
+    fn read_from(&mut self, index: usize, out: &mut [u8]) -> Result<(), ChildrenError> {
+        let child = &mut self.children[index];
+        let expected = child.expected_bytes();
+        let start = child.band.start * ELEMENT_BYTES + child.received;
+        let rest = &mut out[start..child.band.end * ELEMENT_BYTES];
+        let mut probe = [0u8; 1];
+        // Once the band is complete, read into a probe byte: EOF is required, anything more is
+        // a protocol error. (A zero-length read would return 0 and look like EOF.)
+        let buffer = if rest.is_empty() { &mut probe[..] } else { rest };
+        let pipe = child.pipe.as_ref().expect("only open pipes are polled");
+        match nix::unistd::read(pipe, buffer) {
+            Ok(0) if child.received == expected => {
+                child.pipe = None;
+                Ok(())
+            }
+            Ok(0) => {
+                let (pid, received) = (child.pid, child.received);
+                let how = self.reap_one(index).map_or_else(|e| e, describe);
+                Err(ChildrenError::Failed(format!(
+                    "child {pid} sent {received} of its {expected} bytes, then its pipe closed ({how})"
+                )))
+            }
+            Ok(_) if child.received == expected => Err(ChildrenError::Failed(format!(
+                "child {} sent more than the {expected} bytes of its band",
+                child.pid
+            ))),
+            Ok(count) => {
+                child.received += count;
+                Ok(())
+            }
+            Err(Errno::EINTR | Errno::EAGAIN) => Ok(()),
+            Err(e) => Err(ChildrenError::Failed(format!(
+                "reading child {}'s pipe failed: {e}",
+                child.pid
+            ))),
+        }
+    }
+
+    /// Waits for every child (after [`drain_into`](Self::drain_into) succeeded) and checks how
+    /// each one exited.
+    pub fn reap_all(&mut self) -> Result<(), ChildrenError> {
+        let mut overflow = None;
+        for index in 0..self.children.len() {
+            let status = self.reap_one(index).map_err(ChildrenError::Failed)?;
+            match status {
+                WaitStatus::Exited(_, exit_code::OK) => {}
+                WaitStatus::Exited(_, exit_code::OVERFLOW) => {
+                    overflow.get_or_insert_with(|| self.children[index].band.clone());
+                }
+                status => {
+                    let pid = self.children[index].pid;
+                    return Err(ChildrenError::Failed(format!("child {pid} {}", describe(status))));
+                }
+            }
+        }
+        match overflow {
+            Some(band) => Err(ChildrenError::Overflow { band }),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for child `index` (blocking), once.
+    fn reap_one(&mut self, index: usize) -> Result<WaitStatus, String> {
+        let child = &mut self.children[index];
+        if let Some(status) = child.status {
+            return Ok(status);
+        }
+        let status = wait_for(child.pid).map_err(|e| format!("waiting for child {} failed: {e}", child.pid))?;
+        child.status = Some(status);
+        Ok(status)
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().filter(|c| c.status.is_none()) {
+            // SIGKILL, not SIGTERM: children ignore SIGTERM (see `sys::prepare_child`).
+            let _ = kill(child.pid, Signal::SIGKILL);
+            let _ = wait_for(child.pid);
+            child.status = Some(WaitStatus::StillAlive);
+        }
+    }
+}
+
+/// `waitpid(pid)`, blocking, retried on EINTR.
+fn wait_for(pid: Pid) -> nix::Result<WaitStatus> {
+    loop {
+        match waitpid(pid, None) {
+            Err(Errno::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// How a child ended, in words.
+fn describe(status: WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, exit_code::WRITE_FAILED) => "exited: it could not write to its pipe".into(),
+        WaitStatus::Exited(_, exit_code::UNWOUND) => "exited: it panicked".into(),
+        WaitStatus::Exited(_, code) => format!("exited with code {code}"),
+        WaitStatus::Signaled(_, signal, _) => format!("was killed by {signal}"),
+        other => format!("ended as {other:?}"),
+    }
+}

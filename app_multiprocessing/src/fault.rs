@@ -1,0 +1,83 @@
+//! Faults a child can be told to act out, for tests only (the hidden `--debug-child-fault` flag).
+//!
+//! Each one is a way a real child could go wrong, so the tests can prove the parent answers the
+//! request with an error, kills and reaps every child, and keeps serving.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+/// What every child does differently from its normal job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChildFault {
+    /// Behave.
+    #[default]
+    None,
+    /// Sleep this long, then do the job (a slow request, for shutdown and concurrency tests).
+    Sleep(Duration),
+    /// Exit at once with this code, writing nothing.
+    Exit(i32),
+    /// Write half the band, then exit 0.
+    HalfWrite,
+    /// Write the band and one byte more, then exit 0.
+    ExtraByte,
+    /// Never finish (wait for signals forever), so the parent's deadline must fire.
+    Hang,
+    /// Panic before writing: the unwind guard must end the child.
+    Panic,
+    /// Abort (SIGABRT) before writing.
+    Abort,
+}
+
+impl FromStr for ChildFault {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, String> {
+        let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
+        let number = |what: &str| {
+            arg.parse::<u64>()
+                .map_err(|_| format!("{kind} needs {what}, as in {kind}:{}", 100))
+        };
+        Ok(match kind {
+            "none" => Self::None,
+            "sleep-ms" => Self::Sleep(Duration::from_millis(number("milliseconds")?)),
+            "exit" => Self::Exit(i32::try_from(number("an exit code")?).map_err(|e| e.to_string())?),
+            "half-write" => Self::HalfWrite,
+            "extra-byte" => Self::ExtraByte,
+            "hang" => Self::Hang,
+            "panic" => Self::Panic,
+            "abort" => Self::Abort,
+            _ => {
+                return Err(format!(
+                    "unknown fault {spec:?}; known: none, sleep-ms:MS, exit:CODE, half-write, extra-byte, hang, panic, abort"
+                ));
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_bad_ones_say_what_is_known() {
+        assert_eq!(
+            "sleep-ms:250".parse(),
+            Ok(ChildFault::Sleep(Duration::from_millis(250)))
+        );
+        assert_eq!("exit:3".parse(), Ok(ChildFault::Exit(3)));
+        assert_eq!("hang".parse(), Ok(ChildFault::Hang));
+        assert!(
+            "exit:x"
+                .parse::<ChildFault>()
+                .unwrap_err()
+                .contains("exit needs an exit code")
+        );
+        assert!(
+            "melt"
+                .parse::<ChildFault>()
+                .unwrap_err()
+                .contains("known: none, sleep-ms:MS")
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! Adding with a child process per band, forked for each request, as the original lab did.
+//!
+//! For each band, under one process-wide lock: make a pipe (O_CLOEXEC), fork a child that
+//! inherits A and B copy-on-write, and close the parent's write end at once. Then drain every
+//! pipe for its exact byte count, and reap every child by pid. Any failure on the way (a child
+//! that crashes, hangs past `--child-timeout`, or sends too much or too little) ends the
+//! request with an error while the [`Children`] guard kills and reaps what is left.
+
+use std::ops::Range;
+use std::os::fd::AsFd;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::unistd::{getpid, pipe2};
+
+use matrix_service::bands::bands;
+use matrix_service::matrix::{Overflow, elements, first_overflow};
+use matrix_service::{AddEngine, AddError, Addition, Matrix};
+
+use crate::children::{Children, ChildrenError};
+use crate::fault::ChildFault;
+use crate::sys::{BandTask, fork_band_child};
+
+/// Held from `pipe2` to the parent's close of the write end, so a child forked for another
+/// request at the same moment cannot inherit this request's write end (which would hold this
+/// pipe's EOF back until that other child exits).
+static FORK_LOCK: Mutex<()> = Mutex::new(());
+
+/// The largest pipe buffer asked for. Unprivileged processes may raise a pipe to 1 MiB
+/// (`fs.pipe-max-size`); a bigger pipe means fewer context switches per band. It is only an
+/// optimization: if the kernel says no, the default 64 KiB works the same, just slower.
+const PIPE_BYTES: usize = 1 << 20;
+
+/// The fork-per-request engine.
+#[derive(Debug, Clone, Copy)]
+pub struct ForkPerRequest {
+    /// How long a request's children may take before they are killed (`--child-timeout`).
+    pub child_timeout: Duration,
+    /// What every child does wrong, for tests (`--debug-child-fault`).
+    pub fault: ChildFault,
+}
+
+impl AddEngine for ForkPerRequest {
+    const METHOD: &'static str = "Multiprocessing";
+    const ENDPOINT: &'static str = "multiprocessing";
+    const UNITS: &'static str = "child processes";
+    const TITLE: &'static str = "Matrix addition with processes";
+    const DESCRIPTION: &'static str = "Each request generates two random n x n integer matrices and forks \
+        <code>workers</code> child processes; each child inherits the inputs copy-on-write, adds its band of \
+        rows, and sends the result back through its own pipe as raw bytes. The answer lists the children's \
+        pids, all of them already reaped.";
+
+    fn add(&self, a: &Matrix, b: &Matrix, workers: usize) -> Result<Addition, AddError> {
+        add_forked(a, b, workers, self.child_timeout, self.fault)
+    }
+}
+
+/// `a + b` computed by one forked child per band (fewer children if there are fewer rows).
+pub fn add_forked(
+    a: &Matrix,
+    b: &Matrix,
+    workers: usize,
+    timeout: Duration,
+    fault: ChildFault,
+) -> Result<Addition, AddError> {
+    assert_eq!(a.dim(), b.dim(), "the server checks shapes before adding");
+    let deadline = Instant::now() + timeout;
+    let (rows, cols) = a.dim();
+    let (a_all, b_all) = (elements(a), elements(b));
+    // Everything the children and the drain need is allocated before the first fork.
+    let mut out = vec![0i64; rows * cols];
+    let band_spans: Vec<Range<usize>> = bands(rows, workers).map(|r| r.start * cols..r.end * cols).collect();
+    let mut children = Children::with_capacity(band_spans.len());
+    let parent = getpid();
+
+    {
+        let _forking = FORK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        for span in &band_spans {
+            let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| start_error("a pipe", e))?;
+            let band_bytes = span.len() * std::mem::size_of::<i64>();
+            let _ = fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(band_bytes.min(PIPE_BYTES) as i32));
+            let task = BandTask {
+                a: &a_all[span.clone()],
+                b: &b_all[span.clone()],
+                write_end: write_end.as_fd(),
+                parent,
+                fault,
+            };
+            let pid = fork_band_child(&task).map_err(|e| start_error("a child process", e))?;
+            drop(write_end);
+            children.push(pid, read_end, span.clone());
+        }
+    }
+
+    let finished = children
+        .drain_into(&mut out, deadline)
+        .and_then(|()| children.reap_all());
+    match finished {
+        Ok(()) => {}
+        Err(ChildrenError::TimedOut) => return Err(AddError::TimedOut(timeout)),
+        Err(ChildrenError::Failed(why)) => return Err(AddError::WorkerFailed(why)),
+        Err(ChildrenError::Overflow { band }) => {
+            let index = band.start
+                + first_overflow(&a_all[band.clone()], &b_all[band]).expect("the child saw an overflow in its band");
+            return Err(AddError::Overflow(Overflow::at(a, b, index)));
+        }
+    }
+    let child_pids = Some(children.pids());
+    let sum = Matrix::from_shape_vec((rows, cols), out).expect("rows * cols elements were allocated");
+    Ok(Addition { sum, child_pids })
+}
+
+/// Maps a failure to create a pipe or process: running out is temporary (503), the rest is not.
+fn start_error(what: &str, errno: Errno) -> AddError {
+    match errno {
+        Errno::EAGAIN | Errno::ENOMEM | Errno::EMFILE | Errno::ENFILE => {
+            AddError::Unavailable(format!("the OS refused {what}: {errno}"))
+        }
+        _ => AddError::WorkerFailed(format!("could not create {what}: {errno}")),
+    }
+}

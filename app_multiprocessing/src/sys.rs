@@ -1,0 +1,185 @@
+//! Every `unsafe` operation of this crate, and the whole life of a forked child.
+//!
+//! The server is multi-threaded when it forks (actix workers, the blocking pool), so the child
+//! starts with one thread and a copy of memory in which other threads may have held locks: the
+//! allocator's, stdout's, tracing's, tokio's. Until it exits it may only do async-signal-safe
+//! things (fork(2), signal-safety(7)). So the child:
+//! - computes on memory that existed before the fork (its bands of A and B, a stack buffer);
+//! - `write(2)`s the result to its own pipe, retrying on EINTR and partial writes;
+//! - ends with `_exit(2)`, never returning into the parent's code: a returning child would run
+//!   the copied tokio runtime, which shares the parent's epoll instance and client sockets;
+//! - never allocates, locks, logs or panics; an [`ExitOnUnwind`] guard turns any unwind into
+//!   `_exit` all the same.
+//!
+//! See `shared/research/multiprocessing-design.md`, sections 1.1, 1.2 and 2.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::unistd::{ForkResult, Pid, fork, getppid};
+
+use matrix_service::matrix::add_into;
+
+use crate::fault::ChildFault;
+
+/// How a child's exit code tells the parent what happened.
+pub mod exit_code {
+    /// The band was written whole and no sum overflowed.
+    pub const OK: i32 = 0;
+    /// Writing to the pipe failed (EPIPE: the parent stopped reading).
+    pub const WRITE_FAILED: i32 = 3;
+    /// The band was written whole, but some sum overflowed `i64` (the values wrapped).
+    pub const OVERFLOW: i32 = 4;
+    /// The parent was gone before the child could arm its parent-death signal.
+    pub const ORPHANED: i32 = 5;
+    /// Something unwound (a panic): the guard exited instead of returning.
+    pub const UNWOUND: i32 = 101;
+}
+
+/// Elements the child adds per `write(2)`: 64 KiB of stack, one default pipe's worth.
+const CHUNK_ELEMENTS: usize = 8192;
+
+/// A child's whole job. Everything it refers to exists before the fork, so the child needs no
+/// allocation.
+pub struct BandTask<'a> {
+    /// The child's rows of A and B, flattened.
+    pub a: &'a [i64],
+    pub b: &'a [i64],
+    /// The write end of the child's own pipe.
+    pub write_end: BorrowedFd<'a>,
+    /// The server's pid, to detect a parent that died before the child armed PR_SET_PDEATHSIG.
+    pub parent: Pid,
+    pub fault: ChildFault,
+}
+
+/// Forks a child that computes `task`, writes it to `task.write_end` and exits. Returns the
+/// child's pid, in the parent only: the child never returns from this call.
+///
+/// The caller must hold the fork lock and close its copy of the write end right after, so no
+/// other child inherits it (that would delay this pipe's EOF until the other child exits).
+pub fn fork_band_child(task: &BandTask<'_>) -> nix::Result<Pid> {
+    // SAFETY: `fork` is unsafe because the child of a multi-threaded process may only use
+    // async-signal-safe operations until it exits. The child branch calls `child_main`, which
+    // only reads existing memory, writes to a pipe, calls async-signal-safe functions
+    // (sigaction, prctl, getppid, close_range, write, nanosleep, pause, abort, _exit) and ends
+    // in `_exit` on every path (`-> !`), so it never returns into this function's callers,
+    // never drops a value, and never touches a lock or the allocator.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Child => child_main(task),
+    }
+}
+
+/// The child: computes its band into a stack buffer chunk by chunk, writes each chunk, exits.
+fn child_main(task: &BandTask<'_>) -> ! {
+    let _exit_on_unwind = ExitOnUnwind;
+    prepare_child(task);
+    match task.fault {
+        ChildFault::None | ChildFault::HalfWrite | ChildFault::ExtraByte => {}
+        ChildFault::Sleep(pause) => std::thread::sleep(pause), // nanosleep(2), retried on EINTR
+        ChildFault::Exit(code) => exit_now(code),
+        ChildFault::Hang => loop {
+            nix::unistd::pause();
+        },
+        ChildFault::Panic => panic!("injected child panic (--debug-child-fault panic)"),
+        ChildFault::Abort => std::process::abort(),
+    }
+
+    let limit = match task.fault {
+        ChildFault::HalfWrite => task.a.len() / 2,
+        _ => task.a.len(),
+    };
+    let (a, b) = (
+        task.a.get(..limit).unwrap_or(task.a),
+        task.b.get(..limit).unwrap_or(task.b),
+    );
+    let mut chunk = [0i64; CHUNK_ELEMENTS];
+    let mut overflowed = false;
+    for (a, b) in a.chunks(CHUNK_ELEMENTS).zip(b.chunks(CHUNK_ELEMENTS)) {
+        overflowed |= add_into(a, b, &mut chunk);
+        let sums = chunk.get(..a.len()).unwrap_or(&chunk);
+        let Ok(bytes) = bytemuck::try_cast_slice::<i64, u8>(sums) else {
+            exit_now(exit_code::WRITE_FAILED)
+        };
+        if write_all(task.write_end, bytes).is_err() {
+            exit_now(exit_code::WRITE_FAILED);
+        }
+    }
+    if task.fault == ChildFault::ExtraByte && write_all(task.write_end, &[0]).is_err() {
+        exit_now(exit_code::WRITE_FAILED);
+    }
+    exit_now(if overflowed { exit_code::OVERFLOW } else { exit_code::OK })
+}
+
+/// Makes the child independent of the server's signals and descriptors.
+fn prepare_child(task: &BandTask<'_>) {
+    // Ctrl-C or SIGTERM to the process group must not kill a child mid-band while the server
+    // drains its in-flight requests; the server stops children with SIGKILL only. (Inherited
+    // tokio handlers would swallow these signals anyway, and write into the server's self-pipe.)
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGQUIT] {
+        // SAFETY: installing SIG_IGN runs no handler code; sigaction is async-signal-safe.
+        let _ = unsafe { sigaction(signal, &ignore) };
+    }
+    // Die with the server. The forking thread is blocked draining this child's pipe for the
+    // child's whole life, so the thread-exit caveat of PR_SET_PDEATHSIG does not apply.
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers and no user-space lock.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    if getppid() != task.parent {
+        exit_now(exit_code::ORPHANED); // the server died before the line above took effect
+    }
+    // Close every inherited descriptor but stdio and our pipe: the listening socket, client
+    // connections, and other requests' pipes, whose readers and writers must not be kept alive.
+    let keep = task.write_end.as_raw_fd() as libc::c_uint;
+    // SAFETY: close_range(2) closes descriptors of this (single-threaded) child only; nothing in
+    // the child uses the closed ones. It is a raw syscall taking no user-space lock. On kernels
+    // older than 5.9 it fails with ENOSYS and the descriptors simply stay open.
+    unsafe {
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, keep - 1, 0 as libc::c_uint);
+        }
+        libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0 as libc::c_uint);
+    }
+}
+
+/// Writes all of `bytes`, retrying on EINTR and partial writes. Allocation-free.
+fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), nix::errno::Errno> {
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(0) => return Err(nix::errno::Errno::EIO),
+            Ok(written) => bytes = bytes.get(written..).unwrap_or_default(),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Ends the process at once: no destructors, no atexit handlers, no stdio flush (a flush would
+/// print the parent's buffered output a second time).
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit(2) is async-signal-safe and touches nothing in user space.
+    unsafe { libc::_exit(code) }
+}
+
+/// Ends the child if anything unwinds, so a panic can never return into the server's code.
+struct ExitOnUnwind;
+
+impl Drop for ExitOnUnwind {
+    fn drop(&mut self) {
+        exit_now(exit_code::UNWOUND);
+    }
+}
+
+/// Asks glibc to give every large block back to the OS when it is freed.
+///
+/// By default glibc raises its mmap threshold after the first large free, and from then on
+/// keeps freed matrices in its heap: the server's resident memory would grow to the peak of all
+/// concurrent requests, and every fork copies page tables in proportion to it. A fixed threshold
+/// keeps large blocks in their own mappings, unmapped on free. Call it once at start-up.
+pub fn return_large_frees_to_the_os() {
+    const THRESHOLD_BYTES: libc::c_int = 128 * 1024;
+    // SAFETY: mallopt only sets allocator parameters; it is called before any other thread
+    // exists, and glibc serializes it with allocation anyway.
+    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD_BYTES) };
+}
