@@ -76,7 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = cli.common.config(cli.port, cli.max_children, "--max-children")?;
     let child_timeout = Duration::from_secs_f64(cli.child_timeout);
     // Let an in-flight request finish even if it queued, then ran its children to the deadline.
-    config.shutdown_timeout = child_timeout + config.queue_timeout + Duration::from_secs(5);
+    config.shutdown_timeout = child_timeout + config.admission.queue_timeout + Duration::from_secs(5);
     matrix_service::server::init_logging();
     matrix_service::serve(
         ForkPerRequest {

@@ -1,9 +1,16 @@
-//! Bounding how many threads or child processes all requests use at once.
+//! Bounding the work in progress: requests computing at once, and workers alive at once.
 //!
-//! A request asks for one permit per band before it starts any worker, and holds them until its
-//! workers are gone. Permits come from a fair (FIFO) semaphore, so under ordinary load every
-//! request waits its turn; only a request that waits longer than `--queue-timeout` is turned away
-//! with 503 and `Retry-After`. This is what keeps a flood from forking without bound.
+//! A request waits for two things before it generates anything: a slot among the requests that
+//! may compute at once (`--max-active-requests`), then one permit per band among the threads or
+//! children that may be alive at once (`--max-threads` / `--max-children`). Both come from fair
+//! (FIFO) semaphores, so under load every request waits its turn; only one that waits longer
+//! than `--queue-timeout` is turned away with 503 and `Retry-After`.
+//!
+//! Why bound active requests and not only workers: the work is CPU-bound, so beyond a few per
+//! core more requests in flight finish no sooner, they only hold more matrices (6 MB each at
+//! n=500). For the forking server that is worse than waste: fork(2) copies page tables in
+//! proportion to the parent's resident memory, so every extra request in flight makes every
+//! fork slower. Waiting requests hold no memory but their connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,50 +19,76 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
 
-/// The shared bound on live workers.
+/// The limits, as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmissionLimits {
+    /// Requests computing at once (`--max-active-requests`).
+    pub active_requests: usize,
+    /// Workers alive at once, across requests (`--max-threads` / `--max-children`).
+    pub live_workers: usize,
+    /// The flag that sets `live_workers`, for messages.
+    pub live_workers_flag: &'static str,
+    /// How long a request may wait for both (`--queue-timeout`).
+    pub queue_timeout: Duration,
+}
+
+/// The shared bounds.
 #[derive(Debug)]
 pub struct Admission {
-    permits: Arc<Semaphore>,
-    capacity: usize,
-    queue_timeout: Duration,
+    limits: AdmissionLimits,
+    requests: Arc<Semaphore>,
+    workers: Arc<Semaphore>,
     units: &'static str,
-    flag: &'static str,
+}
+
+/// What an admitted request holds until its workers are gone.
+#[derive(Debug)]
+pub struct Admitted {
+    _request: OwnedSemaphorePermit,
+    _workers: OwnedSemaphorePermit,
 }
 
 impl Admission {
-    /// At most `capacity` workers at once (the flag `flag` sets it); a request waits at most
-    /// `queue_timeout` for its share.
-    pub fn new(capacity: usize, queue_timeout: Duration, units: &'static str, flag: &'static str) -> Self {
-        let capacity = capacity.clamp(1, Semaphore::MAX_PERMITS);
-        Self {
-            permits: Arc::new(Semaphore::new(capacity)),
-            capacity,
-            queue_timeout,
-            units,
-            flag,
-        }
-    }
-
-    /// Waits for `wanted` workers' worth of permits (at least one, at most the capacity).
-    pub async fn admit(&self, wanted: usize) -> Result<OwnedSemaphorePermit, ApiError> {
-        let count = u32::try_from(wanted.clamp(1, self.capacity)).unwrap_or(u32::MAX);
-        let overloaded = || ApiError::Overloaded {
-            wanted,
-            capacity: self.capacity,
-            units: self.units,
-            flag: self.flag,
-            waited: self.queue_timeout,
+    /// `units` names the workers in messages ("threads", "child processes").
+    pub fn new(limits: AdmissionLimits, units: &'static str) -> Self {
+        let limits = AdmissionLimits {
+            active_requests: limits.active_requests.clamp(1, Semaphore::MAX_PERMITS),
+            live_workers: limits.live_workers.clamp(1, Semaphore::MAX_PERMITS),
+            ..limits
         };
-        match tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_many_owned(count)).await {
-            Ok(Ok(permit)) => Ok(permit),
-            // The semaphore is never closed; treat it like a full queue all the same.
-            Ok(Err(_)) | Err(_) => Err(overloaded()),
+        Self {
+            requests: Arc::new(Semaphore::new(limits.active_requests)),
+            workers: Arc::new(Semaphore::new(limits.live_workers)),
+            limits,
+            units,
         }
     }
 
-    /// Permits free right now (for tests and diagnostics).
-    pub fn available(&self) -> usize {
-        self.permits.available_permits()
+    /// Waits for a request slot and `wanted` workers (at least one, at most the limit).
+    pub async fn admit(&self, wanted: usize) -> Result<Admitted, ApiError> {
+        let count = u32::try_from(wanted.clamp(1, self.limits.live_workers)).unwrap_or(u32::MAX);
+        let both = async {
+            let request = self.requests.clone().acquire_owned().await?;
+            let workers = self.workers.clone().acquire_many_owned(count).await?;
+            Ok::<_, tokio::sync::AcquireError>(Admitted {
+                _request: request,
+                _workers: workers,
+            })
+        };
+        match tokio::time::timeout(self.limits.queue_timeout, both).await {
+            Ok(Ok(admitted)) => Ok(admitted),
+            // The semaphores are never closed; treat that like a full queue all the same.
+            Ok(Err(_)) | Err(_) => Err(ApiError::Overloaded {
+                wanted,
+                units: self.units,
+                limits: self.limits,
+            }),
+        }
+    }
+
+    /// Request slots and worker permits free right now (for tests and diagnostics).
+    pub fn available(&self) -> (usize, usize) {
+        (self.requests.available_permits(), self.workers.available_permits())
     }
 }
 
@@ -63,24 +96,46 @@ impl Admission {
 mod tests {
     use super::*;
 
+    fn admission(active_requests: usize, live_workers: usize) -> Admission {
+        let limits = AdmissionLimits {
+            active_requests,
+            live_workers,
+            live_workers_flag: "--max-children",
+            queue_timeout: Duration::from_millis(50),
+        };
+        Admission::new(limits, "child processes")
+    }
+
     #[actix_web::test]
-    async fn waits_then_turns_away_past_the_queue_timeout() {
-        let admission = Admission::new(4, Duration::from_millis(50), "children", "--max-children");
+    async fn waits_for_workers_then_turns_away_past_the_queue_timeout() {
+        let admission = admission(8, 4);
         let held = admission.admit(3).await.expect("3 of 4 are free");
-        assert_eq!(admission.available(), 1);
+        assert_eq!(admission.available(), (7, 1));
         let err = admission.admit(2).await.expect_err("only 1 is free");
-        assert!(
-            err.to_string()
-                .contains("2 of the 4 children allowed at once (--max-children)"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("waited 50ms (--queue-timeout)"), "{err}");
+        assert!(err.to_string().contains("4 child processes (--max-children)"), "{err}");
         drop(held);
         let all = admission
             .admit(100)
             .await
-            .expect("a request wanting more than the capacity gets all of it");
-        assert_eq!(admission.available(), 0);
+            .expect("wanting more than the limit gets all of it");
+        assert_eq!(admission.available(), (7, 0));
         drop(all);
-        assert_eq!(admission.available(), 4);
+        assert_eq!(admission.available(), (8, 4));
+    }
+
+    #[actix_web::test]
+    async fn bounds_active_requests_whatever_workers_are_free() {
+        let admission = admission(2, 64);
+        let first = admission.admit(1).await.unwrap();
+        let _second = admission.admit(1).await.unwrap();
+        let err = admission.admit(1).await.expect_err("both slots are taken");
+        assert!(
+            err.to_string()
+                .contains("at most 2 requests compute at once (--max-active-requests)"),
+            "{err}"
+        );
+        drop(first);
+        admission.admit(1).await.expect("a slot is free again");
     }
 }

@@ -1,11 +1,10 @@
 //! Every error a client can see, as `{"status":"error","error":"..."}` with the right status.
 
-use std::time::Duration;
-
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::admission::AdmissionLimits;
 use crate::body::BodyError;
 use crate::engine::AddError;
 use crate::params::ParamError;
@@ -27,15 +26,15 @@ pub enum ApiError {
     #[error("POST {path} takes its parameters in the JSON body, not the query string; got {query:?}")]
     QueryOnPost { path: String, query: String },
     #[error(
-        "the server is busy: a request waiting for {wanted} of the {capacity} {units} allowed at once ({flag}) \
-         was not served within {waited:?} (--queue-timeout); retry after {RETRY_AFTER_SECS} s"
+        "the server is busy: this request (wanting {wanted} {units}) waited {:?} (--queue-timeout) without starting; \
+         at most {} requests compute at once (--max-active-requests), using at most {} {units} ({}); \
+         retry after {RETRY_AFTER_SECS} s",
+        limits.queue_timeout, limits.active_requests, limits.live_workers, limits.live_workers_flag
     )]
     Overloaded {
         wanted: usize,
-        capacity: usize,
         units: &'static str,
-        flag: &'static str,
-        waited: Duration,
+        limits: AdmissionLimits,
     },
     #[error(transparent)]
     Add(#[from] AddError),

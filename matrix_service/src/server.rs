@@ -8,7 +8,7 @@ use actix_web::middleware::Logger;
 use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 
-use crate::admission::Admission;
+use crate::admission::{Admission, AdmissionLimits};
 use crate::engine::AddEngine;
 use crate::http::{Service, routes};
 use crate::params::Limits;
@@ -41,7 +41,14 @@ pub struct CommonArgs {
     #[arg(long, env = "MATRIX_LAB_MAX_BODY_BYTES", default_value_t = 64 << 20, value_parser = positive)]
     pub max_body_bytes: usize,
 
-    /// Seconds a request may wait for its share of workers before it is answered 503.
+    /// Requests that compute at once; more wait their turn (fairly, up to --queue-timeout).
+    /// Beyond a few per core they would finish no sooner, only hold more memory [default: 2 per
+    /// available core].
+    #[arg(long, env = "MATRIX_LAB_MAX_ACTIVE_REQUESTS", value_parser = positive)]
+    pub max_active_requests: Option<usize>,
+
+    /// Seconds a request may wait to start (for an active slot and its workers) before it is
+    /// answered 503.
     #[arg(long, env = "MATRIX_LAB_QUEUE_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]
     pub queue_timeout: f64,
 }
@@ -54,11 +61,7 @@ pub struct ServerConfig {
     pub http_workers: usize,
     pub limits: Limits,
     pub max_body_bytes: usize,
-    /// Live workers (threads or children) across all requests.
-    pub max_live_workers: usize,
-    /// The flag that set `max_live_workers`, for messages.
-    pub max_live_workers_flag: &'static str,
-    pub queue_timeout: Duration,
+    pub admission: AdmissionLimits,
     /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
     pub shutdown_timeout: Duration,
 }
@@ -85,23 +88,24 @@ impl CommonArgs {
                 self.max_workers
             )));
         }
-        let http_workers = self
-            .http_workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let queue_timeout = Duration::from_secs_f64(self.queue_timeout);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let admission = AdmissionLimits {
+            active_requests: self.max_active_requests.unwrap_or(2 * cores),
+            live_workers: max_live_workers,
+            live_workers_flag: flag,
+            queue_timeout: Duration::from_secs_f64(self.queue_timeout),
+        };
         Ok(ServerConfig {
             host: self.host.clone(),
             port,
-            http_workers,
+            http_workers: self.http_workers.unwrap_or(cores),
             limits: Limits {
                 max_n: self.max_n,
                 max_workers: self.max_workers,
                 default_workers: self.workers,
             },
             max_body_bytes: self.max_body_bytes,
-            max_live_workers,
-            max_live_workers_flag: flag,
-            queue_timeout,
+            admission,
             shutdown_timeout: Duration::from_secs(30),
         })
     }
@@ -142,12 +146,7 @@ pub fn init_logging() {
 /// so the caller's `main` stays synchronous: a pre-fork pool must fork before any thread exists.
 pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<()> {
     actix_web::rt::System::new().block_on(async move {
-        let admission = Admission::new(
-            config.max_live_workers,
-            config.queue_timeout,
-            E::UNITS,
-            config.max_live_workers_flag,
-        );
+        let admission = Admission::new(config.admission, E::UNITS);
         let service = Data::new(Service::new(engine, config.limits, admission, config.max_body_bytes));
         let server = HttpServer::new(move || {
             App::new()
@@ -210,7 +209,10 @@ mod tests {
             }
         );
         assert_eq!(config.max_body_bytes, 64 * 1024 * 1024);
-        assert_eq!(config.queue_timeout, Duration::from_secs(10));
+        assert_eq!(config.admission.queue_timeout, Duration::from_secs(10));
+        assert_eq!(config.admission.live_workers, 256);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(config.admission.active_requests, 2 * cores);
     }
 
     #[test]

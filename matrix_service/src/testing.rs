@@ -4,6 +4,7 @@
 //!   looks at its children and file descriptors through `/proc`.
 //! - [`check_endpoints`] and [`check_bad_requests`] drive a server's real routes, with its real
 //!   engine, through actix's test utilities: one list of cases, run against both engines.
+//! - [`client`] and [`get`] talk to a running server over real sockets.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -20,7 +21,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
 
-use crate::admission::Admission;
+use crate::admission::{Admission, AdmissionLimits};
 use crate::engine::AddEngine;
 use crate::http::{Service, routes};
 use crate::params::Limits;
@@ -37,7 +38,13 @@ pub const TEST_MAX_BODY_BYTES: usize = 4096;
 
 /// A service around `engine` with [`TEST_LIMITS`] and [`TEST_MAX_BODY_BYTES`].
 pub fn test_service<E: AddEngine>(engine: E) -> Data<Service<E>> {
-    let admission = Admission::new(256, Duration::from_secs(10), E::UNITS, "--max-live");
+    let limits = AdmissionLimits {
+        active_requests: 4,
+        live_workers: 256,
+        live_workers_flag: "--max-live",
+        queue_timeout: Duration::from_secs(10),
+    };
+    let admission = Admission::new(limits, E::UNITS);
     Data::new(Service::new(engine, TEST_LIMITS, admission, TEST_MAX_BODY_BYTES))
 }
 
@@ -320,6 +327,21 @@ impl ServerProcess {
             .unwrap_or(0)
     }
 
+    /// The descriptor count once it has stopped changing (the same over 200 ms), for a baseline:
+    /// actix starts its workers, each with its own epoll and eventfd, just after printing the
+    /// `listening on` line.
+    pub fn settled_fd_count(&self) -> usize {
+        let mut last = self.fd_count();
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = self.fd_count();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    }
+
     /// Sends `signal` to the server.
     pub fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.pid()), signal).expect("the server is our child and still exists");
@@ -389,5 +411,40 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An HTTP client for tests: no connection limit, generous timeout.
+pub fn client() -> awc::Client {
+    awc::Client::builder()
+        .connector(awc::Connector::new().limit(0))
+        .timeout(Duration::from_secs(120))
+        .finish()
+}
+
+/// A server's answer, as a test sees it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub json: Value,
+}
+
+/// `GET url`, expecting a JSON body (as every endpoint but `/` answers).
+pub async fn get(client: &awc::Client, url: &str) -> Reply {
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let body = response
+        .body()
+        .limit(256 << 20)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"));
+    Reply {
+        status: response.status(),
+        headers: response.headers().clone(),
+        json: json_of(&body),
     }
 }

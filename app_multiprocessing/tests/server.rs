@@ -1,0 +1,254 @@
+//! The real `app_multiprocessing` binary on a free port: answers, concurrency, faults, overload
+//! and shutdown, checked from outside through `/proc` (children, zombies, descriptors).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use futures_util::future::join_all;
+use matrix_service::matrix::{checksum, generate_pair, reference_add, sample};
+use matrix_service::testing::{ServerProcess, client, eventually, get, process_state};
+use serde_json::json;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_app_multiprocessing");
+
+fn start(args: &[&str]) -> ServerProcess {
+    ServerProcess::start(BINARY, args)
+}
+
+/// No child of the server is left, live or zombie.
+fn assert_no_children(server: &ServerProcess) {
+    assert!(
+        eventually(Duration::from_secs(5), || server.children().is_empty()),
+        "children left: {:?}",
+        server.children()
+    );
+}
+
+/// The `app_threading` binary built beside this one (`cargo test --workspace` builds both).
+fn threading_binary() -> PathBuf {
+    let path = PathBuf::from(BINARY).with_file_name("app_threading");
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests for the whole workspace (cargo nextest run --workspace) or build it first \
+         (cargo build -p app_threading)",
+        path.display()
+    );
+    path
+}
+
+#[actix_web::test]
+async fn the_same_seed_gives_the_same_answer_in_both_servers() {
+    let processes = start(&[]);
+    let threads = ServerProcess::start(threading_binary(), &[]);
+    let client = client();
+    let (a, b) = generate_pair(300, Some(77));
+    let expected = reference_add(&a, &b).unwrap();
+    for workers in [1, 4, 7] {
+        let by_processes = get(
+            &client,
+            &format!("{}/multiprocessing?n=300&workers={workers}&seed=77", processes.url()),
+        )
+        .await;
+        let by_threads = get(
+            &client,
+            &format!("{}/threading?n=300&workers={workers}&seed=77", threads.url()),
+        )
+        .await;
+        assert_eq!(
+            (by_processes.status, by_threads.status),
+            (StatusCode::OK, StatusCode::OK)
+        );
+        for answer in [&by_processes.json, &by_threads.json] {
+            assert_eq!(answer["checksum"].as_i64(), Some(checksum(&expected)), "{answer}");
+            assert_eq!(answer["sample"], json!(sample(&expected)), "{answer}");
+        }
+        assert_eq!(by_processes.json["method"], "Multiprocessing");
+        assert_eq!(by_threads.json["method"], "Multithreading");
+    }
+}
+
+#[actix_web::test]
+async fn child_pids_are_distinct_and_gone_once_the_answer_arrives() {
+    let server = start(&[]);
+    let reply = get(&client(), &format!("{}/multiprocessing?workers=4", server.url())).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let pids: Vec<i32> = serde_json::from_value(reply.json["child_pids"].clone()).unwrap();
+    let mut distinct = pids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "{pids:?}");
+    assert!(
+        pids.iter().all(|&pid| process_state(pid).is_none()),
+        "some child still exists: {pids:?}"
+    );
+    assert!(server.children().is_empty());
+}
+
+#[actix_web::test]
+async fn a_2000_row_band_passes_through_one_pipe_without_deadlock() {
+    let server = start(&[]);
+    let reply = get(
+        &client(),
+        &format!("{}/multiprocessing?n=2000&workers=1&seed=5", server.url()),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let (a, b) = generate_pair(2000, Some(5));
+    assert_eq!(
+        reply.json["checksum"].as_i64(),
+        Some(checksum(&reference_add(&a, &b).unwrap()))
+    );
+    assert_eq!(reply.json["child_pids"].as_array().map(Vec::len), Some(1));
+}
+
+#[actix_web::test]
+async fn four_hundred_concurrent_requests_succeed_and_leave_no_child_zombie_or_descriptor() {
+    // The point is correctness under concurrency, not speed: a generous queue timeout keeps a
+    // slow debug build on a busy CI machine from turning the last requests away with 503.
+    let server = start(&["--queue-timeout", "120"]);
+    let url = format!("{}/multiprocessing", server.url());
+    let client = client();
+    assert_eq!(get(&client, &url).await.status, StatusCode::OK);
+    drop(client); // closes its connection
+    let baseline = server.settled_fd_count();
+    let client = self::client();
+    let replies = join_all((0..400).map(|_| get(&client, &url))).await;
+    let failed: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status != StatusCode::OK)
+        .map(|r| (r.status, &r.json))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 400 failed, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let mut pids: Vec<i64> = replies
+        .iter()
+        .flat_map(|r| r.json["child_pids"].as_array().unwrap().clone())
+        .filter_map(|p| p.as_i64())
+        .collect();
+    assert_eq!(pids.len(), 1600, "4 children per request");
+    pids.sort_unstable();
+    pids.dedup();
+    assert!(
+        pids.len() > 400,
+        "pids are reused only after their child is reaped, yet {} distinct",
+        pids.len()
+    );
+
+    assert_no_children(&server);
+    drop(client);
+    assert!(
+        eventually(Duration::from_secs(10), || server.fd_count() == baseline),
+        "descriptors: {} now, {baseline} before",
+        server.fd_count()
+    );
+    assert_eq!(
+        get(&self::client(), &format!("{}/healthz", server.url())).await.status,
+        StatusCode::OK
+    );
+}
+
+/// Starts a server whose children all act out `fault`, makes one request, and checks the
+/// status, the message, that every child was reaped, and that the server still serves.
+async fn fault_answer(fault: &str, extra: &[&str], status: StatusCode, message: &str) {
+    let mut args = vec!["--debug-child-fault", fault];
+    args.extend_from_slice(extra);
+    let server = start(&args);
+    let client = client();
+    let reply = get(&client, &format!("{}/multiprocessing?n=50", server.url())).await;
+    assert_eq!(reply.status, status, "{fault}: {}", reply.json);
+    assert_eq!(reply.json["status"], "error");
+    let error = reply.json["error"].as_str().unwrap();
+    assert!(error.contains(message), "{fault}: {error:?} should contain {message:?}");
+    assert_no_children(&server);
+    let health = get(&client, &format!("{}/healthz", server.url())).await;
+    assert_eq!((health.status, health.json), (StatusCode::OK, json!({"status": "ok"})));
+}
+
+#[actix_web::test]
+async fn a_crashing_child_gets_500_and_the_server_keeps_serving() {
+    fault_answer("exit:9", &[], StatusCode::INTERNAL_SERVER_ERROR, "exited with code 9").await;
+    fault_answer("abort", &[], StatusCode::INTERNAL_SERVER_ERROR, "killed by SIGABRT").await;
+    fault_answer(
+        "half-write",
+        &[],
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "then its pipe closed",
+    )
+    .await;
+    fault_answer("extra-byte", &[], StatusCode::INTERNAL_SERVER_ERROR, "sent more than").await;
+}
+
+#[actix_web::test]
+async fn a_panicking_child_exits_and_never_answers_the_client_itself() {
+    // If the child unwound into the copied runtime it could write a second response, or reset
+    // the connection; the client would then not get exactly this one JSON error.
+    fault_answer("panic", &[], StatusCode::INTERNAL_SERVER_ERROR, "it panicked").await;
+}
+
+#[actix_web::test]
+async fn a_hung_child_is_killed_at_the_child_timeout_and_answered_504() {
+    fault_answer(
+        "hang",
+        &["--child-timeout", "0.5"],
+        StatusCode::GATEWAY_TIMEOUT,
+        "did not finish within 500ms",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn past_the_queue_timeout_a_request_gets_503_with_retry_after() {
+    let server = start(&[
+        "--debug-child-fault",
+        "sleep-ms:1500",
+        "--max-children",
+        "64",
+        "--queue-timeout",
+        "0.3",
+    ]);
+    let client = client();
+    let url = format!("{}/multiprocessing?n=64&workers=64", server.url());
+    let replies = join_all([get(&client, &url), get(&client, &url)]).await;
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 503], "{replies:?}");
+    let busy = replies
+        .iter()
+        .find(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .unwrap();
+    assert_eq!(busy.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert!(
+        busy.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("using at most 64 child processes (--max-children)")
+    );
+    assert_no_children(&server);
+}
+
+#[actix_web::test]
+async fn sigterm_lets_an_in_flight_request_finish_and_leaves_no_child() {
+    let server = start(&["--debug-child-fault", "sleep-ms:1000"]);
+    let client = client();
+    let url = format!("{}/multiprocessing?n=100", server.url());
+    let request = get(&client, &url);
+    let stop = async {
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        let children = server.children();
+        assert_eq!(children.len(), 4, "the request's children are running: {children:?}");
+        server.signal(nix::sys::signal::Signal::SIGTERM);
+        children
+    };
+    let (reply, children) = futures_util::future::join(request, stop).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let status = server.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+    for (pid, _) in children {
+        assert!(process_state(pid).is_none(), "child {pid} outlived the server");
+    }
+}
