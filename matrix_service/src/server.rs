@@ -1,7 +1,9 @@
 //! Starting a server: the flags both binaries share, their validation, logging, and the actix
 //! `HttpServer` around a [`Service`].
 
+use std::future::{Future, poll_fn};
 use std::io::Write;
+use std::task::Poll;
 use std::time::Duration;
 
 use actix_web::middleware::Logger;
@@ -161,6 +163,13 @@ pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<(
             .first()
             .copied()
             .ok_or_else(|| std::io::Error::other("bound to no address"))?;
+        let mut running = std::pin::pin!(server.run());
+        // The server's first poll starts its workers and installs its SIGINT/SIGTERM/SIGQUIT
+        // handlers. Poll once before announcing the address, so a stop signal sent right after
+        // the `listening on` line stops the server gracefully instead of killing it.
+        if let Poll::Ready(result) = poll_fn(|cx| Poll::Ready(running.as_mut().poll(cx))).await {
+            return result;
+        }
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
@@ -173,7 +182,7 @@ pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<(
             "{} server started; Ctrl-C or SIGTERM stops it",
             E::METHOD
         );
-        server.run().await?;
+        running.await?;
         tracing::info!("stopped");
         Ok(())
     })

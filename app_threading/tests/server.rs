@@ -1,0 +1,106 @@
+//! The real `app_threading` binary on a free port: answers, oversized bodies over a raw socket,
+//! and shutdown.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use matrix_service::testing::{ServerProcess, client, get};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_app_threading");
+
+/// Sends `head` then `body` over a fresh connection and returns everything the server sends
+/// back before closing.
+fn raw_exchange(url: &str, head: &str, body: &[u8]) -> String {
+    let address = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("the server accepts connections");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream
+        .write_all(body)
+        .expect("the server reads the whole body, even one it refuses");
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .expect("the answer arrives, not a connection reset");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[actix_web::test]
+async fn answers_get_and_serves_the_page_on_a_free_port() {
+    let server = ServerProcess::start(BINARY, &["--workers", "3"]);
+    assert!(server.url().starts_with("http://127.0.0.1:"), "{}", server.url());
+    let reply = get(&client(), &format!("{}/threading?n=50&seed=1", server.url())).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        (reply.json["method"].as_str(), reply.json["workers"].as_u64()),
+        (Some("Multithreading"), Some(3))
+    );
+    assert!(reply.json.get("child_pids").is_none());
+
+    let mut page = client().get(format!("{}/", server.url())).send().await.unwrap();
+    let html = String::from_utf8(page.body().await.unwrap().to_vec()).unwrap();
+    assert!(html.contains("<button") && html.contains("/threading"), "{html}");
+}
+
+#[actix_web::test]
+async fn an_oversized_body_is_answered_413_and_the_client_really_receives_it() {
+    let server = ServerProcess::start(BINARY, &["--max-body-bytes", "1000"]);
+    let body = vec![b' '; 4 << 20];
+
+    let head = format!(
+        "POST /threading HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let answer = raw_exchange(server.url(), &head, &body);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("larger than the limit of 1000 bytes (--max-body-bytes)"),
+        "{answer}"
+    );
+
+    // Without a declared length the limit is found while reading; same answer.
+    let head = "POST /threading HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let mut chunked = format!("{:x}\r\n", body.len()).into_bytes();
+    chunked.extend_from_slice(&body);
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    let answer = raw_exchange(server.url(), head, &chunked);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    let reply = get(&client(), &format!("{}/healthz", server.url())).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_body_at_the_limit_is_accepted() {
+    let server = ServerProcess::start(BINARY, &["--max-body-bytes", "1000"]);
+    let json = br#"{"a": [[1, 2]], "b": [[3, 4]]}"#;
+    let mut body = json.to_vec();
+    body.resize(1000, b' ');
+    let head = format!(
+        "POST /threading HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let answer = raw_exchange(server.url(), &head, &body);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""result":[[4,6]]"#), "{answer}");
+}
+
+#[test]
+fn sigterm_stops_the_server_with_exit_code_0() {
+    let server = ServerProcess::start(BINARY, &[]);
+    let status = server.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn impossible_flags_are_refused_before_starting() {
+    let output = std::process::Command::new(BINARY)
+        .args(["--workers", "9", "--max-workers", "8"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--workers 9 is above --max-workers 8"), "{stderr}");
+}
