@@ -71,8 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.strategy == Strategy::Prefork {
         bail!("--strategy prefork is not implemented yet; use --strategy fork (the default)");
     }
-    // Before any thread exists: mallopt is set once, while nothing else allocates.
-    sys::return_large_frees_to_the_os();
     let mut config = cli.common.config(cli.port, cli.max_children, "--max-children")?;
     let child_timeout = Duration::from_secs_f64(cli.child_timeout);
     // Let an in-flight request finish even if it queued, then ran its children to the deadline.

@@ -170,16 +170,3 @@ impl Drop for ExitOnUnwind {
         exit_now(exit_code::UNWOUND);
     }
 }
-
-/// Asks glibc to give every large block back to the OS when it is freed.
-///
-/// By default glibc raises its mmap threshold after the first large free, and from then on
-/// keeps freed matrices in its heap: the server's resident memory would grow to the peak of all
-/// concurrent requests, and every fork copies page tables in proportion to it. A fixed threshold
-/// keeps large blocks in their own mappings, unmapped on free. Call it once at start-up.
-pub fn return_large_frees_to_the_os() {
-    const THRESHOLD_BYTES: libc::c_int = 128 * 1024;
-    // SAFETY: mallopt only sets allocator parameters; it is called before any other thread
-    // exists, and glibc serializes it with allocation anyway.
-    unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD_BYTES) };
-}

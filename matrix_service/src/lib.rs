@@ -4,7 +4,9 @@
 //! adds two matrices in parallel. Everything around it lives here, once: request parameters and
 //! their limits ([`params`], [`body`]), seeded matrices and the addition kernel ([`matrix`]),
 //! splitting rows into bands ([`bands`]), the JSON answers and errors ([`answer`], [`error`]),
-//! the bound on live workers ([`admission`]), the routes ([`http`]) and start-up ([`server`]).
+//! the bound on live workers ([`admission`]), the routes ([`http`]) and start-up ([`server`]),
+//! the allocator policy both run with ([`memory`]), and running a server binary from another
+//! program ([`launch`]).
 
 pub mod admission;
 pub mod answer;
@@ -13,7 +15,9 @@ pub mod body;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod launch;
 pub mod matrix;
+pub mod memory;
 pub mod params;
 pub mod server;
 #[cfg(feature = "testing")]

@@ -6,10 +6,8 @@
 //!   engine, through actix's test utilities: one list of cases, run against both engines.
 //! - [`client`] and [`get`] talk to a running server over real sockets.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use actix_web::App;
@@ -17,13 +15,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use actix_web::web::Data;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 use crate::admission::{Admission, AdmissionLimits};
 use crate::engine::AddEngine;
 use crate::http::{Service, routes};
+use crate::launch::LaunchedServer;
 use crate::params::Limits;
 
 /// The limits the handler checks run with.
@@ -258,60 +256,27 @@ pub async fn check_bad_requests<E: AddEngine>(engine: E) {
     assert_eq!(status, StatusCode::OK, "still serving after the bad requests");
 }
 
-/// A server binary running on a free port, stopped (SIGKILL) when dropped if still running.
+/// A server binary running on a free port, stopped when dropped if still running.
 pub struct ServerProcess {
-    child: Child,
-    url: String,
+    server: LaunchedServer,
 }
 
 impl ServerProcess {
-    /// Starts `binary --port 0 ARGS` and waits for its `listening on` line.
+    /// Starts `binary --port 0 ARGS` (logging warnings only) and waits for its `listening on` line.
     pub fn start(binary: impl AsRef<Path>, args: &[&str]) -> Self {
-        let binary = binary.as_ref();
-        let mut child = Command::new(binary)
-            .args(["--port", "0"])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (lines, first) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Keep reading so the server never blocks on a full stdout pipe.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(line) = first.recv_timeout(Duration::from_millis(50))
-                && let Some(url) = line.strip_prefix("listening on ")
-            {
-                return Self {
-                    url: url.trim().to_owned(),
-                    child,
-                };
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("{} exited before listening: {status}", binary.display());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not print `listening on` within 30 s",
-                binary.display()
-            );
-        }
+        let mut command = Command::new(binary.as_ref());
+        command.args(["--port", "0"]).args(args).env("RUST_LOG", "warn");
+        let server = LaunchedServer::start(command, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
+        Self { server }
     }
 
     /// The base URL, such as `http://127.0.0.1:41234`.
     pub fn url(&self) -> &str {
-        &self.url
+        self.server.url()
     }
 
     pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.server.pid()
     }
 
     /// The server's child processes now, with their state letter from `/proc/PID/stat`
@@ -344,15 +309,17 @@ impl ServerProcess {
 
     /// Sends `signal` to the server.
     pub fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.pid()), signal).expect("the server is our child and still exists");
+        self.server
+            .signal(signal)
+            .expect("the server is our child and still exists");
     }
 
-    /// Sends SIGTERM and waits up to `timeout` for the server to exit.
+    /// Sends SIGTERM and waits up to `timeout` for the server to exit by itself.
     pub fn terminate(mut self, timeout: Duration) -> ExitStatus {
         self.signal(Signal::SIGTERM);
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = self.child.try_wait().expect("the server is our child") {
+            if let Some(status) = self.server.exit_status() {
                 return status;
             }
             assert!(
@@ -360,15 +327,6 @@ impl ServerProcess {
                 "the server did not exit within {timeout:?} of SIGTERM"
             );
             std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
         }
     }
 }

@@ -1,0 +1,33 @@
+//! A small blocking HTTP client for the checks around the load (readiness, verification,
+//! probes); the load itself always comes from oha.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::Value;
+
+/// Sends GETs with a timeout and reads JSON answers, whatever their status.
+pub struct Client {
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .build();
+        Self { agent: config.into() }
+    }
+
+    /// `GET url`: the status and the body parsed as JSON (`Value::Null` if it is not JSON).
+    pub fn get_json(&self, url: &str) -> anyhow::Result<(u16, Value)> {
+        let mut response = self.agent.get(url).call().with_context(|| format!("GET {url}"))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("reading the answer to GET {url}"))?;
+        Ok((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
+    }
+}

@@ -1,0 +1,233 @@
+//! `loadtest`: threads or processes, measured.
+//!
+//! A run goes: plan ([`cli`], [`plan`]) → oha found or installed ([`oha::provision`]) → servers
+//! built and started, or addressed ([`servers`]) → answers verified and the servers' own timings
+//! probed ([`verify`]) → warm-up and measured trials, alternating the servers, each sampling the
+//! server's CPU and memory ([`trial`], [`sampler`]) → aggregates, ratios and outliers
+//! ([`aggregate`], [`stats`]) → conclusions computed from them ([`conclusions`]) → `summary.json`,
+//! `report.md`, charts and the terminal table ([`report`]).
+//!
+//! The methodology follows `shared/research/loadtest-methodology.md`.
+
+pub mod aggregate;
+pub mod cli;
+pub mod conclusions;
+pub mod http;
+pub mod machine;
+pub mod oha;
+pub mod plan;
+pub mod report;
+pub mod sampler;
+pub mod servers;
+pub mod stats;
+pub mod summary;
+pub mod trial;
+pub mod verify;
+
+#[cfg(test)]
+mod testdata;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub use cli::Cli;
+
+use crate::plan::{Plan, TrialLoad};
+use crate::servers::Target;
+use crate::summary::{Design, RunSummary, ScenarioKey, TrialRecord};
+use crate::trial::{Phase, TrialRunner};
+
+/// Pause between trials, so one trial's connections and children are gone before the next.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// Runs the whole job; see the crate docs.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let now = chrono::Utc::now();
+    let plan = cli.plan(&now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    ctrlc::set_handler(move || {
+        if !flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nstopping: ending the current trial and the servers this run started ...");
+        }
+    })
+    .context("installing the Ctrl-C handler")?;
+
+    let raw_dir = plan.out_dir.join("raw");
+    let logs_dir = plan.out_dir.join("logs");
+    for dir in [&raw_dir, &logs_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let workspace = servers::workspace_root();
+    let tools_root = workspace
+        .as_ref()
+        .map_or_else(|| PathBuf::from("target/tools"), |w| w.join("target/tools"));
+    let oha = oha::provision::find_or_install(plan.oha.as_deref(), &tools_root)?;
+    eprintln!("using {} ({})", oha.path.display(), oha.version_line);
+
+    let client = http::Client::new(Duration::from_secs(60));
+    let mut targets = servers::prepare(&plan, &logs_dir, &client, &|message| eprintln!("{message}"))?;
+    for target in &targets {
+        eprintln!(
+            "{}: {}{}",
+            target.name,
+            target.endpoint,
+            target
+                .pid()
+                .map_or_else(|| " (already running)".to_owned(), |pid| format!(" (pid {pid})"))
+        );
+    }
+    let probes = verify::verify(&targets, &plan.scenarios(), |s| plan.extra_targets_join(s), &client)?;
+    eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");
+
+    let machine = machine::describe(workspace.as_deref());
+    let runner = TrialRunner {
+        oha: &oha.path,
+        out_dir: &plan.out_dir,
+        cancel: &cancel,
+        request_timeout: plan.request_timeout,
+        cpus: machine.cpus,
+    };
+    let trials = run_trials(&plan, &mut targets, &runner)?;
+
+    let mut warnings = Vec::new();
+    for target in &mut targets {
+        if let Some(server) = target.managed.take() {
+            match server.stop(Duration::from_secs(10)) {
+                Ok(status) if status.success() => {}
+                Ok(status) => warnings.push(format!("The {} server ended with {status} when stopped.", target.name)),
+                Err(e) => warnings.push(format!("Stopping the {} server failed: {e}.", target.name)),
+            }
+        }
+    }
+
+    let summary = summarize(
+        &plan,
+        &targets,
+        machine,
+        oha.version_line.clone(),
+        probes,
+        trials,
+        started,
+        now,
+        warnings,
+    );
+    let files = report::write_all(&summary, &plan.out_dir)?;
+    println!("{}", report::table::comparison_table(&summary));
+    println!();
+    for line in &summary.conclusions {
+        println!("{}", line.replace("**", ""));
+    }
+    println!(
+        "\nWrote {} in {}/ (and raw/, logs/).",
+        files.join(", "),
+        plan.out_dir.display()
+    );
+    Ok(())
+}
+
+/// Every trial of the plan, warm-ups first in each scenario, then measured trials alternating
+/// the servers.
+fn run_trials(plan: &Plan, targets: &mut [Target], runner: &TrialRunner<'_>) -> anyhow::Result<Vec<TrialRecord>> {
+    let mut schedule: Vec<(ScenarioKey, Phase, u32, usize)> = Vec::new();
+    for scenario in plan.scenarios() {
+        let joined: Vec<usize> = (0..targets.len())
+            .filter(|&i| targets[i].lab || plan.extra_targets_join(scenario))
+            .collect();
+        if plan.warmup.is_some() {
+            schedule.extend(joined.iter().map(|&t| (scenario, Phase::Warmup, 1, t)));
+        }
+        for index in 1..=plan.trials {
+            schedule.extend(joined.iter().map(|&t| (scenario, Phase::Measured, index, t)));
+        }
+    }
+    let progress = ProgressBar::new(schedule.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} trials, {elapsed} elapsed, about {eta} left  {msg}")
+            .expect("the template is valid"),
+    );
+    let mut trials = Vec::with_capacity(schedule.len());
+    for (scenario, phase, index, target) in schedule {
+        let target = &mut targets[target];
+        progress.set_message(format!(
+            "{} c={} n={} w={} {} {index}",
+            target.name,
+            scenario.concurrency,
+            scenario.n,
+            scenario.workers,
+            phase.name()
+        ));
+        let load = match (phase, plan.warmup) {
+            (Phase::Warmup, Some(warmup)) => TrialLoad::Duration(warmup),
+            _ => plan.trial_load,
+        };
+        let record = runner.run(target, scenario, phase, index, load)?;
+        if !record.valid && phase == Phase::Measured {
+            progress.println(format!(
+                "invalid trial: {} {index}: {}",
+                target.name,
+                record.invalid_reasons.join("; ")
+            ));
+        }
+        trials.push(record);
+        progress.inc(1);
+        if plan.mode == plan::Mode::Measured {
+            std::thread::sleep(SETTLE);
+        }
+    }
+    progress.finish_and_clear();
+    Ok(trials)
+}
+
+/// Aggregates the trials and draws the conclusions.
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    plan: &Plan,
+    targets: &[Target],
+    machine: summary::Machine,
+    oha_version: String,
+    probes: Vec<summary::Probe>,
+    mut trials: Vec<TrialRecord>,
+    started: Instant,
+    now: chrono::DateTime<chrono::Utc>,
+    mut warnings: Vec<String>,
+) -> RunSummary {
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    aggregate::flag_outliers(&mut trials, &names);
+    let results = aggregate::results(&trials, &names);
+    let comparisons = aggregate::comparisons(&trials, &results, &names);
+    let mut summary = RunSummary {
+        tool: format!("loadtest {}", env!("CARGO_PKG_VERSION")),
+        started_utc: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        wall_secs: started.elapsed().as_secs_f64(),
+        machine,
+        oha_version,
+        servers: targets.iter().map(Target::info).collect(),
+        design: Design {
+            mode: plan.mode.name().into(),
+            load: plan.trial_load.describe(),
+            warmup_trials: u32::from(plan.warmup.is_some()),
+            measured_trials: plan.trials,
+            sweep: plan.sweep.as_ref().map(|s| s.kind.name().to_owned()),
+            concurrency: plan.base.concurrency,
+            n: plan.base.n,
+            workers: plan.base.workers,
+        },
+        probes,
+        results,
+        comparisons,
+        trials,
+        warnings: Vec::new(),
+        conclusions: Vec::new(),
+    };
+    warnings.extend(conclusions::warnings(&summary));
+    summary.warnings = warnings;
+    summary.conclusions = conclusions::conclusions(&summary);
+    summary
+}

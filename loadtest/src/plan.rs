@@ -1,0 +1,143 @@
+//! What a run will do: which servers, which scenarios, how many trials of what load.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::summary::ScenarioKey;
+
+/// Quick look or measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `oha -n 200 -c 20` once per server: the design card's load.
+    Quick,
+    /// Warm-up, then several alternating trials per server.
+    Measured,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Quick => "quick",
+            Self::Measured => "measured",
+        }
+    }
+}
+
+/// The load of one trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrialLoad {
+    /// oha -n
+    Requests(u64),
+    /// oha -z
+    Duration(Duration),
+}
+
+impl TrialLoad {
+    /// As oha's flags would say it.
+    pub fn describe(self) -> String {
+        match self {
+            Self::Requests(n) => format!("-n {n}"),
+            Self::Duration(d) => format!("-z {}s", d.as_secs_f64()),
+        }
+    }
+}
+
+/// The variable a sweep varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepKind {
+    Concurrency,
+    Workers,
+    N,
+}
+
+impl SweepKind {
+    /// The name used in reports and summary.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Concurrency => "concurrency",
+            Self::Workers => "workers",
+            Self::N => "n",
+        }
+    }
+
+    /// The flag that sets it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::Concurrency => "--concurrency",
+            Self::Workers => "--workers",
+            Self::N => "--sizes",
+        }
+    }
+
+    /// `base` with this variable set to `value`.
+    pub fn apply(self, base: ScenarioKey, value: u32) -> ScenarioKey {
+        match self {
+            Self::Concurrency => ScenarioKey {
+                concurrency: value,
+                ..base
+            },
+            Self::Workers => ScenarioKey { workers: value, ..base },
+            Self::N => ScenarioKey { n: value, ..base },
+        }
+    }
+
+    /// This variable's value in `key`.
+    pub fn value(self, key: ScenarioKey) -> u32 {
+        match self {
+            Self::Concurrency => key.concurrency,
+            Self::Workers => key.workers,
+            Self::N => key.n,
+        }
+    }
+}
+
+/// A sweep: one variable over several values, the others fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sweep {
+    pub kind: SweepKind,
+    pub values: Vec<u32>,
+}
+
+/// Another server to compare, as `--target NAME=URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetSpec {
+    pub name: String,
+    pub url: String,
+}
+
+/// The whole run, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub mode: Mode,
+    /// Measured trials per server and scenario.
+    pub trials: u32,
+    pub trial_load: TrialLoad,
+    /// Warm-up per server and scenario (discarded), if any.
+    pub warmup: Option<Duration>,
+    /// The scenario when nothing is swept; the fixed values when something is.
+    pub base: ScenarioKey,
+    pub sweep: Option<Sweep>,
+    pub out_dir: PathBuf,
+    pub oha: Option<PathBuf>,
+    pub threading_url: Option<String>,
+    pub multiprocessing_url: Option<String>,
+    pub extra_targets: Vec<TargetSpec>,
+    /// oha -t
+    pub request_timeout: Duration,
+}
+
+impl Plan {
+    /// The scenarios, in the order they run.
+    pub fn scenarios(&self) -> Vec<ScenarioKey> {
+        match &self.sweep {
+            None => vec![self.base],
+            Some(sweep) => sweep.values.iter().map(|v| sweep.kind.apply(self.base, *v)).collect(),
+        }
+    }
+
+    /// Whether a `--target` server (which is sent its URL as given) takes part in `scenario`:
+    /// only where n and workers are the defaults its URL implies.
+    pub fn extra_targets_join(&self, scenario: ScenarioKey) -> bool {
+        scenario.n == matrix_service::params::DEFAULT_N as u32 && scenario.workers == 4
+    }
+}

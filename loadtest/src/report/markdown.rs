@@ -1,0 +1,262 @@
+//! `report.md`: what a person reads. Conclusions first, then the tables they rest on, the charts,
+//! the warnings, how it was measured, and every trial.
+
+use std::fmt::Write;
+
+use crate::report::table::number;
+use crate::summary::{RunSummary, ScenarioKey};
+
+/// Renders the report; `charts` are the chart files written beside it.
+pub fn render(summary: &RunSummary, charts: &[String]) -> String {
+    let mut md = String::new();
+    let design = &summary.design;
+    let _ = writeln!(md, "# Threads or processes: load-test report\n");
+    let _ = writeln!(
+        md,
+        "Started {}, took {:.0} s. Mode: {} (`oha {} -c {}`, {} measured trial(s) per server and scenario{}).\n",
+        summary.started_utc,
+        summary.wall_secs,
+        design.mode,
+        design.load,
+        design.concurrency,
+        design.measured_trials,
+        if design.warmup_trials > 0 {
+            ", after a discarded warm-up"
+        } else {
+            ""
+        },
+    );
+
+    section(&mut md, "Conclusions");
+    bullets(&mut md, &summary.conclusions);
+
+    section(&mut md, "Results");
+    results_table(&mut md, summary);
+
+    if !summary.comparisons.is_empty() {
+        section(&mut md, "Comparisons");
+        let _ = writeln!(
+            md,
+            "Ratios of medians, A over B, with 95% bootstrap intervals; a difference counts only when the whole \
+             interval is more than {:.0}% from 1.\n",
+            crate::stats::NOISE_BAND * 100.0
+        );
+        let _ = writeln!(
+            md,
+            "| scenario | A / B | req/s ratio | 95% interval | CPU/request ratio | peak memory ratio | verdict |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---|---:|---:|---|");
+        for c in &summary.comparisons {
+            let (ratio, interval) = c.rps_ratio.map_or(("-".into(), "-".into()), |r| {
+                (
+                    format!("{:.2}", r.value),
+                    format!("{:.2} to {:.2}", r.ci_low, r.ci_high),
+                )
+            });
+            let _ = writeln!(
+                md,
+                "| {} | {} / {} | {ratio} | {interval} | {} | {} | {} |",
+                scenario(c.scenario),
+                c.a,
+                c.b,
+                number(c.cpu_ratio.map(|r| r.value), 2),
+                number(c.memory_ratio, 2),
+                c.verdict
+            );
+        }
+        md.push('\n');
+    }
+
+    if !summary.probes.is_empty() {
+        section(&mut md, "What the servers' answers say");
+        let _ = writeln!(
+            md,
+            "Medians of the timings in the servers' own answers, over sequential requests with no other load.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| server | scenario | requests | generation ms | addition ms | total ms |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
+        for p in &summary.probes {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} |",
+                p.server,
+                scenario(p.scenario),
+                p.requests,
+                number(p.generation_ms, 2),
+                number(p.execution_ms, 2),
+                number(p.total_ms, 2)
+            );
+        }
+        md.push('\n');
+    }
+
+    if !charts.is_empty() {
+        section(&mut md, "Charts");
+        for chart in charts {
+            let _ = writeln!(md, "![{}]({chart})\n", chart.trim_end_matches(".svg").replace('_', " "));
+        }
+    }
+
+    section(&mut md, "Warnings");
+    bullets(&mut md, &summary.warnings);
+
+    section(&mut md, "How this was measured");
+    method(&mut md, summary);
+
+    section(&mut md, "Every trial");
+    trials_table(&mut md, summary);
+    md
+}
+
+fn section(md: &mut String, title: &str) {
+    let _ = writeln!(md, "## {title}\n");
+}
+
+fn bullets(md: &mut String, lines: &[String]) {
+    for line in lines {
+        let _ = writeln!(md, "- {line}");
+    }
+    md.push('\n');
+}
+
+fn scenario(key: ScenarioKey) -> String {
+    format!("c={} n={} w={}", key.concurrency, key.n, key.workers)
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    number(bytes.map(|b| b as f64 / (1024.0 * 1024.0)), 1)
+}
+
+fn results_table(md: &mut String, summary: &RunSummary) {
+    let _ = writeln!(
+        md,
+        "Per server and scenario, over valid measured trials: medians of per-trial figures, the req/s range, \
+         peak memory (PSS of the whole process tree).\n"
+    );
+    let _ = writeln!(
+        md,
+        "| server | scenario | req/s | req/s min to max | p50 ms | p99 ms | CPU ms/request | peak MiB | after MiB | trials (invalid) | 2xx rate |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &summary.results {
+        let range = r
+            .rps
+            .filter(|s| s.n > 1)
+            .map_or_else(|| "-".into(), |s| format!("{:.0} to {:.0}", s.min, s.max));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {range} | {} | {} | {} | {} | {} | {} ({}) | {:.1}% |",
+            r.server,
+            scenario(crate::aggregate::key(r)),
+            number(r.rps_median, 0),
+            number(r.latency_p50_ms, 1),
+            number(r.latency_p99_ms, 1),
+            number(r.cpu_ms_per_request, 2),
+            mib(r.peak_memory_bytes),
+            mib(r.memory_after_bytes),
+            r.trials_valid,
+            r.trials_invalid,
+            r.success_rate * 100.0
+        );
+    }
+    md.push('\n');
+}
+
+fn method(md: &mut String, summary: &RunSummary) {
+    let m = &summary.machine;
+    let lines = [
+        format!(
+            "Machine: {} ({} CPUs, {:.0} GiB), Linux {}; {}; servers built with the `{}` profile{}.",
+            m.cpu_model,
+            m.cpus,
+            m.memory_bytes as f64 / f64::from(1u32 << 30),
+            m.kernel,
+            m.rustc.as_deref().unwrap_or("rustc unknown"),
+            m.build_profile,
+            m.git_commit
+                .as_deref()
+                .map_or_else(String::new, |c| format!(" at commit {c}"))
+        ),
+        format!("Load generator: {}, on the same machine.", summary.oha_version),
+        format!(
+            "Servers: {}.",
+            summary
+                .servers
+                .iter()
+                .map(|s| format!(
+                    "{} at {}{}",
+                    s.name,
+                    s.url,
+                    if s.managed {
+                        " (started by the harness)"
+                    } else {
+                        " (already running)"
+                    }
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        "Before any load, each server's answer was checked (status, every contracted key) and the lab servers \
+         had to agree on the sum for one seed; then each server's own timings were probed."
+            .into(),
+        "Trials alternate between the servers, so drift affects all of them alike. A trial counts only if oha \
+         exited 0 and every answer was 2xx with no failed request (requests aborted at a -z deadline are counted \
+         apart). req/s counts 2xx answers only; latency is over 2xx answers."
+            .into(),
+        "Server CPU is user + system time of the whole process tree over the trial, children that were reaped \
+         included (from /proc, 10 ms ticks); memory is PSS summed over the tree, sampled every 200 ms."
+            .into(),
+        "Across trials: medians, with min and max; outliers flagged by modified Z-score, never dropped; ratios of \
+         medians with seeded 95% bootstrap intervals."
+            .into(),
+        "oha's JSON for every trial is in `raw/`, and `summary.json` holds every figure shown here.".into(),
+    ];
+    bullets(md, &lines);
+}
+
+fn trials_table(md: &mut String, summary: &RunSummary) {
+    let _ = writeln!(
+        md,
+        "| server | scenario | phase | # | valid | req/s | p50 ms | p99 ms | CPU ms/req | peak MiB | oha CPU share | notes |"
+    );
+    let _ = writeln!(md, "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|");
+    for t in &summary.trials {
+        let mut notes = t.invalid_reasons.clone();
+        if t.outlier {
+            notes.push("outlier".into());
+        }
+        if t.client_bound {
+            notes.push("client-bound".into());
+        }
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            t.server,
+            scenario(t.scenario),
+            t.phase,
+            t.index,
+            if t.valid { "yes" } else { "no" },
+            number(t.rps_2xx, 0),
+            number(t.latency_p50_ms, 1),
+            number(t.latency_p99_ms, 1),
+            number(t.cpu_ms_per_request, 2),
+            mib(t.peak_memory_bytes),
+            number(t.oha_cpu_share.map(|s| s * 100.0), 0) + if t.oha_cpu_share.is_some() { "%" } else { "" },
+            notes.join("; ")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_of_a_fixed_run() {
+        let summary = crate::testdata::summary();
+        insta::assert_snapshot!(render(&summary, &["throughput.svg".into(), "latency.svg".into()]));
+    }
+}

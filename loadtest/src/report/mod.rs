@@ -1,0 +1,30 @@
+//! Writing a run's results: `summary.json` (every figure), the SVG charts, and `report.md`.
+//! Every report is drawn from the one [`RunSummary`], so they cannot disagree.
+
+pub mod charts;
+pub mod markdown;
+pub mod table;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::summary::RunSummary;
+
+/// Writes `summary.json`, the charts and `report.md` into `dir`; returns the files written.
+pub fn write_all(summary: &RunSummary, dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    let json = serde_json::to_vec_pretty(summary).context("serializing the summary")?;
+    write(dir, "summary.json", &json)?;
+    files.push("summary.json".to_owned());
+    let charts = charts::write_charts(summary, dir).context("drawing the charts")?;
+    files.extend(charts.iter().cloned());
+    write(dir, "report.md", markdown::render(summary, &charts).as_bytes())?;
+    files.push("report.md".to_owned());
+    Ok(files)
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,593 @@
+//! CPU time and memory of a server's whole process tree, measured over a load-test trial.
+//!
+//! This module owns the measurement of the *server side* of a trial: how much CPU the server
+//! spent and how much memory it held, for the root process and every descendant. The
+//! multiprocessing server forks children per request and reaps them, so reading the root's own
+//! figures would miss most of its work, and summing the wrong memory figure would count the same
+//! pages several times. The kernel facts it relies on (man `proc_pid_stat(5)`, `times(2)`, kernel
+//! `Documentation/filesystems/proc.rst` and `Documentation/ABI/testing/procfs-smaps_rollup`):
+//!
+//! - `utime` and `stime` in `/proc/PID/stat` cover every thread of the process and are in clock
+//!   ticks of `1 / ticks_per_second` (usually 100 per second, so a reading has 10 ms resolution).
+//! - `cutime` and `cstime` cover only children that have terminated *and been waited for*, and they
+//!   include those children's own `cutime`/`cstime`. A child's CPU therefore moves from its own
+//!   `utime`/`stime` into its parent's `cutime`/`cstime` at the moment it is reaped, and a tree sum
+//!   of `utime + stime + cutime + cstime` over the live processes stays continuous across reaping.
+//! - Descendants are found through `/proc/PID/task/TID/children`, one file per thread, because a
+//!   child is listed under the thread that forked it (actix workers fork from their own threads).
+//! - PSS from `/proc/PID/smaps_rollup` divides each shared page among the processes mapping it, so
+//!   it is the only memory figure that can be summed over a tree. RSS counts a shared page in full
+//!   in every process: a forked child's RSS repeats the parent's copy-on-write pages.
+//!
+//! What this cannot see, by construction: children reaped automatically because their parent
+//! ignores `SIGCHLD` (their CPU is added to no one), and descendants whose parent exits without
+//! waiting for them (they are re-parented out of the tree). Neither happens in the lab's servers.
+//!
+//! [`snapshot`] is one look at the tree; [`Sampler`] takes one at the start and end of a window and
+//! others in between on a background thread, so that the memory peak of a trial is caught.
+//! (Methodology: `research/loadtest-methodology.md` A5 and B16-B17.)
+
+use std::collections::HashSet;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use procfs::ProcError;
+use procfs::process::Process;
+use serde::{Deserialize, Serialize};
+
+/// How many times [`snapshot`] walks the tree again when the root reaped a child mid-walk.
+///
+/// A child reaped during the walk is either missed (its CPU not yet in the root's `cutime` when the
+/// root was read, and gone from `/proc` when the walk reached it) or, with the opposite order,
+/// counted twice. A few retries make that rare; if the root reaps on every attempt (a server busy
+/// forking), the last walk is kept: its error is at most the CPU of the children reaped during it.
+const WALK_ATTEMPTS: u32 = 3;
+
+/// The shortest sampling interval [`Sampler::start`] accepts; shorter ones are raised to it.
+///
+/// Below one clock tick the CPU figures cannot change between samples, and walking the tree and its
+/// page tables (`smaps_rollup` is not free) that often would itself load the machine being measured.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// One look at a process tree.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TreeSnapshot {
+    /// user+system CPU of every live process in the tree (all threads), plus the root's cutime+cstime
+    /// (its reaped children), in seconds.
+    ///
+    /// Live descendants' own `cutime`/`cstime` (grandchildren they reaped) are included too, so the
+    /// figure does not jump when such a descendant is itself reaped. Only differences between two
+    /// snapshots of the same root mean anything: the absolute value includes the root's whole past.
+    pub cpu_secs: f64,
+    /// PSS summed over the tree (smaps_rollup), bytes.
+    pub pss_bytes: u64,
+    /// Processes in the tree (root included).
+    pub processes: u32,
+}
+
+/// What a sampled window found.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ResourceWindow {
+    /// CPU the tree used during the window (end snapshot minus start snapshot), in seconds; never negative.
+    pub cpu_secs: f64,
+    /// Tree PSS at the start snapshot, bytes.
+    pub pss_before_bytes: u64,
+    /// Largest tree PSS seen: over the start snapshot, every background sample and the end snapshot, bytes.
+    pub pss_peak_bytes: u64,
+    /// Tree PSS at the end snapshot, bytes.
+    pub pss_after_bytes: u64,
+    /// Most processes seen in the tree at once (root included), over the same snapshots as the peak.
+    pub peak_processes: u32,
+    /// Background samples taken between the start and end snapshots (those two not included).
+    pub samples: u32,
+    /// Wall-clock time from the start snapshot to the end snapshot, in seconds.
+    pub wall_secs: f64,
+}
+
+/// Why the tree could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum SamplerError {
+    /// The root process does not exist (wrong pid, or it has exited and been reaped or become a zombie).
+    #[error("process {pid} does not exist (it exited, or the pid is wrong), so its tree cannot be sampled")]
+    RootNotFound {
+        /// The pid that was asked for.
+        pid: i32,
+    },
+    /// A `/proc` file of a live process in the tree could not be read, for a reason other than the
+    /// process going away (most often permission: `smaps_rollup` needs ptrace read access).
+    #[error("cannot read /proc/{pid}/{file} while sampling the tree of process {root}")]
+    Read {
+        /// Root of the tree being sampled.
+        root: i32,
+        /// The process whose file failed.
+        pid: i32,
+        /// The file under `/proc/PID/`.
+        file: &'static str,
+        /// What procfs reported.
+        #[source]
+        source: ProcError,
+    },
+    /// The background sampling thread could not be started.
+    #[error("cannot start the sampling thread for process {pid}")]
+    SpawnThread {
+        /// Root of the tree to be sampled.
+        pid: i32,
+        /// What the OS reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The background sampling thread panicked (a bug in this module).
+    #[error("the sampling thread for process {pid} panicked")]
+    ThreadPanicked {
+        /// Root of the tree that was being sampled.
+        pid: i32,
+    },
+}
+
+/// The tree rooted at `root`: root plus all descendants (via /proc/PID/task/TID/children,
+/// recursively). Processes that vanish mid-read are skipped, not errors; only a missing root is an
+/// error.
+pub fn snapshot(root: i32) -> Result<TreeSnapshot, SamplerError> {
+    let ticks_per_sec = procfs::ticks_per_second().max(1) as f64;
+    let mut attempt = 1;
+    loop {
+        let walk = walk_tree(root)?;
+        // Re-reading the root tells whether it reaped a child while the walk ran (see WALK_ATTEMPTS).
+        // If the root is gone by now, the walk (which found it) is the last word on this tree.
+        let stable = match Process::new(root).and_then(|p| p.stat()) {
+            Ok(stat) => reaped_ticks(&stat) == walk.root_reaped_ticks,
+            Err(ProcError::NotFound(_)) => true,
+            Err(source) => return Err(root_error(root, ("stat", source))),
+        };
+        if stable || attempt >= WALK_ATTEMPTS {
+            return Ok(TreeSnapshot {
+                cpu_secs: walk.cpu_ticks as f64 / ticks_per_sec,
+                pss_bytes: walk.pss_bytes,
+                processes: walk.processes,
+            });
+        }
+        attempt += 1;
+    }
+}
+
+/// Samples the tree on a background thread every `interval` (the harness uses 200 ms) until `finish`.
+///
+/// Dropping it without calling [`Sampler::finish`] stops the thread too, at its next wake-up.
+#[derive(Debug)]
+pub struct Sampler {
+    root: i32,
+    start: TreeSnapshot,
+    started_at: Instant,
+    stop: mpsc::Sender<()>,
+    worker: JoinHandle<Result<Extremes, SamplerError>>,
+}
+
+impl Sampler {
+    /// Takes the start snapshot of the tree rooted at `root` (synchronously, so a missing root fails
+    /// here) and starts sampling it every `interval` (at least 10 ms) on a background thread.
+    pub fn start(root: i32, interval: Duration) -> Result<Sampler, SamplerError> {
+        let start = snapshot(root)?;
+        let started_at = Instant::now();
+        let interval = interval.max(MIN_INTERVAL);
+        let (stop, stopped) = mpsc::channel();
+        let worker = thread::Builder::new()
+            .name(format!("sampler-{root}"))
+            .spawn(move || sample_until_stopped(root, interval, &stopped))
+            .map_err(|source| SamplerError::SpawnThread { pid: root, source })?;
+        Ok(Sampler {
+            root,
+            start,
+            started_at,
+            stop,
+            worker,
+        })
+    }
+
+    /// Stops the background thread (at once, not at its next tick), takes the end snapshot and
+    /// returns the window. Fails if the root exited during the window or a sample could not be read.
+    pub fn finish(self) -> Result<ResourceWindow, SamplerError> {
+        // A send error means the thread already returned (with a sample error), which join reports.
+        let _ = self.stop.send(());
+        let extremes = self
+            .worker
+            .join()
+            .map_err(|_| SamplerError::ThreadPanicked { pid: self.root })??;
+        let end = snapshot(self.root)?;
+        let wall_secs = self.started_at.elapsed().as_secs_f64();
+        Ok(window(&self.start, &end, extremes, wall_secs))
+    }
+}
+
+/// Peaks seen by the background samples alone.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Extremes {
+    pss_peak_bytes: u64,
+    peak_processes: u32,
+    samples: u32,
+}
+
+impl Extremes {
+    fn record(&mut self, snap: &TreeSnapshot) {
+        self.pss_peak_bytes = self.pss_peak_bytes.max(snap.pss_bytes);
+        self.peak_processes = self.peak_processes.max(snap.processes);
+        self.samples += 1;
+    }
+}
+
+fn sample_until_stopped(root: i32, interval: Duration, stopped: &mpsc::Receiver<()>) -> Result<Extremes, SamplerError> {
+    let mut extremes = Extremes::default();
+    // Ticks are scheduled from a fixed origin so that the time a snapshot takes does not drift the
+    // rate; ticks missed while the thread was starved are skipped rather than taken in a burst.
+    let mut next = Instant::now() + interval;
+    loop {
+        match stopped.recv_timeout(next.saturating_duration_since(Instant::now())) {
+            Err(RecvTimeoutError::Timeout) => {}
+            // Stop message, or the Sampler was dropped without `finish`: either way, stop.
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return Ok(extremes),
+        }
+        extremes.record(&snapshot(root)?);
+        next += interval;
+        let now = Instant::now();
+        if next < now {
+            next = now + interval;
+        }
+    }
+}
+
+fn window(start: &TreeSnapshot, end: &TreeSnapshot, extremes: Extremes, wall_secs: f64) -> ResourceWindow {
+    ResourceWindow {
+        // The tree sum can go down: a descendant that leaves the tree (re-parented when its parent
+        // exits without waiting, or auto-reaped under SIG_IGN) takes its CPU with it. CPU used cannot
+        // be negative, so a drop means "unknown, at least nothing": clamp rather than report < 0.
+        cpu_secs: (end.cpu_secs - start.cpu_secs).max(0.0),
+        pss_before_bytes: start.pss_bytes,
+        pss_peak_bytes: extremes.pss_peak_bytes.max(start.pss_bytes).max(end.pss_bytes),
+        pss_after_bytes: end.pss_bytes,
+        peak_processes: extremes.peak_processes.max(start.processes).max(end.processes),
+        samples: extremes.samples,
+        wall_secs,
+    }
+}
+
+/// Sums over one walk of the tree, in the kernel's units.
+#[derive(Debug, Default)]
+struct Walk {
+    cpu_ticks: u64,
+    pss_bytes: u64,
+    processes: u32,
+    root_reaped_ticks: u64,
+}
+
+fn walk_tree(root: i32) -> Result<Walk, SamplerError> {
+    let Some(first) = read_process(root, None).map_err(|e| root_error(root, e))? else {
+        return Err(SamplerError::RootNotFound { pid: root });
+    };
+    let mut walk = Walk {
+        root_reaped_ticks: first.reaped_ticks,
+        ..Walk::default()
+    };
+    // A set, not just a stack: a pid recycled mid-walk must not be able to make the walk loop.
+    let mut seen = HashSet::from([root]);
+    let mut pending = vec![first];
+    while let Some(reading) = pending.pop() {
+        walk.cpu_ticks += reading.cpu_ticks;
+        walk.pss_bytes += reading.pss_bytes;
+        walk.processes += 1;
+        for child in reading.children {
+            if !seen.insert(child) {
+                continue;
+            }
+            match read_process(child, Some(reading.pid)) {
+                Ok(Some(r)) => pending.push(r),
+                // Exited and reaped between being listed and being read: its CPU is now in its
+                // parent's cutime, which snapshot's retry accounts for.
+                Ok(None) => {}
+                Err((file, source)) => {
+                    return Err(SamplerError::Read {
+                        root,
+                        pid: child,
+                        file,
+                        source,
+                    });
+                }
+            }
+        }
+    }
+    Ok(walk)
+}
+
+/// One process's figures, in the kernel's units.
+#[derive(Debug)]
+struct ProcessReading {
+    pid: i32,
+    /// utime + stime + cutime + cstime.
+    cpu_ticks: u64,
+    /// cutime + cstime alone.
+    reaped_ticks: u64,
+    pss_bytes: u64,
+    children: Vec<i32>,
+}
+
+/// Reads one process; `Ok(None)` if it is gone (or its pid now belongs to someone else's child).
+/// On failure, returns the file that failed and why.
+fn read_process(pid: i32, expected_parent: Option<i32>) -> Result<Option<ProcessReading>, (&'static str, ProcError)> {
+    // Process::new opens /proc/PID once and reads every file relative to that handle, so if the pid
+    // is recycled mid-read the reads fail (ESRCH, mapped to NotFound) instead of reading a stranger.
+    let process = match Process::new(pid) {
+        Ok(p) => p,
+        Err(ProcError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(("", e)),
+    };
+    let stat = match process.stat() {
+        Ok(s) => s,
+        Err(ProcError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(("stat", e)),
+    };
+    // With pid_max often 32768, the pid we were given by a children file may already be a new,
+    // unrelated process; its parent tells.
+    if expected_parent.is_some_and(|parent| stat.ppid != parent) {
+        return Ok(None);
+    }
+    let pss_bytes = match process.smaps_rollup() {
+        Ok(rollup) => rollup
+            .memory_map_rollup
+            .0
+            .iter()
+            .filter_map(|map| map.extension.map.get("Pss"))
+            .sum(),
+        // A zombie (exited, not yet reaped) has released its memory and smaps_rollup fails with
+        // ESRCH; its CPU still counts until its parent reaps it, so keep it with no memory.
+        Err(ProcError::NotFound(_)) if expected_parent.is_some() => 0,
+        Err(ProcError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(("smaps_rollup", e)),
+    };
+    let children = read_children(&process).map_err(|e| ("task/TID/children", e))?;
+    let reaped_ticks = reaped_ticks(&stat);
+    Ok(Some(ProcessReading {
+        pid,
+        cpu_ticks: stat.utime + stat.stime + reaped_ticks,
+        reaped_ticks,
+        pss_bytes,
+        children,
+    }))
+}
+
+/// cutime + cstime: CPU of the reaped children (and, through theirs, of their reaped descendants).
+fn reaped_ticks(stat: &procfs::process::Stat) -> u64 {
+    // C longs in the kernel's format, but never negative.
+    u64::try_from(stat.cutime).unwrap_or(0) + u64::try_from(stat.cstime).unwrap_or(0)
+}
+
+/// Children of every thread of `process`; threads that exit while being read are skipped.
+fn read_children(process: &Process) -> Result<Vec<i32>, ProcError> {
+    let tasks = match process.tasks() {
+        Ok(tasks) => tasks,
+        // The whole process exited after its stat was read: it has no children any more.
+        Err(ProcError::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut children = Vec::new();
+    for task in tasks {
+        let listed = match task.and_then(|t| t.children()) {
+            Ok(listed) => listed,
+            Err(ProcError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        // Pids fit in i32 (PID_MAX_LIMIT is 2^22); anything else is not a pid we could open.
+        children.extend(listed.into_iter().filter_map(|pid| i32::try_from(pid).ok()));
+    }
+    Ok(children)
+}
+
+fn root_error(root: i32, (file, source): (&'static str, ProcError)) -> SamplerError {
+    match source {
+        ProcError::NotFound(_) => SamplerError::RootNotFound { pid: root },
+        source => SamplerError::Read {
+            root,
+            pid: root,
+            file,
+            source,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
+
+    /// Spins until its parent is gone, so a burner can never outlive the test that started it,
+    /// even if the guard's kill were missed. `kill -0` is a dash builtin: no forks while burning.
+    const BURNER: &str = "while kill -0 $PPID 2>/dev/null; do :; done";
+
+    /// A shell script run as the root of a test tree, in its own process group, killed with its
+    /// whole group when dropped (killing the root alone would orphan its children).
+    struct Tree {
+        child: Child,
+    }
+
+    impl Tree {
+        /// Runs `sh -c script`, with `$1` set to [`BURNER`] and stdout piped.
+        fn spawn(script: &str) -> Tree {
+            let child = Command::new("sh")
+                .args(["-c", script, "tree", BURNER])
+                .stdout(Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .expect("sh should be runnable");
+            Tree { child }
+        }
+
+        fn pid(&self) -> i32 {
+            i32::try_from(self.child.id()).expect("pids fit in i32")
+        }
+
+        /// Blocks until the script prints a line (scripts used with this finish on their own).
+        fn read_line(&mut self) -> String {
+            let stdout = self.child.stdout.as_mut().expect("stdout is piped");
+            let mut line = String::new();
+            BufReader::new(stdout)
+                .read_line(&mut line)
+                .expect("script stdout should be readable");
+            line
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            // The group id is the root's pid (process_group(0)).
+            let group = format!("-{}", self.child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Polls the tree until `done` holds, failing the test after 3 s.
+    fn snapshot_when(root: i32, done: impl Fn(&TreeSnapshot) -> bool) -> TreeSnapshot {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let snap = snapshot(root).expect("the test tree's root is alive");
+            if done(&snap) {
+                return snap;
+            }
+            assert!(Instant::now() < deadline, "tree {root} never got there: last {snap:?}");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn snapshot_of_a_parent_counts_its_live_burning_child() {
+        let tree = Tree::spawn(r#"sh -c "$1" & wait"#);
+        let before = snapshot_when(tree.pid(), |s| s.processes == 2);
+        let started = Instant::now();
+        thread::sleep(Duration::from_millis(600));
+        let after = snapshot(tree.pid()).expect("tree is alive");
+        let burn_secs = started.elapsed().as_secs_f64();
+
+        assert_eq!(after.processes, 2);
+        let used = after.cpu_secs - before.cpu_secs;
+        // The parent shell only waits; nearly all of this is the child's. Loose: the box is shared.
+        assert!(
+            used > 0.3 * burn_secs,
+            "tree used {used:.3} s of CPU over {burn_secs:.3} s of burning"
+        );
+    }
+
+    #[test]
+    fn snapshot_keeps_the_cpu_of_children_the_root_has_reaped() {
+        // The burner runs under `timeout`, which the shell waits for, which waits for the burner:
+        // its CPU reaches the root's cstime/cutime through two reapings.
+        let mut tree = Tree::spawn(r#"timeout 0.5 sh -c "while :; do :; done"; echo reaped; exec sleep 30"#);
+        let started = Instant::now();
+        assert_eq!(tree.read_line().trim(), "reaped");
+        let burn_secs = started.elapsed().as_secs_f64().min(0.5);
+
+        let after = snapshot_when(tree.pid(), |s| s.processes == 1);
+        assert!(
+            after.cpu_secs > 0.3 * burn_secs,
+            "reaped child's CPU missing: tree shows {:.3} s after {burn_secs:.3} s of burning",
+            after.cpu_secs
+        );
+    }
+
+    #[test]
+    fn snapshot_counts_every_descendant_and_sums_their_pss() {
+        // Root shell, a child shell, its sleeping child (a grandchild), and a sleeping child.
+        let tree = Tree::spawn(r#"sh -c "sleep 30 & wait" & sleep 30 & wait"#);
+        let snap = snapshot_when(tree.pid(), |s| s.processes >= 4);
+
+        assert_eq!(snap.processes, 4);
+        assert!(snap.pss_bytes > 0, "{snap:?}");
+    }
+
+    #[test]
+    fn snapshot_of_a_missing_root_is_an_error_naming_the_pid() {
+        // Above PID_MAX_LIMIT (2^22), so no process can have it.
+        let pid = 999_999_999;
+        let err = snapshot(pid).expect_err("no such process");
+
+        assert!(
+            matches!(err, SamplerError::RootNotFound { pid: p } if p == pid),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("999999999"), "{err}");
+        assert!(matches!(
+            Sampler::start(pid, Duration::from_millis(100)),
+            Err(SamplerError::RootNotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn sampler_over_a_burning_tree_reports_the_window_and_finishes_promptly() {
+        let tree = Tree::spawn(r#"sh -c "$1" & sleep 30 & wait"#);
+        snapshot_when(tree.pid(), |s| s.processes == 3);
+        let interval = Duration::from_millis(100);
+
+        let sampler = Sampler::start(tree.pid(), interval).expect("tree is alive");
+        thread::sleep(Duration::from_millis(600));
+        let finish_called = Instant::now();
+        let window = sampler.finish().expect("tree is still alive");
+        let finish_took = finish_called.elapsed();
+
+        assert!(
+            finish_took < interval + Duration::from_millis(100),
+            "finish took {finish_took:?}"
+        );
+        assert!(window.cpu_secs > 0.0, "{window:?}");
+        assert!(window.samples >= 2, "{window:?}");
+        assert!(window.pss_peak_bytes >= window.pss_before_bytes, "{window:?}");
+        assert!(window.pss_peak_bytes >= window.pss_after_bytes, "{window:?}");
+        assert!(window.pss_before_bytes > 0, "{window:?}");
+        assert_eq!(window.peak_processes, 3);
+        assert!(window.wall_secs >= 0.6, "{window:?}");
+    }
+
+    #[test]
+    fn sampler_whose_root_exits_mid_window_fails_at_finish() {
+        let mut root = Command::new("sleep")
+            .arg("0.2")
+            .spawn()
+            .expect("sleep should be runnable");
+        let pid = i32::try_from(root.id()).expect("pids fit in i32");
+        let sampler = Sampler::start(pid, Duration::from_millis(50)).expect("root is alive");
+        root.wait().expect("sleep should be waitable");
+
+        let err = sampler.finish().expect_err("root is gone");
+        assert!(
+            matches!(err, SamplerError::RootNotFound { pid: p } if p == pid),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn window_clamps_a_tree_cpu_that_went_down_to_zero() {
+        let start = TreeSnapshot {
+            cpu_secs: 5.0,
+            pss_bytes: 100,
+            processes: 3,
+        };
+        let end = TreeSnapshot {
+            cpu_secs: 4.5,
+            pss_bytes: 80,
+            processes: 1,
+        };
+        let extremes = Extremes {
+            pss_peak_bytes: 90,
+            peak_processes: 2,
+            samples: 4,
+        };
+
+        let w = window(&start, &end, extremes, 1.0);
+
+        assert_eq!(w.cpu_secs, 0.0);
+        assert_eq!(
+            (w.pss_before_bytes, w.pss_peak_bytes, w.pss_after_bytes),
+            (100, 100, 80)
+        );
+        assert_eq!((w.peak_processes, w.samples), (3, 4));
+    }
+}

@@ -1,0 +1,272 @@
+//! The servers under test: starting the two lab servers (built first, in the harness's own
+//! profile), or using ones already running, and knowing how to address each.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use matrix_service::launch::LaunchedServer;
+
+use crate::http::Client;
+use crate::plan::Plan;
+use crate::summary::{ScenarioKey, ServerInfo};
+
+/// The two lab servers: (name, binary, endpoint path).
+pub const LAB_SERVERS: [(&str, &str, &str); 2] = [
+    ("threading", "app_threading", "/threading"),
+    ("multiprocessing", "app_multiprocessing", "/multiprocessing"),
+];
+
+/// How long a server may take to print its address and answer `/healthz`.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One server under test.
+pub struct Target {
+    pub name: String,
+    /// The endpoint URL without a query, such as `http://127.0.0.1:40123/threading`.
+    pub endpoint: String,
+    /// Speaks the lab's protocol (takes n, workers and seed; answers with a checksum).
+    pub lab: bool,
+    /// The process, if this harness started it.
+    pub managed: Option<LaunchedServer>,
+}
+
+impl Target {
+    /// The URL the load for `scenario` goes to.
+    pub fn url_for(&self, scenario: ScenarioKey) -> String {
+        if self.lab {
+            format!("{}?n={}&workers={}", self.endpoint, scenario.n, scenario.workers)
+        } else {
+            self.endpoint.clone()
+        }
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        self.managed.as_ref().map(LaunchedServer::pid)
+    }
+
+    pub fn info(&self) -> ServerInfo {
+        ServerInfo {
+            name: self.name.clone(),
+            url: self.endpoint.clone(),
+            managed: self.managed.is_some(),
+            pid: self.pid(),
+            command: self.managed.as_ref().map(|s| s.command().to_vec()).unwrap_or_default(),
+        }
+    }
+
+    /// Fails if a managed server has exited.
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.managed.as_mut().and_then(LaunchedServer::exit_status) {
+            bail!("the {} server exited during the run ({status}); see its log", self.name);
+        }
+        Ok(())
+    }
+}
+
+/// The workspace this harness was built from, if it is still there (to build the servers).
+pub fn workspace_root() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_path_buf();
+    root.join("Cargo.toml").exists().then_some(root)
+}
+
+/// The directory the harness binary lives in: the servers are built beside it.
+fn binary_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding the loadtest binary's own path")?;
+    Ok(exe
+        .parent()
+        .context("the loadtest binary has no parent directory")?
+        .to_path_buf())
+}
+
+/// Builds the lab servers in the harness's profile (a no-op when they are up to date, so the
+/// servers measured are always the current source), then returns their directory.
+fn build_servers(say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
+    let dir = binary_dir()?;
+    let Some(root) = workspace_root() else {
+        // Installed without the source: use the binaries beside the harness if present.
+        return Ok(dir);
+    };
+    let profile = if cfg!(debug_assertions) { "dev" } else { "release" };
+    say(&format!("building the servers (cargo build --profile {profile}) ..."));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            profile,
+            "-p",
+            "app_threading",
+            "-p",
+            "app_multiprocessing",
+        ])
+        .stdin(Stdio::null())
+        .status()
+        .with_context(|| format!("running {} build", cargo.to_string_lossy()))?;
+    if !status.success() {
+        bail!("building the servers failed ({status}); the compiler's messages are above");
+    }
+    Ok(dir)
+}
+
+/// Starts or addresses every server of `plan`; server logs go to `logs_dir`.
+pub fn prepare(plan: &Plan, logs_dir: &Path, client: &Client, say: &dyn Fn(&str)) -> anyhow::Result<Vec<Target>> {
+    let given = [&plan.threading_url, &plan.multiprocessing_url];
+    let need_build = given.iter().any(|url| url.is_none());
+    let bin_dir = if need_build { Some(build_servers(say)?) } else { None };
+    let mut targets = Vec::new();
+    for ((name, binary, path), url) in LAB_SERVERS.into_iter().zip(given) {
+        let target = match (url, &bin_dir) {
+            (Some(url), _) => Target {
+                name: name.into(),
+                endpoint: lab_endpoint(url, path)?,
+                lab: true,
+                managed: None,
+            },
+            (None, Some(dir)) => start_lab_server(name, &dir.join(binary), path, logs_dir)?,
+            (None, None) => unreachable!("servers are built when any is not given"),
+        };
+        targets.push(target);
+    }
+    for extra in &plan.extra_targets {
+        targets.push(Target {
+            name: extra.name.clone(),
+            endpoint: extra.url.clone(),
+            lab: false,
+            managed: None,
+        });
+    }
+    for target in &mut targets {
+        wait_healthy(target, client)?;
+    }
+    Ok(targets)
+}
+
+/// A lab server's endpoint from a URL given as a base (`http://host:8001`) or in full.
+fn lab_endpoint(url: &str, path: &str) -> anyhow::Result<String> {
+    let url = url.trim_end_matches('/');
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    let Some(rest) = rest else {
+        bail!("{url:?} must start with http:// or https://")
+    };
+    if url.contains('?') {
+        bail!("{url:?} must have no query: the harness adds n and workers itself");
+    }
+    Ok(if rest.contains('/') {
+        url.to_owned()
+    } else {
+        format!("{url}{path}")
+    })
+}
+
+fn start_lab_server(name: &str, binary: &Path, path: &str, logs_dir: &Path) -> anyhow::Result<Target> {
+    if !binary.exists() {
+        bail!(
+            "{} is missing; build it with `cargo build --release -p {name}`",
+            binary.display()
+        );
+    }
+    let log_path = logs_dir.join(format!("{name}.log"));
+    let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let mut command = Command::new(binary);
+    // Warnings only: an access-log line per request would cost the server CPU under load.
+    command
+        .args(["--port", "0"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stderr(log);
+    let server = LaunchedServer::start(command, STARTUP_TIMEOUT)
+        .with_context(|| format!("starting the {name} server (its log: {})", log_path.display()))?;
+    let endpoint = format!("{}{path}", server.url());
+    Ok(Target {
+        name: name.into(),
+        endpoint,
+        lab: true,
+        managed: Some(server),
+    })
+}
+
+/// Waits until the target answers (`/healthz` for lab servers, the endpoint itself otherwise).
+fn wait_healthy(target: &mut Target, client: &Client) -> anyhow::Result<()> {
+    let url = if target.lab {
+        health_url(&target.endpoint)
+    } else {
+        target.endpoint.clone()
+    };
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        target.check_alive()?;
+        match client.get_json(&url) {
+            Ok((200, _)) => return Ok(()),
+            Ok((status, _)) if Instant::now() >= deadline => bail!("{url} still answers {status}, not 200"),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e).with_context(|| format!("the {} server never answered {url}", target.name));
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+fn health_url(endpoint: &str) -> String {
+    let scheme_end = endpoint.find("://").map_or(0, |i| i + 3);
+    let host_end = endpoint[scheme_end..]
+        .find('/')
+        .map_or(endpoint.len(), |i| scheme_end + i);
+    format!("{}/healthz", &endpoint[..host_end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_completed_from_base_urls() {
+        assert_eq!(
+            lab_endpoint("http://127.0.0.1:8001", "/threading").unwrap(),
+            "http://127.0.0.1:8001/threading"
+        );
+        assert_eq!(
+            lab_endpoint("http://h:1/", "/threading").unwrap(),
+            "http://h:1/threading"
+        );
+        assert_eq!(
+            lab_endpoint("http://h:1/custom", "/threading").unwrap(),
+            "http://h:1/custom"
+        );
+        assert!(lab_endpoint("h:1", "/threading").is_err());
+        assert!(lab_endpoint("http://h:1/threading?n=5", "/threading").is_err());
+    }
+
+    #[test]
+    fn health_is_at_the_server_root() {
+        assert_eq!(health_url("http://127.0.0.1:5/threading"), "http://127.0.0.1:5/healthz");
+        assert_eq!(health_url("http://127.0.0.1:5"), "http://127.0.0.1:5/healthz");
+    }
+
+    #[test]
+    fn only_lab_servers_get_scenario_parameters() {
+        let key = ScenarioKey {
+            concurrency: 20,
+            n: 100,
+            workers: 2,
+        };
+        let lab = Target {
+            name: "t".into(),
+            endpoint: "http://h/threading".into(),
+            lab: true,
+            managed: None,
+        };
+        assert_eq!(lab.url_for(key), "http://h/threading?n=100&workers=2");
+        let other = Target {
+            name: "py".into(),
+            endpoint: "http://h:9/threading".into(),
+            lab: false,
+            managed: None,
+        };
+        assert_eq!(other.url_for(key), "http://h:9/threading");
+    }
+}

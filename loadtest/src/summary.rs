@@ -1,0 +1,221 @@
+//! The result model: what `summary.json` holds, and what every report (markdown, charts, the
+//! terminal table) is drawn from. Raw per-trial figures ([`TrialRecord`]) and the aggregates
+//! computed from them ([`ScenarioResult`], [`Comparison`]) are separate types, so a report can
+//! always be recomputed from the raw data.
+//!
+//! Units are in the field names (`_ms`, `_secs`, `_bytes`). Keys are snake_case. The keys of
+//! [`ScenarioResult`] up to `peak_memory_bytes`, `results` and `oha_version` are part of the
+//! lab's contract (`shared/DESIGN.md`); the rest may grow.
+
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{Ratio, Stats};
+
+/// Everything one harness run found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// `loadtest` and its version.
+    pub tool: String,
+    /// When the run started, RFC 3339, UTC.
+    pub started_utc: String,
+    /// How long the whole run took.
+    pub wall_secs: f64,
+    /// The machine and software the numbers come from.
+    pub machine: Machine,
+    /// `oha --version`, as printed.
+    pub oha_version: String,
+    /// The servers measured.
+    pub servers: Vec<ServerInfo>,
+    /// How the run was designed: load, trials, sweeps.
+    pub design: Design,
+    /// What the servers' own answers say their work costs, per scenario (sequential requests
+    /// before the load).
+    pub probes: Vec<Probe>,
+    /// One aggregate per server and scenario, over the valid measured trials.
+    pub results: Vec<ScenarioResult>,
+    /// Ratios between servers, per scenario.
+    pub comparisons: Vec<Comparison>,
+    /// Every trial, warm-ups and invalid ones included.
+    pub trials: Vec<TrialRecord>,
+    /// Everything a reader should know before trusting the numbers.
+    pub warnings: Vec<String>,
+    /// The conclusions drawn from the data, as sentences.
+    pub conclusions: Vec<String>,
+}
+
+/// Where the numbers were measured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    pub kernel: String,
+    pub cpu_model: String,
+    /// Logical CPUs available to the harness.
+    pub cpus: u32,
+    pub memory_bytes: u64,
+    pub rustc: Option<String>,
+    /// The project's git commit, if known.
+    pub git_commit: Option<String>,
+    /// `release` or `debug`: the profile the harness and managed servers were built with.
+    pub build_profile: String,
+}
+
+/// One server under test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// `threading`, `multiprocessing`, or a `--target` name.
+    pub name: String,
+    /// The URL the load was sent to (default parameters; scenarios add their own query).
+    pub url: String,
+    /// Whether the harness started it (and so could sample its CPU and memory).
+    pub managed: bool,
+    /// Its pid, for a managed server.
+    pub pid: Option<i32>,
+    /// The command line, for a managed server.
+    pub command: Vec<String>,
+}
+
+/// How the run was designed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Design {
+    /// `quick` (the design card's `oha -n 200 -c 20`, one trial) or `measured`.
+    pub mode: String,
+    /// The load per trial: `-n 200` or `-z 5s`.
+    pub load: String,
+    pub warmup_trials: u32,
+    pub measured_trials: u32,
+    /// The swept variable (`concurrency`, `workers`, `n`), if any.
+    pub sweep: Option<String>,
+    /// Concurrency (oha `-c`) when it is not swept.
+    pub concurrency: u32,
+    /// Matrix side and workers asked of the servers when they are not swept.
+    pub n: u32,
+    pub workers: u32,
+}
+
+/// The timings a lab server reports in its answers (`generation_time_sec`,
+/// `execution_time_sec`, `total_time_sec`), medians over sequential seeded requests made with no
+/// other load: the cost of the work itself, without queueing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    pub server: String,
+    #[serde(flatten)]
+    pub scenario: ScenarioKey,
+    pub requests: u32,
+    pub generation_ms: Option<f64>,
+    /// The parallel addition alone.
+    pub execution_ms: Option<f64>,
+    pub total_ms: Option<f64>,
+    /// The answer's checksum (the same seed is sent to every server).
+    pub checksum: Option<i64>,
+}
+
+/// One scenario: a server under one load and parameter set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ScenarioKey {
+    pub concurrency: u32,
+    pub n: u32,
+    pub workers: u32,
+}
+
+/// The raw figures of one trial (one oha run against one server).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub server: String,
+    #[serde(flatten)]
+    pub scenario: ScenarioKey,
+    /// `warmup` (discarded) or `measured`.
+    pub phase: String,
+    /// 1-based, per server, scenario and phase.
+    pub index: u32,
+    /// The oha command line, exactly as run.
+    pub oha_command: Vec<String>,
+    /// oha's JSON, verbatim, relative to the output directory.
+    pub raw_file: String,
+    pub oha_exit_code: Option<i32>,
+    /// Wall time oha ran (as measured by the harness).
+    pub wall_secs: f64,
+    /// oha's `summary.total`: the load's own duration.
+    pub load_secs: Option<f64>,
+    pub responses_2xx: u64,
+    pub responses_non_2xx: u64,
+    /// Connection or protocol failures (not counting deadline aborts).
+    pub transport_errors: u64,
+    /// Requests still in flight at the `-z` deadline, aborted by oha: not failures.
+    pub deadline_aborts: u64,
+    /// 2xx answers per second of the load.
+    pub rps_2xx: Option<f64>,
+    /// Latency over 2xx answers.
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p90_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub latency_max_ms: Option<f64>,
+    /// Server CPU (user + system, whole process tree, reaped children included) in the window.
+    pub server_cpu_secs: Option<f64>,
+    pub cpu_ms_per_request: Option<f64>,
+    /// PSS summed over the server's process tree: before, peak during, and after the trial.
+    pub memory_before_bytes: Option<u64>,
+    pub peak_memory_bytes: Option<u64>,
+    pub memory_after_bytes: Option<u64>,
+    /// oha's own CPU time (user + system).
+    pub oha_cpu_secs: Option<f64>,
+    /// oha's CPU time over the wall time, per available CPU it was allowed (0 to 1).
+    pub oha_cpu_share: Option<f64>,
+    /// oha used nearly all the CPU it could: the server may have been faster than this shows.
+    pub client_bound: bool,
+    /// Counted in the aggregates only if valid.
+    pub valid: bool,
+    /// Why the trial is invalid, if it is.
+    pub invalid_reasons: Vec<String>,
+    /// Its RPS is a MAD outlier among its scenario's measured trials (kept, flagged).
+    pub outlier: bool,
+}
+
+/// The aggregate of one server and scenario over its valid measured trials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub server: String,
+    pub concurrency: u32,
+    pub n: u32,
+    pub workers: u32,
+    /// 2xx answers over all measured trials.
+    pub requests: u64,
+    /// 2xx answers over all answers and transport errors, all measured trials (deadline aborts
+    /// excluded), from 0 to 1.
+    pub success_rate: f64,
+    pub rps_median: Option<f64>,
+    /// Medians of the per-trial percentiles (percentiles are never averaged).
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub cpu_ms_per_request: Option<f64>,
+    /// The highest PSS seen in any measured trial.
+    pub peak_memory_bytes: Option<u64>,
+    /// PSS after the last measured trial.
+    pub memory_after_bytes: Option<u64>,
+    pub trials_valid: u32,
+    pub trials_invalid: u32,
+    /// Spread across trials.
+    pub rps: Option<Stats>,
+    pub latency_p50: Option<Stats>,
+    pub latency_p99: Option<Stats>,
+    pub cpu_per_request: Option<Stats>,
+    pub outlier_trials: u32,
+    pub client_bound_trials: u32,
+}
+
+/// How two servers compare on one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    #[serde(flatten)]
+    pub scenario: ScenarioKey,
+    /// The server in the numerator.
+    pub a: String,
+    /// The server in the denominator.
+    pub b: String,
+    /// `a`'s RPS over `b`'s (median over median).
+    pub rps_ratio: Option<Ratio>,
+    /// `a`'s CPU per request over `b`'s.
+    pub cpu_ratio: Option<Ratio>,
+    /// `a`'s peak memory over `b`'s.
+    pub memory_ratio: Option<f64>,
+    /// `faster`, `slower`, or `within noise` (the RPS ratio's interval overlaps the noise band).
+    pub verdict: String,
+}

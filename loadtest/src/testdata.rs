@@ -1,0 +1,123 @@
+//! Hand-made records for the report and aggregation tests.
+
+use crate::summary::{ScenarioKey, TrialRecord};
+
+/// A trial of 1000 answers at `rps` (or, if not `valid`, with 5 failures).
+pub fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: f64, valid: bool) -> TrialRecord {
+    TrialRecord {
+        server: server.into(),
+        scenario,
+        phase: phase.into(),
+        index,
+        oha_command: vec!["oha".into(), "-z".into(), "5s".into()],
+        raw_file: format!("raw/{server}_{phase}{index}.json"),
+        oha_exit_code: Some(0),
+        wall_secs: 5.0,
+        load_secs: Some(1000.0 / rps),
+        responses_2xx: 1000,
+        responses_non_2xx: if valid { 0 } else { 5 },
+        transport_errors: 0,
+        deadline_aborts: 3,
+        rps_2xx: Some(rps),
+        latency_p50_ms: Some(20_000.0 / rps),
+        latency_p90_ms: Some(24_000.0 / rps),
+        latency_p99_ms: Some(30_000.0 / rps),
+        latency_max_ms: Some(40_000.0 / rps),
+        // Both CPUs at 80%: CPU per request times rate is 1.6 CPU-seconds a second.
+        server_cpu_secs: Some(1000.0 * 1.6 / rps),
+        cpu_ms_per_request: Some(1600.0 / rps),
+        memory_before_bytes: Some(20 << 20),
+        peak_memory_bytes: Some(if server == "threading" { 40 << 20 } else { 60 << 20 }),
+        memory_after_bytes: Some(22 << 20),
+        oha_cpu_secs: Some(0.5),
+        oha_cpu_share: Some(0.05),
+        client_bound: false,
+        valid,
+        invalid_reasons: if valid {
+            vec![]
+        } else {
+            vec!["5 answers were not 2xx".into()]
+        },
+        outlier: false,
+    }
+}
+
+/// A whole run: threads at about 800 req/s against processes at about 200 (one threads trial
+/// invalid), with probes, aggregated by the real code.
+pub fn summary() -> crate::summary::RunSummary {
+    use crate::aggregate;
+    use crate::summary::{Design, Machine, Probe, RunSummary, ServerInfo};
+
+    let key = ScenarioKey {
+        concurrency: 20,
+        n: 500,
+        workers: 4,
+    };
+    let mut trials = vec![
+        trial("threading", key, "warmup", 1, 500.0, true),
+        trial("multiprocessing", key, "warmup", 1, 150.0, true),
+    ];
+    for (i, (t, p)) in [(800.0, 200.0), (820.0, 210.0), (780.0, 190.0), (10.0, 205.0)]
+        .into_iter()
+        .enumerate()
+    {
+        let index = i as u32 + 1;
+        trials.push(trial("threading", key, "measured", index, t, index != 4));
+        trials.push(trial("multiprocessing", key, "measured", index, p, true));
+    }
+    let servers: Vec<String> = vec!["threading".into(), "multiprocessing".into()];
+    aggregate::flag_outliers(&mut trials, &servers);
+    let results = aggregate::results(&trials, &servers);
+    let comparisons = aggregate::comparisons(&trials, &results, &servers);
+    let server = |name: &str, port: u16, pid: i32| ServerInfo {
+        name: name.into(),
+        url: format!("http://127.0.0.1:{port}/{name}"),
+        managed: true,
+        pid: Some(pid),
+        command: vec![format!("app_{name}"), "--port".into(), "0".into()],
+    };
+    let probe = |name: &str, execution_ms: f64| Probe {
+        server: name.into(),
+        scenario: key,
+        requests: 15,
+        generation_ms: Some(2.3),
+        execution_ms: Some(execution_ms),
+        total_ms: Some(2.3 + execution_ms + 0.2),
+        checksum: Some(24_733_016),
+    };
+    let mut summary = RunSummary {
+        tool: "loadtest 0.1.0".into(),
+        started_utc: "2026-11-22T03:00:00Z".into(),
+        wall_secs: 62.5,
+        machine: Machine {
+            kernel: "6.18.44".into(),
+            cpu_model: "AMD EPYC".into(),
+            cpus: 2,
+            memory_bytes: 24 << 30,
+            rustc: Some("rustc 1.95.0".into()),
+            git_commit: Some("abc1234".into()),
+            build_profile: "release".into(),
+        },
+        oha_version: "oha 1.16.0".into(),
+        servers: vec![server("threading", 40001, 101), server("multiprocessing", 40002, 102)],
+        design: Design {
+            mode: "measured".into(),
+            load: "-z 5s".into(),
+            warmup_trials: 1,
+            measured_trials: 4,
+            sweep: None,
+            concurrency: 20,
+            n: 500,
+            workers: 4,
+        },
+        probes: vec![probe("threading", 0.9), probe("multiprocessing", 2.4)],
+        results,
+        comparisons,
+        trials,
+        warnings: Vec::new(),
+        conclusions: Vec::new(),
+    };
+    summary.warnings = crate::conclusions::warnings(&summary);
+    summary.conclusions = crate::conclusions::conclusions(&summary);
+    summary
+}

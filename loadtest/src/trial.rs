@@ -1,0 +1,317 @@
+//! One trial: one oha run against one server, with the server's CPU and memory sampled over the
+//! same window, turned into a [`TrialRecord`] and judged valid or not.
+//!
+//! A trial is valid only if oha exited 0, its JSON parsed, every answer was 2xx, no request
+//! failed (requests aborted at a `-z` deadline are counted apart and are not failures), and, for
+//! `-n`, every request was answered. Invalid trials are kept in the data and left out of the
+//! aggregates, with their reasons.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::oha::model::OhaReport;
+use crate::oha::runner::{self, Load, OhaArgs, OhaRun};
+use crate::plan::TrialLoad;
+use crate::sampler::{ResourceWindow, Sampler};
+use crate::servers::Target;
+use crate::summary::{ScenarioKey, TrialRecord};
+
+/// How often the server's memory is sampled during a trial.
+const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The load generator used at least as much CPU as the server: on a machine they share, the
+/// server could have gone faster than this trial shows.
+pub fn client_bound(oha_cpu_secs: Option<f64>, server_cpu_secs: Option<f64>) -> bool {
+    matches!((oha_cpu_secs, server_cpu_secs), (Some(client), Some(server)) if client >= server && client > 0.0)
+}
+
+/// Warm-up (discarded) or measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Warmup,
+    Measured,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Warmup => "warmup",
+            Self::Measured => "measured",
+        }
+    }
+}
+
+/// What every trial of a run shares.
+pub struct TrialRunner<'a> {
+    pub oha: &'a Path,
+    /// Where `raw/` is.
+    pub out_dir: &'a Path,
+    pub cancel: &'a AtomicBool,
+    pub request_timeout: Duration,
+    /// CPUs available, to express oha's CPU as a share of the machine.
+    pub cpus: u32,
+}
+
+impl TrialRunner<'_> {
+    /// Runs one trial. Errors are harness faults (oha missing, cancelled, a server gone); a
+    /// trial with failed requests is not an error but an invalid record.
+    pub fn run(
+        &self,
+        target: &mut Target,
+        scenario: ScenarioKey,
+        phase: Phase,
+        index: u32,
+        load: TrialLoad,
+    ) -> anyhow::Result<TrialRecord> {
+        let args = OhaArgs {
+            url: target.url_for(scenario),
+            load: match load {
+                TrialLoad::Requests(n) => Load::Requests(n),
+                TrialLoad::Duration(d) => Load::Duration(d),
+            },
+            concurrency: scenario.concurrency,
+            request_timeout: self.request_timeout,
+        };
+        let wall_limit = match load {
+            TrialLoad::Duration(d) => d + self.request_timeout + Duration::from_secs(30),
+            TrialLoad::Requests(_) => Duration::from_secs(30 * 60),
+        };
+        let sampler = target
+            .pid()
+            .map(|pid| Sampler::start(pid, SAMPLE_INTERVAL))
+            .transpose()?;
+        let run = runner::run(self.oha, &args, wall_limit, self.cancel)
+            .with_context(|| format!("running oha against the {} server", target.name))?;
+        let window = sampler.map(Sampler::finish).transpose()?;
+        target.check_alive()?;
+
+        let raw_file = format!(
+            "raw/{}_c{}_n{}_w{}_{}{}.json",
+            target.name,
+            scenario.concurrency,
+            scenario.n,
+            scenario.workers,
+            phase.name(),
+            index
+        );
+        std::fs::write(self.out_dir.join(&raw_file), &run.stdout).with_context(|| format!("writing {raw_file}"))?;
+        let report = OhaReport::parse(&run.stdout);
+        let mut record = record(
+            &target.name,
+            scenario,
+            phase,
+            index,
+            &run,
+            report.as_ref().ok(),
+            window,
+            self.cpus,
+        );
+        record.raw_file = raw_file;
+        record.invalid_reasons = judge(&run, report.as_ref().map_err(ToString::to_string), load);
+        record.valid = record.invalid_reasons.is_empty();
+        Ok(record)
+    }
+}
+
+/// The figures of one trial (validity is judged separately by [`judge`]).
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    server: &str,
+    scenario: ScenarioKey,
+    phase: Phase,
+    index: u32,
+    run: &OhaRun,
+    report: Option<&OhaReport>,
+    window: Option<ResourceWindow>,
+    cpus: u32,
+) -> TrialRecord {
+    let wall_secs = run.wall.as_secs_f64();
+    let oha_cpu_secs = run.cpu.map(|cpu| cpu.as_secs_f64());
+    let responses_2xx = report.map_or(0, OhaReport::responses_2xx);
+    let server_cpu_secs = window.map(|w| w.cpu_secs);
+    TrialRecord {
+        server: server.to_owned(),
+        scenario,
+        phase: phase.name().to_owned(),
+        index,
+        oha_command: run.command.clone(),
+        raw_file: String::new(),
+        oha_exit_code: run.exit_code,
+        wall_secs,
+        load_secs: report.and_then(OhaReport::load_secs),
+        responses_2xx,
+        responses_non_2xx: report.map_or(0, OhaReport::responses_non_2xx),
+        transport_errors: report.map_or(0, OhaReport::transport_errors),
+        deadline_aborts: report.map_or(0, OhaReport::deadline_aborts),
+        rps_2xx: report.and_then(OhaReport::rps_2xx),
+        latency_p50_ms: report.and_then(|r| r.latency_ms("p50")),
+        latency_p90_ms: report.and_then(|r| r.latency_ms("p90")),
+        latency_p99_ms: report.and_then(|r| r.latency_ms("p99")),
+        latency_max_ms: report.and_then(OhaReport::latency_max_ms),
+        server_cpu_secs,
+        cpu_ms_per_request: server_cpu_secs
+            .filter(|_| responses_2xx > 0)
+            .map(|cpu| cpu * 1000.0 / responses_2xx as f64),
+        memory_before_bytes: window.map(|w| w.pss_before_bytes),
+        peak_memory_bytes: window.map(|w| w.pss_peak_bytes),
+        memory_after_bytes: window.map(|w| w.pss_after_bytes),
+        oha_cpu_secs,
+        oha_cpu_share: oha_cpu_secs
+            .filter(|_| wall_secs > 0.0)
+            .map(|cpu| cpu / (wall_secs * f64::from(cpus.max(1)))),
+        client_bound: client_bound(oha_cpu_secs, server_cpu_secs),
+        valid: false,
+        invalid_reasons: Vec::new(),
+        outlier: false,
+    }
+}
+
+/// Why a trial cannot be counted; empty if it can.
+pub fn judge(run: &OhaRun, report: Result<&OhaReport, String>, load: TrialLoad) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if run.exit_code != Some(0) {
+        let first_line = run
+            .stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        reasons.push(format!("oha exited with {:?}: {first_line}", run.exit_code));
+    }
+    let report = match report {
+        Ok(report) => report,
+        Err(e) => {
+            reasons.push(format!("oha's output could not be read: {e}"));
+            return reasons;
+        }
+    };
+    if report.responses_non_2xx() > 0 {
+        reasons.push(format!("{} answers were not 2xx", report.responses_non_2xx()));
+    }
+    if report.transport_errors() > 0 {
+        reasons.push(format!(
+            "{} requests failed without an answer",
+            report.transport_errors()
+        ));
+    }
+    if report.responses_2xx() == 0 {
+        reasons.push("no request was answered 2xx".into());
+    }
+    if let TrialLoad::Requests(n) = load {
+        let answered = report.responses_2xx() + report.responses_non_2xx();
+        if answered != n {
+            reasons.push(format!("{answered} of the {n} requests were answered"));
+        }
+    }
+    reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(exit_code: Option<i32>, stdout: &[u8]) -> OhaRun {
+        OhaRun {
+            command: vec!["oha".into()],
+            exit_code,
+            stdout: stdout.to_vec(),
+            stderr: "Error: boom\n".into(),
+            wall: Duration::from_secs(2),
+            cpu: Some(Duration::from_millis(500)),
+        }
+    }
+
+    fn judged(stdout: &[u8], load: TrialLoad) -> Vec<String> {
+        let report = OhaReport::parse(stdout).map_err(|e| e.to_string());
+        judge(&run(Some(0), stdout), report.as_ref().map_err(Clone::clone), load)
+    }
+
+    const CLEAN: &[u8] = include_bytes!("../tests/fixtures/oha-1.16-clean.json");
+    const FAILURES: &[u8] = include_bytes!("../tests/fixtures/oha-1.16-failures.json");
+    const DEADLINE: &[u8] = include_bytes!("../tests/fixtures/oha-1.16-deadline.json");
+
+    #[test]
+    fn a_clean_run_is_valid() {
+        assert_eq!(judged(CLEAN, TrialLoad::Requests(200)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_run_with_failures_is_invalid_and_says_why() {
+        let reasons = judged(FAILURES, TrialLoad::Requests(200));
+        assert!(!reasons.is_empty());
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("not 2xx") || r.contains("failed without an answer")),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn deadline_aborts_alone_do_not_invalidate_a_duration_run() {
+        let report = OhaReport::parse(DEADLINE).unwrap();
+        assert!(report.deadline_aborts() > 0, "the fixture has deadline aborts");
+        assert_eq!(
+            judged(DEADLINE, TrialLoad::Duration(Duration::from_secs(2))),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_failed_oha_or_garbage_output_is_invalid() {
+        let reasons = judge(&run(Some(1), b""), Err("not JSON".into()), TrialLoad::Requests(200));
+        assert_eq!(
+            reasons,
+            vec![
+                "oha exited with Some(1): Error: boom",
+                "oha's output could not be read: not JSON"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_record_derives_rates_and_shares() {
+        let report = OhaReport::parse(CLEAN).unwrap();
+        let window = ResourceWindow {
+            cpu_secs: 0.4,
+            pss_before_bytes: 10,
+            pss_peak_bytes: 30,
+            pss_after_bytes: 12,
+            peak_processes: 5,
+            samples: 3,
+            wall_secs: 2.0,
+        };
+        let key = ScenarioKey {
+            concurrency: 20,
+            n: 500,
+            workers: 4,
+        };
+        let record = record(
+            "threading",
+            key,
+            Phase::Measured,
+            1,
+            &run(Some(0), CLEAN),
+            Some(&report),
+            Some(window),
+            2,
+        );
+        assert_eq!(record.responses_2xx, 200);
+        assert!(
+            (record.cpu_ms_per_request.unwrap() - 2.0).abs() < 1e-9,
+            "0.4 s over 200 answers"
+        );
+        assert!(
+            (record.oha_cpu_share.unwrap() - 0.125).abs() < 1e-9,
+            "0.5 s over 2 s on 2 CPUs"
+        );
+        assert!(client_bound(Some(0.5), Some(0.4)));
+        assert!(!client_bound(Some(0.1), Some(0.4)) && !client_bound(Some(0.5), None));
+        assert_eq!(
+            (record.peak_memory_bytes, record.phase.as_str()),
+            (Some(30), "measured")
+        );
+    }
+}

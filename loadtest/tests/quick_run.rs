@@ -1,0 +1,101 @@
+//! End to end: `loadtest --quick` against the real servers (built and started by the harness)
+//! and the real oha. Needs oha 1.15+ on PATH (or $OHA); `.ci/run` installs it and runs ignored
+//! tests.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Keys every `results` entry must have (shared/DESIGN.md).
+const RESULT_KEYS: [&str; 11] = [
+    "server",
+    "concurrency",
+    "n",
+    "workers",
+    "requests",
+    "success_rate",
+    "rps_median",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "cpu_ms_per_request",
+    "peak_memory_bytes",
+];
+
+#[test]
+#[ignore = "needs oha on PATH; run by .ci/run with --run-ignored"]
+fn quick_run_writes_every_file_with_the_contracted_keys() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(["--quick", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("loadtest runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "loadtest failed: {}\n{stderr}", output.status);
+    assert!(
+        stdout.contains("threading") && stdout.contains("multiprocessing"),
+        "the table: {stdout}"
+    );
+
+    let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["oha_version"].as_str().is_some_and(|v| v.starts_with("oha 1.")),
+        "{}",
+        summary["oha_version"]
+    );
+    let results = summary["results"].as_array().expect("results is an array");
+    let servers: Vec<&str> = results.iter().filter_map(|r| r["server"].as_str()).collect();
+    assert_eq!(servers, ["threading", "multiprocessing"]);
+    for result in results {
+        for key in RESULT_KEYS {
+            assert!(
+                result.get(key).is_some_and(|v| !v.is_null()),
+                "{key} missing or null in {result}"
+            );
+        }
+        assert_eq!(
+            (result["concurrency"].as_u64(), result["requests"].as_u64()),
+            (Some(20), Some(200))
+        );
+        assert_eq!(result["success_rate"].as_f64(), Some(1.0), "{result}");
+        assert!(result["rps_median"].as_f64().unwrap() > 0.0);
+        assert!(
+            result["peak_memory_bytes"].as_u64().unwrap() > 1 << 20,
+            "a server uses more than 1 MiB"
+        );
+    }
+    let trials = summary["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2, "one trial per server, no warm-up");
+    for trial in trials {
+        assert_eq!(trial["valid"], true, "{trial}");
+        let command: Vec<&str> = trial["oha_command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        assert!(command.windows(2).any(|w| w == ["-n", "200"]) && command.windows(2).any(|w| w == ["-c", "20"]));
+        let raw = out.path().join(trial["raw_file"].as_str().unwrap());
+        let oha: Value = serde_json::from_slice(&std::fs::read(&raw).unwrap()).expect("raw/ holds oha's JSON");
+        assert_eq!(oha["statusCodeDistribution"]["200"].as_u64(), Some(200));
+    }
+    assert!(!summary["conclusions"].as_array().unwrap().is_empty());
+
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    for section in [
+        "## Conclusions",
+        "## Results",
+        "## Warnings",
+        "## How this was measured",
+        "Quick look",
+    ] {
+        assert!(report.contains(section), "report.md lacks {section:?}");
+    }
+    for chart in ["throughput.svg", "latency.svg", "cpu_per_request.svg", "memory.svg"] {
+        let svg = std::fs::read_to_string(out.path().join(chart)).unwrap_or_else(|e| panic!("{chart}: {e}"));
+        assert!(svg.contains("<svg") && svg.contains("threading"), "{chart}");
+        assert!(report.contains(&format!("]({chart})")), "report.md links {chart}");
+    }
+    assert!(out.path().join("logs/threading.log").exists());
+}
