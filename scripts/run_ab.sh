@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ApacheBench against both lab servers: the seed lab's step 8, made real.
 #
-# Builds the release servers if they are missing, starts both on free loopback ports, waits for
+# Builds the release servers (a no-op when current), starts both on free loopback ports, waits for
 # GET /healthz, runs `ab -l -n 100 -c 10` and `ab -l -n 200 -c 20` against /threading and
 # /multiprocessing, saves ab's output to results/ab/{threading,multiprocessing}_ab.txt, prints a
 # summary table, and stops exactly the servers it started. Exits non-zero if any run had failed
@@ -24,7 +24,7 @@ Usage: scripts/run_ab.sh [--out DIR]
 
 Runs ApacheBench (`ab -l -n 100 -c 10` and `ab -l -n 200 -c 20`) against app_threading's
 /threading and app_multiprocessing's /multiprocessing, both started here on free loopback ports
-(release builds; built first if missing), and stops them afterwards.
+(release builds, rebuilt first if the source changed), and stops them afterwards.
 
 Options:
   --out DIR   where threading_ab.txt and multiprocessing_ab.txt go (default: results/ab under
@@ -83,9 +83,12 @@ cd "$(dirname "$0")/.."
 out_dir=${out_dir:-results/ab}
 bin_dir="${CARGO_TARGET_DIR:-target}/release"
 
-if [[ ! -x $bin_dir/app_threading || ! -x $bin_dir/app_multiprocessing ]]; then
-  echo "== building the release servers (not found in $bin_dir)"
-  cargo build --release -p app_threading -p app_multiprocessing
+# Always ask cargo: a no-op when the binaries are current, and never a stale server measured.
+if command -v cargo >/dev/null 2>&1; then
+  echo "== building the release servers (cargo build --release)"
+  cargo build --release --quiet -p app_threading -p app_multiprocessing
+elif [[ ! -x $bin_dir/app_threading || ! -x $bin_dir/app_multiprocessing ]]; then
+  die "no cargo to build the servers, and no release binaries in $bin_dir"
 fi
 
 # --- servers: started here, stopped by PID on any exit ---------------------------------------------

@@ -52,15 +52,17 @@ impl AddEngine for ForkPerRequest {
         rows, and sends the result back through its own pipe as raw bytes. The answer lists the children's \
         pids, all of them already reaped.";
 
-    fn add(&self, a: &Matrix, b: &Matrix, workers: usize) -> Result<Addition, AddError> {
-        add_forked(a, b, workers, self.child_timeout, self.fault)
+    fn add(&self, a: &Matrix, b: &Matrix, out: Vec<i64>, workers: usize) -> Result<Addition, AddError> {
+        add_forked(a, b, out, workers, self.child_timeout, self.fault)
     }
 }
 
-/// `a + b` computed by one forked child per band (fewer children if there are fewer rows).
+/// `a + b` into `out` (resized to the shape), computed by one forked child per band (fewer
+/// children if there are fewer rows).
 pub fn add_forked(
     a: &Matrix,
     b: &Matrix,
+    mut out: Vec<i64>,
     workers: usize,
     timeout: Duration,
     fault: ChildFault,
@@ -70,7 +72,7 @@ pub fn add_forked(
     let (rows, cols) = a.dim();
     let (a_all, b_all) = (elements(a), elements(b));
     // Everything the children and the drain need is allocated before the first fork.
-    let mut out = vec![0i64; rows * cols];
+    out.resize(rows * cols, 0);
     let band_spans: Vec<Range<usize>> = bands(rows, workers).map(|r| r.start * cols..r.end * cols).collect();
     let mut children = Children::with_capacity(band_spans.len());
     let parent = getpid();

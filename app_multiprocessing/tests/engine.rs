@@ -26,7 +26,7 @@ fn my_children() -> Vec<(i32, char)> {
 }
 
 fn add(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
-    add_forked(a, b, workers, TIMEOUT, ChildFault::None).map(|addition| addition.sum)
+    add_forked(a, b, Vec::new(), workers, TIMEOUT, ChildFault::None).map(|addition| addition.sum)
 }
 
 proptest! {
@@ -88,7 +88,7 @@ fn child_pids_are_distinct_one_per_band_and_already_reaped() {
     let _serial = serial();
     let (a, b) = generate_pair(10, Some(1));
     for (workers, bands) in [(4, 4), (64, 10), (1, 1)] {
-        let pids = add_forked(&a, &b, workers, TIMEOUT, ChildFault::None)
+        let pids = add_forked(&a, &b, Vec::new(), workers, TIMEOUT, ChildFault::None)
             .unwrap()
             .child_pids
             .unwrap();
@@ -107,7 +107,7 @@ fn child_pids_are_distinct_one_per_band_and_already_reaped() {
 fn failure(fault: ChildFault, timeout: Duration) -> AddError {
     let _serial = serial();
     let (a, b) = generate_pair(64, Some(2));
-    let err = add_forked(&a, &b, 4, timeout, fault).expect_err("the fault must fail the addition");
+    let err = add_forked(&a, &b, Vec::new(), 4, timeout, fault).expect_err("the fault must fail the addition");
     assert!(my_children().is_empty(), "{fault:?} left children: {:?}", my_children());
     err
 }

@@ -24,17 +24,18 @@ impl AddEngine for ScopedThreads {
         with <code>workers</code> scoped threads in this one process; every thread owns a band of rows of the \
         result, sharing the inputs' memory without locks or copies.";
 
-    fn add(&self, a: &Matrix, b: &Matrix, workers: usize) -> Result<Addition, AddError> {
-        add_scoped(a, b, workers).map(|sum| Addition { sum, child_pids: None })
+    fn add(&self, a: &Matrix, b: &Matrix, out: Vec<i64>, workers: usize) -> Result<Addition, AddError> {
+        add_scoped(a, b, out, workers).map(|sum| Addition { sum, child_pids: None })
     }
 }
 
-/// `a + b` on `workers` scoped threads (fewer if there are fewer rows). Shapes must match.
-pub fn add_scoped(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
+/// `a + b` into `out` (resized to the shape) on `workers` scoped threads (fewer if there are
+/// fewer rows). Shapes must match.
+pub fn add_scoped(a: &Matrix, b: &Matrix, mut out: Vec<i64>, workers: usize) -> Result<Matrix, AddError> {
     assert_eq!(a.dim(), b.dim(), "the server checks shapes before adding");
     let (rows, cols) = a.dim();
     let (a_all, b_all) = (elements(a), elements(b));
-    let mut out = vec![0i64; rows * cols];
+    out.resize(rows * cols, 0);
 
     // Pair each band's inputs with its own slice of the output.
     let mut jobs = Vec::new();
@@ -102,7 +103,7 @@ mod tests {
         ) {
             let a = matrix(rows, cols, &values);
             let b = matrix(rows, cols, &values.iter().rev().copied().collect::<Vec<_>>());
-            prop_assert_eq!(add_scoped(&a, &b, workers), Ok(reference_add(&a, &b).unwrap()));
+            prop_assert_eq!(add_scoped(&a, &b, Vec::new(), workers), Ok(reference_add(&a, &b).unwrap()));
         }
 
         #[test]
@@ -114,7 +115,7 @@ mod tests {
             let index = at.index(rows * cols);
             b[[index / cols, index % cols]] = i64::MAX;
             let expected = reference_add(&a, &b).unwrap_err();
-            prop_assert_eq!(add_scoped(&a, &b, workers), Err(AddError::Overflow(expected)));
+            prop_assert_eq!(add_scoped(&a, &b, Vec::new(), workers), Err(AddError::Overflow(expected)));
         }
     }
 
@@ -122,7 +123,7 @@ mod tests {
     fn one_by_one_and_extremes_add_exactly() {
         let a = matrix(1, 1, &[i64::MIN]);
         let b = matrix(1, 1, &[i64::MAX]);
-        assert_eq!(add_scoped(&a, &b, 4).unwrap()[[0, 0]], -1);
+        assert_eq!(add_scoped(&a, &b, Vec::new(), 4).unwrap()[[0, 0]], -1);
     }
 
     #[test]
@@ -130,7 +131,10 @@ mod tests {
         let (a, b) = generate_pair(2000, Some(3));
         let expected = reference_add(&a, &b).unwrap();
         for workers in [1, 3, 4, 64] {
-            assert!(add_scoped(&a, &b, workers).unwrap() == expected, "workers={workers}");
+            assert!(
+                add_scoped(&a, &b, Vec::new(), workers).unwrap() == expected,
+                "workers={workers}"
+            );
         }
     }
 }

@@ -21,9 +21,10 @@ pub trait AddEngine: Send + Sync + 'static {
     /// One paragraph for the index page: what this server does and how.
     const DESCRIPTION: &'static str;
 
-    /// Computes `a + b` (same shape, standard layout) with `workers` parallel workers, one band of
-    /// rows each. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
-    fn add(&self, a: &Matrix, b: &Matrix, workers: usize) -> Result<Addition, AddError>;
+    /// Computes `a + b` (same shape, standard layout) into `out` (a reused buffer: resize it to
+    /// the shape; its old contents mean nothing) with `workers` parallel workers, one band of rows
+    /// each. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
+    fn add(&self, a: &Matrix, b: &Matrix, out: Vec<i64>, workers: usize) -> Result<Addition, AddError>;
 }
 
 /// A finished addition.

@@ -4,7 +4,7 @@
 //! (`web::block`) so the async workers keep answering other connections, and answer. The JSON is
 //! serialized on the blocking thread too, since a `POST` answer can be tens of megabytes.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::web::{self, BytesMut, Data};
 use actix_web::{HttpRequest, HttpResponse, http::header};
@@ -14,9 +14,10 @@ use crate::admission::Admission;
 use crate::answer::{Answer, Rows, Shape};
 use crate::bands::band_count;
 use crate::body::{AddBody, parse_body};
+use crate::buffers::BufferPool;
 use crate::engine::{AddEngine, Addition};
 use crate::error::ApiError;
-use crate::matrix::{Matrix, checksum, generate_pair, sample};
+use crate::matrix::{Matrix, checksum, generate_pair_into, into_buffer, sample};
 use crate::params::{GenerateParams, Limits, parse_query};
 
 /// Past this many bytes of an oversized body, stop reading it and close the connection.
@@ -28,22 +29,24 @@ use crate::params::{GenerateParams, Limits, parse_query};
 const DRAIN_CAP_BYTES: usize = 1 << 30;
 
 /// One server's shared state: built once, outside the `HttpServer` factory, so every actix
-/// worker thread shares the same admission bound.
+/// worker thread shares the same admission bound and buffer pool.
 pub struct Service<E> {
     engine: E,
     limits: Limits,
     admission: Admission,
+    buffers: BufferPool,
     max_body_bytes: usize,
     index_page: String,
 }
 
 impl<E: AddEngine> Service<E> {
-    pub fn new(engine: E, limits: Limits, admission: Admission, max_body_bytes: usize) -> Self {
+    pub fn new(engine: E, limits: Limits, admission: Admission, buffers: BufferPool, max_body_bytes: usize) -> Self {
         let index_page = render_index::<E>(&limits);
         Self {
             engine,
             limits,
             admission,
+            buffers,
             max_body_bytes,
             index_page,
         }
@@ -56,46 +59,45 @@ impl<E: AddEngine> Service<E> {
 
     /// Generates the matrices, adds them, and serializes the answer. Blocking.
     fn answer_generated(&self, params: GenerateParams, started: Instant) -> Result<Vec<u8>, ApiError> {
+        let len = params.n * params.n;
         let generating = Instant::now();
-        let (a, b) = generate_pair(params.n, params.seed);
+        let (a, b) = generate_pair_into(params.n, params.seed, self.buffers.take(len), self.buffers.take(len));
         let generation = generating.elapsed();
-        let adding = Instant::now();
-        let addition = self.engine.add(&a, &b, params.workers)?;
-        let execution = adding.elapsed();
-        // Free the inputs now: a forking server's fork cost grows with its resident memory.
-        drop((a, b));
-        Ok(answer_json::<E>(
-            Shape::Square { n: params.n },
-            params.workers,
-            params.seed,
-            &addition,
-            None,
-            [execution, generation, started.elapsed()],
-        ))
+        let shape = Shape::Square { n: params.n };
+        self.add_and_answer(a, b, params.workers, shape, params.seed, generation, started)
     }
 
-    /// Adds posted matrices and serializes the answer, with the sum. Blocking.
-    fn answer_posted(
+    /// Adds the matrices and serializes the answer (with the whole sum for a posted `Rect`
+    /// shape). The buffers go back to the pool, the inputs as soon as the addition is done.
+    /// Blocking.
+    #[allow(clippy::too_many_arguments)]
+    fn add_and_answer(
         &self,
         a: Matrix,
         b: Matrix,
         workers: usize,
-        decoding: std::time::Duration,
+        shape: Shape,
+        seed: Option<u64>,
+        generation: Duration,
         started: Instant,
     ) -> Result<Vec<u8>, ApiError> {
         let adding = Instant::now();
-        let addition = self.engine.add(&a, &b, workers)?;
+        let added = self.engine.add(&a, &b, self.buffers.take(a.len()), workers);
         let execution = adding.elapsed();
-        drop((a, b));
-        let (rows, cols) = addition.sum.dim();
-        Ok(answer_json::<E>(
-            Shape::Rect { rows, cols },
+        self.buffers.give(into_buffer(a));
+        self.buffers.give(into_buffer(b));
+        let addition = added?;
+        let result = matches!(shape, Shape::Rect { .. }).then(|| Rows(addition.sum.view()));
+        let json = answer_json::<E>(
+            shape,
             workers,
-            None,
+            seed,
             &addition,
-            Some(Rows(addition.sum.view())),
-            [execution, decoding, started.elapsed()],
-        ))
+            result,
+            [execution, generation, started.elapsed()],
+        );
+        self.buffers.give(into_buffer(addition.sum));
+        Ok(json)
     }
 }
 
@@ -106,7 +108,7 @@ fn answer_json<'a, E: AddEngine>(
     seed: Option<u64>,
     addition: &'a Addition,
     result: Option<Rows<'a>>,
-    [execution, generation, total]: [std::time::Duration; 3],
+    [execution, generation, total]: [Duration; 3],
 ) -> Vec<u8> {
     let answer = Answer {
         status: "ok",
@@ -192,7 +194,11 @@ async fn post_add<E: AddEngine>(
     let service = service.into_inner();
     let json = blocking(move || {
         let _permit = permit;
-        service.answer_posted(a, b, workers, decoding, started)
+        let shape = Shape::Rect {
+            rows: a.nrows(),
+            cols: a.ncols(),
+        };
+        service.add_and_answer(a, b, workers, shape, None, decoding, started)
     })
     .await?;
     Ok(json_response(json))

@@ -3,7 +3,7 @@
 //! `app_threading` and `app_multiprocessing` differ in one thing only, the [`AddEngine`] that
 //! adds two matrices in parallel. Everything around it lives here, once: request parameters and
 //! their limits ([`params`], [`body`]), seeded matrices and the addition kernel ([`matrix`]),
-//! splitting rows into bands ([`bands`]), the JSON answers and errors ([`answer`], [`error`]),
+//! splitting rows into bands ([`bands`]), reusing matrix buffers ([`buffers`]), the JSON answers and errors ([`answer`], [`error`]),
 //! the bound on live workers ([`admission`]), the routes ([`http`]) and start-up ([`server`]),
 //! the allocator policy both run with ([`memory`]), and running a server binary from another
 //! program ([`launch`]).
@@ -12,6 +12,7 @@ pub mod admission;
 pub mod answer;
 pub mod bands;
 pub mod body;
+pub mod buffers;
 pub mod engine;
 pub mod error;
 pub mod http;

@@ -5,13 +5,12 @@
 //! of rows is one contiguous slice: threads can own disjoint `&mut` bands and a forked child can
 //! stream its band through a pipe as raw bytes.
 
-use ndarray::Array2;
 use rand::distr::{Distribution, Uniform};
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// A dense `i64` matrix in row-major layout.
-pub type Matrix = Array2<i64>;
+pub type Matrix = ndarray::Array2<i64>;
 
 /// Generated values lie in `0..VALUE_BOUND`, as in the original lab (`np.random.randint(0, 100)`).
 pub const VALUE_BOUND: i64 = 100;
@@ -24,12 +23,28 @@ pub const SAMPLE_LEN: usize = 10;
 /// With a seed the generator is Xoshiro256++ seeded by `seed`, so the same seed gives the same
 /// matrices in both servers and on every run; without one it is seeded from the OS.
 pub fn generate_pair(n: usize, seed: Option<u64>) -> (Matrix, Matrix) {
+    generate_pair_into(n, seed, Vec::new(), Vec::new())
+}
+
+/// [`generate_pair`] into the given buffers (resized to `n * n`; their old contents are
+/// overwritten), so a server can reuse them across requests.
+pub fn generate_pair_into(n: usize, seed: Option<u64>, a: Vec<i64>, b: Vec<i64>) -> (Matrix, Matrix) {
     let seed = seed.unwrap_or_else(|| rand::rng().random());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let values = Uniform::new(0, VALUE_BOUND).expect("0..VALUE_BOUND is a non-empty range");
-    let a = Array2::from_shape_simple_fn((n, n), || values.sample(&mut rng));
-    let b = Array2::from_shape_simple_fn((n, n), || values.sample(&mut rng));
+    let mut fill = |mut buffer: Vec<i64>| {
+        buffer.resize(n * n, 0);
+        buffer.iter_mut().for_each(|v| *v = values.sample(&mut rng));
+        Matrix::from_shape_vec((n, n), buffer).expect("the buffer holds n * n elements")
+    };
+    let a = fill(a);
+    let b = fill(b);
     (a, b)
+}
+
+/// The matrix's elements as a plain buffer, to give back to a pool.
+pub fn into_buffer(m: Matrix) -> Vec<i64> {
+    m.into_raw_vec_and_offset().0
 }
 
 /// The elements of `m` in row-major order.
@@ -142,6 +157,21 @@ mod tests {
         assert_ne!(a1, b1, "A and B come from one stream, so they differ");
         assert!(a1.iter().chain(b1.iter()).all(|v| (0..VALUE_BOUND).contains(v)));
         assert!(a1.iter().any(|v| *v == 0) && a1.iter().any(|v| *v == VALUE_BOUND - 1));
+    }
+
+    #[test]
+    fn reused_buffers_give_the_same_matrices_as_fresh_ones() {
+        let (a, b) = generate_pair(30, Some(9));
+        let dirty = vec![-1; 2000];
+        let (a2, b2) = generate_pair_into(30, Some(9), dirty.clone(), dirty[..10].to_vec());
+        assert_eq!((a, b), (a2, b2));
+    }
+
+    #[test]
+    fn seed_42_still_gives_the_documented_checksum() {
+        // README's example answer; a change here changes every seeded answer users may have kept.
+        let (a, b) = generate_pair(500, Some(42));
+        assert_eq!(checksum(&reference_add(&a, &b).unwrap()), 24_733_016);
     }
 
     #[test]

@@ -11,9 +11,10 @@ use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 
 use crate::admission::{Admission, AdmissionLimits};
+use crate::buffers::BufferPool;
 use crate::engine::AddEngine;
 use crate::http::{Service, routes};
-use crate::params::Limits;
+use crate::params::{DEFAULT_N, Limits};
 
 /// Flags both servers take. Each binary adds `--port` (its own default) and its own bound on
 /// live workers (`--max-threads` or `--max-children`).
@@ -150,7 +151,15 @@ pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<(
     crate::memory::return_large_frees_to_the_os();
     actix_web::rt::System::new().block_on(async move {
         let admission = Admission::new(config.admission, E::UNITS);
-        let service = Data::new(Service::new(engine, config.limits, admission, config.max_body_bytes));
+        // Enough spare buffers for every request that may compute at once, at the default n.
+        let buffers = BufferPool::new(BufferPool::budget_for(config.admission.active_requests, DEFAULT_N));
+        let service = Data::new(Service::new(
+            engine,
+            config.limits,
+            admission,
+            buffers,
+            config.max_body_bytes,
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))

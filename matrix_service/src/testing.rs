@@ -19,6 +19,7 @@ use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
 use crate::admission::{Admission, AdmissionLimits};
+use crate::buffers::BufferPool;
 use crate::engine::AddEngine;
 use crate::http::{Service, routes};
 use crate::launch::LaunchedServer;
@@ -43,7 +44,14 @@ pub fn test_service<E: AddEngine>(engine: E) -> Data<Service<E>> {
         queue_timeout: Duration::from_secs(10),
     };
     let admission = Admission::new(limits, E::UNITS);
-    Data::new(Service::new(engine, TEST_LIMITS, admission, TEST_MAX_BODY_BYTES))
+    let buffers = BufferPool::new(BufferPool::budget_for(4, 500));
+    Data::new(Service::new(
+        engine,
+        TEST_LIMITS,
+        admission,
+        buffers,
+        TEST_MAX_BODY_BYTES,
+    ))
 }
 
 /// Sends `request` through the real routes; returns the status, headers and body.
