@@ -96,6 +96,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let trials = run_trials(&plan, &mut targets, &runner)?;
 
+    // Described before stopping: a stopped server no longer has a process to describe.
+    let server_infos: Vec<summary::ServerInfo> = targets.iter().map(Target::info).collect();
+
     let mut warnings = Vec::new();
     for target in &mut targets {
         if let Some(server) = target.managed.take() {
@@ -109,7 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
     let summary = summarize(
         &plan,
-        &targets,
+        server_infos,
         machine,
         oha.version_line.clone(),
         probes,
@@ -123,6 +126,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     println!();
     for line in &summary.conclusions {
         println!("{}", line.replace("**", ""));
+    }
+    println!("\nWarnings:");
+    for line in &summary.warnings {
+        println!("- {line}");
     }
     println!(
         "\nWrote {} in {}/ (and raw/, logs/).",
@@ -189,7 +196,7 @@ fn run_trials(plan: &Plan, targets: &mut [Target], runner: &TrialRunner<'_>) -> 
 #[allow(clippy::too_many_arguments)]
 fn summarize(
     plan: &Plan,
-    targets: &[Target],
+    servers: Vec<summary::ServerInfo>,
     machine: summary::Machine,
     oha_version: String,
     probes: Vec<summary::Probe>,
@@ -198,7 +205,7 @@ fn summarize(
     now: chrono::DateTime<chrono::Utc>,
     mut warnings: Vec<String>,
 ) -> RunSummary {
-    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
     aggregate::flag_outliers(&mut trials, &names);
     let results = aggregate::results(&trials, &names);
     let comparisons = aggregate::comparisons(&trials, &results, &names);
@@ -208,7 +215,7 @@ fn summarize(
         wall_secs: started.elapsed().as_secs_f64(),
         machine,
         oha_version,
-        servers: targets.iter().map(Target::info).collect(),
+        servers,
         design: Design {
             mode: plan.mode.name().into(),
             load: plan.trial_load.describe(),

@@ -65,6 +65,10 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
             "a server uses more than 1 MiB"
         );
     }
+    for server in summary["servers"].as_array().unwrap() {
+        assert_eq!(server["managed"], true, "the harness started both servers: {server}");
+        assert!(server["pid"].as_i64().is_some_and(|pid| pid > 0), "{server}");
+    }
     let trials = summary["trials"].as_array().unwrap();
     assert_eq!(trials.len(), 2, "one trial per server, no warm-up");
     for trial in trials {
@@ -83,6 +87,10 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     assert!(!summary["conclusions"].as_array().unwrap().is_empty());
 
     let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(
+        !report.contains("not started by the harness"),
+        "both servers were sampled"
+    );
     for section in [
         "## Conclusions",
         "## Results",

@@ -1,0 +1,146 @@
+//! SVG charts drawn from a saved [`RunSummary`], never from live measurements, so a run's
+//! charts can always be redrawn from its `summary.json` (hyperfine's plotting scripts likewise
+//! read its JSON export).
+//!
+//! Each chart kind has one function that picks its figures out of the summary (`*_chart`,
+//! pure, returning `None` when there is nothing to draw) and two renderers that draw them:
+//! `draw_bars` for per-server bars with min-max whiskers and one dot per trial, and
+//! `draw_lines` for sweeps. Every chart puts the same colour on the same server (its place in
+//! `summary.servers`) and carries its legend in a panel to the right of the plot, so the legend
+//! never covers data.
+//!
+//! The SVG backend needs no fonts at build time: text is written as `<text>` elements and laid
+//! out by whatever renders the file. plotters only estimates text widths, so labels are kept
+//! short and given room.
+//!
+//! This module holds the entry point and what both halves share (sizes, the palette, the
+//! server order); `data` picks the figures and `draw` draws them.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use plotters::prelude::*;
+
+use crate::summary::RunSummary;
+
+use data::{BarChart, LineChart, SweepFigure, cpu_chart, latency_chart, memory_chart, sweep_chart, throughput_chart};
+use draw::{draw_bars, draw_lines};
+
+mod data;
+mod draw;
+#[cfg(test)]
+mod tests;
+
+/// Size of every chart, in pixels.
+const SIZE: (u32, u32) = (800, 480);
+/// Height of the title band above the plot.
+const TITLE_HEIGHT: u32 = 64;
+/// Width of the legend panel right of the plot.
+const LEGEND_WIDTH: u32 = 190;
+/// Longest server name shown in the legend before it is cut short.
+const LEGEND_NAME_CHARS: usize = 18;
+/// Roughly what one character of an axis label takes, in pixels, and the plot's width, to cut
+/// category labels short before they run into each other.
+const LABEL_CHAR_PX: u32 = 8;
+const PLOT_WIDTH_PX: u32 = SIZE.0 - LEGEND_WIDTH - 110;
+/// Okabe and Ito's colour-blind-safe palette; servers past the eighth reuse it.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 120, 120),
+    RGBColor(240, 228, 66),
+];
+const INK: RGBColor = RGBColor(40, 40, 40);
+const FAINT: RGBColor = RGBColor(110, 110, 110);
+const FONT: &str = "sans-serif";
+const BYTES_PER_MIB: f64 = 1024.0 * 1024.0;
+
+/// Writes every chart that `summary` has data for into `dir`; returns the files written (file
+/// names only, relative to dir).
+///
+/// A chart with no data is skipped (no file, no error), and a server whose figure is missing is
+/// left out of that chart. `dir` is created if needed.
+pub fn write_charts(summary: &RunSummary, dir: &Path) -> Result<Vec<String>> {
+    let servers = Servers::of(summary);
+    let charts = [
+        ("throughput.svg", throughput_chart(summary, &servers).map(Chart::Bars)),
+        ("latency.svg", latency_chart(summary, &servers).map(Chart::Bars)),
+        ("cpu_per_request.svg", cpu_chart(summary, &servers).map(Chart::Bars)),
+        ("memory.svg", memory_chart(summary, &servers).map(Chart::Bars)),
+        (
+            "sweep_rps.svg",
+            sweep_chart(summary, &servers, SweepFigure::Rps).map(Chart::Lines),
+        ),
+        (
+            "sweep_latency_p99.svg",
+            sweep_chart(summary, &servers, SweepFigure::P99).map(Chart::Lines),
+        ),
+    ];
+    let mut written = Vec::new();
+    for (file, chart) in charts {
+        let Some(chart) = chart else { continue };
+        let svg = chart
+            .render(&servers)
+            .with_context(|| format!("drawing chart {file}"))?;
+        fs::create_dir_all(dir).with_context(|| format!("creating chart directory {}", dir.display()))?;
+        let path = dir.join(file);
+        fs::write(&path, svg).with_context(|| format!("writing chart {}", path.display()))?;
+        written.push(file.to_owned());
+    }
+    Ok(written)
+}
+
+/// The servers in `summary.servers` order (then any only named in results); the index is the
+/// colour.
+struct Servers(Vec<String>);
+
+impl Servers {
+    fn of(summary: &RunSummary) -> Self {
+        let mut names: Vec<String> = summary.servers.iter().map(|s| s.name.clone()).collect();
+        for result in &summary.results {
+            if !names.contains(&result.server) {
+                names.push(result.server.clone());
+            }
+        }
+        Self(names)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.0.iter().map(String::as_str).enumerate()
+    }
+
+    fn name(&self, index: usize) -> &str {
+        self.0.get(index).map_or("?", String::as_str)
+    }
+}
+
+fn colour(server: usize) -> RGBColor {
+    PALETTE[server % PALETTE.len()]
+}
+
+/// One chart's figures, ready to draw.
+enum Chart {
+    Bars(BarChart),
+    Lines(LineChart),
+}
+
+impl Chart {
+    fn render(&self, servers: &Servers) -> Result<String> {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            match self {
+                Self::Bars(chart) => draw_bars(&root, chart, servers)?,
+                Self::Lines(chart) => draw_lines(&root, chart, servers)?,
+            }
+            root.present()?;
+        }
+        Ok(svg)
+    }
+}
