@@ -130,10 +130,11 @@ impl Cli {
             kind: *kind,
             values: dedup(values),
         });
+        // A sweep's headline scenario is the lab's default when the sweep includes it.
         let base = ScenarioKey {
-            concurrency: self.concurrency[0],
-            n: self.sizes[0],
-            workers: self.workers[0],
+            concurrency: headline(&self.concurrency, 20),
+            n: headline(&self.sizes, matrix_service::params::DEFAULT_N as u32),
+            workers: headline(&self.workers, 4),
         };
         let mode = if self.quick {
             if sweep.is_some() || self.requests.is_some() {
@@ -185,6 +186,11 @@ impl Cli {
             request_timeout: Duration::from_secs_f64(self.request_timeout),
         })
     }
+}
+
+/// `default` if `values` has it, else the first value.
+fn headline(values: &[u32], default: u32) -> u32 {
+    if values.contains(&default) { default } else { values[0] }
 }
 
 fn dedup(values: &[u32]) -> Vec<u32> {

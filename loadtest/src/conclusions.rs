@@ -196,9 +196,10 @@ fn why(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
         out.push(format!(
             "The servers' own timings, with no other load (median of {} requests each): generating the two \
              matrices took {tg:.2} ms (threads server) and {pg:.2} ms (processes server); the parallel addition \
-             took {te:.2} ms with {w} threads and {pe:.2} ms with {w} child processes, {relation}.",
+             took {te:.2} ms with {} and {pe:.2} ms with {}, {relation}.",
             t.requests.min(p.requests),
-            w = scenario.workers,
+            counted(scenario.workers, "thread", "threads"),
+            counted(scenario.workers, "child process", "child processes"),
         ));
     }
     out
@@ -244,6 +245,11 @@ fn servers_in(summary: &RunSummary, scenario: ScenarioKey) -> impl Iterator<Item
         .servers
         .iter()
         .filter_map(move |s| result(summary, &s.name, scenario))
+}
+
+/// "1 thread", "4 threads".
+fn counted(count: u32, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
 }
 
 fn mib(bytes: u64) -> String {
