@@ -3,7 +3,7 @@
 //! the ratio between every pair of servers.
 
 use crate::stats::{Verdict, outliers, ratio_of_medians, stats};
-use crate::summary::{Comparison, ScenarioKey, ScenarioResult, TrialRecord};
+use crate::summary::{Comparison, ScenarioKey, ScenarioResult, TrialRecord, WorkCost};
 
 /// The measured trials of `server` in `scenario`.
 fn measured<'a>(
@@ -91,6 +91,7 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
         cpu_ms_per_request: cpu_per_request.map(|s| s.median),
         peak_memory_bytes: valid.iter().filter_map(|t| t.peak_memory_bytes).max(),
         memory_after_bytes: valid.iter().rev().find_map(|t| t.memory_after_bytes),
+        cpu_vs_work: None,
         trials_valid: valid.len() as u32,
         trials_invalid: (all.len() - valid.len()) as u32,
         rps,
@@ -148,6 +149,18 @@ pub fn comparisons(trials: &[TrialRecord], results: &[ScenarioResult], servers: 
         }
     }
     comparisons
+}
+
+/// Sets each result's CPU per request as a multiple of the in-process work at its n.
+pub fn attach_work_costs(results: &mut [ScenarioResult], costs: &[WorkCost]) {
+    for result in results {
+        let work = costs
+            .iter()
+            .find(|c| c.n == result.n)
+            .map(|c| c.cpu_ms)
+            .filter(|ms| *ms > 0.0);
+        result.cpu_vs_work = result.cpu_ms_per_request.zip(work).map(|(cpu, work)| cpu / work);
+    }
 }
 
 /// A result's scenario.

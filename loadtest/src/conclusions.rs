@@ -182,6 +182,19 @@ fn why(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
             cpus * 1000.0 / threads,
         ));
     }
+    if let Some(work) = summary.work_costs.iter().find(|c| c.n == scenario.n) {
+        let parts: Vec<String> = servers_in(summary, scenario)
+            .filter_map(|r| r.cpu_vs_work.map(|x| format!("the {} server {x:.1}x", r.server)))
+            .collect();
+        if !parts.is_empty() {
+            out.push(format!(
+                "Against the work itself ({:.2} ms of CPU to generate and add the matrices on one thread, measured \
+                 in the same run), each answer cost {}.",
+                work.cpu_ms,
+                parts.join(" and ")
+            ));
+        }
+    }
     if let (Some(t), Some(p)) = (probe(summary, THREADS, scenario), probe(summary, PROCESSES, scenario))
         && let (Some(te), Some(pe), Some(tg), Some(pg)) =
             (t.execution_ms, p.execution_ms, t.generation_ms, p.generation_ms)
@@ -393,6 +406,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("caps the processes server near 253 req/s"), "{text}");
+        assert!(
+            text.contains("each answer cost the threading server 1.6x and the multiprocessing server 6.3x"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod stats;
 pub mod summary;
 pub mod trial;
 pub mod verify;
+pub mod work_cost;
 
 #[cfg(test)]
 mod testdata;
@@ -85,6 +86,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let probes = verify::verify(&targets, &plan.scenarios(), |s| plan.extra_targets_join(s), &client)?;
     eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");
+    let mut sizes: Vec<u32> = plan.scenarios().iter().map(|s| s.n).collect();
+    sizes.dedup();
+    let work_costs = sizes
+        .into_iter()
+        .map(work_cost::measure)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for cost in &work_costs {
+        eprintln!(
+            "in-process work at n={}: {:.2} ms of CPU (generate and add, one thread)",
+            cost.n, cost.cpu_ms
+        );
+    }
 
     let machine = machine::describe(workspace.as_deref());
     let runner = TrialRunner {
@@ -116,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         machine,
         oha.version_line.clone(),
         probes,
+        work_costs,
         trials,
         started,
         now,
@@ -200,6 +214,7 @@ fn summarize(
     machine: summary::Machine,
     oha_version: String,
     probes: Vec<summary::Probe>,
+    work_costs: Vec<summary::WorkCost>,
     mut trials: Vec<TrialRecord>,
     started: Instant,
     now: chrono::DateTime<chrono::Utc>,
@@ -207,7 +222,8 @@ fn summarize(
 ) -> RunSummary {
     let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
     aggregate::flag_outliers(&mut trials, &names);
-    let results = aggregate::results(&trials, &names);
+    let mut results = aggregate::results(&trials, &names);
+    aggregate::attach_work_costs(&mut results, &work_costs);
     let comparisons = aggregate::comparisons(&trials, &results, &names);
     let mut summary = RunSummary {
         tool: format!("loadtest {}", env!("CARGO_PKG_VERSION")),
@@ -227,6 +243,7 @@ fn summarize(
             workers: plan.base.workers,
         },
         probes,
+        work_costs,
         results,
         comparisons,
         trials,

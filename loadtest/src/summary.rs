@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::stats::{Ratio, Stats};
+pub use crate::work_cost::WorkCost;
 
 /// Everything one harness run found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,8 @@ pub struct RunSummary {
     /// What the servers' own answers say their work costs, per scenario (sequential requests
     /// before the load).
     pub probes: Vec<Probe>,
+    /// The in-process CPU cost of one request's work (generate and add, one thread), per n.
+    pub work_costs: Vec<WorkCost>,
     /// One aggregate per server and scenario, over the valid measured trials.
     pub results: Vec<ScenarioResult>,
     /// Ratios between servers, per scenario.
@@ -190,6 +193,9 @@ pub struct ScenarioResult {
     pub peak_memory_bytes: Option<u64>,
     /// PSS after the last measured trial.
     pub memory_after_bytes: Option<u64>,
+    /// `cpu_ms_per_request` over the in-process cost of the same work: how many times the work's
+    /// own CPU the server spent per answer.
+    pub cpu_vs_work: Option<f64>,
     pub trials_valid: u32,
     pub trials_invalid: u32,
     /// Spread across trials.

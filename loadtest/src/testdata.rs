@@ -67,7 +67,13 @@ pub fn summary() -> crate::summary::RunSummary {
     }
     let servers: Vec<String> = vec!["threading".into(), "multiprocessing".into()];
     aggregate::flag_outliers(&mut trials, &servers);
-    let results = aggregate::results(&trials, &servers);
+    let work_costs = vec![crate::summary::WorkCost {
+        n: 500,
+        cpu_ms: 1.25,
+        iterations: 50,
+    }];
+    let mut results = aggregate::results(&trials, &servers);
+    aggregate::attach_work_costs(&mut results, &work_costs);
     let comparisons = aggregate::comparisons(&trials, &results, &servers);
     let server = |name: &str, port: u16, pid: i32| ServerInfo {
         name: name.into(),
@@ -111,6 +117,7 @@ pub fn summary() -> crate::summary::RunSummary {
             workers: 4,
         },
         probes: vec![probe("threading", 0.9), probe("multiprocessing", 2.4)],
+        work_costs,
         results,
         comparisons,
         trials,

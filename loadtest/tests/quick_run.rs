@@ -69,6 +69,12 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         assert_eq!(server["managed"], true, "the harness started both servers: {server}");
         assert!(server["pid"].as_i64().is_some_and(|pid| pid > 0), "{server}");
     }
+    let work = &summary["work_costs"][0];
+    assert_eq!(work["n"].as_u64(), Some(500), "{work}");
+    assert!(work["cpu_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{work}");
+    for result in results {
+        assert!(result["cpu_vs_work"].as_f64().is_some_and(|x| x > 0.0), "{result}");
+    }
     let trials = summary["trials"].as_array().unwrap();
     assert_eq!(trials.len(), 2, "one trial per server, no warm-up");
     for trial in trials {

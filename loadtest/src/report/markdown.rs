@@ -93,6 +93,21 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
         md.push('\n');
     }
 
+    if !summary.work_costs.is_empty() {
+        section(&mut md, "The work itself");
+        let _ = writeln!(
+            md,
+            "CPU time of one request's work in the harness's own process: generating two n x n matrices and \
+             adding them on one thread, with the servers' code and reused buffers (median of timed rounds).\n"
+        );
+        let _ = writeln!(md, "| n | CPU ms | rounds |");
+        let _ = writeln!(md, "|---:|---:|---:|");
+        for cost in &summary.work_costs {
+            let _ = writeln!(md, "| {} | {:.3} | {} |", cost.n, cost.cpu_ms, cost.iterations);
+        }
+        md.push('\n');
+    }
+
     if !charts.is_empty() {
         section(&mut md, "Charts");
         for chart in charts {
@@ -134,13 +149,14 @@ fn results_table(md: &mut String, summary: &RunSummary) {
     let _ = writeln!(
         md,
         "Per server and scenario, over valid measured trials: medians of per-trial figures, the req/s range, \
-         peak memory (PSS of the whole process tree).\n"
+         CPU per request as a multiple of the in-process work (x work), peak memory (PSS of the whole process \
+         tree).\n"
     );
     let _ = writeln!(
         md,
-        "| server | scenario | req/s | req/s min to max | p50 ms | p99 ms | CPU ms/request | peak MiB | after MiB | trials (invalid) | 2xx rate |"
+        "| server | scenario | req/s | req/s min to max | p50 ms | p99 ms | CPU ms/request | x work | peak MiB | after MiB | trials (invalid) | 2xx rate |"
     );
-    let _ = writeln!(md, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &summary.results {
         let range = r
             .rps
@@ -148,13 +164,14 @@ fn results_table(md: &mut String, summary: &RunSummary) {
             .map_or_else(|| "-".into(), |s| format!("{:.0} to {:.0}", s.min, s.max));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {range} | {} | {} | {} | {} | {} | {} ({}) | {:.1}% |",
+            "| {} | {} | {} | {range} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.1}% |",
             r.server,
             scenario(crate::aggregate::key(r)),
             number(r.rps_median, 0),
             number(r.latency_p50_ms, 1),
             number(r.latency_p99_ms, 1),
             number(r.cpu_ms_per_request, 2),
+            number(r.cpu_vs_work, 1),
             mib(r.peak_memory_bytes),
             mib(r.memory_after_bytes),
             r.trials_valid,

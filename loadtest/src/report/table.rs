@@ -21,6 +21,7 @@ pub fn comparison_table(summary: &RunSummary) -> Table {
         "p50 ms",
         "p99 ms",
         "CPU ms/req",
+        "x work",
         "peak MiB",
         "trials",
         "2xx rate",
@@ -40,6 +41,7 @@ pub fn comparison_table(summary: &RunSummary) -> Table {
             number(r.latency_p50_ms, 1),
             number(r.latency_p99_ms, 1),
             number(r.cpu_ms_per_request, 2),
+            number(r.cpu_vs_work, 1),
             number(r.peak_memory_bytes.map(|b| b as f64 / (1024.0 * 1024.0)), 1),
             if r.trials_invalid > 0 {
                 format!("{} (+{} invalid)", r.trials_valid, r.trials_invalid)
@@ -49,7 +51,7 @@ pub fn comparison_table(summary: &RunSummary) -> Table {
             format!("{:.1}%", r.success_rate * 100.0),
         ]);
     }
-    for column in 1..12 {
+    for column in 1..13 {
         if let Some(column) = table.column_mut(column) {
             column.set_cell_alignment(CellAlignment::Right);
         }

@@ -1,0 +1,78 @@
+//! The in-process cost of one request's work, measured in the same run as the load: generating
+//! two n x n matrices of values in 0..100 and adding them, on one thread, with the servers' own
+//! code (`matrix_service`), reusing buffers as the servers do. It is the floor a server's CPU per
+//! request is compared against: `CPU ms per request / work ms` says how much a server spends
+//! beyond the work itself (HTTP, JSON, threads or processes, copies).
+//!
+//! Measured as this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), not wall time, so it is the same
+//! kind of figure as the servers' CPU, and waiting for a busy CPU does not count.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use matrix_service::matrix::{add_into, elements, generate_pair_into, into_buffer};
+use nix::time::{ClockId, clock_gettime};
+use serde::{Deserialize, Serialize};
+
+use crate::stats::median;
+
+/// The cost of one request's work at one matrix size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WorkCost {
+    pub n: u32,
+    /// Median CPU time of one generate-and-add, in ms.
+    pub cpu_ms: f64,
+    pub iterations: u32,
+}
+
+/// Fewest and most timed iterations, and roughly how long to spend.
+const MIN_ITERATIONS: usize = 10;
+const MAX_ITERATIONS: usize = 200;
+const BUDGET: Duration = Duration::from_millis(1500);
+
+/// Measures the work at side `n`.
+pub fn measure(n: u32) -> anyhow::Result<WorkCost> {
+    let side = n as usize;
+    let (mut a_buffer, mut b_buffer, mut sum) = (Vec::new(), Vec::new(), vec![0i64; side * side]);
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    // Two untimed rounds first, so buffers are mapped and caches warm, as in a running server.
+    for round in 0..MAX_ITERATIONS + 2 {
+        let before = thread_cpu()?;
+        let (a, b) = generate_pair_into(side, Some(round as u64), a_buffer, b_buffer);
+        add_into(elements(&a), elements(&b), &mut sum);
+        black_box(&sum);
+        let after = thread_cpu()?;
+        (a_buffer, b_buffer) = (into_buffer(a), into_buffer(b));
+        if round >= 2 {
+            samples.push((after - before).as_secs_f64() * 1000.0);
+        }
+        if samples.len() >= MIN_ITERATIONS && started.elapsed() > BUDGET {
+            break;
+        }
+    }
+    let cpu_ms = median(&samples).expect("at least MIN_ITERATIONS samples");
+    Ok(WorkCost {
+        n,
+        cpu_ms,
+        iterations: samples.len() as u32,
+    })
+}
+
+fn thread_cpu() -> anyhow::Result<Duration> {
+    let time = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)?;
+    Ok(Duration::new(time.tv_sec() as u64, time.tv_nsec() as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_work_costs_more_for_a_bigger_matrix() {
+        let small = measure(20).unwrap();
+        let large = measure(400).unwrap();
+        assert!(small.iterations >= MIN_ITERATIONS as u32 && large.iterations >= MIN_ITERATIONS as u32);
+        assert!(small.cpu_ms > 0.0 && large.cpu_ms > small.cpu_ms, "{small:?} {large:?}");
+    }
+}
