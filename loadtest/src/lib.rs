@@ -123,18 +123,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
 
-    let summary = summarize(
-        &plan,
-        server_infos,
+    let facts = RunFacts {
+        started_utc: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        wall_secs: started.elapsed().as_secs_f64(),
         machine,
-        oha.version_line.clone(),
+        oha_version: oha.version_line.clone(),
+        servers: server_infos,
+        design: design(&plan),
         probes,
         work_costs,
-        trials,
-        started,
-        now,
-        warnings,
-    );
+    };
+    let summary = summarize(facts, trials, warnings);
     let files = report::write_all(&summary, &plan.out_dir)?;
     println!("{}", report::table::comparison_table(&summary));
     println!();
@@ -206,44 +205,36 @@ fn run_trials(plan: &Plan, targets: &mut [Target], runner: &TrialRunner<'_>) -> 
     Ok(trials)
 }
 
-/// Aggregates the trials and draws the conclusions.
-#[allow(clippy::too_many_arguments)]
-fn summarize(
-    plan: &Plan,
-    servers: Vec<summary::ServerInfo>,
-    machine: summary::Machine,
-    oha_version: String,
-    probes: Vec<summary::Probe>,
-    work_costs: Vec<summary::WorkCost>,
-    mut trials: Vec<TrialRecord>,
-    started: Instant,
-    now: chrono::DateTime<chrono::Utc>,
-    mut warnings: Vec<String>,
-) -> RunSummary {
-    let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
+/// What a run knows apart from its trials.
+pub struct RunFacts {
+    pub started_utc: String,
+    pub wall_secs: f64,
+    pub machine: summary::Machine,
+    pub oha_version: String,
+    pub servers: Vec<summary::ServerInfo>,
+    pub design: Design,
+    pub probes: Vec<summary::Probe>,
+    pub work_costs: Vec<summary::WorkCost>,
+}
+
+/// Aggregates the trials (outliers flagged in place), compares the servers, and draws the
+/// warnings (after `warnings` already known) and conclusions.
+pub fn summarize(facts: RunFacts, mut trials: Vec<TrialRecord>, mut warnings: Vec<String>) -> RunSummary {
+    let names: Vec<String> = facts.servers.iter().map(|s| s.name.clone()).collect();
     aggregate::flag_outliers(&mut trials, &names);
     let mut results = aggregate::results(&trials, &names);
-    aggregate::attach_work_costs(&mut results, &work_costs);
+    aggregate::attach_work_costs(&mut results, &facts.work_costs);
     let comparisons = aggregate::comparisons(&trials, &results, &names);
     let mut summary = RunSummary {
         tool: format!("loadtest {}", env!("CARGO_PKG_VERSION")),
-        started_utc: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        wall_secs: started.elapsed().as_secs_f64(),
-        machine,
-        oha_version,
-        servers,
-        design: Design {
-            mode: plan.mode.name().into(),
-            load: plan.trial_load.describe(),
-            warmup_trials: u32::from(plan.warmup.is_some()),
-            measured_trials: plan.trials,
-            sweep: plan.sweep.as_ref().map(|s| s.kind.name().to_owned()),
-            concurrency: plan.base.concurrency,
-            n: plan.base.n,
-            workers: plan.base.workers,
-        },
-        probes,
-        work_costs,
+        started_utc: facts.started_utc,
+        wall_secs: facts.wall_secs,
+        machine: facts.machine,
+        oha_version: facts.oha_version,
+        servers: facts.servers,
+        design: facts.design,
+        probes: facts.probes,
+        work_costs: facts.work_costs,
         results,
         comparisons,
         trials,
@@ -254,4 +245,18 @@ fn summarize(
     summary.warnings = warnings;
     summary.conclusions = conclusions::conclusions(&summary);
     summary
+}
+
+/// The design as `summary.json` states it.
+fn design(plan: &Plan) -> Design {
+    Design {
+        mode: plan.mode.name().into(),
+        load: plan.trial_load.describe(),
+        warmup_trials: u32::from(plan.warmup.is_some()),
+        measured_trials: plan.trials,
+        sweep: plan.sweep.as_ref().map(|s| s.kind.name().to_owned()),
+        concurrency: plan.base.concurrency,
+        n: plan.base.n,
+        workers: plan.base.workers,
+    }
 }

@@ -45,8 +45,7 @@ pub fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: 
 /// A whole run: threads at about 800 req/s against processes at about 200 (one threads trial
 /// invalid), with probes, aggregated by the real code.
 pub fn summary() -> crate::summary::RunSummary {
-    use crate::aggregate;
-    use crate::summary::{Design, Machine, Probe, RunSummary, ServerInfo};
+    use crate::summary::{Design, Machine, Probe, ServerInfo};
 
     let key = ScenarioKey {
         concurrency: 20,
@@ -65,16 +64,11 @@ pub fn summary() -> crate::summary::RunSummary {
         trials.push(trial("threading", key, "measured", index, t, index != 4));
         trials.push(trial("multiprocessing", key, "measured", index, p, true));
     }
-    let servers: Vec<String> = vec!["threading".into(), "multiprocessing".into()];
-    aggregate::flag_outliers(&mut trials, &servers);
     let work_costs = vec![crate::summary::WorkCost {
         n: 500,
         cpu_ms: 1.25,
         iterations: 50,
     }];
-    let mut results = aggregate::results(&trials, &servers);
-    aggregate::attach_work_costs(&mut results, &work_costs);
-    let comparisons = aggregate::comparisons(&trials, &results, &servers);
     let server = |name: &str, port: u16, pid: i32| ServerInfo {
         name: name.into(),
         url: format!("http://127.0.0.1:{port}/{name}"),
@@ -91,8 +85,7 @@ pub fn summary() -> crate::summary::RunSummary {
         total_ms: Some(2.3 + execution_ms + 0.2),
         checksum: Some(24_733_016),
     };
-    let mut summary = RunSummary {
-        tool: "loadtest 0.1.0".into(),
+    let facts = crate::RunFacts {
         started_utc: "2026-11-22T03:00:00Z".into(),
         wall_secs: 62.5,
         machine: Machine {
@@ -118,13 +111,6 @@ pub fn summary() -> crate::summary::RunSummary {
         },
         probes: vec![probe("threading", 0.9), probe("multiprocessing", 2.4)],
         work_costs,
-        results,
-        comparisons,
-        trials,
-        warnings: Vec::new(),
-        conclusions: Vec::new(),
     };
-    summary.warnings = crate::conclusions::warnings(&summary);
-    summary.conclusions = crate::conclusions::conclusions(&summary);
-    summary
+    crate::summarize(facts, trials, Vec::new())
 }
