@@ -175,15 +175,11 @@ pub fn key(result: &ScenarioResult) -> ScenarioKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdata::trial;
+    use crate::testdata::{KEY, trial};
 
     #[test]
     fn results_use_valid_measured_trials_and_count_the_rest() {
-        let key = ScenarioKey {
-            concurrency: 20,
-            n: 500,
-            workers: 4,
-        };
+        let key = KEY;
         let mut trials = vec![
             trial("threading", key, "warmup", 1, 50.0, true),
             trial("threading", key, "measured", 1, 800.0, true),
@@ -216,11 +212,7 @@ mod tests {
 
     #[test]
     fn a_far_trial_is_flagged_not_dropped() {
-        let key = ScenarioKey {
-            concurrency: 20,
-            n: 500,
-            workers: 4,
-        };
+        let key = KEY;
         let mut trials: Vec<TrialRecord> = [800.0, 805.0, 795.0, 802.0, 400.0]
             .iter()
             .enumerate()

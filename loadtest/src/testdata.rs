@@ -2,6 +2,13 @@
 
 use crate::summary::{ScenarioKey, TrialRecord};
 
+/// The lab's default scenario: 20 connections, n=500, 4 workers.
+pub const KEY: ScenarioKey = ScenarioKey {
+    concurrency: 20,
+    n: 500,
+    workers: 4,
+};
+
 /// A trial of 1000 answers at `rps` (or, if not `valid`, with 5 failures).
 pub fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: f64, valid: bool) -> TrialRecord {
     TrialRecord {
@@ -47,11 +54,7 @@ pub fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: 
 pub fn summary() -> crate::summary::RunSummary {
     use crate::summary::{Design, Machine, Probe, ServerInfo};
 
-    let key = ScenarioKey {
-        concurrency: 20,
-        n: 500,
-        workers: 4,
-    };
+    let key = KEY;
     let mut trials = vec![
         trial("threading", key, "warmup", 1, 500.0, true),
         trial("multiprocessing", key, "warmup", 1, 150.0, true),
