@@ -16,7 +16,8 @@ use std::time::Duration;
 use app_multiprocessing::{ChildFault, add_forked};
 use app_threading::add_scoped;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use matrix_service::matrix::{add_into, elements, generate_pair, generate_pair_into, into_buffer};
+use matrix_service::Operands;
+use matrix_service::matrix::{add_into, generate_into, generate_pair};
 
 const SIZES: [usize; 3] = [100, 500, 2000];
 const WORKERS: [usize; 4] = [1, 2, 4, 8];
@@ -26,13 +27,11 @@ fn generate(c: &mut Criterion) {
     let mut group = c.benchmark_group("generate");
     for n in SIZES {
         group.throughput(Throughput::Elements(2 * (n * n) as u64));
-        let mut buffers = Some((Vec::new(), Vec::new()));
-        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, &n| {
+        let (mut a, mut b) = (vec![0; n * n], vec![0; n * n]);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
             bench.iter(|| {
-                let (a_buffer, b_buffer) = buffers.take().expect("buffers are returned after each round");
-                let (a, b) = generate_pair_into(n, Some(1), a_buffer, b_buffer);
+                generate_into(Some(1), &mut a, &mut b);
                 black_box((&a, &b));
-                buffers = Some((into_buffer(a), into_buffer(b)));
             });
         });
     }
@@ -44,26 +43,20 @@ fn add(c: &mut Criterion) {
     for n in SIZES {
         let (a, b) = generate_pair(n, Some(2));
         group.throughput(Throughput::Elements((n * n) as u64));
+        let inputs = Operands::of(&a, &b);
         let mut out = vec![0i64; n * n];
         group.bench_with_input(BenchmarkId::new("one_thread", n), &n, |bench, _| {
-            bench.iter(|| black_box(add_into(elements(&a), elements(&b), &mut out)));
+            bench.iter(|| black_box(add_into(inputs.a, inputs.b, &mut out)));
         });
         for workers in WORKERS {
             let id = format!("{n}/{workers}");
-            let mut buffer = Some(Vec::new());
             group.bench_function(BenchmarkId::new("scoped_threads", &id), |bench| {
-                bench.iter(|| {
-                    let sum = add_scoped(&a, &b, buffer.take().unwrap_or_default(), workers).expect("no overflow");
-                    buffer = Some(into_buffer(black_box(sum)));
-                });
+                bench.iter(|| add_scoped(inputs, black_box(&mut out), workers).expect("no overflow"));
             });
-            let mut buffer = Some(Vec::new());
             group.bench_function(BenchmarkId::new("forked_children", &id), |bench| {
                 bench.iter(|| {
-                    let out = buffer.take().unwrap_or_default();
-                    let added =
-                        add_forked(&a, &b, out, workers, CHILD_TIMEOUT, ChildFault::None).expect("children add");
-                    buffer = Some(into_buffer(black_box(added.sum)));
+                    add_forked(inputs, black_box(&mut out), workers, CHILD_TIMEOUT, ChildFault::None)
+                        .expect("children add")
                 });
             });
         }

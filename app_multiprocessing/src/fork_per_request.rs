@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 use std::os::fd::AsFd;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -16,8 +16,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::{getpid, pipe2};
 
 use matrix_service::bands::bands;
-use matrix_service::matrix::{Overflow, elements, first_overflow};
-use matrix_service::{AddEngine, AddError, Addition, Matrix};
+use matrix_service::{AddEngine, AddError, Addition, BufferPool, HeapWorkspace, Operands};
 
 use crate::children::{Children, ChildrenError};
 use crate::fault::ChildFault;
@@ -52,28 +51,41 @@ impl AddEngine for ForkPerRequest {
         rows, and sends the result back through its own pipe as raw bytes. The answer lists the children's \
         pids, all of them already reaped.";
 
-    fn add(&self, a: &Matrix, b: &Matrix, out: Vec<i64>, workers: usize) -> Result<Addition, AddError> {
-        add_forked(a, b, out, workers, self.child_timeout, self.fault)
+    type Workspace = HeapWorkspace;
+
+    fn workspace(&self, rows: usize, cols: usize, heap: &Arc<BufferPool>) -> Result<HeapWorkspace, AddError> {
+        Ok(HeapWorkspace::new(rows, cols, heap))
+    }
+
+    fn add(&self, work: &mut HeapWorkspace, workers: usize) -> Result<Addition, AddError> {
+        let (inputs, sum) = work.split();
+        let child_pids = add_forked(inputs, sum, workers, self.child_timeout, self.fault)?;
+        Ok(Addition {
+            child_pids: Some(child_pids),
+        })
     }
 }
 
-/// `a + b` into `out` (resized to the shape), computed by one forked child per band (fewer
-/// children if there are fewer rows).
+/// `a + b` into `out` (as long as the inputs), computed by one forked child per band (fewer
+/// children if there are fewer rows). Returns the children's pids, in band order, all reaped.
 pub fn add_forked(
-    a: &Matrix,
-    b: &Matrix,
-    mut out: Vec<i64>,
+    inputs: Operands<'_>,
+    out: &mut [i64],
     workers: usize,
     timeout: Duration,
     fault: ChildFault,
-) -> Result<Addition, AddError> {
-    assert_eq!(a.dim(), b.dim(), "the server checks shapes before adding");
+) -> Result<Vec<i32>, AddError> {
+    let Operands {
+        a: a_all,
+        b: b_all,
+        cols,
+    } = inputs;
+    assert_eq!(out.len(), a_all.len(), "the sum has the inputs' shape");
     let deadline = Instant::now() + timeout;
-    let (rows, cols) = a.dim();
-    let (a_all, b_all) = (elements(a), elements(b));
     // Everything the children and the drain need is allocated before the first fork.
-    out.resize(rows * cols, 0);
-    let band_spans: Vec<Range<usize>> = bands(rows, workers).map(|r| r.start * cols..r.end * cols).collect();
+    let band_spans: Vec<Range<usize>> = bands(inputs.rows(), workers)
+        .map(|r| r.start * cols..r.end * cols)
+        .collect();
     let mut children = Children::with_capacity(band_spans.len());
     let parent = getpid();
 
@@ -96,22 +108,19 @@ pub fn add_forked(
         }
     }
 
-    let finished = children
-        .drain_into(&mut out, deadline)
-        .and_then(|()| children.reap_all());
+    let finished = children.drain_into(out, deadline).and_then(|()| children.reap_all());
     match finished {
         Ok(()) => {}
         Err(ChildrenError::TimedOut) => return Err(AddError::TimedOut(timeout)),
         Err(ChildrenError::Failed(why)) => return Err(AddError::WorkerFailed(why)),
         Err(ChildrenError::Overflow { band }) => {
-            let index = band.start
-                + first_overflow(&a_all[band.clone()], &b_all[band]).expect("the child saw an overflow in its band");
-            return Err(AddError::Overflow(Overflow::at(a, b, index)));
+            let overflow = inputs.first_overflow_in(band);
+            return Err(AddError::Overflow(
+                overflow.expect("the child saw an overflow in its band"),
+            ));
         }
     }
-    let child_pids = Some(children.pids());
-    let sum = Matrix::from_shape_vec((rows, cols), out).expect("rows * cols elements were allocated");
-    Ok(Addition { sum, child_pids })
+    Ok(children.pids())
 }
 
 /// Maps a failure to create a pipe or process: running out is temporary (503), the rest is not.

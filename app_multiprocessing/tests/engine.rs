@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use app_multiprocessing::{ChildFault, add_forked};
 use matrix_service::matrix::{generate_pair, reference_add};
-use matrix_service::testing::{children_of, process_state};
+use matrix_service::testing::{add_matrices, children_of, process_state};
 use matrix_service::{AddError, Matrix};
 use proptest::prelude::*;
 
@@ -25,8 +25,18 @@ fn my_children() -> Vec<(i32, char)> {
     children_of(std::process::id() as i32)
 }
 
+fn forked(
+    a: &Matrix,
+    b: &Matrix,
+    workers: usize,
+    timeout: Duration,
+    fault: ChildFault,
+) -> Result<(Matrix, Vec<i32>), AddError> {
+    add_matrices(a, b, |inputs, out| add_forked(inputs, out, workers, timeout, fault))
+}
+
 fn add(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
-    add_forked(a, b, Vec::new(), workers, TIMEOUT, ChildFault::None).map(|addition| addition.sum)
+    forked(a, b, workers, TIMEOUT, ChildFault::None).map(|(sum, _)| sum)
 }
 
 proptest! {
@@ -88,10 +98,7 @@ fn child_pids_are_distinct_one_per_band_and_already_reaped() {
     let _serial = serial();
     let (a, b) = generate_pair(10, Some(1));
     for (workers, bands) in [(4, 4), (64, 10), (1, 1)] {
-        let pids = add_forked(&a, &b, Vec::new(), workers, TIMEOUT, ChildFault::None)
-            .unwrap()
-            .child_pids
-            .unwrap();
+        let (_, pids) = forked(&a, &b, workers, TIMEOUT, ChildFault::None).unwrap();
         let mut distinct = pids.clone();
         distinct.sort_unstable();
         distinct.dedup();
@@ -107,7 +114,7 @@ fn child_pids_are_distinct_one_per_band_and_already_reaped() {
 fn failure(fault: ChildFault, timeout: Duration) -> AddError {
     let _serial = serial();
     let (a, b) = generate_pair(64, Some(2));
-    let err = add_forked(&a, &b, Vec::new(), 4, timeout, fault).expect_err("the fault must fail the addition");
+    let err = forked(&a, &b, 4, timeout, fault).expect_err("the fault must fail the addition");
     assert!(my_children().is_empty(), "{fault:?} left children: {:?}", my_children());
     err
 }

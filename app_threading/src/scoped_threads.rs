@@ -5,11 +5,12 @@
 //! every thread before the borrows end. The calling thread computes the last band itself, so
 //! `workers` bands cost `workers - 1` thread starts.
 
+use std::sync::Arc;
 use std::thread;
 
 use matrix_service::bands::bands;
-use matrix_service::matrix::{Overflow, add_into, elements, first_overflow};
-use matrix_service::{AddEngine, AddError, Addition, Matrix};
+use matrix_service::matrix::add_into;
+use matrix_service::{AddEngine, AddError, Addition, BufferPool, HeapWorkspace, Operands};
 
 /// The threads engine.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,23 +25,32 @@ impl AddEngine for ScopedThreads {
         with <code>workers</code> scoped threads in this one process; every thread owns a band of rows of the \
         result, sharing the inputs' memory without locks or copies.";
 
-    fn add(&self, a: &Matrix, b: &Matrix, out: Vec<i64>, workers: usize) -> Result<Addition, AddError> {
-        add_scoped(a, b, out, workers).map(|sum| Addition { sum, child_pids: None })
+    type Workspace = HeapWorkspace;
+
+    fn workspace(&self, rows: usize, cols: usize, heap: &Arc<BufferPool>) -> Result<HeapWorkspace, AddError> {
+        Ok(HeapWorkspace::new(rows, cols, heap))
+    }
+
+    fn add(&self, work: &mut HeapWorkspace, workers: usize) -> Result<Addition, AddError> {
+        let (inputs, sum) = work.split();
+        add_scoped(inputs, sum, workers).map(|()| Addition::default())
     }
 }
 
-/// `a + b` into `out` (resized to the shape) on `workers` scoped threads (fewer if there are
-/// fewer rows). Shapes must match.
-pub fn add_scoped(a: &Matrix, b: &Matrix, mut out: Vec<i64>, workers: usize) -> Result<Matrix, AddError> {
-    assert_eq!(a.dim(), b.dim(), "the server checks shapes before adding");
-    let (rows, cols) = a.dim();
-    let (a_all, b_all) = (elements(a), elements(b));
-    out.resize(rows * cols, 0);
+/// `a + b` into `out` (as long as the inputs) on `workers` scoped threads (fewer if there are
+/// fewer rows).
+pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Result<(), AddError> {
+    let Operands {
+        a: a_all,
+        b: b_all,
+        cols,
+    } = inputs;
+    assert_eq!(out.len(), a_all.len(), "the sum has the inputs' shape");
 
     // Pair each band's inputs with its own slice of the output.
     let mut jobs = Vec::new();
-    let mut rest = out.as_mut_slice();
-    for band in bands(rows, workers) {
+    let mut rest = out;
+    for band in bands(inputs.rows(), workers) {
         let (mine, tail) = rest.split_at_mut(band.len() * cols);
         rest = tail;
         let span = band.start * cols..band.end * cols;
@@ -77,17 +87,25 @@ pub fn add_scoped(a: &Matrix, b: &Matrix, mut out: Vec<i64>, workers: usize) -> 
     })?;
 
     if overflowed {
-        let index = first_overflow(a_all, b_all).expect("a band reported an overflow, so one exists");
-        return Err(AddError::Overflow(Overflow::at(a, b, index)));
+        let overflow = inputs.first_overflow_in(0..a_all.len());
+        return Err(AddError::Overflow(
+            overflow.expect("a band reported an overflow, so one exists"),
+        ));
     }
-    Ok(Matrix::from_shape_vec((rows, cols), out).expect("rows * cols elements were allocated"))
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use matrix_service::Matrix;
     use matrix_service::matrix::{generate_pair, reference_add};
+    use matrix_service::testing::add_matrices;
     use proptest::prelude::*;
+
+    fn scoped(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
+        add_matrices(a, b, |inputs, out| add_scoped(inputs, out, workers)).map(|(sum, ())| sum)
+    }
 
     fn matrix(rows: usize, cols: usize, values: &[i64]) -> Matrix {
         Matrix::from_shape_fn((rows, cols), |(r, c)| values[(r * cols + c) % values.len()])
@@ -103,7 +121,7 @@ mod tests {
         ) {
             let a = matrix(rows, cols, &values);
             let b = matrix(rows, cols, &values.iter().rev().copied().collect::<Vec<_>>());
-            prop_assert_eq!(add_scoped(&a, &b, Vec::new(), workers), Ok(reference_add(&a, &b).unwrap()));
+            prop_assert_eq!(scoped(&a, &b, workers), Ok(reference_add(&a, &b).unwrap()));
         }
 
         #[test]
@@ -115,7 +133,7 @@ mod tests {
             let index = at.index(rows * cols);
             b[[index / cols, index % cols]] = i64::MAX;
             let expected = reference_add(&a, &b).unwrap_err();
-            prop_assert_eq!(add_scoped(&a, &b, Vec::new(), workers), Err(AddError::Overflow(expected)));
+            prop_assert_eq!(scoped(&a, &b, workers), Err(AddError::Overflow(expected)));
         }
     }
 
@@ -123,7 +141,7 @@ mod tests {
     fn one_by_one_and_extremes_add_exactly() {
         let a = matrix(1, 1, &[i64::MIN]);
         let b = matrix(1, 1, &[i64::MAX]);
-        assert_eq!(add_scoped(&a, &b, Vec::new(), 4).unwrap()[[0, 0]], -1);
+        assert_eq!(scoped(&a, &b, 4).unwrap()[[0, 0]], -1);
     }
 
     #[test]
@@ -131,10 +149,7 @@ mod tests {
         let (a, b) = generate_pair(2000, Some(3));
         let expected = reference_add(&a, &b).unwrap();
         for workers in [1, 3, 4, 64] {
-            assert!(
-                add_scoped(&a, &b, Vec::new(), workers).unwrap() == expected,
-                "workers={workers}"
-            );
+            assert!(scoped(&a, &b, workers).unwrap() == expected, "workers={workers}");
         }
     }
 }

@@ -10,7 +10,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use matrix_service::matrix::{add_into, elements, generate_pair_into, into_buffer};
+use matrix_service::matrix::{add_into, generate_into};
 use nix::time::{ClockId, clock_gettime};
 use serde::{Deserialize, Serialize};
 
@@ -33,17 +33,20 @@ const BUDGET: Duration = Duration::from_millis(1500);
 /// Measures the work at side `n`.
 pub fn measure(n: u32) -> anyhow::Result<WorkCost> {
     let side = n as usize;
-    let (mut a_buffer, mut b_buffer, mut sum) = (Vec::new(), Vec::new(), vec![0i64; side * side]);
+    let (mut a, mut b, mut sum) = (
+        vec![0i64; side * side],
+        vec![0i64; side * side],
+        vec![0i64; side * side],
+    );
     let mut samples = Vec::new();
     let started = Instant::now();
     // Two untimed rounds first, so buffers are mapped and caches warm, as in a running server.
     for round in 0..MAX_ITERATIONS + 2 {
         let before = thread_cpu()?;
-        let (a, b) = generate_pair_into(side, Some(round as u64), a_buffer, b_buffer);
-        add_into(elements(&a), elements(&b), &mut sum);
+        generate_into(Some(round as u64), &mut a, &mut b);
+        add_into(&a, &b, &mut sum);
         black_box(&sum);
         let after = thread_cpu()?;
-        (a_buffer, b_buffer) = (into_buffer(a), into_buffer(b));
         if round >= 2 {
             samples.push((after - before).as_secs_f64() * 1000.0);
         }

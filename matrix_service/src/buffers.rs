@@ -15,7 +15,10 @@
 //! A buffer's old contents are simply overwritten: every user writes every element before
 //! reading it.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::engine::Workspace;
+use crate::matrix::Operands;
 
 /// Spare `i64` buffers, up to a byte budget.
 #[derive(Debug)]
@@ -70,6 +73,59 @@ impl BufferPool {
     pub fn spare_bytes(&self) -> usize {
         let spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
         spare.iter().map(|b| b.capacity() * size_of::<i64>()).sum()
+    }
+}
+
+/// A request's three matrices in buffers from a [`BufferPool`], given back when dropped: the
+/// workspace of engines whose workers see the server's own memory (threads, forked children).
+#[derive(Debug)]
+pub struct HeapWorkspace {
+    a: Vec<i64>,
+    b: Vec<i64>,
+    sum: Vec<i64>,
+    rows: usize,
+    cols: usize,
+    pool: Arc<BufferPool>,
+}
+
+impl HeapWorkspace {
+    pub fn new(rows: usize, cols: usize, pool: &Arc<BufferPool>) -> Self {
+        let len = rows * cols;
+        Self {
+            a: pool.take(len),
+            b: pool.take(len),
+            sum: pool.take(len),
+            rows,
+            cols,
+            pool: Arc::clone(pool),
+        }
+    }
+
+    /// The inputs to read and the sum to write, borrowed at once.
+    pub fn split(&mut self) -> (Operands<'_>, &mut [i64]) {
+        (Operands::new(&self.a, &self.b, self.cols), &mut self.sum)
+    }
+}
+
+impl Workspace for HeapWorkspace {
+    fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    fn inputs_mut(&mut self) -> (&mut [i64], &mut [i64]) {
+        (&mut self.a, &mut self.b)
+    }
+
+    fn sum(&self) -> &[i64] {
+        &self.sum
+    }
+}
+
+impl Drop for HeapWorkspace {
+    fn drop(&mut self) {
+        for buffer in [&mut self.a, &mut self.b, &mut self.sum] {
+            self.pool.give(std::mem::take(buffer));
+        }
     }
 }
 

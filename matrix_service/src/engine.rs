@@ -4,9 +4,11 @@
 //! difference the load test measures is a difference between threads and processes, not between
 //! two hand-written servers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::matrix::{Matrix, Overflow};
+use crate::buffers::BufferPool;
+use crate::matrix::Overflow;
 
 /// A parallel addition strategy.
 pub trait AddEngine: Send + Sync + 'static {
@@ -21,16 +23,35 @@ pub trait AddEngine: Send + Sync + 'static {
     /// One paragraph for the index page: what this server does and how.
     const DESCRIPTION: &'static str;
 
-    /// Computes `a + b` (same shape, standard layout) into `out` (a reused buffer: resize it to
-    /// the shape; its old contents mean nothing) with `workers` parallel workers, one band of rows
+    /// Where this engine wants a request's matrices: heap buffers for engines whose workers see
+    /// the server's memory, memory shared with long-lived worker processes for a pool.
+    type Workspace: Workspace;
+
+    /// Storage for one `rows` x `cols` addition. `heap` is the server's pool of spare buffers,
+    /// for engines that keep matrices on the heap.
+    fn workspace(&self, rows: usize, cols: usize, heap: &Arc<BufferPool>) -> Result<Self::Workspace, AddError>;
+
+    /// Computes A + B into the workspace's sum with `workers` parallel workers, one band of rows
     /// each. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
-    fn add(&self, a: &Matrix, b: &Matrix, out: Vec<i64>, workers: usize) -> Result<Addition, AddError>;
+    fn add(&self, work: &mut Self::Workspace, workers: usize) -> Result<Addition, AddError>;
 }
 
-/// A finished addition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One request's matrices while it is served: A, B and their sum, row-major, of one shape.
+///
+/// The server fills A and B, the engine computes the sum, the server reads it for the answer.
+/// Dropping the workspace gives its storage back.
+pub trait Workspace: Send + 'static {
+    /// Rows and columns of each of the three matrices.
+    fn shape(&self) -> (usize, usize);
+    /// A and B, to fill; their old contents mean nothing.
+    fn inputs_mut(&mut self) -> (&mut [i64], &mut [i64]);
+    /// The sum; meaningful once [`AddEngine::add`] has succeeded.
+    fn sum(&self) -> &[i64];
+}
+
+/// A finished addition: the sum is in the workspace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Addition {
-    pub sum: Matrix,
     /// The processes that computed the bands, for engines that use processes.
     pub child_pids: Option<Vec<i32>>,
 }

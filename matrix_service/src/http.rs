@@ -4,20 +4,22 @@
 //! (`web::block`) so the async workers keep answering other connections, and answer. The JSON is
 //! serialized on the blocking thread too, since a `POST` answer can be tens of megabytes.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web::{self, BytesMut, Data};
 use actix_web::{HttpRequest, HttpResponse, http::header};
 use futures_util::StreamExt;
+use ndarray::ArrayView2;
 
 use crate::admission::Admission;
 use crate::answer::{Answer, Rows, Shape};
 use crate::bands::band_count;
 use crate::body::{AddBody, parse_body};
 use crate::buffers::BufferPool;
-use crate::engine::{AddEngine, Addition};
+use crate::engine::{AddEngine, Workspace};
 use crate::error::ApiError;
-use crate::matrix::{Matrix, checksum, generate_pair_into, into_buffer, sample};
+use crate::matrix::{checksum, elements, generate_into, sample};
 use crate::params::{GenerateParams, Limits, parse_query};
 
 /// Past this many bytes of an oversized body, stop reading it and close the connection.
@@ -34,7 +36,7 @@ pub struct Service<E> {
     engine: E,
     limits: Limits,
     admission: Admission,
-    buffers: BufferPool,
+    buffers: Arc<BufferPool>,
     max_body_bytes: usize,
     index_page: String,
 }
@@ -46,7 +48,7 @@ impl<E: AddEngine> Service<E> {
             engine,
             limits,
             admission,
-            buffers,
+            buffers: Arc::new(buffers),
             max_body_bytes,
             index_page,
         }
@@ -59,22 +61,33 @@ impl<E: AddEngine> Service<E> {
 
     /// Generates the matrices, adds them, and serializes the answer. Blocking.
     fn answer_generated(&self, params: GenerateParams, started: Instant) -> Result<Vec<u8>, ApiError> {
-        let len = params.n * params.n;
+        let mut work = self.engine.workspace(params.n, params.n, &self.buffers)?;
         let generating = Instant::now();
-        let (a, b) = generate_pair_into(params.n, params.seed, self.buffers.take(len), self.buffers.take(len));
+        let (a, b) = work.inputs_mut();
+        generate_into(params.seed, a, b);
         let generation = generating.elapsed();
         let shape = Shape::Square { n: params.n };
-        self.add_and_answer(a, b, params.workers, shape, params.seed, generation, started)
+        self.add_and_answer(work, params.workers, shape, params.seed, generation, started)
     }
 
-    /// Adds the matrices and serializes the answer (with the whole sum for a posted `Rect`
-    /// shape). The buffers go back to the pool, the inputs as soon as the addition is done.
-    /// Blocking.
-    #[allow(clippy::too_many_arguments)]
+    /// Adds posted matrices and serializes the answer with the whole sum. Blocking.
+    fn answer_posted(&self, body: AddBody, decoding: Duration, started: Instant) -> Result<Vec<u8>, ApiError> {
+        let AddBody { a, b, workers } = body;
+        let workers = workers.unwrap_or(self.limits.default_workers);
+        let (rows, cols) = a.dim();
+        let mut work = self.engine.workspace(rows, cols, &self.buffers)?;
+        let (a_to, b_to) = work.inputs_mut();
+        a_to.copy_from_slice(elements(&a));
+        b_to.copy_from_slice(elements(&b));
+        drop((a, b));
+        self.add_and_answer(work, workers, Shape::Rect { rows, cols }, None, decoding, started)
+    }
+
+    /// Adds the workspace's matrices and serializes the answer (with the whole sum for a posted
+    /// `Rect` shape). Blocking.
     fn add_and_answer(
         &self,
-        a: Matrix,
-        b: Matrix,
+        mut work: E::Workspace,
         workers: usize,
         shape: Shape,
         seed: Option<u64>,
@@ -82,49 +95,29 @@ impl<E: AddEngine> Service<E> {
         started: Instant,
     ) -> Result<Vec<u8>, ApiError> {
         let adding = Instant::now();
-        let added = self.engine.add(&a, &b, self.buffers.take(a.len()), workers);
+        let added = self.engine.add(&mut work, workers);
         let execution = adding.elapsed();
-        self.buffers.give(into_buffer(a));
-        self.buffers.give(into_buffer(b));
         let addition = added?;
-        let result = matches!(shape, Shape::Rect { .. }).then(|| Rows(addition.sum.view()));
-        let json = answer_json::<E>(
+        let (rows, cols) = work.shape();
+        let sum = work.sum();
+        let result = matches!(shape, Shape::Rect { .. })
+            .then(|| Rows(ArrayView2::from_shape((rows, cols), sum).expect("the workspace holds rows * cols")));
+        let answer = Answer {
+            status: "ok",
+            method: E::METHOD,
             shape,
             workers,
             seed,
-            &addition,
+            execution_time_sec: execution.as_secs_f64(),
+            generation_time_sec: generation.as_secs_f64(),
+            total_time_sec: started.elapsed().as_secs_f64(),
+            sample: sample(sum, cols),
+            checksum: checksum(sum),
+            child_pids: addition.child_pids.as_deref(),
             result,
-            [execution, generation, started.elapsed()],
-        );
-        self.buffers.give(into_buffer(addition.sum));
-        Ok(json)
+        };
+        Ok(serde_json::to_vec(&answer).expect("an answer of numbers and strings always serializes"))
     }
-}
-
-/// Serializes an answer; `times` are the execution, generation and total durations.
-fn answer_json<'a, E: AddEngine>(
-    shape: Shape,
-    workers: usize,
-    seed: Option<u64>,
-    addition: &'a Addition,
-    result: Option<Rows<'a>>,
-    [execution, generation, total]: [Duration; 3],
-) -> Vec<u8> {
-    let answer = Answer {
-        status: "ok",
-        method: E::METHOD,
-        shape,
-        workers,
-        seed,
-        execution_time_sec: execution.as_secs_f64(),
-        generation_time_sec: generation.as_secs_f64(),
-        total_time_sec: total.as_secs_f64(),
-        sample: sample(&addition.sum),
-        checksum: checksum(&addition.sum),
-        child_pids: addition.child_pids.as_deref(),
-        result,
-    };
-    serde_json::to_vec(&answer).expect("an answer of numbers and strings always serializes")
 }
 
 /// Registers `/`, `/healthz` and the engine's endpoint, and JSON answers for anything else.
@@ -188,17 +181,12 @@ async fn post_add<E: AddEngine>(
         Ok((body, decoding.elapsed()))
     })
     .await?;
-    let AddBody { a, b, workers } = body;
-    let workers = workers.unwrap_or(service.limits.default_workers);
-    let permit = service.admission.admit(band_count(a.nrows(), workers)).await?;
+    let workers = body.workers.unwrap_or(service.limits.default_workers);
+    let permit = service.admission.admit(band_count(body.a.nrows(), workers)).await?;
     let service = service.into_inner();
     let json = blocking(move || {
         let _permit = permit;
-        let shape = Shape::Rect {
-            rows: a.nrows(),
-            cols: a.ncols(),
-        };
-        service.add_and_answer(a, b, workers, shape, None, decoding, started)
+        service.answer_posted(body, decoding, started)
     })
     .await?;
     Ok(json_response(json))

@@ -24,6 +24,7 @@ pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use engine::{AddEngine, AddError, Addition};
-pub use matrix::Matrix;
+pub use buffers::{BufferPool, HeapWorkspace};
+pub use engine::{AddEngine, AddError, Addition, Workspace};
+pub use matrix::{Matrix, Operands};
 pub use server::{CommonArgs, ServerConfig, serve};

@@ -5,6 +5,8 @@
 //! of rows is one contiguous slice: threads can own disjoint `&mut` bands and a forked child can
 //! stream its band through a pipe as raw bytes.
 
+use std::ops::Range;
+
 use rand::{Rng, RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -22,27 +24,19 @@ pub const SAMPLE_LEN: usize = 10;
 /// With a seed the generator is Xoshiro256++ seeded by `seed`, so the same seed gives the same
 /// matrices in both servers and on every run; without one it is seeded from the OS.
 pub fn generate_pair(n: usize, seed: Option<u64>) -> (Matrix, Matrix) {
-    generate_pair_into(n, seed, Vec::new(), Vec::new())
+    let (mut a, mut b) = (vec![0; n * n], vec![0; n * n]);
+    generate_into(seed, &mut a, &mut b);
+    let matrix = |values| Matrix::from_shape_vec((n, n), values).expect("n * n elements");
+    (matrix(a), matrix(b))
 }
 
-/// [`generate_pair`] into the given buffers (resized to `n * n`; their old contents are
-/// overwritten), so a server can reuse them across requests.
-pub fn generate_pair_into(n: usize, seed: Option<u64>, a: Vec<i64>, b: Vec<i64>) -> (Matrix, Matrix) {
+/// [`generate_pair`] into storage a server already has (reused buffers, or memory shared with
+/// worker processes): every element of `a`, then of `b`, is overwritten.
+pub fn generate_into(seed: Option<u64>, a: &mut [i64], b: &mut [i64]) {
     let seed = seed.unwrap_or_else(|| rand::rng().random());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut fill = |mut buffer: Vec<i64>| {
-        buffer.resize(n * n, 0);
-        fill_below_bound(&mut rng, &mut buffer);
-        Matrix::from_shape_vec((n, n), buffer).expect("the buffer holds n * n elements")
-    };
-    let a = fill(a);
-    let b = fill(b);
-    (a, b)
-}
-
-/// The matrix's elements as a plain buffer, to give back to a pool.
-pub fn into_buffer(m: Matrix) -> Vec<i64> {
-    m.into_raw_vec_and_offset().0
+    fill_below_bound(&mut rng, a);
+    fill_below_bound(&mut rng, b);
 }
 
 /// Fills `out` with independent values uniform in `0..VALUE_BOUND`, four per 64-bit draw.
@@ -81,6 +75,56 @@ pub fn elements(m: &Matrix) -> &[i64] {
     m.as_slice().expect("matrices are built in standard (row-major) layout")
 }
 
+/// Two matrices of one shape, row-major, borrowed for an addition: what every strategy reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Operands<'a> {
+    pub a: &'a [i64],
+    pub b: &'a [i64],
+    pub cols: usize,
+}
+
+impl<'a> Operands<'a> {
+    /// # Panics
+    /// If `a` and `b` differ in length, or the length is not a whole number of `cols`-wide rows.
+    pub fn new(a: &'a [i64], b: &'a [i64], cols: usize) -> Self {
+        assert_eq!(a.len(), b.len(), "the server checks shapes before adding");
+        assert!(
+            if cols == 0 {
+                a.is_empty()
+            } else {
+                a.len().is_multiple_of(cols)
+            },
+            "{} elements are not rows of {cols}",
+            a.len()
+        );
+        Self { a, b, cols }
+    }
+
+    /// The operands of `a + b`.
+    pub fn of(a: &'a Matrix, b: &'a Matrix) -> Self {
+        assert_eq!(a.dim(), b.dim(), "the server checks shapes before adding");
+        Self::new(elements(a), elements(b), a.ncols())
+    }
+
+    pub fn rows(&self) -> usize {
+        self.a.len().checked_div(self.cols).unwrap_or(0)
+    }
+
+    /// The first overflow among the elements `span` (flat, row-major indices), if any: for the
+    /// error message once a kernel has reported that its band overflowed.
+    pub fn first_overflow_in(&self, span: Range<usize>) -> Option<Overflow> {
+        let start = span.start;
+        let index = start + first_overflow(&self.a[span.clone()], &self.b[span])?;
+        let (row, col) = (index / self.cols, index % self.cols);
+        Some(Overflow {
+            row,
+            col,
+            a: self.a[index],
+            b: self.b[index],
+        })
+    }
+}
+
 /// Writes `a[i] + b[i]` into `out[i]` for every `i`, and says whether any sum overflowed `i64`
 /// (the stored value then wraps).
 ///
@@ -106,17 +150,14 @@ pub fn first_overflow(a: &[i64], b: &[i64]) -> Option<usize> {
 }
 
 /// The sum of every element, wrapping on `i64` overflow, so it is defined for any result.
-pub fn checksum(m: &Matrix) -> i64 {
-    m.iter().fold(0i64, |acc, x| acc.wrapping_add(*x))
+pub fn checksum(values: &[i64]) -> i64 {
+    values.iter().fold(0i64, |acc, x| acc.wrapping_add(*x))
 }
 
-/// The first [`SAMPLE_LEN`] values of row 0 (fewer if the matrix is narrower or empty).
-pub fn sample(m: &Matrix) -> Vec<i64> {
-    m.rows()
-        .into_iter()
-        .next()
-        .map(|row| row.iter().take(SAMPLE_LEN).copied().collect())
-        .unwrap_or_default()
+/// The first [`SAMPLE_LEN`] values of row 0 of a row-major matrix `cols` wide (fewer if it is
+/// narrower or empty).
+pub fn sample(values: &[i64], cols: usize) -> Vec<i64> {
+    values.iter().take(cols.min(SAMPLE_LEN)).copied().collect()
 }
 
 /// Where an addition overflowed `i64`.
@@ -126,20 +167,6 @@ pub struct Overflow {
     pub col: usize,
     pub a: i64,
     pub b: i64,
-}
-
-impl Overflow {
-    /// The overflow at flat (row-major) index `index` of `a + b`.
-    pub fn at(a: &Matrix, b: &Matrix, index: usize) -> Self {
-        let cols = a.ncols().max(1);
-        let (row, col) = (index / cols, index % cols);
-        Self {
-            row,
-            col,
-            a: a[[row, col]],
-            b: b[[row, col]],
-        }
-    }
 }
 
 impl std::fmt::Display for Overflow {
@@ -224,16 +251,16 @@ mod tests {
     #[test]
     fn reused_buffers_give_the_same_matrices_as_fresh_ones() {
         let (a, b) = generate_pair(30, Some(9));
-        let dirty = vec![-1; 2000];
-        let (a2, b2) = generate_pair_into(30, Some(9), dirty.clone(), dirty[..10].to_vec());
-        assert_eq!((a, b), (a2, b2));
+        let (mut a2, mut b2) = (vec![-1; 900], vec![7; 900]);
+        generate_into(Some(9), &mut a2, &mut b2);
+        assert_eq!((elements(&a), elements(&b)), (&a2[..], &b2[..]));
     }
 
     #[test]
     fn seed_42_still_gives_the_documented_checksum() {
         // README's example answer; a change here changes every seeded answer users may have kept.
         let (a, b) = generate_pair(500, Some(42));
-        assert_eq!(checksum(&reference_add(&a, &b).unwrap()), 24_756_887);
+        assert_eq!(checksum(elements(&reference_add(&a, &b).unwrap())), 24_756_887);
     }
 
     #[test]
@@ -264,12 +291,13 @@ mod tests {
 
     #[test]
     fn checksum_and_sample_of_a_known_matrix() {
-        let m = array![[1, 2, 3], [4, 5, 6]];
+        let m = [1, 2, 3, 4, 5, 6];
         assert_eq!(checksum(&m), 21);
-        assert_eq!(sample(&m), vec![1, 2, 3]);
+        assert_eq!(sample(&m, 3), vec![1, 2, 3]);
         let wide = Matrix::from_shape_fn((2, 12), |(r, c)| (r * 100 + c) as i64);
-        assert_eq!(sample(&wide), (0..10).collect::<Vec<i64>>());
-        assert_eq!(checksum(&array![[i64::MAX, 1]]), i64::MIN, "checksum wraps");
+        assert_eq!(sample(elements(&wide), 12), (0..10).collect::<Vec<i64>>());
+        assert_eq!(sample(&[], 0), Vec::<i64>::new());
+        assert_eq!(checksum(&[i64::MAX, 1]), i64::MIN, "checksum wraps");
     }
 
     #[test]
@@ -289,9 +317,13 @@ mod tests {
             }
         );
         assert_eq!(
-            Overflow::at(&array![[0, 0], [0, i64::MAX]], &array![[0, 0], [0, 1]], 3),
-            err
+            Operands::new(&[0, 0, 0, i64::MAX, 5, 5], &[0, 0, 0, 1, 0, 0], 2).first_overflow_in(0..6),
+            Some(err)
         );
         assert!(err.to_string().contains("a[1][1] + b[1][1]"), "{err}");
+        let band = Operands::new(&[i64::MAX, 1, i64::MAX, 1], &[1, 0, 1, 0], 2);
+        assert_eq!(band.first_overflow_in(1..4).map(|o| (o.row, o.col)), Some((1, 0)));
+        assert_eq!(band.first_overflow_in(1..2), None);
+        assert_eq!(band.rows(), 2);
     }
 }

@@ -20,9 +20,10 @@ use serde_json::{Value, json};
 
 use crate::admission::{Admission, AdmissionLimits};
 use crate::buffers::BufferPool;
-use crate::engine::AddEngine;
+use crate::engine::{AddEngine, AddError};
 use crate::http::{Service, routes};
 use crate::launch::LaunchedServer;
+use crate::matrix::{Matrix, Operands, elements};
 use crate::params::Limits;
 
 /// The limits the handler checks run with.
@@ -51,6 +52,21 @@ pub fn test_service<E: AddEngine>(engine: E) -> Data<Service<E>> {
         admission,
         buffers,
         TEST_MAX_BODY_BYTES,
+    ))
+}
+
+/// Runs an addition kernel on `a` and `b` (same shape) and returns the sum as a matrix, with
+/// whatever else the kernel returns.
+pub fn add_matrices<T>(
+    a: &Matrix,
+    b: &Matrix,
+    kernel: impl FnOnce(Operands<'_>, &mut [i64]) -> Result<T, AddError>,
+) -> Result<(Matrix, T), AddError> {
+    let mut sum = vec![0; a.len()];
+    let extra = kernel(Operands::of(a, b), &mut sum)?;
+    Ok((
+        Matrix::from_shape_vec(a.dim(), sum).expect("the sum has the inputs' shape"),
+        extra,
     ))
 }
 
@@ -110,8 +126,14 @@ pub async fn check_endpoints<E: AddEngine>(engine: E) {
         ),
         (Some(30), Some(3), Some(5))
     );
-    assert_eq!(answer["checksum"].as_i64(), Some(crate::matrix::checksum(&expected)));
-    assert_eq!(answer["sample"], json!(crate::matrix::sample(&expected)));
+    assert_eq!(
+        answer["checksum"].as_i64(),
+        Some(crate::matrix::checksum(elements(&expected)))
+    );
+    assert_eq!(
+        answer["sample"],
+        json!(crate::matrix::sample(elements(&expected), expected.ncols()))
+    );
     for key in ["execution_time_sec", "generation_time_sec", "total_time_sec"] {
         assert!(answer[key].as_f64().is_some_and(|t| t >= 0.0), "{key}: {answer}");
     }
