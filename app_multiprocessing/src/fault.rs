@@ -26,6 +26,10 @@ pub enum ChildFault {
     Panic,
     /// Abort (SIGABRT) before writing.
     Abort,
+    /// Prefork only: answer every job twice, first with a wrong job id (a stale message).
+    StaleDone,
+    /// Prefork only: every worker exits as soon as it starts (a crash loop).
+    CrashAtStart,
 }
 
 impl FromStr for ChildFault {
@@ -46,12 +50,33 @@ impl FromStr for ChildFault {
             "hang" => Self::Hang,
             "panic" => Self::Panic,
             "abort" => Self::Abort,
+            "stale-done" => Self::StaleDone,
+            "crash-at-start" => Self::CrashAtStart,
             _ => {
                 return Err(format!(
-                    "unknown fault {spec:?}; known: none, sleep-ms:MS, exit:CODE, half-write, extra-byte, hang, panic, abort"
+                    "unknown fault {spec:?}; known: none, sleep-ms:MS, exit:CODE, half-write, extra-byte, hang, \
+                     panic, abort, stale-done, crash-at-start"
                 ));
             }
         })
+    }
+}
+
+/// The spec that parses back to the same fault, to pass it on to a re-executed pool worker.
+impl std::fmt::Display for ChildFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Sleep(pause) => write!(f, "sleep-ms:{}", pause.as_millis()),
+            Self::Exit(code) => write!(f, "exit:{code}"),
+            Self::HalfWrite => f.write_str("half-write"),
+            Self::ExtraByte => f.write_str("extra-byte"),
+            Self::Hang => f.write_str("hang"),
+            Self::Panic => f.write_str("panic"),
+            Self::Abort => f.write_str("abort"),
+            Self::StaleDone => f.write_str("stale-done"),
+            Self::CrashAtStart => f.write_str("crash-at-start"),
+        }
     }
 }
 
@@ -67,6 +92,20 @@ mod tests {
         );
         assert_eq!("exit:3".parse(), Ok(ChildFault::Exit(3)));
         assert_eq!("hang".parse(), Ok(ChildFault::Hang));
+        for spec in [
+            "none",
+            "sleep-ms:5",
+            "exit:9",
+            "half-write",
+            "extra-byte",
+            "hang",
+            "panic",
+            "abort",
+            "stale-done",
+            "crash-at-start",
+        ] {
+            assert_eq!(spec.parse::<ChildFault>().map(|f| f.to_string()), Ok(spec.to_owned()));
+        }
         assert!(
             "exit:x"
                 .parse::<ChildFault>()

@@ -1,30 +1,42 @@
 //! `app_multiprocessing`: the lab's processes server. `GET /multiprocessing` generates two random
 //! matrices and adds them in `fork()`ed children that send their rows back through pipes;
 //! `POST /multiprocessing` adds matrices the client sends. The routes, limits and answers come
-//! from `matrix_service`; the engine is [`ForkPerRequest`].
+//! from `matrix_service`; the engine is [`ForkPerRequest`] (children forked per request, as in
+//! the original lab) or, with `--strategy prefork`, [`PreforkPool`] (a supervised [`pool`] of
+//! worker processes started once, sharing the matrices' memory with the server).
 //!
 //! All `unsafe` code, and everything a forked child runs, is in [`sys`].
 
 pub mod children;
 pub mod fault;
 pub mod fork_per_request;
+pub mod pool;
+pub mod prefork;
+pub mod protocol;
 pub mod sys;
+pub mod worker;
 
 use std::time::Duration;
 
-use anyhow::bail;
 use clap::{Parser, ValueEnum};
 use matrix_service::CommonArgs;
+use matrix_service::params::DEFAULT_N;
+use nix::unistd::Pid;
 
 pub use fault::ChildFault;
 pub use fork_per_request::{ForkPerRequest, add_forked};
+pub use pool::{Pool, PoolConfig};
+pub use prefork::PreforkPool;
+
+/// How long the pool's workers get to finish their last job at shutdown before SIGKILL.
+const POOL_GRACE: Duration = Duration::from_secs(10);
 
 /// How the server gets its worker processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Strategy {
     /// Fork the children for each request, as the original lab did.
     Fork,
-    /// A pool of worker processes forked at start-up (not built yet).
+    /// A pool of worker processes forked at start-up, sharing memory with the server, supervised.
     Prefork,
 }
 
@@ -53,10 +65,19 @@ pub struct Cli {
     #[arg(long, env = "APP_MULTIPROCESSING_MAX_CHILDREN", default_value_t = 256)]
     pub max_children: usize,
 
+    /// With --strategy prefork: worker processes in the pool [default: the larger of --workers
+    /// and the number of CPUs].
+    #[arg(long, env = "APP_MULTIPROCESSING_POOL_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub pool_workers: Option<u16>,
+
     /// Test hook: make every child misbehave (sleep-ms:MS, exit:CODE, half-write, extra-byte,
-    /// hang, panic, abort).
+    /// hang, panic, abort, and for the pool stale-done, crash-at-start).
     #[arg(long, hide = true, default_value = "none")]
     pub debug_child_fault: ChildFault,
+
+    /// Internal: run as a replacement pool worker of the server with this pid.
+    #[arg(long = "pool-worker", hide = true, value_name = "SERVER_PID")]
+    pub pool_worker: Option<i32>,
 }
 
 fn seconds(raw: &str) -> Result<f64, String> {
@@ -66,22 +87,42 @@ fn seconds(raw: &str) -> Result<f64, String> {
     }
 }
 
-/// Runs the server until it is told to stop.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    if cli.strategy == Strategy::Prefork {
-        bail!("--strategy prefork is not implemented yet; use --strategy fork (the default)");
+/// Runs the server until it is told to stop (or, with `--pool-worker`, a pool worker until its
+/// server closes its job pipe). Returns the process's exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    if let Some(server) = cli.pool_worker {
+        return Ok(worker::run(Pid::from_raw(server), cli.debug_child_fault));
     }
     let mut config = cli.common.config(cli.port, cli.max_children, "--max-children")?;
     let child_timeout = Duration::from_secs_f64(cli.child_timeout);
     // Let an in-flight request finish even if it queued, then ran its children to the deadline.
     config.shutdown_timeout = child_timeout + config.admission.queue_timeout + Duration::from_secs(5);
     matrix_service::server::init_logging();
-    matrix_service::serve(
-        ForkPerRequest {
-            child_timeout,
-            fault: cli.debug_child_fault,
-        },
-        config,
-    )?;
-    Ok(())
+    match cli.strategy {
+        Strategy::Fork => {
+            let engine = ForkPerRequest {
+                child_timeout,
+                fault: cli.debug_child_fault,
+            };
+            matrix_service::serve(engine, config)?;
+        }
+        Strategy::Prefork => {
+            let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+            let max_elements = config.limits.max_n * config.limits.max_n;
+            // Before anything starts a thread: the first workers are forked here.
+            let pool = Pool::start(PoolConfig {
+                workers: cli
+                    .pool_workers
+                    .map_or(config.limits.default_workers.max(cpus), usize::from),
+                slots: config.admission.active_requests,
+                slot_elements: 3 * max_elements,
+                resident_elements: 3 * DEFAULT_N * DEFAULT_N,
+                fault: cli.debug_child_fault,
+            })?;
+            let served = matrix_service::serve(PreforkPool::new(pool.clone(), child_timeout), config);
+            pool.shutdown(POOL_GRACE);
+            served?;
+        }
+    }
+    Ok(0)
 }

@@ -13,10 +13,19 @@
 //!
 //! See `shared/research/multiprocessing-design.md`, sections 1.1, 1.2 and 2.
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::num::NonZeroUsize;
+use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::ptr::NonNull;
+use std::sync::Arc;
 
+use nix::fcntl::{FallocateFlags, fallocate};
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-use nix::unistd::{ForkResult, Pid, fork, getppid};
+use nix::unistd::{ForkResult, Pid, fork, ftruncate, getppid};
 
 use matrix_service::matrix::add_into;
 
@@ -75,7 +84,12 @@ fn child_main(task: &BandTask<'_>) -> ! {
     let _exit_on_unwind = ExitOnUnwind;
     prepare_child(task);
     match task.fault {
-        ChildFault::None | ChildFault::HalfWrite | ChildFault::ExtraByte => {}
+        // The pool's own faults mean nothing to a per-request child.
+        ChildFault::None
+        | ChildFault::HalfWrite
+        | ChildFault::ExtraByte
+        | ChildFault::StaleDone
+        | ChildFault::CrashAtStart => {}
         ChildFault::Sleep(pause) => std::thread::sleep(pause), // nanosleep(2), retried on EINTR
         ChildFault::Exit(code) => exit_now(code),
         ChildFault::Hang => loop {
@@ -116,11 +130,7 @@ fn prepare_child(task: &BandTask<'_>) {
     // Ctrl-C or SIGTERM to the process group must not kill a child mid-band while the server
     // drains its in-flight requests; the server stops children with SIGKILL only. (Inherited
     // tokio handlers would swallow these signals anyway, and write into the server's self-pipe.)
-    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGQUIT] {
-        // SAFETY: installing SIG_IGN runs no handler code; sigaction is async-signal-safe.
-        let _ = unsafe { sigaction(signal, &ignore) };
-    }
+    ignore_stop_signals();
     // Die with the server. The forking thread is blocked draining this child's pipe for the
     // child's whole life, so the thread-exit caveat of PR_SET_PDEATHSIG does not apply.
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers and no user-space lock.
@@ -143,7 +153,7 @@ fn prepare_child(task: &BandTask<'_>) {
 }
 
 /// Writes all of `bytes`, retrying on EINTR and partial writes. Allocation-free.
-fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), nix::errno::Errno> {
+pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), nix::errno::Errno> {
     while !bytes.is_empty() {
         match nix::unistd::write(fd, bytes) {
             Ok(0) => return Err(nix::errno::Errno::EIO),
@@ -168,5 +178,345 @@ struct ExitOnUnwind;
 impl Drop for ExitOnUnwind {
     fn drop(&mut self) {
         exit_now(exit_code::UNWOUND);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pre-forked pool: memory shared with its workers, and how a worker process comes to be.
+//
+// Pool workers are different from the children above: the first ones are forked while the
+// server still has one thread (before any runtime exists), and replacements are started with a
+// fresh exec of this binary. Either way a worker begins life single-threaded with a clean
+// memory image, so it may allocate and use the standard library like any program.
+
+/// The file descriptor a pool worker finds the shared memory on.
+pub const WORKER_MEMORY_FD: RawFd = 3;
+
+/// Memory shared with the pool's workers: one memfd, mapped `MAP_SHARED` in every process.
+///
+/// (`MAP_SHARED | MAP_ANONYMOUS` would be shared with forked workers too, but not with a
+/// re-executed replacement; a memfd can be handed to both.)
+#[derive(Debug)]
+pub struct SharedMemory {
+    base: NonNull<i64>,
+    elements: usize,
+    fd: OwnedFd,
+}
+
+// SAFETY: the mapping lives as long as the value and is not tied to a thread; every access to
+// its contents goes through `SlotMemory` (parent) or `add_band` (worker), whose rules make
+// concurrent accesses touch disjoint elements.
+unsafe impl Send for SharedMemory {}
+// SAFETY: as above; `&SharedMemory` gives no access to the contents by itself.
+unsafe impl Sync for SharedMemory {}
+
+impl SharedMemory {
+    /// A new memfd of `elements` zeroed `i64`s, mapped shared. Pages are only allocated when
+    /// first touched, so a large region costs address space, not memory.
+    pub fn create(elements: usize) -> std::io::Result<Self> {
+        let fd = memfd_create(c"matrix-lab-pool", MFdFlags::MFD_CLOEXEC)?;
+        let bytes = elements.max(1) * size_of::<i64>();
+        ftruncate(&fd, bytes as libc::off_t)?;
+        Self::map(fd, elements)
+    }
+
+    /// The memory a pool worker was started with, on [`WORKER_MEMORY_FD`]. For a worker
+    /// process only, once: it takes ownership of that descriptor.
+    pub fn inherited() -> std::io::Result<Self> {
+        // SAFETY: the pool starts every worker with its memfd on this descriptor (dup2'ed in
+        // `worker_fds` or in the re-exec's pre_exec hook) and nothing else in the worker opens or
+        // owns it; this is called once, at the start of the worker.
+        let fd = unsafe { OwnedFd::from_raw_fd(WORKER_MEMORY_FD) };
+        let bytes = nix::sys::stat::fstat(&fd)?.st_size as usize;
+        Self::map(fd, bytes / size_of::<i64>())
+    }
+
+    fn map(fd: OwnedFd, elements: usize) -> std::io::Result<Self> {
+        let length = NonZeroUsize::new(elements.max(1) * size_of::<i64>()).expect("at least one element");
+        // SAFETY: a fresh shared mapping of a memfd at an address the kernel picks: it aliases
+        // no Rust object. It is unmapped only in `Drop`, after every slice into it is gone
+        // (slices borrow from `self`).
+        let base = unsafe {
+            mmap(
+                None,
+                length,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+                &fd,
+                0,
+            )
+        }?;
+        Ok(Self {
+            base: base.cast(),
+            elements,
+            fd,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.elements
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.elements == 0
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Gives the pages of `span` back to the OS (they read as zeros afterwards), so one big
+    /// request does not leave its memory resident in the pool for good.
+    pub fn release(&self, span: Range<usize>) -> nix::Result<()> {
+        let span = span.start.min(self.elements)..span.end.min(self.elements);
+        if span.is_empty() {
+            return Ok(());
+        }
+        let size = size_of::<i64>() as libc::off_t;
+        fallocate(
+            &self.fd,
+            FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE,
+            span.start as libc::off_t * size,
+            span.len() as libc::off_t * size,
+        )
+    }
+
+    /// Worker side: `out[i] = a[i] + b[i]` over three spans of the shared memory, each `len`
+    /// elements from the given offsets. `None` if a span is out of bounds or the output
+    /// overlaps an input (a corrupt job); otherwise whether any sum overflowed.
+    pub fn add_band(&self, a: usize, b: usize, out: usize, len: usize) -> Option<bool> {
+        let span = |start: usize| {
+            start
+                .checked_add(len)
+                .filter(|end| *end <= self.elements)
+                .map(|end| start..end)
+        };
+        let (a, b, out) = (span(a)?, span(b)?, span(out)?);
+        let overlaps = |x: &Range<usize>| x.start < out.end && out.start < x.end;
+        if len > 0 && (overlaps(&a) || overlaps(&b)) {
+            return None;
+        }
+        // SAFETY: the spans are in bounds (checked above) and the output overlaps neither
+        // input. By the pool's protocol the parent hands this band to this worker alone and
+        // neither writes the inputs nor touches the output until the worker's Done message
+        // (or its death), so nothing else accesses these elements while the slices live.
+        let (a, b, out) = unsafe {
+            (
+                std::slice::from_raw_parts(self.base.as_ptr().add(a.start), len),
+                std::slice::from_raw_parts(self.base.as_ptr().add(b.start), len),
+                std::slice::from_raw_parts_mut(self.base.as_ptr().add(out.start), len),
+            )
+        };
+        Some(add_into(a, b, out))
+    }
+
+    /// Parent side: the memory cut into `count` disjoint slots of `each` elements. Call once:
+    /// every slot is the only handle to its elements in this process.
+    pub fn into_slots(self: &Arc<Self>, count: usize, each: usize) -> Vec<SlotMemory> {
+        assert!(count * each <= self.elements, "the slots fit the memory");
+        (0..count)
+            .map(|i| SlotMemory {
+                memory: Arc::clone(self),
+                start: i * each,
+                len: each,
+                lent: 0,
+            })
+            .collect()
+    }
+}
+
+impl Drop for SharedMemory {
+    fn drop(&mut self) {
+        let length = self.elements.max(1) * size_of::<i64>();
+        // SAFETY: `base` is this value's own mapping of `length` bytes, and no slice into it
+        // outlives `self` (every accessor borrows from `self` or holds an `Arc` of it).
+        let _ = unsafe { munmap(self.base.cast(), length) };
+    }
+}
+
+/// One request's share of the pool's memory: the parent's exclusive handle to `len` elements.
+///
+/// While bands of it are lent to workers (between a job and its Done, or the worker's death)
+/// the parent must not look at it: the accessors check that nothing is lent, so a mistake in
+/// the pool's bookkeeping is a panic (a 500) rather than a data race with another process.
+#[derive(Debug)]
+pub struct SlotMemory {
+    memory: Arc<SharedMemory>,
+    start: usize,
+    len: usize,
+    lent: usize,
+}
+
+impl SlotMemory {
+    /// Where the slot starts in the shared memory, in elements: jobs name absolute offsets.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bands lent to workers and not yet given back.
+    pub fn lent(&self) -> usize {
+        self.lent
+    }
+
+    /// Records a band lent to a worker.
+    pub fn lend(&mut self) {
+        self.lent += 1;
+    }
+
+    /// Records a band given back: its worker sent Done, or is dead and reaped.
+    pub fn give_back(&mut self) {
+        self.lent = self.lent.checked_sub(1).expect("only lent bands come back");
+    }
+
+    /// The elements `span` (relative to the slot).
+    pub fn elements(&self, span: Range<usize>) -> &[i64] {
+        let span = self.checked(span);
+        // SAFETY: `checked` keeps the span inside this slot, which no other slot overlaps, and
+        // asserts no band is lent, so no worker writes here while the shared borrow lives.
+        unsafe { std::slice::from_raw_parts(self.memory.base.as_ptr().add(span.start), span.len()) }
+    }
+
+    /// Two disjoint spans (relative to the slot), writable.
+    pub fn two_mut(&mut self, first: Range<usize>, second: Range<usize>) -> (&mut [i64], &mut [i64]) {
+        let (first, second) = (self.checked(first), self.checked(second));
+        assert!(
+            first.end <= second.start || second.end <= first.start,
+            "the spans are disjoint"
+        );
+        let base = self.memory.base.as_ptr();
+        // SAFETY: both spans lie inside this slot (checked), do not overlap each other
+        // (asserted), and no band is lent (checked), so these are the only references to those
+        // elements in any process while the `&mut self` borrow lives.
+        unsafe {
+            (
+                std::slice::from_raw_parts_mut(base.add(first.start), first.len()),
+                std::slice::from_raw_parts_mut(base.add(second.start), second.len()),
+            )
+        }
+    }
+
+    /// Frees the slot's pages from element `keep` on (relative), keeping the first ones
+    /// resident for the next request.
+    pub fn release_beyond(&self, keep: usize) -> nix::Result<()> {
+        self.memory
+            .release(self.start + keep.min(self.len)..self.start + self.len)
+    }
+
+    fn checked(&self, span: Range<usize>) -> Range<usize> {
+        assert_eq!(self.lent, 0, "no band of the slot is lent to a worker");
+        assert!(
+            span.start <= span.end && span.end <= self.len,
+            "the span lies in the slot"
+        );
+        self.start + span.start..self.start + span.end
+    }
+}
+
+/// Forks a pool worker while the server is still single-threaded: the child moves its pipe
+/// ends to stdin and stdout and the shared memory to [`WORKER_MEMORY_FD`], closes everything
+/// else, runs `worker_main` and exits with its code. Returns the worker's pid, in the parent.
+///
+/// # Panics
+/// If the process has more than one thread: forking then is exactly what the pool avoids.
+pub fn fork_pool_worker(
+    jobs: BorrowedFd<'_>,
+    done: BorrowedFd<'_>,
+    memory: BorrowedFd<'_>,
+    worker_main: impl FnOnce() -> i32,
+) -> nix::Result<Pid> {
+    assert_eq!(
+        crate::pool::thread_count(),
+        Some(1),
+        "pool workers are forked before any thread starts"
+    );
+    // SAFETY: the process has one thread (asserted above), so the child's copy of memory holds
+    // no lock another thread owned, and the child may run ordinary code. It never returns into
+    // the caller: `worker_main`'s result goes to `_exit`, and a panic inside it is caught by
+    // the unwind guard, which also `_exit`s.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Child => {
+            let _exit_on_unwind = ExitOnUnwind;
+            if worker_fds(jobs.as_raw_fd(), done.as_raw_fd(), memory.as_raw_fd()).is_err() {
+                exit_now(exit_code::WRITE_FAILED);
+            }
+            exit_now(worker_main())
+        }
+    }
+}
+
+/// Arranges for `command` to start with `memory` on [`WORKER_MEMORY_FD`] (its stdin and
+/// stdout are set by the caller through `Command`).
+pub fn pass_worker_memory(command: &mut Command, memory: BorrowedFd<'_>) {
+    let memory = memory.as_raw_fd();
+    // SAFETY: the hook runs in the forked child just before exec, where only async-signal-safe
+    // calls are allowed: dup2 and fcntl are. `dup2` clears close-on-exec on the copy; when the
+    // descriptor already is 3, dup2 does nothing, so close-on-exec is cleared by hand.
+    unsafe {
+        command.pre_exec(move || {
+            let result = if memory == WORKER_MEMORY_FD {
+                libc::fcntl(memory, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(memory, WORKER_MEMORY_FD)
+            };
+            if result < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// In a freshly forked worker: jobs on 0, done on 1, memory on 3, nothing else above 2.
+fn worker_fds(jobs: RawFd, done: RawFd, memory: RawFd) -> Result<(), ()> {
+    // SAFETY: the child has one thread and owns its descriptor table. Each source is first
+    // copied above every target (F_DUPFD), so a later dup2 cannot clobber a source that
+    // happened to sit on a target number; then close_range drops everything else, including
+    // the other workers' pipe ends this child inherited.
+    unsafe {
+        let high = [jobs, done, memory].map(|fd| libc::fcntl(fd, libc::F_DUPFD, 10));
+        if high.iter().any(|fd| *fd < 0) {
+            return Err(());
+        }
+        for (source, target) in high.into_iter().zip([0, 1, WORKER_MEMORY_FD]) {
+            if libc::dup2(source, target) < 0 {
+                return Err(());
+            }
+        }
+    }
+    close_stray_fds();
+    Ok(())
+}
+
+/// In a pool worker: closes every descriptor above the shared memory's, such as ones the server
+/// itself inherited without close-on-exec from whatever started it.
+pub fn close_stray_fds() {
+    // SAFETY: close_range(2) on descriptors this single-threaded worker does not use (it keeps
+    // stdio and the shared memory, 0 to 3); no Rust object in the worker owns the others.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            (WORKER_MEMORY_FD + 1) as libc::c_uint,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        );
+    }
+}
+
+/// SIG_IGN for the stop signals a terminal or a process manager sends the whole group: a
+/// worker ends when the server closes its job pipe, after the server has drained.
+pub fn ignore_stop_signals() {
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGQUIT] {
+        // SAFETY: installing SIG_IGN runs no handler code; sigaction is async-signal-safe.
+        let _ = unsafe { sigaction(signal, &ignore) };
     }
 }

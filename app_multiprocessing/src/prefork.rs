@@ -1,0 +1,125 @@
+//! The pre-forked strategy as an engine: a request's matrices live in a slot of the memory the
+//! server shares with its pool of worker processes, so generating A and B writes them where the
+//! workers read them, and the workers write the sum where the answer is read from. Nothing is
+//! copied and nothing is forked per request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use matrix_service::bands::bands;
+use matrix_service::{AddEngine, AddError, Addition, BufferPool, Operands, Workspace};
+
+use crate::pool::{Pool, PoolError};
+use crate::sys::SlotMemory;
+
+/// The pool engine.
+pub struct PreforkPool {
+    pool: Arc<Pool>,
+    /// How long a request's jobs may take, queueing included (`--child-timeout`).
+    timeout: Duration,
+}
+
+impl PreforkPool {
+    pub fn new(pool: Arc<Pool>, timeout: Duration) -> Self {
+        Self { pool, timeout }
+    }
+}
+
+impl AddEngine for PreforkPool {
+    const METHOD: &'static str = "Multiprocessing";
+    const ENDPOINT: &'static str = "multiprocessing";
+    const UNITS: &'static str = "pool jobs";
+    const TITLE: &'static str = "Matrix addition with a pool of processes";
+    const DESCRIPTION: &'static str = "Each request generates two random n x n integer matrices straight into memory \
+        this server shares with a pool of worker processes started once, at start-up. Its <code>workers</code> bands \
+        of rows become jobs; each idle worker process takes the next one, adds its band in the shared memory and \
+        says it is done through a pipe. The answer lists the pid that computed each band.";
+
+    type Workspace = SlotWorkspace;
+
+    fn workspace(&self, rows: usize, cols: usize, _heap: &Arc<BufferPool>) -> Result<SlotWorkspace, AddError> {
+        let slot = self.pool.take_slot(rows * cols).map_err(|e| self.error(e))?;
+        Ok(SlotWorkspace {
+            slot: Some(slot),
+            rows,
+            cols,
+            pool: Arc::clone(&self.pool),
+        })
+    }
+
+    fn add(&self, work: &mut SlotWorkspace, workers: usize) -> Result<Addition, AddError> {
+        let deadline = Instant::now() + self.timeout;
+        let (rows, cols, len) = (work.rows, work.cols, work.len());
+        let slot = work.slot.as_mut().expect("a workspace holds its slot until dropped");
+        let added = self.pool.add(slot, len, cols, bands(rows, workers), deadline);
+        match added {
+            Ok(pids) => Ok(Addition { child_pids: Some(pids) }),
+            Err(PoolError::Overflow { band }) => {
+                let rows = bands(rows, workers).nth(band).expect("the pool names one of the bands");
+                let overflow = work.inputs().first_overflow_in(rows.start * cols..rows.end * cols);
+                Err(AddError::Overflow(
+                    overflow.expect("the worker saw an overflow in its band"),
+                ))
+            }
+            Err(e) => Err(self.error(e)),
+        }
+    }
+}
+
+impl PreforkPool {
+    fn error(&self, error: PoolError) -> AddError {
+        match error {
+            PoolError::Unavailable(why) => AddError::Unavailable(why),
+            PoolError::Lost(why) => AddError::WorkerFailed(why),
+            PoolError::TimedOut => AddError::TimedOut(self.timeout),
+            // Handled in `add`, where the inputs are at hand.
+            PoolError::Overflow { band } => AddError::WorkerFailed(format!("band {band} overflowed")),
+        }
+    }
+}
+
+/// A request's slot of the shared memory: A, then B, then the sum, `rows * cols` elements each.
+pub struct SlotWorkspace {
+    slot: Option<SlotMemory>,
+    rows: usize,
+    cols: usize,
+    pool: Arc<Pool>,
+}
+
+impl SlotWorkspace {
+    fn len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    fn inputs(&self) -> Operands<'_> {
+        let len = self.len();
+        let slot = self.slot.as_ref().expect("a workspace holds its slot until dropped");
+        Operands::new(slot.elements(0..len), slot.elements(len..2 * len), self.cols)
+    }
+}
+
+impl Workspace for SlotWorkspace {
+    fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    fn inputs_mut(&mut self) -> (&mut [i64], &mut [i64]) {
+        let len = self.len();
+        let slot = self.slot.as_mut().expect("a workspace holds its slot until dropped");
+        slot.two_mut(0..len, len..2 * len)
+    }
+
+    fn sum(&self) -> &[i64] {
+        let len = self.len();
+        let slot = self.slot.as_ref().expect("a workspace holds its slot until dropped");
+        slot.elements(2 * len..3 * len)
+    }
+}
+
+impl Drop for SlotWorkspace {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.pool.give_slot(slot);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The messages between the pool and its workers: fixed-size, native-endian, far below
+//! `PIPE_BUF` (4096 bytes), so each `write(2)` of one is atomic and a reader never sees half of
+//! one from a healthy worker. The bulk data never crosses a pipe: a job names spans of the
+//! shared memory.
+
+/// "Add `len` elements at offset `a` to those at `b`, into `out`" (offsets in elements, from
+/// the start of the shared memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Job {
+    /// Unique per pool, echoed in [`Done`], so a message about an older job is recognized.
+    pub id: u64,
+    pub a: u64,
+    pub b: u64,
+    pub out: u64,
+    pub len: u64,
+}
+
+/// "Job `id` is finished, with this status."
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done {
+    pub id: u64,
+    pub status: Status,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Every sum fits an `i64`.
+    Ok,
+    /// Some sum overflowed (the stored values wrapped).
+    Overflow,
+    /// The job named memory outside the region, or an output overlapping an input.
+    BadJob,
+    /// A status this build does not know: a corrupt message.
+    Unknown(u64),
+}
+
+impl Job {
+    pub const BYTES: usize = 5 * 8;
+
+    pub fn encode(&self) -> [u8; Self::BYTES] {
+        words([self.id, self.a, self.b, self.out, self.len])
+    }
+
+    pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
+        let [id, a, b, out, len] = unwords(bytes);
+        Self { id, a, b, out, len }
+    }
+}
+
+impl Done {
+    pub const BYTES: usize = 2 * 8;
+
+    pub fn encode(&self) -> [u8; Self::BYTES] {
+        let status = match self.status {
+            Status::Ok => 0,
+            Status::Overflow => 1,
+            Status::BadJob => 2,
+            Status::Unknown(code) => code,
+        };
+        words([self.id, status])
+    }
+
+    pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
+        let [id, status] = unwords(bytes);
+        let status = match status {
+            0 => Status::Ok,
+            1 => Status::Overflow,
+            2 => Status::BadJob,
+            code => Status::Unknown(code),
+        };
+        Self { id, status }
+    }
+}
+
+// Each message goes out in one write(2), which a pipe keeps whole up to PIPE_BUF bytes.
+const _: () = assert!(Job::BYTES <= libc::PIPE_BUF && Done::BYTES <= libc::PIPE_BUF);
+
+fn words<const N: usize, const B: usize>(values: [u64; N]) -> [u8; B] {
+    let mut bytes = [0; B];
+    for (chunk, value) in bytes.chunks_exact_mut(8).zip(values) {
+        chunk.copy_from_slice(&value.to_ne_bytes());
+    }
+    bytes
+}
+
+fn unwords<const N: usize, const B: usize>(bytes: &[u8; B]) -> [u64; N] {
+    let mut values = [0; N];
+    for (value, chunk) in values.iter_mut().zip(bytes.chunks_exact(8)) {
+        *value = u64::from_ne_bytes(chunk.try_into().expect("chunks of 8"));
+    }
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_survive_encoding() {
+        let job = Job {
+            id: u64::MAX,
+            a: 1,
+            b: 2,
+            out: 3,
+            len: 4,
+        };
+        assert_eq!(Job::decode(&job.encode()), job);
+        for status in [Status::Ok, Status::Overflow, Status::BadJob, Status::Unknown(77)] {
+            let done = Done { id: 9, status };
+            assert_eq!(Done::decode(&done.encode()), done);
+        }
+    }
+}
