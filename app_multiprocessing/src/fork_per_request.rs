@@ -62,6 +62,7 @@ impl AddEngine for ForkPerRequest {
         let child_pids = add_forked(inputs, sum, workers, self.child_timeout, self.fault)?;
         Ok(Addition {
             child_pids: Some(child_pids),
+            checksum: None,
         })
     }
 }

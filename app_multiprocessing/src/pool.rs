@@ -80,6 +80,15 @@ pub enum PoolError {
     Overflow { band: usize },
 }
 
+/// A request's bands, computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolAddition {
+    /// The worker that computed each band, in band order.
+    pub pids: Vec<i32>,
+    /// The sum's checksum, from the workers' band sums.
+    pub checksum: i64,
+}
+
 /// The pool: shared by every request thread; [`Pool::shutdown`] ends it.
 pub struct Pool {
     shared: Arc<Shared>,
@@ -126,7 +135,7 @@ struct Worker {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
-    Finished { status: Status, pid: Pid },
+    Finished { status: Status, checksum: i64, pid: Pid },
     Lost(String),
     Unavailable(String),
 }
@@ -218,7 +227,7 @@ impl Pool {
 
     /// Computes `sum = a + b` for the request in `slot` (A, B and the sum, `len` elements each,
     /// in that order, at the slot's start), one job per band of rows of `cols` elements, by
-    /// `deadline`. Returns the pid that computed each band. Blocking.
+    /// `deadline`. Blocking.
     pub fn add(
         &self,
         slot: &mut SlotMemory,
@@ -226,7 +235,7 @@ impl Pool {
         cols: usize,
         bands: impl Iterator<Item = Range<usize>>,
         deadline: Instant,
-    ) -> Result<Vec<i32>, PoolError> {
+    ) -> Result<PoolAddition, PoolError> {
         let mut state = self.shared.lock();
         if state.stopping {
             return Err(PoolError::Unavailable("the server is shutting down".into()));
@@ -274,33 +283,32 @@ impl Pool {
             return Err(PoolError::TimedOut);
         }
         drop(state);
-        let mut pids = Vec::with_capacity(ids.len());
+        let mut added = PoolAddition {
+            pids: Vec::with_capacity(ids.len()),
+            checksum: 0,
+        };
         let mut overflow = None;
         for (band, outcome) in outcomes.into_iter().enumerate() {
-            match outcome.expect("collected in time") {
-                Outcome::Finished {
-                    status: Status::Ok,
-                    pid,
-                } => pids.push(pid.as_raw()),
-                Outcome::Finished {
-                    status: Status::Overflow,
-                    pid,
-                } => {
-                    pids.push(pid.as_raw());
-                    overflow.get_or_insert(band);
-                }
-                Outcome::Finished { status, pid } => {
+            let (status, checksum, pid) = match outcome.expect("collected in time") {
+                Outcome::Finished { status, checksum, pid } => (status, checksum, pid),
+                Outcome::Lost(why) => return Err(PoolError::Lost(why)),
+                Outcome::Unavailable(why) => return Err(PoolError::Unavailable(why)),
+            };
+            match status {
+                Status::Ok => {}
+                Status::Overflow => _ = overflow.get_or_insert(band),
+                Status::BadJob | Status::Unknown(_) => {
                     return Err(PoolError::Lost(format!(
                         "pool worker {pid} answered {status:?} to a well-formed job"
                     )));
                 }
-                Outcome::Lost(why) => return Err(PoolError::Lost(why)),
-                Outcome::Unavailable(why) => return Err(PoolError::Unavailable(why)),
             }
+            added.pids.push(pid.as_raw());
+            added.checksum = added.checksum.wrapping_add(checksum);
         }
         match overflow {
             Some(band) => Err(PoolError::Overflow { band }),
-            None => Ok(pids),
+            None => Ok(added),
         }
     }
 
@@ -591,13 +599,12 @@ impl Supervisor {
                     worker.job = None;
                     worker.finished_jobs += 1;
                     state.crash_streak = 0;
-                    state.outcomes.insert(
-                        done.id,
-                        Outcome::Finished {
-                            status: done.status,
-                            pid,
-                        },
-                    );
+                    let finished = Outcome::Finished {
+                        status: done.status,
+                        checksum: done.checksum,
+                        pid,
+                    };
+                    state.outcomes.insert(done.id, finished);
                     self.shared.changed.notify_all();
                 }
                 // An answer about a job this worker no longer holds: an older job's, or a

@@ -53,7 +53,10 @@ impl AddEngine for PreforkPool {
         let slot = work.slot.as_mut().expect("a workspace holds its slot until dropped");
         let added = self.pool.add(slot, len, cols, bands(rows, workers), deadline);
         match added {
-            Ok(pids) => Ok(Addition { child_pids: Some(pids) }),
+            Ok(added) => Ok(Addition {
+                child_pids: Some(added.pids),
+                checksum: Some(added.checksum),
+            }),
             Err(PoolError::Overflow { band }) => {
                 let rows = bands(rows, workers).nth(band).expect("the pool names one of the bands");
                 let overflow = work.inputs().first_overflow_in(rows.start * cols..rows.end * cols);

@@ -15,11 +15,12 @@ pub struct Job {
     pub len: u64,
 }
 
-/// "Job `id` is finished, with this status."
+/// "Job `id` is finished, with this status; the band's results sum to `checksum` (wrapping)."
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Done {
     pub id: u64,
     pub status: Status,
+    pub checksum: i64,
 }
 
 /// How a job ended.
@@ -49,7 +50,7 @@ impl Job {
 }
 
 impl Done {
-    pub const BYTES: usize = 2 * 8;
+    pub const BYTES: usize = 3 * 8;
 
     pub fn encode(&self) -> [u8; Self::BYTES] {
         let status = match self.status {
@@ -58,18 +59,22 @@ impl Done {
             Status::BadJob => 2,
             Status::Unknown(code) => code,
         };
-        words([self.id, status])
+        words([self.id, status, self.checksum as u64])
     }
 
     pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
-        let [id, status] = unwords(bytes);
+        let [id, status, checksum] = unwords(bytes);
         let status = match status {
             0 => Status::Ok,
             1 => Status::Overflow,
             2 => Status::BadJob,
             code => Status::Unknown(code),
         };
-        Self { id, status }
+        Self {
+            id,
+            status,
+            checksum: checksum as i64,
+        }
     }
 }
 
@@ -107,7 +112,11 @@ mod tests {
         };
         assert_eq!(Job::decode(&job.encode()), job);
         for status in [Status::Ok, Status::Overflow, Status::BadJob, Status::Unknown(77)] {
-            let done = Done { id: 9, status };
+            let done = Done {
+                id: 9,
+                status,
+                checksum: i64::MIN,
+            };
             assert_eq!(Done::decode(&done.encode()), done);
         }
     }

@@ -27,7 +27,7 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::unistd::{ForkResult, Pid, fork, ftruncate, getppid};
 
-use matrix_service::matrix::add_into;
+use matrix_service::matrix::{BandSum, add_into};
 
 use crate::fault::ChildFault;
 
@@ -110,7 +110,7 @@ fn child_main(task: &BandTask<'_>) -> ! {
     let mut chunk = [0i64; CHUNK_ELEMENTS];
     let mut overflowed = false;
     for (a, b) in a.chunks(CHUNK_ELEMENTS).zip(b.chunks(CHUNK_ELEMENTS)) {
-        overflowed |= add_into(a, b, &mut chunk);
+        overflowed |= add_into(a, b, &mut chunk).overflowed;
         let sums = chunk.get(..a.len()).unwrap_or(&chunk);
         let Ok(bytes) = bytemuck::try_cast_slice::<i64, u8>(sums) else {
             exit_now(exit_code::WRITE_FAILED)
@@ -283,8 +283,8 @@ impl SharedMemory {
 
     /// Worker side: `out[i] = a[i] + b[i]` over three spans of the shared memory, each `len`
     /// elements from the given offsets. `None` if a span is out of bounds or the output
-    /// overlaps an input (a corrupt job); otherwise whether any sum overflowed.
-    pub fn add_band(&self, a: usize, b: usize, out: usize, len: usize) -> Option<bool> {
+    /// overlaps an input (a corrupt job).
+    pub fn add_band(&self, a: usize, b: usize, out: usize, len: usize) -> Option<BandSum> {
         let span = |start: usize| {
             start
                 .checked_add(len)

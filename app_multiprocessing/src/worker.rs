@@ -60,12 +60,20 @@ pub fn run(server: Pid, fault: ChildFault) -> i32 {
         if let Some(code) = act_out(fault, job, done) {
             return code;
         }
-        let status = match memory.add_band(job.a as usize, job.b as usize, job.out as usize, job.len as usize) {
-            Some(false) => Status::Ok,
-            Some(true) => Status::Overflow,
+        let band = memory.add_band(job.a as usize, job.b as usize, job.out as usize, job.len as usize);
+        let status = match band {
+            Some(band) if band.overflowed => Status::Overflow,
+            Some(_) => Status::Ok,
             None => Status::BadJob,
         };
-        let mut reply = Done { id: job.id, status }.encode().to_vec();
+        let checksum = band.map_or(0, |band| band.checksum);
+        let mut reply = Done {
+            id: job.id,
+            status,
+            checksum,
+        }
+        .encode()
+        .to_vec();
         if fault == ChildFault::ExtraByte {
             reply.push(0);
         }
@@ -104,6 +112,7 @@ fn act_out(fault: ChildFault, job: Job, done: BorrowedFd<'_>) -> Option<i32> {
             let reply = Done {
                 id: job.id,
                 status: Status::Ok,
+                checksum: 0,
             }
             .encode();
             let _ = write_all(done, &reply[..Done::BYTES / 2]);
@@ -113,6 +122,7 @@ fn act_out(fault: ChildFault, job: Job, done: BorrowedFd<'_>) -> Option<i32> {
             let stale = Done {
                 id: job.id ^ (1 << 63),
                 status: Status::Ok,
+                checksum: 0,
             };
             let _ = write_all(done, &stale.encode());
             None

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 
 use matrix_service::bands::bands;
-use matrix_service::matrix::add_into;
+use matrix_service::matrix::{BandSum, add_into};
 use matrix_service::{AddEngine, AddError, Addition, BufferPool, HeapWorkspace, Operands};
 
 /// The threads engine.
@@ -33,13 +33,17 @@ impl AddEngine for ScopedThreads {
 
     fn add(&self, work: &mut HeapWorkspace, workers: usize) -> Result<Addition, AddError> {
         let (inputs, sum) = work.split();
-        add_scoped(inputs, sum, workers).map(|()| Addition::default())
+        let checksum = add_scoped(inputs, sum, workers)?;
+        Ok(Addition {
+            child_pids: None,
+            checksum: Some(checksum),
+        })
     }
 }
 
 /// `a + b` into `out` (as long as the inputs) on `workers` scoped threads (fewer if there are
-/// fewer rows).
-pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Result<(), AddError> {
+/// fewer rows). Returns the sum's checksum, which the threads compute as they add.
+pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Result<i64, AddError> {
     let Operands {
         a: a_all,
         b: b_all,
@@ -57,7 +61,7 @@ pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Resu
         jobs.push((&a_all[span.clone()], &b_all[span], mine));
     }
 
-    let overflowed = thread::scope(|scope| {
+    let total = thread::scope(|scope| {
         let last = jobs.pop();
         let mut started = Vec::with_capacity(jobs.len());
         let mut spawn_error = None;
@@ -73,26 +77,29 @@ pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Resu
                 }
             }
         }
-        let here = last.is_some_and(|(a, b, out)| spawn_error.is_none() && add_into(a, b, out));
+        let here = match last {
+            Some((a, b, out)) if spawn_error.is_none() => add_into(a, b, out),
+            _ => BandSum::default(),
+        };
         // Join every started thread before deciding, so none outlives this call.
         let joined: Vec<_> = started.into_iter().map(|handle| handle.join()).collect();
         if let Some(e) = spawn_error {
             return Err(AddError::Unavailable(format!("the OS refused a new thread: {e}")));
         }
-        let mut overflowed = here;
+        let mut total = here;
         for result in joined {
-            overflowed |= result.map_err(|_| AddError::WorkerFailed("a band's thread panicked".into()))?;
+            total = total.and(result.map_err(|_| AddError::WorkerFailed("a band's thread panicked".into()))?);
         }
-        Ok(overflowed)
+        Ok(total)
     })?;
 
-    if overflowed {
+    if total.overflowed {
         let overflow = inputs.first_overflow_in(0..a_all.len());
         return Err(AddError::Overflow(
             overflow.expect("a band reported an overflow, so one exists"),
         ));
     }
-    Ok(())
+    Ok(total.checksum)
 }
 
 #[cfg(test)]
@@ -104,7 +111,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn scoped(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
-        add_matrices(a, b, |inputs, out| add_scoped(inputs, out, workers)).map(|(sum, ())| sum)
+        let (sum, checksum) = add_matrices(a, b, |inputs, out| add_scoped(inputs, out, workers))?;
+        assert_eq!(
+            checksum,
+            matrix_service::matrix::checksum(matrix_service::matrix::elements(&sum))
+        );
+        Ok(sum)
     }
 
     fn matrix(rows: usize, cols: usize, values: &[i64]) -> Matrix {

@@ -44,7 +44,7 @@ pub fn measure(n: u32) -> anyhow::Result<WorkCost> {
     for round in 0..MAX_ITERATIONS + 2 {
         let before = thread_cpu()?;
         generate_into(Some(round as u64), &mut a, &mut b);
-        add_into(&a, &b, &mut sum);
+        black_box(add_into(&a, &b, &mut sum));
         black_box(&sum);
         let after = thread_cpu()?;
         if round >= 2 {

@@ -54,6 +54,9 @@ pub trait Workspace: Send + 'static {
 pub struct Addition {
     /// The processes that computed the bands, for engines that use processes.
     pub child_pids: Option<Vec<i32>>,
+    /// The sum's checksum, when the workers computed it while adding; otherwise the server
+    /// computes it from the sum.
+    pub checksum: Option<i64>,
 }
 
 /// Why an addition did not produce a sum.

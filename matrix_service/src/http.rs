@@ -112,7 +112,7 @@ impl<E: AddEngine> Service<E> {
             generation_time_sec: generation.as_secs_f64(),
             total_time_sec: started.elapsed().as_secs_f64(),
             sample: sample(sum, cols),
-            checksum: checksum(sum),
+            checksum: addition.checksum.unwrap_or_else(|| checksum(sum)),
             child_pids: addition.child_pids.as_deref(),
             result,
         };
