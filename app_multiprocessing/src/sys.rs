@@ -11,7 +11,10 @@
 //! - never allocates, locks, logs or panics; an [`ExitOnUnwind`] guard turns any unwind into
 //!   `_exit` all the same.
 //!
-//! See `shared/research/multiprocessing-design.md`, sections 1.1, 1.2 and 2.
+//! The second half holds the pre-forked pool's unsafe parts: the memory shared with its workers
+//! ([`SharedMemory`], [`SlotMemory`]) and how a worker process comes to be.
+//!
+//! See `shared/research/multiprocessing-design.md`, sections 1.1, 1.2, 2 and 3.
 
 use std::num::NonZeroUsize;
 use std::ops::Range;
