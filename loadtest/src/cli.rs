@@ -6,15 +6,20 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Parser;
 
-use crate::plan::{Mode, Plan, Sweep, SweepKind, TargetSpec};
+use crate::plan::{LabTarget, Mode, Plan, Sweep, SweepKind, TargetSpec};
+use crate::servers::{LAB_SERVERS, LabServer, is_lab_name, lab_server};
 use crate::summary::ScenarioKey;
 
-/// Threads or processes: drives `oha` against both lab servers and reports which serves the
+/// Every lab server, as `--servers` lists them by default.
+const ALL_LAB_SERVERS: &str = "threading,multiprocessing,prefork";
+
+/// Threads or processes: drives `oha` against the lab servers and reports which serves the
 /// matrix endpoint better, by how much, and why (tables, charts, conclusions).
 ///
-/// With no arguments: builds and starts both servers on free ports, checks their answers, runs a
-/// warm-up and 5 alternating trials of 5 s per server at 20 connections, samples each server's
-/// CPU and memory, and writes results/<UTC time>/ (summary.json, report.md, charts, raw oha JSON).
+/// With no arguments: builds and starts the three lab servers (threads, a fork per request, a
+/// pre-forked pool of processes) on free ports, checks their answers, runs a warm-up and 5
+/// alternating trials of 5 s per server at 20 connections, samples each server's CPU and memory,
+/// and writes results/<UTC time>/ (summary.json, report.md, charts, raw oha JSON).
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 pub struct Cli {
@@ -58,14 +63,25 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub oha: Option<PathBuf>,
 
+    /// The lab servers to measure: threading (threads), multiprocessing (a fork per request),
+    /// prefork (app_multiprocessing --strategy prefork, a pool forked at start-up). List fewer
+    /// to skip one.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = ALL_LAB_SERVERS, value_parser = lab_server_name)]
+    pub servers: Vec<&'static LabServer>,
+
     /// Measure an already running threads server (base URL or full /threading URL) instead of
-    /// starting one; its CPU and memory cannot be sampled.
+    /// starting one; its CPU and memory are sampled only with --pid threading=PID.
     #[arg(long, value_name = "URL")]
     pub threading_url: Option<String>,
 
-    /// Measure an already running processes server instead of starting one.
+    /// Measure an already running fork-per-request processes server instead of starting one.
     #[arg(long, value_name = "URL")]
     pub multiprocessing_url: Option<String>,
+
+    /// Measure an already running pre-forked pool server (app_multiprocessing --strategy
+    /// prefork, base URL or full /multiprocessing URL) instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub prefork_url: Option<String>,
 
     /// Add another server to the comparison, as NAME=URL (the full endpoint URL, e.g.
     /// python-threads=http://127.0.0.1:9001/threading). Repeatable. Extra targets are sent the URL
@@ -90,6 +106,13 @@ fn non_negative_seconds(raw: &str) -> Result<f64, String> {
         Ok(secs) if (0.0..=3600.0).contains(&secs) => Ok(secs),
         _ => Err("must be a number of seconds from 0 to 3600".into()),
     }
+}
+
+fn lab_server_name(raw: &str) -> Result<&'static LabServer, String> {
+    lab_server(raw).ok_or_else(|| {
+        let names: Vec<&str> = LAB_SERVERS.iter().map(|s| s.name).collect();
+        format!("{raw:?} is not a lab server; the lab servers are {}", names.join(", "))
+    })
 }
 
 fn target_spec(raw: &str) -> Result<TargetSpec, String> {
@@ -146,12 +169,8 @@ impl Cli {
         } else {
             Mode::Measured
         };
-        let names = self.targets.iter().map(|t| t.name.as_str());
-        for (i, name) in names.clone().enumerate() {
-            if ["threading", "multiprocessing"].contains(&name) || names.clone().take(i).any(|n| n == name) {
-                bail!("--target name {name:?} is taken; give each target its own name");
-            }
-        }
+        check_target_names(&self.targets)?;
+        let lab = self.lab_targets()?;
         let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(now_utc));
         if out_dir.join("summary.json").exists() {
             bail!("{} already holds results; choose another --out", out_dir.display());
@@ -180,12 +199,56 @@ impl Cli {
             sweep,
             out_dir,
             oha: self.oha,
-            threading_url: self.threading_url,
-            multiprocessing_url: self.multiprocessing_url,
+            lab,
             extra_targets: self.targets,
             request_timeout: Duration::from_secs_f64(self.request_timeout),
         })
     }
+}
+
+impl Cli {
+    /// The URL given for the lab server `name`, if any.
+    fn lab_url(&self, name: &str) -> Option<&String> {
+        match name {
+            "threading" => self.threading_url.as_ref(),
+            "multiprocessing" => self.multiprocessing_url.as_ref(),
+            "prefork" => self.prefork_url.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The lab servers of `--servers`, in the table's order, each with its URL if given. A URL
+    /// for a server left out is refused rather than ignored: the user meant to measure it.
+    fn lab_targets(&self) -> anyhow::Result<Vec<LabTarget>> {
+        for server in &LAB_SERVERS {
+            if self.lab_url(server.name).is_some() && !self.servers.contains(&server) {
+                bail!(
+                    "--{}-url is given, but {} is not in --servers; add it there or drop the URL",
+                    server.name,
+                    server.name
+                );
+            }
+        }
+        Ok(LAB_SERVERS
+            .iter()
+            .filter(|server| self.servers.contains(server))
+            .map(|server| LabTarget {
+                server,
+                url: self.lab_url(server.name).cloned(),
+            })
+            .collect())
+    }
+}
+
+/// Each `--target` needs a name of its own, and none of the lab servers'.
+fn check_target_names(targets: &[TargetSpec]) -> anyhow::Result<()> {
+    for (i, target) in targets.iter().enumerate() {
+        let name = target.name.as_str();
+        if is_lab_name(name) || targets[..i].iter().any(|t| t.name == name) {
+            bail!("--target name {name:?} is taken; give each target its own name");
+        }
+    }
+    Ok(())
 }
 
 /// `default` if `values` has it, else the first value.
@@ -286,5 +349,65 @@ mod tests {
         assert!(plan(&["--target", "a=ftp://x"]).is_err());
         assert!(plan(&["--concurrency", "0"]).is_err());
         assert!(plan(&["--duration", "0"]).is_err());
+    }
+
+    fn lab_names(plan: &Plan) -> Vec<&'static str> {
+        plan.lab.iter().map(|l| l.server.name).collect()
+    }
+
+    #[test]
+    fn every_lab_server_takes_part_by_default_and_the_harness_starts_them() {
+        let plan = plan(&[]).unwrap();
+        assert_eq!(lab_names(&plan), ["threading", "multiprocessing", "prefork"]);
+        assert!(plan.lab.iter().all(|l| l.url.is_none()));
+        assert_eq!(
+            ALL_LAB_SERVERS,
+            LAB_SERVERS.iter().map(|s| s.name).collect::<Vec<_>>().join(","),
+            "the default lists the whole table"
+        );
+        let prefork = &plan.lab[2].server;
+        assert_eq!(
+            (prefork.binary, prefork.path, prefork.args),
+            (
+                "app_multiprocessing",
+                "/multiprocessing",
+                &["--strategy", "prefork"][..]
+            )
+        );
+    }
+
+    #[test]
+    fn servers_chooses_some_in_the_tables_order() {
+        let plan = plan(&["--servers", "prefork,threading,threading"]).unwrap();
+        assert_eq!(lab_names(&plan), ["threading", "prefork"]);
+        let err = plan_err(&["--servers", "threading,forking"]);
+        assert!(err.contains("\"forking\" is not a lab server"), "{err}");
+        assert!(err.contains("threading, multiprocessing, prefork"), "{err}");
+    }
+
+    #[test]
+    fn a_url_makes_that_server_one_already_running() {
+        let plan = plan(&["--prefork-url", "http://127.0.0.1:9/"]).unwrap();
+        let urls: Vec<Option<&str>> = plan.lab.iter().map(|l| l.url.as_deref()).collect();
+        assert_eq!(urls, [None, None, Some("http://127.0.0.1:9/")]);
+        let err = plan_err(&["--servers", "threading", "--prefork-url", "http://127.0.0.1:9"]);
+        assert!(
+            err.contains("--prefork-url is given, but prefork is not in --servers"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn target_names_cannot_clash_with_any_lab_server() {
+        for name in ["threading", "multiprocessing", "prefork"] {
+            let err = plan_err(&["--target", &format!("{name}=http://x/y")]);
+            assert!(err.contains("is taken"), "{err}");
+        }
+        let err = plan_err(&["--target", "py=http://x/a", "--target", "py=http://x/b"]);
+        assert!(err.contains("is taken"), "{err}");
+    }
+
+    fn plan_err(args: &[&str]) -> String {
+        plan(args).unwrap_err().to_string()
     }
 }

@@ -1,5 +1,5 @@
-//! The servers under test: starting the two lab servers (built first, in the harness's own
-//! profile), or using ones already running, and knowing how to address each.
+//! The servers under test: starting the lab servers (built first, in the harness's own profile),
+//! or using ones already running, and knowing how to address each.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -10,14 +10,54 @@ use anyhow::{Context, bail};
 use matrix_service::launch::LaunchedServer;
 
 use crate::http::Client;
-use crate::plan::Plan;
+use crate::plan::{LabTarget, Plan};
 use crate::summary::{ScenarioKey, ServerInfo};
 
-/// The two lab servers: (name, binary, endpoint path).
-pub const LAB_SERVERS: [(&str, &str, &str); 2] = [
-    ("threading", "app_threading", "/threading"),
-    ("multiprocessing", "app_multiprocessing", "/multiprocessing"),
+/// A server the lab builds, starts and compares. One binary can serve several lab servers,
+/// chosen by its arguments: the processes binary forks per request, or keeps a pre-forked pool.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LabServer {
+    /// Its name in flags (`--servers`, `--pid`), reports and `summary.json`.
+    pub name: &'static str,
+    /// The binary that serves it, which is also its package's name.
+    pub binary: &'static str,
+    /// The endpoint's path.
+    pub path: &'static str,
+    /// Arguments after `--port 0`.
+    pub args: &'static [&'static str],
+}
+
+/// Every lab server, in the order runs list and alternate them.
+pub static LAB_SERVERS: [LabServer; 3] = [
+    LabServer {
+        name: "threading",
+        binary: "app_threading",
+        path: "/threading",
+        args: &[],
+    },
+    LabServer {
+        name: "multiprocessing",
+        binary: "app_multiprocessing",
+        path: "/multiprocessing",
+        args: &[],
+    },
+    LabServer {
+        name: "prefork",
+        binary: "app_multiprocessing",
+        path: "/multiprocessing",
+        args: &["--strategy", "prefork"],
+    },
 ];
+
+/// The lab server called `name`.
+pub fn lab_server(name: &str) -> Option<&'static LabServer> {
+    LAB_SERVERS.iter().find(|s| s.name == name)
+}
+
+/// Whether `name` is a lab server's (and so not free for a `--target`).
+pub fn is_lab_name(name: &str) -> bool {
+    lab_server(name).is_some()
+}
 
 /// How long a server may take to print its address and answer `/healthz`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -81,9 +121,9 @@ fn binary_dir() -> anyhow::Result<PathBuf> {
         .to_path_buf())
 }
 
-/// Builds the lab servers in the harness's profile (a no-op when they are up to date, so the
-/// servers measured are always the current source), then returns their directory.
-fn build_servers(say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
+/// Builds `binaries` in the harness's profile (a no-op when they are up to date, so the servers
+/// measured are always the current source), then returns their directory.
+fn build_servers(binaries: &[&str], say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
     let dir = binary_dir()?;
     let Some(root) = workspace_root() else {
         // Installed without the source: use the binaries beside the harness if present.
@@ -94,16 +134,8 @@ fn build_servers(say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--profile",
-            profile,
-            "-p",
-            "app_threading",
-            "-p",
-            "app_multiprocessing",
-        ])
+        .args(["build", "--quiet", "--profile", profile])
+        .args(binaries.iter().flat_map(|binary| ["-p", binary]))
         .stdin(Stdio::null())
         .status()
         .with_context(|| format!("running {} build", cargo.to_string_lossy()))?;
@@ -115,22 +147,15 @@ fn build_servers(say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
 
 /// Starts or addresses every server of `plan`; server logs go to `logs_dir`.
 pub fn prepare(plan: &Plan, logs_dir: &Path, client: &Client, say: &dyn Fn(&str)) -> anyhow::Result<Vec<Target>> {
-    let given = [&plan.threading_url, &plan.multiprocessing_url];
-    let need_build = given.iter().any(|url| url.is_none());
-    let bin_dir = if need_build { Some(build_servers(say)?) } else { None };
+    let binaries = binaries_to_build(plan);
+    let bin_dir = if binaries.is_empty() {
+        None
+    } else {
+        Some(build_servers(&binaries, say)?)
+    };
     let mut targets = Vec::new();
-    for ((name, binary, path), url) in LAB_SERVERS.into_iter().zip(given) {
-        let target = match (url, &bin_dir) {
-            (Some(url), _) => Target {
-                name: name.into(),
-                endpoint: lab_endpoint(url, path)?,
-                lab: true,
-                managed: None,
-            },
-            (None, Some(dir)) => start_lab_server(name, &dir.join(binary), path, logs_dir)?,
-            (None, None) => unreachable!("servers are built when any is not given"),
-        };
-        targets.push(target);
+    for lab in &plan.lab {
+        targets.push(lab_target(lab, bin_dir.as_deref(), logs_dir)?);
     }
     for extra in &plan.extra_targets {
         targets.push(Target {
@@ -144,6 +169,34 @@ pub fn prepare(plan: &Plan, logs_dir: &Path, client: &Client, say: &dyn Fn(&str)
         wait_healthy(target, client)?;
     }
     Ok(targets)
+}
+
+/// The binaries of the lab servers the harness starts, each once.
+fn binaries_to_build(plan: &Plan) -> Vec<&'static str> {
+    let mut binaries: Vec<&str> = plan
+        .lab
+        .iter()
+        .filter(|lab| lab.url.is_none())
+        .map(|lab| lab.server.binary)
+        .collect();
+    binaries.sort_unstable();
+    binaries.dedup();
+    binaries
+}
+
+/// A lab server of the plan: addressed at its URL if given, else started from `bin_dir`.
+fn lab_target(lab: &LabTarget, bin_dir: Option<&Path>, logs_dir: &Path) -> anyhow::Result<Target> {
+    let server = lab.server;
+    match (&lab.url, bin_dir) {
+        (Some(url), _) => Ok(Target {
+            name: server.name.into(),
+            endpoint: lab_endpoint(url, server.path)?,
+            lab: true,
+            managed: None,
+        }),
+        (None, Some(dir)) => start_lab_server(server, dir, logs_dir),
+        (None, None) => unreachable!("servers are built when any is not given"),
+    }
 }
 
 /// A lab server's endpoint from a URL given as a base (`http://host:8001`) or in full.
@@ -163,30 +216,34 @@ fn lab_endpoint(url: &str, path: &str) -> anyhow::Result<String> {
     })
 }
 
-fn start_lab_server(name: &str, binary: &Path, path: &str, logs_dir: &Path) -> anyhow::Result<Target> {
+fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyhow::Result<Target> {
+    let binary = bin_dir.join(server.binary);
     if !binary.exists() {
         bail!(
-            "{} is missing; build it with `cargo build --release -p {name}`",
-            binary.display()
+            "{} is missing; build it with `cargo build --release -p {}`",
+            binary.display(),
+            server.binary
         );
     }
+    let name = server.name;
     let log_path = logs_dir.join(format!("{name}.log"));
     let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    let mut command = Command::new(binary);
+    let mut command = Command::new(&binary);
     // Warnings only: an access-log line per request would cost the server CPU under load.
     command
         .args(["--port", "0"])
+        .args(server.args)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stderr(log);
-    let server = LaunchedServer::start(command, STARTUP_TIMEOUT)
+    let launched = LaunchedServer::start(command, STARTUP_TIMEOUT)
         .with_context(|| format!("starting the {name} server (its log: {})", log_path.display()))?;
-    let endpoint = format!("{}{path}", server.url());
+    let endpoint = format!("{}{}", launched.url(), server.path);
     Ok(Target {
         name: name.into(),
         endpoint,
         lab: true,
-        managed: Some(server),
+        managed: Some(launched),
     })
 }
 
@@ -239,6 +296,34 @@ mod tests {
         );
         assert!(lab_endpoint("h:1", "/threading").is_err());
         assert!(lab_endpoint("http://h:1/threading?n=5", "/threading").is_err());
+    }
+
+    fn plan(args: &[&str]) -> Plan {
+        use clap::Parser;
+        crate::Cli::try_parse_from(std::iter::once("loadtest").chain(args.iter().copied()))
+            .unwrap()
+            .plan("t")
+            .unwrap()
+    }
+
+    #[test]
+    fn each_binary_is_built_once_and_only_for_servers_the_harness_starts() {
+        assert_eq!(binaries_to_build(&plan(&[])), ["app_multiprocessing", "app_threading"]);
+        assert_eq!(
+            binaries_to_build(&plan(&["--multiprocessing-url", "http://h:1"])),
+            ["app_multiprocessing", "app_threading"],
+            "prefork still needs app_multiprocessing"
+        );
+        assert_eq!(
+            binaries_to_build(&plan(&[
+                "--servers",
+                "threading,prefork",
+                "--prefork-url",
+                "http://h:1"
+            ])),
+            ["app_threading"]
+        );
+        assert!(binaries_to_build(&plan(&["--servers", "prefork", "--prefork-url", "http://h:1"])).is_empty());
     }
 
     #[test]

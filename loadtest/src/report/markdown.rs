@@ -276,4 +276,10 @@ mod tests {
         let summary = crate::testdata::summary();
         insta::assert_snapshot!(render(&summary, &["throughput.svg".into(), "latency.svg".into()]));
     }
+
+    #[test]
+    fn the_report_of_three_lab_servers_and_another() {
+        let summary = crate::testdata::three_servers();
+        insta::assert_snapshot!(render(&summary, &[]));
+    }
 }
