@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Parser;
 
-use crate::plan::{LabTarget, Mode, Plan, Sweep, SweepKind, TargetSpec};
+use crate::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec};
 use crate::servers::{LAB_SERVERS, LabServer, is_lab_name, lab_server};
 use crate::summary::ScenarioKey;
 
@@ -89,6 +89,12 @@ pub struct Cli {
     #[arg(long = "target", value_name = "NAME=URL", value_parser = target_spec)]
     pub targets: Vec<TargetSpec>,
 
+    /// Sample the CPU and memory of a server the harness did not start, as NAME=PID: PID is the
+    /// root of its process tree, which is sampled whole, children included (gunicorn's master
+    /// and its workers, say). NAME is a --target name, or a lab server given by URL. Repeatable.
+    #[arg(long = "pid", value_name = "NAME=PID", value_parser = pid_spec)]
+    pub pids: Vec<PidSpec>,
+
     /// Seconds before a single request counts as failed (oha -t).
     #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = seconds)]
     pub request_timeout: f64,
@@ -129,7 +135,21 @@ fn target_spec(raw: &str) -> Result<TargetSpec, String> {
     Ok(TargetSpec {
         name: name.to_owned(),
         url: url.to_owned(),
+        pid: None,
     })
+}
+
+fn pid_spec(raw: &str) -> Result<PidSpec, String> {
+    let (name, pid) = raw.split_once('=').ok_or("must be NAME=PID, such as python=4242")?;
+    match pid.parse::<i32>() {
+        Ok(pid) if pid > 0 && !name.is_empty() => Ok(PidSpec {
+            name: name.to_owned(),
+            pid,
+        }),
+        _ => Err(format!(
+            "{raw:?} must be NAME=PID, with a process id above 0, such as python=4242"
+        )),
+    }
 }
 
 impl Cli {
@@ -170,7 +190,9 @@ impl Cli {
             Mode::Measured
         };
         check_target_names(&self.targets)?;
-        let lab = self.lab_targets()?;
+        let mut lab = self.lab_targets()?;
+        let mut targets = self.targets;
+        attach_pids(&self.pids, &mut lab, &mut targets)?;
         let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(now_utc));
         if out_dir.join("summary.json").exists() {
             bail!("{} already holds results; choose another --out", out_dir.display());
@@ -200,7 +222,7 @@ impl Cli {
             out_dir,
             oha: self.oha,
             lab,
-            extra_targets: self.targets,
+            extra_targets: targets,
             request_timeout: Duration::from_secs_f64(self.request_timeout),
         })
     }
@@ -235,6 +257,7 @@ impl Cli {
             .map(|server| LabTarget {
                 server,
                 url: self.lab_url(server.name).cloned(),
+                pid: None,
             })
             .collect())
     }
@@ -247,6 +270,44 @@ fn check_target_names(targets: &[TargetSpec]) -> anyhow::Result<()> {
         if is_lab_name(name) || targets[..i].iter().any(|t| t.name == name) {
             bail!("--target name {name:?} is taken; give each target its own name");
         }
+    }
+    Ok(())
+}
+
+/// Gives each `--pid` to the server it names, which must be one the harness does not start (it
+/// samples those already), given once, and alive now: a typo should fail here, not after the
+/// servers were built and started.
+fn attach_pids(pids: &[PidSpec], lab: &mut [LabTarget], targets: &mut [TargetSpec]) -> anyhow::Result<()> {
+    for (i, PidSpec { name, pid }) in pids.iter().enumerate() {
+        if pids[..i].iter().any(|p| &p.name == name) {
+            bail!("--pid {name}= is given twice; give each server one pid, the root of its process tree");
+        }
+        let slot = if let Some(lab) = lab.iter_mut().find(|l| l.server.name == name) {
+            if lab.url.is_none() {
+                bail!(
+                    "--pid {name}={pid}: the harness starts the {name} server itself and samples it already; \
+                     --pid is for a server given by URL (--{name}-url)"
+                );
+            }
+            &mut lab.pid
+        } else if let Some(target) = targets.iter_mut().find(|t| &t.name == name) {
+            &mut target.pid
+        } else {
+            let mut known: Vec<&str> = lab.iter().filter(|l| l.url.is_some()).map(|l| l.server.name).collect();
+            known.extend(targets.iter().map(|t| t.name.as_str()));
+            bail!(
+                "--pid {name}={pid}: no server given by URL is called {name:?}; --pid names one of: {}",
+                if known.is_empty() {
+                    "none (give a --target NAME=URL or a --threading-url first)".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            );
+        };
+        if !crate::sampler::process_exists(*pid) {
+            bail!("--pid {name}={pid}: no process {pid} is running (there is no /proc/{pid})");
+        }
+        *slot = Some(*pid);
     }
     Ok(())
 }
@@ -405,6 +466,55 @@ mod tests {
         }
         let err = plan_err(&["--target", "py=http://x/a", "--target", "py=http://x/b"]);
         assert!(err.contains("is taken"), "{err}");
+    }
+
+    #[test]
+    fn a_pid_is_given_to_the_server_it_names() {
+        let me = std::process::id().to_string();
+        let plan = plan(&[
+            "--target",
+            "python=http://127.0.0.1:9001/threading",
+            "--threading-url",
+            "http://127.0.0.1:8001",
+            "--pid",
+            &format!("python={me}"),
+            "--pid",
+            &format!("threading={me}"),
+        ])
+        .unwrap();
+        let me: i32 = me.parse().unwrap();
+        assert_eq!(plan.extra_targets[0].pid, Some(me));
+        let pids: Vec<Option<i32>> = plan.lab.iter().map(|l| l.pid).collect();
+        assert_eq!(pids, [Some(me), None, None]);
+    }
+
+    #[test]
+    fn a_pid_must_be_a_positive_number_after_a_name() {
+        for bad in ["python", "python=", "python=abc", "python=0", "python=-4", "=42"] {
+            let err = Cli::try_parse_from(["loadtest", "--pid", bad]).unwrap_err().to_string();
+            assert!(err.contains("NAME=PID"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_pid_for_no_such_server_a_started_one_a_dead_one_or_twice_is_refused() {
+        let me = format!("{}", std::process::id());
+        let target = ["--target", "python=http://127.0.0.1:9001/threading"];
+        let with = |extra: &[&str]| plan_err(&[&target[..], extra].concat());
+
+        let err = with(&["--pid", &format!("ruby={me}")]);
+        assert!(
+            err.contains("no server given by URL is called \"ruby\"; --pid names one of: python"),
+            "{err}"
+        );
+        let err = with(&["--pid", &format!("prefork={me}")]);
+        assert!(err.contains("the harness starts the prefork server itself"), "{err}");
+        assert!(err.contains("--prefork-url"), "{err}");
+        // Above PID_MAX_LIMIT (2^22): no process can have it.
+        let err = with(&["--pid", "python=999999999"]);
+        assert!(err.contains("no process 999999999 is running"), "{err}");
+        let err = with(&["--pid", &format!("python={me}"), "--pid", &format!("python={me}")]);
+        assert!(err.contains("given twice"), "{err}");
     }
 
     fn plan_err(args: &[&str]) -> String {

@@ -106,6 +106,8 @@ pub struct LabTarget {
     /// The URL of one already running (`--threading-url` and the like); `None`: the harness
     /// starts it.
     pub url: Option<String>,
+    /// The root of its process tree, to sample one already running (`--pid`).
+    pub pid: Option<i32>,
 }
 
 /// Another server to compare, as `--target NAME=URL`.
@@ -113,6 +115,15 @@ pub struct LabTarget {
 pub struct TargetSpec {
     pub name: String,
     pub url: String,
+    /// The root of its process tree, to sample (`--pid NAME=PID`).
+    pub pid: Option<i32>,
+}
+
+/// A server's process to sample, as `--pid NAME=PID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PidSpec {
+    pub name: String,
+    pub pid: i32,
 }
 
 /// The whole run, validated.

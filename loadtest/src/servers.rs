@@ -71,6 +71,8 @@ pub struct Target {
     pub lab: bool,
     /// The process, if this harness started it.
     pub managed: Option<LaunchedServer>,
+    /// The root of the process tree of a server the harness did not start, to sample (`--pid`).
+    pub given_pid: Option<i32>,
 }
 
 impl Target {
@@ -83,8 +85,9 @@ impl Target {
         }
     }
 
+    /// The root of the process tree to sample, if any: the harness's own child, or `--pid`'s.
     pub fn pid(&self) -> Option<i32> {
-        self.managed.as_ref().map(LaunchedServer::pid)
+        self.managed.as_ref().map(LaunchedServer::pid).or(self.given_pid)
     }
 
     pub fn info(&self) -> ServerInfo {
@@ -163,12 +166,24 @@ pub fn prepare(plan: &Plan, logs_dir: &Path, client: &Client, say: &dyn Fn(&str)
             endpoint: extra.url.clone(),
             lab: false,
             managed: None,
+            given_pid: extra.pid,
         });
     }
     for target in &mut targets {
+        check_sampleable(target)?;
         wait_healthy(target, client)?;
     }
     Ok(targets)
+}
+
+/// Samples a `--pid` tree once, so that a process the harness may not read (another user's:
+/// `smaps_rollup` needs ptrace access) fails now, before any load, with the flag named.
+fn check_sampleable(target: &Target) -> anyhow::Result<()> {
+    if let Some(pid) = target.given_pid {
+        crate::sampler::snapshot(pid)
+            .with_context(|| format!("--pid {}={pid}: its process tree cannot be sampled", target.name))?;
+    }
+    Ok(())
 }
 
 /// The binaries of the lab servers the harness starts, each once.
@@ -193,6 +208,7 @@ fn lab_target(lab: &LabTarget, bin_dir: Option<&Path>, logs_dir: &Path) -> anyho
             endpoint: lab_endpoint(url, server.path)?,
             lab: true,
             managed: None,
+            given_pid: lab.pid,
         }),
         (None, Some(dir)) => start_lab_server(server, dir, logs_dir),
         (None, None) => unreachable!("servers are built when any is not given"),
@@ -244,6 +260,7 @@ fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyh
         endpoint,
         lab: true,
         managed: Some(launched),
+        given_pid: None,
     })
 }
 
@@ -327,6 +344,34 @@ mod tests {
     }
 
     #[test]
+    fn a_given_pid_is_the_tree_to_sample_and_must_be_readable() {
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep should be runnable");
+        let pid = i32::try_from(child.id()).expect("pids fit in i32");
+        let mut target = Target {
+            name: "python".into(),
+            endpoint: "http://127.0.0.1:9/threading".into(),
+            lab: false,
+            managed: None,
+            given_pid: Some(pid),
+        };
+        assert_eq!(target.pid(), Some(pid));
+        assert_eq!((target.info().pid, target.info().managed), (Some(pid), false));
+        check_sampleable(&target).expect("our own child can be sampled");
+        child.kill().expect("sleep can be killed");
+        child.wait().expect("sleep should be waitable");
+        let err = format!("{:#}", check_sampleable(&target).unwrap_err());
+        assert!(
+            err.contains(&format!("--pid python={pid}: its process tree cannot be sampled")),
+            "{err}"
+        );
+        target.given_pid = None;
+        assert_eq!(target.pid(), None);
+    }
+
+    #[test]
     fn health_is_at_the_server_root() {
         assert_eq!(health_url("http://127.0.0.1:5/threading"), "http://127.0.0.1:5/healthz");
         assert_eq!(health_url("http://127.0.0.1:5"), "http://127.0.0.1:5/healthz");
@@ -344,6 +389,7 @@ mod tests {
             endpoint: "http://h/threading".into(),
             lab: true,
             managed: None,
+            given_pid: None,
         };
         assert_eq!(lab.url_for(key), "http://h/threading?n=100&workers=2");
         let other = Target {
@@ -351,6 +397,7 @@ mod tests {
             endpoint: "http://h:9/threading".into(),
             lab: false,
             managed: None,
+            given_pid: None,
         };
         assert_eq!(other.url_for(key), "http://h:9/threading");
     }

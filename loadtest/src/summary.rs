@@ -68,12 +68,24 @@ pub struct ServerInfo {
     pub name: String,
     /// The URL the load was sent to (default parameters; scenarios add their own query).
     pub url: String,
-    /// Whether the harness started it (and so could sample its CPU and memory).
+    /// Whether the harness started it.
     pub managed: bool,
-    /// Its pid, for a managed server.
+    /// The root of the process tree whose CPU and memory were sampled: the harness's own child
+    /// for a managed server, the `--pid` given for another; `None`: not sampled.
     pub pid: Option<i32>,
     /// The command line, for a managed server.
     pub command: Vec<String>,
+}
+
+impl ServerInfo {
+    /// Who started it and what was sampled, for a person.
+    pub fn origin(&self) -> String {
+        match (self.managed, self.pid) {
+            (true, Some(pid)) => format!("started by the harness, pid {pid}"),
+            (_, Some(pid)) => format!("already running; process tree of pid {pid} sampled"),
+            (_, None) => "already running; not sampled".to_owned(),
+        }
+    }
 }
 
 /// How the run was designed.

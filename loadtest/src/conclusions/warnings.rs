@@ -43,9 +43,10 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
              CPUs, so those servers may be faster than measured."
         ));
     }
-    for server in summary.servers.iter().filter(|s| !s.managed) {
+    for server in summary.servers.iter().filter(|s| s.pid.is_none()) {
         out.push(format!(
-            "The {} server was not started by the harness, so its CPU and memory were not sampled.",
+            "The {0} server was not started by the harness, so its CPU and memory were not sampled; \
+             `--pid {0}=PID` samples the process tree of PID.",
             server.name
         ));
     }
@@ -76,5 +77,18 @@ mod tests {
         assert!(text.contains("Invalid trial left out"), "{text}");
         assert!(text.contains("oha ran on the same 2 CPUs"), "{text}");
         assert!(!text.contains("Quick look"), "{text}");
+    }
+
+    #[test]
+    fn only_a_server_with_no_pid_is_unsampled_and_the_warning_says_how_to_sample_it() {
+        let mut s = crate::testdata::three_servers();
+        assert!(!warnings(&s).join("\n").contains("not sampled"), "python has a --pid");
+        s.servers[3].pid = None;
+        let text = warnings(&s).join("\n");
+        assert!(
+            text.contains("The python server was not started by the harness, so its CPU and memory were not sampled; `--pid python=PID`"),
+            "{text}"
+        );
+        assert_eq!(text.matches("not sampled").count(), 1, "{text}");
     }
 }

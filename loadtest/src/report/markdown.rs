@@ -203,16 +203,7 @@ fn method(md: &mut String, summary: &RunSummary) {
             summary
                 .servers
                 .iter()
-                .map(|s| format!(
-                    "{} at {}{}",
-                    s.name,
-                    s.url,
-                    if s.managed {
-                        " (started by the harness)"
-                    } else {
-                        " (already running)"
-                    }
-                ))
+                .map(|s| format!("{} at {} ({})", s.name, s.url, s.origin()))
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
