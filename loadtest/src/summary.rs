@@ -208,6 +208,9 @@ pub struct ScenarioResult {
     /// `cpu_ms_per_request` over the in-process cost of the same work: how many times the work's
     /// own CPU the server spent per answer.
     pub cpu_vs_work: Option<f64>,
+    /// `latency_p99_ms` over `latency_p50_ms`: how long the tail is against the typical answer
+    /// (the lab's target is at most 3 at 20 connections).
+    pub latency_p99_over_p50: Option<f64>,
     pub trials_valid: u32,
     pub trials_invalid: u32,
     /// Spread across trials.

@@ -61,6 +61,10 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         assert_eq!(result["success_rate"].as_f64(), Some(1.0), "{result}");
         assert!(result["rps_median"].as_f64().unwrap() > 0.0);
         assert!(
+            result["latency_p99_over_p50"].as_f64().is_some_and(|r| r >= 1.0),
+            "{result}"
+        );
+        assert!(
             result["peak_memory_bytes"].as_u64().unwrap() > 1 << 20,
             "a server uses more than 1 MiB"
         );
