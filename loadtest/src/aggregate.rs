@@ -93,6 +93,7 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
         memory_after_bytes: valid.iter().rev().find_map(|t| t.memory_after_bytes),
         cpu_vs_work: None,
         latency_p99_over_p50: tail_ratio(latency_p50.map(|s| s.median), latency_p99.map(|s| s.median)),
+        cpu_ns_per_element: cpu_per_request.map(|s| s.median * 1.0e6 / f64::from(scenario.n).powi(2)),
         trials_valid: valid.len() as u32,
         trials_invalid: (all.len() - valid.len()) as u32,
         rps,
@@ -211,6 +212,8 @@ mod tests {
         assert_eq!(threads.requests, 3 * 1000);
         assert_eq!(threads.latency_p99_ms, Some(37.5));
         assert_eq!(threads.latency_p99_over_p50, Some(1.5), "37.5 ms over 25 ms");
+        assert_eq!(threads.cpu_ms_per_request, Some(2.0));
+        assert_eq!(threads.cpu_ns_per_element, Some(8.0), "2 ms over 500²");
         assert!(
             threads.success_rate < 1.0,
             "the invalid trial's failures count against the rate"

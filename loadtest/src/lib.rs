@@ -18,6 +18,7 @@ pub mod oha;
 pub mod plan;
 pub mod report;
 pub mod sampler;
+pub mod scaling;
 pub mod servers;
 pub mod stats;
 pub mod summary;

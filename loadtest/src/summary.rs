@@ -211,6 +211,9 @@ pub struct ScenarioResult {
     /// `latency_p99_ms` over `latency_p50_ms`: how long the tail is against the typical answer
     /// (the lab's target is at most 3 at 20 connections).
     pub latency_p99_over_p50: Option<f64>,
+    /// `cpu_ms_per_request` over n², in nanoseconds: CPU per element of the sum, flat across n
+    /// when the cost grows like the work (see `scaling`).
+    pub cpu_ns_per_element: Option<f64>,
     pub trials_valid: u32,
     pub trials_invalid: u32,
     /// Spread across trials.

@@ -109,6 +109,30 @@ pub fn three_servers() -> RunSummary {
     crate::summarize(facts(servers, probes, design(4, None)), trials, Vec::new())
 }
 
+/// An `--sizes 100,500,1000,2000` sweep, two trials per server and size, with CPU per request
+/// set to a cost model: threads `0.3 + 8e-6 n²` ms (fixed costs, then like n²), processes with a
+/// jump above n=1000 (130 ms at n=2000, where like n² would give about 80).
+pub fn size_sweep() -> RunSummary {
+    let cpu_ms: [(u32, f64, f64); 4] = [
+        (100, 0.38, 3.1),
+        (500, 2.3, 8.0),
+        (1000, 8.3, 20.0),
+        (2000, 32.3, 130.0),
+    ];
+    let mut trials = Vec::new();
+    for (n, threads, processes) in cpu_ms {
+        let key = ScenarioKey { n, ..KEY };
+        for index in 1..=2 {
+            for (server, cpu) in [("threading", threads), ("multiprocessing", processes)] {
+                // trial() spends 1.6 CPU-seconds a second: this rate gives `cpu` ms per request.
+                trials.push(trial(server, key, "measured", index, 1600.0 / cpu, true));
+            }
+        }
+    }
+    let servers = vec![managed("threading", 40001, 101), managed("multiprocessing", 40002, 102)];
+    crate::summarize(facts(servers, Vec::new(), design(2, Some("n"))), trials, Vec::new())
+}
+
 /// A server the harness started.
 fn managed(name: &str, port: u16, pid: i32) -> ServerInfo {
     ServerInfo {

@@ -1,6 +1,8 @@
-//! What a sweep shows: per server, where throughput peaked and how it moved.
+//! What a sweep shows: per server, where throughput peaked and how it moved; across workers, the
+//! lab servers' ratios; across n, whether CPU grows like the work, n² (see [`crate::scaling`]).
 
 use super::{POOL, PROCESSES, THREADS, result, rps_ratio};
+use crate::scaling::{FROM_N, Scaling, Shape, TOLERANCE, scaling};
 use crate::summary::{RunSummary, ScenarioKey};
 
 /// Per server with two or more points: the best value of the swept variable, and how throughput
@@ -13,11 +15,9 @@ pub(super) fn findings(summary: &RunSummary, sweep: &str, scenarios: &[ScenarioK
     };
     let mut out = Vec::new();
     for server in summary.servers.iter().map(|s| s.name.as_str()) {
-        let points: Vec<(u32, f64, Option<f64>)> = scenarios
+        let points: Vec<(u32, f64)> = scenarios
             .iter()
-            .filter_map(|s| {
-                result(summary, server, *s).and_then(|r| r.rps_median.map(|rps| (value(*s), rps, r.cpu_ms_per_request)))
-            })
+            .filter_map(|s| result(summary, server, *s).and_then(|r| r.rps_median.map(|rps| (value(*s), rps))))
             .collect();
         let (Some(first), Some(last)) = (points.first(), points.last()) else {
             continue;
@@ -29,7 +29,7 @@ pub(super) fn findings(summary: &RunSummary, sweep: &str, scenarios: &[ScenarioK
             .iter()
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .expect("points is not empty");
-        let mut sentence = format!(
+        out.push(format!(
             "Across {sweep} = {}: the {server} server peaked at {sweep}={} with {:.0} req/s; from {sweep}={} to {} it \
              went from {:.0} to {:.0} req/s.",
             points.iter().map(|p| p.0.to_string()).collect::<Vec<_>>().join(", "),
@@ -39,18 +39,9 @@ pub(super) fn findings(summary: &RunSummary, sweep: &str, scenarios: &[ScenarioK
             last.0,
             first.1,
             last.1
-        );
-        if sweep == "n"
-            && let (Some(cpu_first), Some(cpu_last)) = (first.2, last.2)
-        {
-            let area = (f64::from(last.0) / f64::from(first.0)).powi(2);
-            sentence.push_str(&format!(
-                " CPU per request grew {:.1}x while n² grew {area:.0}x.",
-                cpu_last / cpu_first
-            ));
-        }
-        out.push(sentence);
+        ));
     }
+    out.extend(scaling(summary).iter().map(scaling_line));
     if sweep == "workers" {
         for (a, b) in [(THREADS, PROCESSES), (THREADS, POOL), (POOL, PROCESSES)] {
             out.extend(ratios_by_workers(summary, a, b, scenarios));
@@ -66,4 +57,94 @@ fn ratios_by_workers(summary: &RunSummary, a: &str, b: &str, scenarios: &[Scenar
         .filter_map(|s| rps_ratio(summary, a, b, *s).map(|r| format!("{}: {:.2}x", s.workers, r.value)))
         .collect();
     (!ratios.is_empty()).then(|| format!("{a} over {b} in req/s, by workers: {}.", ratios.join(", ")))
+}
+
+/// Whether one server's CPU grows like n², in one sentence.
+fn scaling_line(scaling: &Scaling) -> String {
+    let largest = scaling.largest();
+    let reference = format!("its value at n={} ({:.2} ns)", largest.n, largest.ns_per_element);
+    let mut line = format!("Scaling with n, {}: ", scaling.server);
+    line.push_str(&match scaling.shape() {
+        Shape::LikeNSquared => format!(
+            "CPU per n² stays within {TOLERANCE}x of {reference} at every n from {FROM_N} up, so the cost grows like \
+             n², as the work does."
+        ),
+        Shape::Bent { at } if at.vs_largest < 1.0 => format!(
+            "**a jump.** CPU per n² at n={} was {:.2}x {reference}: the cost grows faster than n², so something \
+             costs more than the work as n grows (for a server that forks, the page tables each fork copies grow \
+             with the memory it holds; for any server, data outgrowing the CPU caches).",
+            at.n, at.vs_largest
+        ),
+        Shape::Bent { at } => format!(
+            "CPU per n² at n={} was {:.2}x {reference}: fixed per-request costs still weigh at that size, so the \
+             cost grows slower than n² up to there.",
+            at.n, at.vs_largest
+        ),
+        Shape::TooFewSizes => format!(
+            "too few sizes from n={FROM_N} up to judge whether CPU grows like n² (give --sizes two or more of them)."
+        ),
+    });
+    let small: Vec<String> = scaling
+        .small()
+        .map(|p| format!("{:.1}x at n={}", p.vs_largest, p.n))
+        .collect();
+    if !small.is_empty() {
+        line.push_str(&format!(
+            " Below n={FROM_N} it is {}: there fixed per-request costs (HTTP, JSON, starting threads or processes) \
+             dominate, as expected.",
+            small.join(", ")
+        ));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::size_sweep;
+
+    #[test]
+    fn an_n_sweep_says_per_server_whether_cpu_grows_like_n_squared() {
+        let summary = size_sweep();
+        let scenarios = super::super::scenario_order(&summary.results);
+        let lines = findings(&summary, "n", &scenarios);
+        let threads = lines
+            .iter()
+            .find(|l| l.starts_with("Scaling with n, threading"))
+            .expect("{lines:#?}");
+        assert_eq!(
+            threads,
+            "Scaling with n, threading: CPU per n² stays within 1.5x of its value at n=2000 (8.07 ns) at every n \
+             from 500 up, so the cost grows like n², as the work does. Below n=500 it is 4.7x at n=100: there fixed \
+             per-request costs (HTTP, JSON, starting threads or processes) dominate, as expected."
+        );
+        let processes = lines
+            .iter()
+            .find(|l| l.starts_with("Scaling with n, multiprocessing"))
+            .expect("{lines:#?}");
+        assert!(
+            processes.starts_with(
+                "Scaling with n, multiprocessing: **a jump.** CPU per n² at n=1000 was 0.62x its value at n=2000 \
+                 (32.50 ns): the cost grows faster than n²"
+            ),
+            "{processes}"
+        );
+    }
+
+    #[test]
+    fn fixed_costs_at_500_are_said_to_bend_it_the_other_way() {
+        let mut summary = size_sweep();
+        for r in summary
+            .results
+            .iter_mut()
+            .filter(|r| r.server == "threading" && r.n == 500)
+        {
+            r.cpu_ns_per_element = r.cpu_ns_per_element.map(|ns| ns * 2.0);
+        }
+        let line = scaling_line(&scaling(&summary)[0]);
+        assert!(
+            line.contains("at n=500 was 2.28x its value at n=2000 (8.07 ns): fixed per-request costs still weigh"),
+            "{line}"
+        );
+    }
 }

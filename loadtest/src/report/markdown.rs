@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::report::table::number;
+use crate::scaling::{FROM_N, Scaling, TOLERANCE};
 use crate::summary::{RunSummary, ScenarioKey};
 
 /// Renders the report; `charts` are the chart files written beside it.
@@ -32,6 +33,12 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
 
     section(&mut md, "Results");
     results_table(&mut md, summary);
+
+    let scaling = crate::scaling::scaling(summary);
+    if !scaling.is_empty() {
+        section(&mut md, "Scaling with n");
+        scaling_table(&mut md, &scaling);
+    }
 
     if !summary.comparisons.is_empty() {
         section(&mut md, "Comparisons");
@@ -183,6 +190,31 @@ fn results_table(md: &mut String, summary: &RunSummary) {
     md.push('\n');
 }
 
+/// Per server and n: CPU per request, per element (n²), and per element against the largest n.
+fn scaling_table(md: &mut String, scaling: &[Scaling]) {
+    let _ = writeln!(
+        md,
+        "A request's work grows like n², so CPU per element (CPU per request over n²) stays flat when a server's \
+         cost grows like the work. The conclusions call it n² when, from n={FROM_N} up, CPU per element stays \
+         within {TOLERANCE}x of its value at the largest n; below n={FROM_N} fixed per-request costs dominate.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| server | n | CPU ms/request | CPU ns per n² | against the largest n |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+    for server in scaling {
+        for p in &server.points {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.2} | {:.2} | {:.2}x |",
+                server.server, p.n, p.cpu_ms_per_request, p.ns_per_element, p.vs_largest
+            );
+        }
+    }
+    md.push('\n');
+}
+
 fn method(md: &mut String, summary: &RunSummary) {
     let m = &summary.machine;
     let lines = [
@@ -267,6 +299,12 @@ mod tests {
     fn the_report_of_a_fixed_run() {
         let summary = crate::testdata::summary();
         insta::assert_snapshot!(render(&summary, &["throughput.svg".into(), "latency.svg".into()]));
+    }
+
+    #[test]
+    fn the_report_of_a_size_sweep() {
+        let summary = crate::testdata::size_sweep();
+        insta::assert_snapshot!(render(&summary, &[]));
     }
 
     #[test]
