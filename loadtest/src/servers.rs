@@ -252,8 +252,12 @@ fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyh
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stderr(log);
-    let launched = LaunchedServer::start(command, STARTUP_TIMEOUT)
-        .with_context(|| format!("starting the {name} server (its log: {})", log_path.display()))?;
+    let launched = LaunchedServer::start(command, STARTUP_TIMEOUT).with_context(|| {
+        format!(
+            "starting the {name} server (its log: {}; a --servers list without {name} skips it)",
+            log_path.display()
+        )
+    })?;
     let endpoint = format!("{}{}", launched.url(), server.path);
     Ok(Target {
         name: name.into(),

@@ -1,7 +1,7 @@
 //! What a sweep shows: per server, where throughput peaked and how it moved; across workers, the
 //! lab servers' ratios; across n, whether CPU grows like the work, n² (see [`crate::scaling`]).
 
-use super::{POOL, PROCESSES, THREADS, result, rps_ratio};
+use super::{POOL, PROCESSES, THREADS, and_list, result, rps_ratio};
 use crate::scaling::{FROM_N, Scaling, Shape, TOLERANCE, scaling};
 use crate::summary::{RunSummary, ScenarioKey};
 
@@ -61,34 +61,46 @@ fn ratios_by_workers(summary: &RunSummary, a: &str, b: &str, scenarios: &[Scenar
 
 /// Whether one server's CPU grows like n², in one sentence.
 fn scaling_line(scaling: &Scaling) -> String {
-    let largest = scaling.largest();
-    let reference = format!("its value at n={} ({:.2} ns)", largest.n, largest.ns_per_element);
+    let reference = &scaling.reference;
+    let against = format!("its value at n={} ({:.2} ns)", reference.n, reference.ns_per_element);
     let mut line = format!("Scaling with n, {}: ", scaling.server);
     line.push_str(&match scaling.shape() {
         Shape::LikeNSquared => format!(
-            "CPU per n² stays within {TOLERANCE}x of {reference} at every n from {FROM_N} up, so the cost grows like \
+            "CPU per n² stays within {TOLERANCE}x of {against} at every n from {FROM_N} up, so the cost grows like \
              n², as the work does."
         ),
-        Shape::Bent { at } if at.vs_largest < 1.0 => format!(
-            "**a jump.** CPU per n² at n={} was {:.2}x {reference}: the cost grows faster than n², so something \
+        Shape::Bent { at } if at.vs_reference < 1.0 => format!(
+            "**a jump.** CPU per n² at n={} was {:.2}x {against}: the cost grows faster than n², so something \
              costs more than the work as n grows (for a server that forks, the page tables each fork copies grow \
              with the memory it holds; for any server, data outgrowing the CPU caches).",
-            at.n, at.vs_largest
+            at.n, at.vs_reference
         ),
         Shape::Bent { at } => format!(
-            "CPU per n² at n={} was {:.2}x {reference}: fixed per-request costs still weigh at that size, so the \
+            "CPU per n² at n={} was {:.2}x {against}: fixed per-request costs still weigh at that size, so the \
              cost grows slower than n² up to there.",
-            at.n, at.vs_largest
+            at.n, at.vs_reference
         ),
         Shape::TooFewSizes => format!(
-            "too few sizes from n={FROM_N} up to judge whether CPU grows like n² (give --sizes two or more of them)."
+            "too few sizes from n={FROM_N} up with a CPU figure to trust to judge whether CPU grows like n² (give \
+             --sizes two or more of them, and trials long enough to answer many requests at the largest)."
         ),
     });
+    let overstated: Vec<String> = scaling
+        .overstated()
+        .map(|p| format!("n={} ({:.0}%)", p.n, p.cut_share * 100.0))
+        .collect();
+    if !overstated.is_empty() {
+        line.push_str(&format!(
+            " Not judged: {}, where the requests cut at the -z deadline were that share of those answered, and \
+             the CPU they used overstates CPU per request; a longer --duration fixes that.",
+            and_list(&overstated)
+        ));
+    }
     let small: Vec<String> = scaling
         .small()
-        .map(|p| format!("{:.1}x at n={}", p.vs_largest, p.n))
+        .map(|p| format!("{:.1}x at n={}", p.vs_reference, p.n))
         .collect();
-    if !small.is_empty() {
+    if !small.is_empty() && scaling.shape() != Shape::TooFewSizes {
         line.push_str(&format!(
             " Below n={FROM_N} it is {}: there fixed per-request costs (HTTP, JSON, starting threads or processes) \
              dominate, as expected.",
@@ -128,6 +140,20 @@ mod tests {
                  (32.50 ns): the cost grows faster than n²"
             ),
             "{processes}"
+        );
+    }
+
+    #[test]
+    fn a_point_cut_short_by_the_deadline_is_named_and_not_judged() {
+        let mut summary = size_sweep();
+        for t in summary.trials.iter_mut().filter(|t| t.scenario.n == 2000) {
+            (t.responses_2xx, t.deadline_aborts) = (25, 20);
+        }
+        let line = scaling_line(&scaling(&summary)[0]);
+        assert!(line.contains("within 1.5x of its value at n=1000 (8.30 ns)"), "{line}");
+        assert!(
+            line.contains("Not judged: n=2000 (80%), where the requests cut at the -z deadline"),
+            "{line}"
         );
     }
 

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::report::table::number;
-use crate::scaling::{FROM_N, Scaling, TOLERANCE};
+use crate::scaling::{FROM_N, MAX_CUT_SHARE, Scaling, TOLERANCE};
 use crate::summary::{RunSummary, ScenarioKey};
 
 /// Renders the report; `charts` are the chart files written beside it.
@@ -190,25 +190,40 @@ fn results_table(md: &mut String, summary: &RunSummary) {
     md.push('\n');
 }
 
-/// Per server and n: CPU per request, per element (n²), and per element against the largest n.
+/// Per server and n: CPU per request, per element (n²), and per element against the reference.
 fn scaling_table(md: &mut String, scaling: &[Scaling]) {
     let _ = writeln!(
         md,
         "A request's work grows like n², so CPU per element (CPU per request over n²) stays flat when a server's \
          cost grows like the work. The conclusions call it n² when, from n={FROM_N} up, CPU per element stays \
-         within {TOLERANCE}x of its value at the largest n; below n={FROM_N} fixed per-request costs dominate.\n"
+         within {TOLERANCE}x of the reference, the largest n whose figure is not overstated; below n={FROM_N} fixed \
+         per-request costs dominate. A figure is overstated when the requests cut at the -z deadline exceed \
+         {:.0}% of those answered: the CPU they used is charged to the answered ones.\n",
+        MAX_CUT_SHARE * 100.0
     );
     let _ = writeln!(
         md,
-        "| server | n | CPU ms/request | CPU ns per n² | against the largest n |"
+        "| server | n | CPU ms/request | CPU ns per n² | against the reference | requests cut / answered |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
     for server in scaling {
         for p in &server.points {
+            let note = if p.n == server.reference.n {
+                " (reference)"
+            } else if p.overstated() {
+                " (overstated)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.2} | {:.2} | {:.2}x |",
-                server.server, p.n, p.cpu_ms_per_request, p.ns_per_element, p.vs_largest
+                "| {} | {} | {:.2} | {:.2} | {:.2}x{note} | {} |",
+                server.server,
+                p.n,
+                p.cpu_ms_per_request,
+                p.ns_per_element,
+                p.vs_reference,
+                number(Some(p.cut_share * 100.0), 1) + "%"
             );
         }
     }
