@@ -92,6 +92,8 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
         peak_memory_bytes: valid.iter().filter_map(|t| t.peak_memory_bytes).max(),
         memory_after_bytes: valid.iter().rev().find_map(|t| t.memory_after_bytes),
         cpu_vs_work: None,
+        latency_p99_over_p50: tail_ratio(latency_p50.map(|s| s.median), latency_p99.map(|s| s.median)),
+        cpu_ns_per_element: cpu_per_request.map(|s| s.median * 1.0e6 / f64::from(scenario.n).powi(2)),
         trials_valid: valid.len() as u32,
         trials_invalid: (all.len() - valid.len()) as u32,
         rps,
@@ -101,6 +103,14 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
         outlier_trials: valid.iter().filter(|t| t.outlier).count() as u32,
         client_bound_trials: valid.iter().filter(|t| t.client_bound).count() as u32,
     })
+}
+
+/// p99 over p50, both medians over trials, as the results table shows them.
+fn tail_ratio(p50: Option<f64>, p99: Option<f64>) -> Option<f64> {
+    match (p50, p99) {
+        (Some(p50), Some(p99)) if p50 > 0.0 => Some(p99 / p50),
+        _ => None,
+    }
 }
 
 /// For every scenario, every pair of servers (earlier over later, in `servers` order).
@@ -200,6 +210,10 @@ mod tests {
             (3, 1, Some(800.0))
         );
         assert_eq!(threads.requests, 3 * 1000);
+        assert_eq!(threads.latency_p99_ms, Some(37.5));
+        assert_eq!(threads.latency_p99_over_p50, Some(1.5), "37.5 ms over 25 ms");
+        assert_eq!(threads.cpu_ms_per_request, Some(2.0));
+        assert_eq!(threads.cpu_ns_per_element, Some(8.0), "2 ms over 500²");
         assert!(
             threads.success_rate < 1.0,
             "the invalid trial's failures count against the rate"

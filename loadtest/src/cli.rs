@@ -6,15 +6,20 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Parser;
 
-use crate::plan::{Mode, Plan, Sweep, SweepKind, TargetSpec};
+use crate::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec};
+use crate::servers::{LAB_SERVERS, LabServer, is_lab_name, lab_server};
 use crate::summary::ScenarioKey;
 
-/// Threads or processes: drives `oha` against both lab servers and reports which serves the
+/// Every lab server, as `--servers` lists them by default.
+const ALL_LAB_SERVERS: &str = "threading,multiprocessing,prefork";
+
+/// Threads or processes: drives `oha` against the lab servers and reports which serves the
 /// matrix endpoint better, by how much, and why (tables, charts, conclusions).
 ///
-/// With no arguments: builds and starts both servers on free ports, checks their answers, runs a
-/// warm-up and 5 alternating trials of 5 s per server at 20 connections, samples each server's
-/// CPU and memory, and writes results/<UTC time>/ (summary.json, report.md, charts, raw oha JSON).
+/// With no arguments: builds and starts the three lab servers (threads, a fork per request, a
+/// pre-forked pool of processes) on free ports, checks their answers, runs a warm-up and 5
+/// alternating trials of 5 s per server at 20 connections, samples each server's CPU and memory,
+/// and writes results/<UTC time>/ (summary.json, report.md, charts, raw oha JSON).
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 pub struct Cli {
@@ -58,20 +63,37 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub oha: Option<PathBuf>,
 
+    /// The lab servers to measure: threading (threads), multiprocessing (a fork per request),
+    /// prefork (app_multiprocessing --strategy prefork, a pool forked at start-up). List fewer
+    /// to skip one.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = ALL_LAB_SERVERS, value_parser = lab_server_name)]
+    pub servers: Vec<&'static LabServer>,
+
     /// Measure an already running threads server (base URL or full /threading URL) instead of
-    /// starting one; its CPU and memory cannot be sampled.
+    /// starting one; its CPU and memory are sampled only with --pid threading=PID.
     #[arg(long, value_name = "URL")]
     pub threading_url: Option<String>,
 
-    /// Measure an already running processes server instead of starting one.
+    /// Measure an already running fork-per-request processes server instead of starting one.
     #[arg(long, value_name = "URL")]
     pub multiprocessing_url: Option<String>,
+
+    /// Measure an already running pre-forked pool server (app_multiprocessing --strategy
+    /// prefork, base URL or full /multiprocessing URL) instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub prefork_url: Option<String>,
 
     /// Add another server to the comparison, as NAME=URL (the full endpoint URL, e.g.
     /// python-threads=http://127.0.0.1:9001/threading). Repeatable. Extra targets are sent the URL
     /// as given, so they take part in scenarios at the default n and workers only.
     #[arg(long = "target", value_name = "NAME=URL", value_parser = target_spec)]
     pub targets: Vec<TargetSpec>,
+
+    /// Sample the CPU and memory of a server the harness did not start, as NAME=PID: PID is the
+    /// root of its process tree, which is sampled whole, children included (gunicorn's master
+    /// and its workers, say). NAME is a --target name, or a lab server given by URL. Repeatable.
+    #[arg(long = "pid", value_name = "NAME=PID", value_parser = pid_spec)]
+    pub pids: Vec<PidSpec>,
 
     /// Seconds before a single request counts as failed (oha -t).
     #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = seconds)]
@@ -92,6 +114,13 @@ fn non_negative_seconds(raw: &str) -> Result<f64, String> {
     }
 }
 
+fn lab_server_name(raw: &str) -> Result<&'static LabServer, String> {
+    lab_server(raw).ok_or_else(|| {
+        let names: Vec<&str> = LAB_SERVERS.iter().map(|s| s.name).collect();
+        format!("{raw:?} is not a lab server; the lab servers are {}", names.join(", "))
+    })
+}
+
 fn target_spec(raw: &str) -> Result<TargetSpec, String> {
     let (name, url) = raw
         .split_once('=')
@@ -106,7 +135,21 @@ fn target_spec(raw: &str) -> Result<TargetSpec, String> {
     Ok(TargetSpec {
         name: name.to_owned(),
         url: url.to_owned(),
+        pid: None,
     })
+}
+
+fn pid_spec(raw: &str) -> Result<PidSpec, String> {
+    let (name, pid) = raw.split_once('=').ok_or("must be NAME=PID, such as python=4242")?;
+    match pid.parse::<i32>() {
+        Ok(pid) if pid > 0 && !name.is_empty() => Ok(PidSpec {
+            name: name.to_owned(),
+            pid,
+        }),
+        _ => Err(format!(
+            "{raw:?} must be NAME=PID, with a process id above 0, such as python=4242"
+        )),
+    }
 }
 
 impl Cli {
@@ -146,12 +189,10 @@ impl Cli {
         } else {
             Mode::Measured
         };
-        let names = self.targets.iter().map(|t| t.name.as_str());
-        for (i, name) in names.clone().enumerate() {
-            if ["threading", "multiprocessing"].contains(&name) || names.clone().take(i).any(|n| n == name) {
-                bail!("--target name {name:?} is taken; give each target its own name");
-            }
-        }
+        check_target_names(&self.targets)?;
+        let mut lab = self.lab_targets()?;
+        let mut targets = self.targets;
+        attach_pids(&self.pids, &mut lab, &mut targets)?;
         let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(now_utc));
         if out_dir.join("summary.json").exists() {
             bail!("{} already holds results; choose another --out", out_dir.display());
@@ -180,12 +221,95 @@ impl Cli {
             sweep,
             out_dir,
             oha: self.oha,
-            threading_url: self.threading_url,
-            multiprocessing_url: self.multiprocessing_url,
-            extra_targets: self.targets,
+            lab,
+            extra_targets: targets,
             request_timeout: Duration::from_secs_f64(self.request_timeout),
         })
     }
+}
+
+impl Cli {
+    /// The URL given for the lab server `name`, if any.
+    fn lab_url(&self, name: &str) -> Option<&String> {
+        match name {
+            "threading" => self.threading_url.as_ref(),
+            "multiprocessing" => self.multiprocessing_url.as_ref(),
+            "prefork" => self.prefork_url.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The lab servers of `--servers`, in the table's order, each with its URL if given. A URL
+    /// for a server left out is refused rather than ignored: the user meant to measure it.
+    fn lab_targets(&self) -> anyhow::Result<Vec<LabTarget>> {
+        for server in &LAB_SERVERS {
+            if self.lab_url(server.name).is_some() && !self.servers.contains(&server) {
+                bail!(
+                    "--{}-url is given, but {} is not in --servers; add it there or drop the URL",
+                    server.name,
+                    server.name
+                );
+            }
+        }
+        Ok(LAB_SERVERS
+            .iter()
+            .filter(|server| self.servers.contains(server))
+            .map(|server| LabTarget {
+                server,
+                url: self.lab_url(server.name).cloned(),
+                pid: None,
+            })
+            .collect())
+    }
+}
+
+/// Each `--target` needs a name of its own, and none of the lab servers'.
+fn check_target_names(targets: &[TargetSpec]) -> anyhow::Result<()> {
+    for (i, target) in targets.iter().enumerate() {
+        let name = target.name.as_str();
+        if is_lab_name(name) || targets[..i].iter().any(|t| t.name == name) {
+            bail!("--target name {name:?} is taken; give each target its own name");
+        }
+    }
+    Ok(())
+}
+
+/// Gives each `--pid` to the server it names, which must be one the harness does not start (it
+/// samples those already), given once, and alive now: a typo should fail here, not after the
+/// servers were built and started.
+fn attach_pids(pids: &[PidSpec], lab: &mut [LabTarget], targets: &mut [TargetSpec]) -> anyhow::Result<()> {
+    for (i, PidSpec { name, pid }) in pids.iter().enumerate() {
+        if pids[..i].iter().any(|p| &p.name == name) {
+            bail!("--pid {name}= is given twice; give each server one pid, the root of its process tree");
+        }
+        let slot = if let Some(lab) = lab.iter_mut().find(|l| l.server.name == name) {
+            if lab.url.is_none() {
+                bail!(
+                    "--pid {name}={pid}: the harness starts the {name} server itself and samples it already; \
+                     --pid is for a server given by URL (--{name}-url)"
+                );
+            }
+            &mut lab.pid
+        } else if let Some(target) = targets.iter_mut().find(|t| &t.name == name) {
+            &mut target.pid
+        } else {
+            let mut known: Vec<&str> = lab.iter().filter(|l| l.url.is_some()).map(|l| l.server.name).collect();
+            known.extend(targets.iter().map(|t| t.name.as_str()));
+            bail!(
+                "--pid {name}={pid}: no server given by URL is called {name:?}; --pid names one of: {}",
+                if known.is_empty() {
+                    "none (give a --target NAME=URL or a --threading-url first)".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            );
+        };
+        if !crate::sampler::process_exists(*pid) {
+            bail!("--pid {name}={pid}: no process {pid} is running (there is no /proc/{pid})");
+        }
+        *slot = Some(*pid);
+    }
+    Ok(())
 }
 
 /// `default` if `values` has it, else the first value.
@@ -286,5 +410,114 @@ mod tests {
         assert!(plan(&["--target", "a=ftp://x"]).is_err());
         assert!(plan(&["--concurrency", "0"]).is_err());
         assert!(plan(&["--duration", "0"]).is_err());
+    }
+
+    fn lab_names(plan: &Plan) -> Vec<&'static str> {
+        plan.lab.iter().map(|l| l.server.name).collect()
+    }
+
+    #[test]
+    fn every_lab_server_takes_part_by_default_and_the_harness_starts_them() {
+        let plan = plan(&[]).unwrap();
+        assert_eq!(lab_names(&plan), ["threading", "multiprocessing", "prefork"]);
+        assert!(plan.lab.iter().all(|l| l.url.is_none()));
+        assert_eq!(
+            ALL_LAB_SERVERS,
+            LAB_SERVERS.iter().map(|s| s.name).collect::<Vec<_>>().join(","),
+            "the default lists the whole table"
+        );
+        let prefork = &plan.lab[2].server;
+        assert_eq!(
+            (prefork.binary, prefork.path, prefork.args),
+            (
+                "app_multiprocessing",
+                "/multiprocessing",
+                &["--strategy", "prefork"][..]
+            )
+        );
+    }
+
+    #[test]
+    fn servers_chooses_some_in_the_tables_order() {
+        let plan = plan(&["--servers", "prefork,threading,threading"]).unwrap();
+        assert_eq!(lab_names(&plan), ["threading", "prefork"]);
+        let err = plan_err(&["--servers", "threading,forking"]);
+        assert!(err.contains("\"forking\" is not a lab server"), "{err}");
+        assert!(err.contains("threading, multiprocessing, prefork"), "{err}");
+    }
+
+    #[test]
+    fn a_url_makes_that_server_one_already_running() {
+        let plan = plan(&["--prefork-url", "http://127.0.0.1:9/"]).unwrap();
+        let urls: Vec<Option<&str>> = plan.lab.iter().map(|l| l.url.as_deref()).collect();
+        assert_eq!(urls, [None, None, Some("http://127.0.0.1:9/")]);
+        let err = plan_err(&["--servers", "threading", "--prefork-url", "http://127.0.0.1:9"]);
+        assert!(
+            err.contains("--prefork-url is given, but prefork is not in --servers"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn target_names_cannot_clash_with_any_lab_server() {
+        for name in ["threading", "multiprocessing", "prefork"] {
+            let err = plan_err(&["--target", &format!("{name}=http://x/y")]);
+            assert!(err.contains("is taken"), "{err}");
+        }
+        let err = plan_err(&["--target", "py=http://x/a", "--target", "py=http://x/b"]);
+        assert!(err.contains("is taken"), "{err}");
+    }
+
+    #[test]
+    fn a_pid_is_given_to_the_server_it_names() {
+        let me = std::process::id().to_string();
+        let plan = plan(&[
+            "--target",
+            "python=http://127.0.0.1:9001/threading",
+            "--threading-url",
+            "http://127.0.0.1:8001",
+            "--pid",
+            &format!("python={me}"),
+            "--pid",
+            &format!("threading={me}"),
+        ])
+        .unwrap();
+        let me: i32 = me.parse().unwrap();
+        assert_eq!(plan.extra_targets[0].pid, Some(me));
+        let pids: Vec<Option<i32>> = plan.lab.iter().map(|l| l.pid).collect();
+        assert_eq!(pids, [Some(me), None, None]);
+    }
+
+    #[test]
+    fn a_pid_must_be_a_positive_number_after_a_name() {
+        for bad in ["python", "python=", "python=abc", "python=0", "python=-4", "=42"] {
+            let err = Cli::try_parse_from(["loadtest", "--pid", bad]).unwrap_err().to_string();
+            assert!(err.contains("NAME=PID"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_pid_for_no_such_server_a_started_one_a_dead_one_or_twice_is_refused() {
+        let me = format!("{}", std::process::id());
+        let target = ["--target", "python=http://127.0.0.1:9001/threading"];
+        let with = |extra: &[&str]| plan_err(&[&target[..], extra].concat());
+
+        let err = with(&["--pid", &format!("ruby={me}")]);
+        assert!(
+            err.contains("no server given by URL is called \"ruby\"; --pid names one of: python"),
+            "{err}"
+        );
+        let err = with(&["--pid", &format!("prefork={me}")]);
+        assert!(err.contains("the harness starts the prefork server itself"), "{err}");
+        assert!(err.contains("--prefork-url"), "{err}");
+        // Above PID_MAX_LIMIT (2^22): no process can have it.
+        let err = with(&["--pid", "python=999999999"]);
+        assert!(err.contains("no process 999999999 is running"), "{err}");
+        let err = with(&["--pid", &format!("python={me}"), "--pid", &format!("python={me}")]);
+        assert!(err.contains("given twice"), "{err}");
+    }
+
+    fn plan_err(args: &[&str]) -> String {
+        plan(args).unwrap_err().to_string()
     }
 }

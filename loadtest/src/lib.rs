@@ -18,6 +18,7 @@ pub mod oha;
 pub mod plan;
 pub mod report;
 pub mod sampler;
+pub mod scaling;
 pub mod servers;
 pub mod stats;
 pub mod summary;
@@ -75,14 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let client = http::Client::new(Duration::from_secs(60));
     let mut targets = servers::prepare(&plan, &logs_dir, &client, &|message| eprintln!("{message}"))?;
     for target in &targets {
-        eprintln!(
-            "{}: {}{}",
-            target.name,
-            target.endpoint,
-            target
-                .pid()
-                .map_or_else(|| " (already running)".to_owned(), |pid| format!(" (pid {pid})"))
-        );
+        eprintln!("{}: {} ({})", target.name, target.endpoint, target.info().origin());
     }
     let probes = verify::verify(&targets, &plan.scenarios(), |s| plan.extra_targets_join(s), &client)?;
     eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::servers::LabServer;
 use crate::summary::ScenarioKey;
 
 /// Quick look or measurement.
@@ -98,11 +99,31 @@ pub struct Sweep {
     pub values: Vec<u32>,
 }
 
+/// A lab server taking part in the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabTarget {
+    pub server: &'static LabServer,
+    /// The URL of one already running (`--threading-url` and the like); `None`: the harness
+    /// starts it.
+    pub url: Option<String>,
+    /// The root of its process tree, to sample one already running (`--pid`).
+    pub pid: Option<i32>,
+}
+
 /// Another server to compare, as `--target NAME=URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSpec {
     pub name: String,
     pub url: String,
+    /// The root of its process tree, to sample (`--pid NAME=PID`).
+    pub pid: Option<i32>,
+}
+
+/// A server's process to sample, as `--pid NAME=PID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PidSpec {
+    pub name: String,
+    pub pid: i32,
 }
 
 /// The whole run, validated.
@@ -119,8 +140,8 @@ pub struct Plan {
     pub sweep: Option<Sweep>,
     pub out_dir: PathBuf,
     pub oha: Option<PathBuf>,
-    pub threading_url: Option<String>,
-    pub multiprocessing_url: Option<String>,
+    /// The lab servers taking part (`--servers`), in the order of [`crate::servers::LAB_SERVERS`].
+    pub lab: Vec<LabTarget>,
     pub extra_targets: Vec<TargetSpec>,
     /// oha -t
     pub request_timeout: Duration,

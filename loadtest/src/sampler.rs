@@ -151,6 +151,11 @@ pub fn snapshot(root: i32) -> Result<TreeSnapshot, SamplerError> {
     }
 }
 
+/// Whether a process `pid` exists now (a zombie counts: it is there until reaped).
+pub fn process_exists(pid: i32) -> bool {
+    pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// Samples the tree on a background thread every `interval` (the harness uses 200 ms) until `finish`.
 ///
 /// Dropping it without calling [`Sampler::finish`] stops the thread too, at its next wake-up.
@@ -544,6 +549,21 @@ mod tests {
         assert!(window.pss_before_bytes > 0, "{window:?}");
         assert_eq!(window.peak_processes, 3);
         assert!(window.wall_secs >= 0.6, "{window:?}");
+    }
+
+    #[test]
+    fn a_process_exists_until_it_is_reaped() {
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep should be runnable");
+        let pid = i32::try_from(child.id()).expect("pids fit in i32");
+        assert!(process_exists(pid));
+        child.kill().expect("sleep can be killed");
+        child.wait().expect("sleep should be waitable");
+        // Pids are handed out in increasing order, so this one is not reused this soon.
+        assert!(!process_exists(pid), "reaped");
+        assert!(!process_exists(999_999_999) && !process_exists(0) && !process_exists(-1));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The servers under test: starting the two lab servers (built first, in the harness's own
-//! profile), or using ones already running, and knowing how to address each.
+//! The servers under test: starting the lab servers (built first, in the harness's own profile),
+//! or using ones already running, and knowing how to address each.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -10,14 +10,54 @@ use anyhow::{Context, bail};
 use matrix_service::launch::LaunchedServer;
 
 use crate::http::Client;
-use crate::plan::Plan;
+use crate::plan::{LabTarget, Plan};
 use crate::summary::{ScenarioKey, ServerInfo};
 
-/// The two lab servers: (name, binary, endpoint path).
-pub const LAB_SERVERS: [(&str, &str, &str); 2] = [
-    ("threading", "app_threading", "/threading"),
-    ("multiprocessing", "app_multiprocessing", "/multiprocessing"),
+/// A server the lab builds, starts and compares. One binary can serve several lab servers,
+/// chosen by its arguments: the processes binary forks per request, or keeps a pre-forked pool.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LabServer {
+    /// Its name in flags (`--servers`, `--pid`), reports and `summary.json`.
+    pub name: &'static str,
+    /// The binary that serves it, which is also its package's name.
+    pub binary: &'static str,
+    /// The endpoint's path.
+    pub path: &'static str,
+    /// Arguments after `--port 0`.
+    pub args: &'static [&'static str],
+}
+
+/// Every lab server, in the order runs list and alternate them.
+pub static LAB_SERVERS: [LabServer; 3] = [
+    LabServer {
+        name: "threading",
+        binary: "app_threading",
+        path: "/threading",
+        args: &[],
+    },
+    LabServer {
+        name: "multiprocessing",
+        binary: "app_multiprocessing",
+        path: "/multiprocessing",
+        args: &[],
+    },
+    LabServer {
+        name: "prefork",
+        binary: "app_multiprocessing",
+        path: "/multiprocessing",
+        args: &["--strategy", "prefork"],
+    },
 ];
+
+/// The lab server called `name`.
+pub fn lab_server(name: &str) -> Option<&'static LabServer> {
+    LAB_SERVERS.iter().find(|s| s.name == name)
+}
+
+/// Whether `name` is a lab server's (and so not free for a `--target`).
+pub fn is_lab_name(name: &str) -> bool {
+    lab_server(name).is_some()
+}
 
 /// How long a server may take to print its address and answer `/healthz`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -31,6 +71,8 @@ pub struct Target {
     pub lab: bool,
     /// The process, if this harness started it.
     pub managed: Option<LaunchedServer>,
+    /// The root of the process tree of a server the harness did not start, to sample (`--pid`).
+    pub given_pid: Option<i32>,
 }
 
 impl Target {
@@ -43,8 +85,9 @@ impl Target {
         }
     }
 
+    /// The root of the process tree to sample, if any: the harness's own child, or `--pid`'s.
     pub fn pid(&self) -> Option<i32> {
-        self.managed.as_ref().map(LaunchedServer::pid)
+        self.managed.as_ref().map(LaunchedServer::pid).or(self.given_pid)
     }
 
     pub fn info(&self) -> ServerInfo {
@@ -81,9 +124,9 @@ fn binary_dir() -> anyhow::Result<PathBuf> {
         .to_path_buf())
 }
 
-/// Builds the lab servers in the harness's profile (a no-op when they are up to date, so the
-/// servers measured are always the current source), then returns their directory.
-fn build_servers(say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
+/// Builds `binaries` in the harness's profile (a no-op when they are up to date, so the servers
+/// measured are always the current source), then returns their directory.
+fn build_servers(binaries: &[&str], say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
     let dir = binary_dir()?;
     let Some(root) = workspace_root() else {
         // Installed without the source: use the binaries beside the harness if present.
@@ -94,16 +137,8 @@ fn build_servers(say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--profile",
-            profile,
-            "-p",
-            "app_threading",
-            "-p",
-            "app_multiprocessing",
-        ])
+        .args(["build", "--quiet", "--profile", profile])
+        .args(binaries.iter().flat_map(|binary| ["-p", binary]))
         .stdin(Stdio::null())
         .status()
         .with_context(|| format!("running {} build", cargo.to_string_lossy()))?;
@@ -115,22 +150,15 @@ fn build_servers(say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
 
 /// Starts or addresses every server of `plan`; server logs go to `logs_dir`.
 pub fn prepare(plan: &Plan, logs_dir: &Path, client: &Client, say: &dyn Fn(&str)) -> anyhow::Result<Vec<Target>> {
-    let given = [&plan.threading_url, &plan.multiprocessing_url];
-    let need_build = given.iter().any(|url| url.is_none());
-    let bin_dir = if need_build { Some(build_servers(say)?) } else { None };
+    let binaries = binaries_to_build(plan);
+    let bin_dir = if binaries.is_empty() {
+        None
+    } else {
+        Some(build_servers(&binaries, say)?)
+    };
     let mut targets = Vec::new();
-    for ((name, binary, path), url) in LAB_SERVERS.into_iter().zip(given) {
-        let target = match (url, &bin_dir) {
-            (Some(url), _) => Target {
-                name: name.into(),
-                endpoint: lab_endpoint(url, path)?,
-                lab: true,
-                managed: None,
-            },
-            (None, Some(dir)) => start_lab_server(name, &dir.join(binary), path, logs_dir)?,
-            (None, None) => unreachable!("servers are built when any is not given"),
-        };
-        targets.push(target);
+    for lab in &plan.lab {
+        targets.push(lab_target(lab, bin_dir.as_deref(), logs_dir)?);
     }
     for extra in &plan.extra_targets {
         targets.push(Target {
@@ -138,12 +166,53 @@ pub fn prepare(plan: &Plan, logs_dir: &Path, client: &Client, say: &dyn Fn(&str)
             endpoint: extra.url.clone(),
             lab: false,
             managed: None,
+            given_pid: extra.pid,
         });
     }
     for target in &mut targets {
+        check_sampleable(target)?;
         wait_healthy(target, client)?;
     }
     Ok(targets)
+}
+
+/// Samples a `--pid` tree once, so that a process the harness may not read (another user's:
+/// `smaps_rollup` needs ptrace access) fails now, before any load, with the flag named.
+fn check_sampleable(target: &Target) -> anyhow::Result<()> {
+    if let Some(pid) = target.given_pid {
+        crate::sampler::snapshot(pid)
+            .with_context(|| format!("--pid {}={pid}: its process tree cannot be sampled", target.name))?;
+    }
+    Ok(())
+}
+
+/// The binaries of the lab servers the harness starts, each once.
+fn binaries_to_build(plan: &Plan) -> Vec<&'static str> {
+    let mut binaries: Vec<&str> = plan
+        .lab
+        .iter()
+        .filter(|lab| lab.url.is_none())
+        .map(|lab| lab.server.binary)
+        .collect();
+    binaries.sort_unstable();
+    binaries.dedup();
+    binaries
+}
+
+/// A lab server of the plan: addressed at its URL if given, else started from `bin_dir`.
+fn lab_target(lab: &LabTarget, bin_dir: Option<&Path>, logs_dir: &Path) -> anyhow::Result<Target> {
+    let server = lab.server;
+    match (&lab.url, bin_dir) {
+        (Some(url), _) => Ok(Target {
+            name: server.name.into(),
+            endpoint: lab_endpoint(url, server.path)?,
+            lab: true,
+            managed: None,
+            given_pid: lab.pid,
+        }),
+        (None, Some(dir)) => start_lab_server(server, dir, logs_dir),
+        (None, None) => unreachable!("servers are built when any is not given"),
+    }
 }
 
 /// A lab server's endpoint from a URL given as a base (`http://host:8001`) or in full.
@@ -163,30 +232,39 @@ fn lab_endpoint(url: &str, path: &str) -> anyhow::Result<String> {
     })
 }
 
-fn start_lab_server(name: &str, binary: &Path, path: &str, logs_dir: &Path) -> anyhow::Result<Target> {
+fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyhow::Result<Target> {
+    let binary = bin_dir.join(server.binary);
     if !binary.exists() {
         bail!(
-            "{} is missing; build it with `cargo build --release -p {name}`",
-            binary.display()
+            "{} is missing; build it with `cargo build --release -p {}`",
+            binary.display(),
+            server.binary
         );
     }
+    let name = server.name;
     let log_path = logs_dir.join(format!("{name}.log"));
     let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    let mut command = Command::new(binary);
+    let mut command = Command::new(&binary);
     // Warnings only: an access-log line per request would cost the server CPU under load.
     command
         .args(["--port", "0"])
+        .args(server.args)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stderr(log);
-    let server = LaunchedServer::start(command, STARTUP_TIMEOUT)
-        .with_context(|| format!("starting the {name} server (its log: {})", log_path.display()))?;
-    let endpoint = format!("{}{path}", server.url());
+    let launched = LaunchedServer::start(command, STARTUP_TIMEOUT).with_context(|| {
+        format!(
+            "starting the {name} server (its log: {}; a --servers list without {name} skips it)",
+            log_path.display()
+        )
+    })?;
+    let endpoint = format!("{}{}", launched.url(), server.path);
     Ok(Target {
         name: name.into(),
         endpoint,
         lab: true,
-        managed: Some(server),
+        managed: Some(launched),
+        given_pid: None,
     })
 }
 
@@ -241,6 +319,62 @@ mod tests {
         assert!(lab_endpoint("http://h:1/threading?n=5", "/threading").is_err());
     }
 
+    fn plan(args: &[&str]) -> Plan {
+        use clap::Parser;
+        crate::Cli::try_parse_from(std::iter::once("loadtest").chain(args.iter().copied()))
+            .unwrap()
+            .plan("t")
+            .unwrap()
+    }
+
+    #[test]
+    fn each_binary_is_built_once_and_only_for_servers_the_harness_starts() {
+        assert_eq!(binaries_to_build(&plan(&[])), ["app_multiprocessing", "app_threading"]);
+        assert_eq!(
+            binaries_to_build(&plan(&["--multiprocessing-url", "http://h:1"])),
+            ["app_multiprocessing", "app_threading"],
+            "prefork still needs app_multiprocessing"
+        );
+        assert_eq!(
+            binaries_to_build(&plan(&[
+                "--servers",
+                "threading,prefork",
+                "--prefork-url",
+                "http://h:1"
+            ])),
+            ["app_threading"]
+        );
+        assert!(binaries_to_build(&plan(&["--servers", "prefork", "--prefork-url", "http://h:1"])).is_empty());
+    }
+
+    #[test]
+    fn a_given_pid_is_the_tree_to_sample_and_must_be_readable() {
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep should be runnable");
+        let pid = i32::try_from(child.id()).expect("pids fit in i32");
+        let mut target = Target {
+            name: "python".into(),
+            endpoint: "http://127.0.0.1:9/threading".into(),
+            lab: false,
+            managed: None,
+            given_pid: Some(pid),
+        };
+        assert_eq!(target.pid(), Some(pid));
+        assert_eq!((target.info().pid, target.info().managed), (Some(pid), false));
+        check_sampleable(&target).expect("our own child can be sampled");
+        child.kill().expect("sleep can be killed");
+        child.wait().expect("sleep should be waitable");
+        let err = format!("{:#}", check_sampleable(&target).unwrap_err());
+        assert!(
+            err.contains(&format!("--pid python={pid}: its process tree cannot be sampled")),
+            "{err}"
+        );
+        target.given_pid = None;
+        assert_eq!(target.pid(), None);
+    }
+
     #[test]
     fn health_is_at_the_server_root() {
         assert_eq!(health_url("http://127.0.0.1:5/threading"), "http://127.0.0.1:5/healthz");
@@ -259,6 +393,7 @@ mod tests {
             endpoint: "http://h/threading".into(),
             lab: true,
             managed: None,
+            given_pid: None,
         };
         assert_eq!(lab.url_for(key), "http://h/threading?n=100&workers=2");
         let other = Target {
@@ -266,6 +401,7 @@ mod tests {
             endpoint: "http://h:9/threading".into(),
             lab: false,
             managed: None,
+            given_pid: None,
         };
         assert_eq!(other.url_for(key), "http://h:9/threading");
     }

@@ -101,6 +101,22 @@ pub struct Ratio {
     pub n_b: u32,
 }
 
+impl Ratio {
+    /// B over A: the same comparison read the other way round, so that a sentence can always put
+    /// the larger side first. The interval's ends swap; the propagated uncertainty of `1/r` is
+    /// `sigma / r²` (to first order, as hyperfine propagates it).
+    pub fn inverse(self) -> Ratio {
+        Ratio {
+            value: 1.0 / self.value,
+            ci_low: 1.0 / self.ci_high,
+            ci_high: 1.0 / self.ci_low,
+            sigma: self.sigma.map(|s| s / (self.value * self.value)),
+            n_a: self.n_b,
+            n_b: self.n_a,
+        }
+    }
+}
+
 /// A's median over B's with its uncertainty, or `None` if either side is empty or B's median
 /// is not positive.
 pub fn ratio_of_medians(a: &[f64], b: &[f64]) -> Option<Ratio> {
@@ -238,6 +254,19 @@ mod tests {
         assert_eq!(Verdict::of(&r), Verdict::WithinNoise);
         let lower = ratio_of_medians(&[50.0, 51.0, 49.0], &[100.0, 101.0, 99.0]).unwrap();
         assert_eq!(Verdict::of(&lower), Verdict::Lower);
+    }
+
+    #[test]
+    fn the_inverse_is_b_over_a_with_the_interval_turned_round() {
+        let a = [200.0, 210.0, 190.0, 205.0, 195.0];
+        let b = [100.0, 104.0, 96.0, 101.0, 99.0, 100.0];
+        let (ab, ba) = (ratio_of_medians(&a, &b).unwrap(), ratio_of_medians(&b, &a).unwrap());
+        let inverse = ab.inverse();
+        assert!(close(inverse.value, ba.value) && close(inverse.value, 0.5));
+        assert!(close(inverse.ci_low, 1.0 / ab.ci_high) && close(inverse.ci_high, 1.0 / ab.ci_low));
+        assert!(inverse.ci_low <= inverse.value && inverse.value <= inverse.ci_high);
+        assert_eq!((inverse.n_a, inverse.n_b), (6, 5));
+        assert_eq!(Verdict::of(&inverse), Verdict::Lower);
     }
 
     #[test]

@@ -68,12 +68,24 @@ pub struct ServerInfo {
     pub name: String,
     /// The URL the load was sent to (default parameters; scenarios add their own query).
     pub url: String,
-    /// Whether the harness started it (and so could sample its CPU and memory).
+    /// Whether the harness started it.
     pub managed: bool,
-    /// Its pid, for a managed server.
+    /// The root of the process tree whose CPU and memory were sampled: the harness's own child
+    /// for a managed server, the `--pid` given for another; `None`: not sampled.
     pub pid: Option<i32>,
     /// The command line, for a managed server.
     pub command: Vec<String>,
+}
+
+impl ServerInfo {
+    /// Who started it and what was sampled, for a person.
+    pub fn origin(&self) -> String {
+        match (self.managed, self.pid) {
+            (true, Some(pid)) => format!("started by the harness, pid {pid}"),
+            (_, Some(pid)) => format!("already running; process tree of pid {pid} sampled"),
+            (_, None) => "already running; not sampled".to_owned(),
+        }
+    }
 }
 
 /// How the run was designed.
@@ -196,6 +208,12 @@ pub struct ScenarioResult {
     /// `cpu_ms_per_request` over the in-process cost of the same work: how many times the work's
     /// own CPU the server spent per answer.
     pub cpu_vs_work: Option<f64>,
+    /// `latency_p99_ms` over `latency_p50_ms`: how long the tail is against the typical answer
+    /// (the lab's target is at most 3 at 20 connections).
+    pub latency_p99_over_p50: Option<f64>,
+    /// `cpu_ms_per_request` over n², in nanoseconds: CPU per element of the sum, flat across n
+    /// when the cost grows like the work (see `scaling`).
+    pub cpu_ns_per_element: Option<f64>,
     pub trials_valid: u32,
     pub trials_invalid: u32,
     /// Spread across trials.

@@ -1,6 +1,7 @@
 //! Hand-made records for the report and aggregation tests.
 
-use crate::summary::{ScenarioKey, TrialRecord};
+use crate::RunFacts;
+use crate::summary::{Design, Machine, Probe, RunSummary, ScenarioKey, ServerInfo, TrialRecord, WorkCost};
 
 /// The lab's default scenario: 20 connections, n=500, 4 workers.
 pub const KEY: ScenarioKey = ScenarioKey {
@@ -51,9 +52,7 @@ pub fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: 
 
 /// A whole run: threads at about 800 req/s against processes at about 200 (one threads trial
 /// invalid), with probes, aggregated by the real code.
-pub fn summary() -> crate::summary::RunSummary {
-    use crate::summary::{Design, Machine, Probe, ServerInfo};
-
+pub fn summary() -> RunSummary {
     let key = KEY;
     let mut trials = vec![
         trial("threading", key, "warmup", 1, 500.0, true),
@@ -67,28 +66,115 @@ pub fn summary() -> crate::summary::RunSummary {
         trials.push(trial("threading", key, "measured", index, t, index != 4));
         trials.push(trial("multiprocessing", key, "measured", index, p, true));
     }
-    let work_costs = vec![crate::summary::WorkCost {
-        n: 500,
-        cpu_ms: 1.25,
-        iterations: 50,
-    }];
-    let server = |name: &str, port: u16, pid: i32| ServerInfo {
+    let servers = vec![managed("threading", 40001, 101), managed("multiprocessing", 40002, 102)];
+    let probes = vec![probe("threading", 0.9), probe("multiprocessing", 2.4)];
+    crate::summarize(facts(servers, probes, design(4, None)), trials, Vec::new())
+}
+
+/// The three lab servers and a `--target` sampled through `--pid`, four valid trials each:
+/// threads at about 800 req/s, the pre-forked pool at about 400, a fork per request at about 200,
+/// and the other server at about 100, with a tail (p99) 4.5 times its p50.
+pub fn three_servers() -> RunSummary {
+    let runs: [(&str, [f64; 4]); 4] = [
+        ("threading", [800.0, 820.0, 780.0, 810.0]),
+        ("multiprocessing", [200.0, 210.0, 190.0, 205.0]),
+        ("prefork", [400.0, 390.0, 410.0, 405.0]),
+        ("python", [100.0, 104.0, 98.0, 101.0]),
+    ];
+    let mut trials = Vec::new();
+    for index in 1..=4 {
+        for (server, rps) in &runs {
+            trials.push(trial(server, KEY, "measured", index, rps[index as usize - 1], true));
+        }
+    }
+    // The other server's tail is long: p99 is 4.5 times p50.
+    for t in trials.iter_mut().filter(|t| t.server == "python") {
+        t.latency_p99_ms = t.latency_p50_ms.map(|p50| p50 * 4.5);
+    }
+    let mut prefork = managed("prefork", 40003, 103);
+    prefork.url = "http://127.0.0.1:40003/multiprocessing".into();
+    let mut python = managed("python", 9001, 4242);
+    (python.url, python.managed, python.command) = ("http://127.0.0.1:9001/threading".into(), false, vec![]);
+    let servers = vec![
+        managed("threading", 40001, 101),
+        managed("multiprocessing", 40002, 102),
+        prefork,
+        python,
+    ];
+    let probes = vec![
+        probe("threading", 0.9),
+        probe("multiprocessing", 2.4),
+        probe("prefork", 1.1),
+    ];
+    crate::summarize(facts(servers, probes, design(4, None)), trials, Vec::new())
+}
+
+/// An `--sizes 100,500,1000,2000` sweep, two trials per server and size, with CPU per request
+/// set to a cost model: threads `0.3 + 8e-6 n²` ms (fixed costs, then like n²), processes with a
+/// jump above n=1000 (130 ms at n=2000, where like n² would give about 80).
+pub fn size_sweep() -> RunSummary {
+    let cpu_ms: [(u32, f64, f64); 4] = [
+        (100, 0.38, 3.1),
+        (500, 2.3, 8.0),
+        (1000, 8.3, 20.0),
+        (2000, 32.3, 130.0),
+    ];
+    let mut trials = Vec::new();
+    for (n, threads, processes) in cpu_ms {
+        let key = ScenarioKey { n, ..KEY };
+        for index in 1..=2 {
+            for (server, cpu) in [("threading", threads), ("multiprocessing", processes)] {
+                // trial() spends 1.6 CPU-seconds a second: this rate gives `cpu` ms per request.
+                trials.push(trial(server, key, "measured", index, 1600.0 / cpu, true));
+            }
+        }
+    }
+    let servers = vec![managed("threading", 40001, 101), managed("multiprocessing", 40002, 102)];
+    crate::summarize(facts(servers, Vec::new(), design(2, Some("n"))), trials, Vec::new())
+}
+
+/// A server the harness started.
+fn managed(name: &str, port: u16, pid: i32) -> ServerInfo {
+    ServerInfo {
         name: name.into(),
         url: format!("http://127.0.0.1:{port}/{name}"),
         managed: true,
         pid: Some(pid),
         command: vec![format!("app_{name}"), "--port".into(), "0".into()],
-    };
-    let probe = |name: &str, execution_ms: f64| Probe {
+    }
+}
+
+/// A lab server's own timings at the default scenario.
+fn probe(name: &str, execution_ms: f64) -> Probe {
+    Probe {
         server: name.into(),
-        scenario: key,
+        scenario: KEY,
         requests: 15,
         generation_ms: Some(2.3),
         execution_ms: Some(execution_ms),
         total_ms: Some(2.3 + execution_ms + 0.2),
         checksum: Some(24_733_016),
-    };
-    let facts = crate::RunFacts {
+    }
+}
+
+/// `-z 5s` at 20 connections, n=500 and 4 workers unless swept, after a warm-up.
+fn design(measured_trials: u32, sweep: Option<&str>) -> Design {
+    Design {
+        mode: "measured".into(),
+        load: "-z 5s".into(),
+        warmup_trials: 1,
+        measured_trials,
+        sweep: sweep.map(str::to_owned),
+        concurrency: 20,
+        n: 500,
+        workers: 4,
+    }
+}
+
+/// What a run on the lab's 2-CPU machine knows apart from its trials; the work costs 1.25 ms at
+/// n=500.
+fn facts(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunFacts {
+    RunFacts {
         started_utc: "2026-11-22T03:00:00Z".into(),
         wall_secs: 62.5,
         machine: Machine {
@@ -101,19 +187,13 @@ pub fn summary() -> crate::summary::RunSummary {
             build_profile: "release".into(),
         },
         oha_version: "oha 1.16.0".into(),
-        servers: vec![server("threading", 40001, 101), server("multiprocessing", 40002, 102)],
-        design: Design {
-            mode: "measured".into(),
-            load: "-z 5s".into(),
-            warmup_trials: 1,
-            measured_trials: 4,
-            sweep: None,
-            concurrency: 20,
+        servers,
+        design,
+        probes,
+        work_costs: vec![WorkCost {
             n: 500,
-            workers: 4,
-        },
-        probes: vec![probe("threading", 0.9), probe("multiprocessing", 2.4)],
-        work_costs,
-    };
-    crate::summarize(facts, trials, Vec::new())
+            cpu_ms: 1.25,
+            iterations: 50,
+        }],
+    }
 }

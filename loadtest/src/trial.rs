@@ -79,13 +79,13 @@ impl TrialRunner<'_> {
             TrialLoad::Duration(d) => d + self.request_timeout + Duration::from_secs(30),
             TrialLoad::Requests(_) => Duration::from_secs(30 * 60),
         };
-        let sampler = target
-            .pid()
-            .map(|pid| Sampler::start(pid, SAMPLE_INTERVAL))
-            .transpose()?;
+        let sampler = start_sampling(target)?;
         let run = runner::run(self.oha, &args, wall_limit, self.cancel)
             .with_context(|| format!("running oha against the {} server", target.name))?;
-        let window = sampler.map(Sampler::finish).transpose()?;
+        let window = sampler
+            .map(Sampler::finish)
+            .transpose()
+            .with_context(|| format!("sampling the {} server's processes", target.name))?;
         target.check_alive()?;
 
         let raw_file = format!(
@@ -114,6 +114,16 @@ impl TrialRunner<'_> {
         record.valid = record.invalid_reasons.is_empty();
         Ok(record)
     }
+}
+
+/// Starts sampling the target's process tree, whether the harness started it or was given its
+/// pid; `None` for a server it knows no process of.
+pub fn start_sampling(target: &Target) -> anyhow::Result<Option<Sampler>> {
+    target
+        .pid()
+        .map(|pid| Sampler::start(pid, SAMPLE_INTERVAL))
+        .transpose()
+        .with_context(|| format!("sampling the {} server's processes", target.name))
 }
 
 /// The figures of one trial (validity is judged separately by [`judge`]).
@@ -269,6 +279,48 @@ mod tests {
                 "oha's output could not be read: not JSON"
             ]
         );
+    }
+
+    #[test]
+    fn a_server_given_by_pid_is_sampled_like_a_started_one() {
+        use std::os::unix::process::CommandExt;
+        // A shell with a child, as gunicorn's master has workers: the whole tree is sampled. In a
+        // process group of its own, so that the test can stop both, and only them.
+        let mut root = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & wait"])
+            .process_group(0)
+            .spawn()
+            .expect("sh should be runnable");
+        let pid = i32::try_from(root.id()).expect("pids fit in i32");
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while crate::sampler::snapshot(pid).expect("the shell is alive").processes < 2 {
+            assert!(std::time::Instant::now() < deadline, "the shell never forked its sleep");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let target = Target {
+            name: "python".into(),
+            endpoint: "http://127.0.0.1:9/threading".into(),
+            lab: false,
+            managed: None,
+            given_pid: Some(pid),
+        };
+
+        let sampler = start_sampling(&target).unwrap().expect("a pid was given");
+        std::thread::sleep(Duration::from_millis(250));
+        let window = sampler.finish();
+
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+        let _ = root.wait();
+        let window = window.expect("the tree was alive");
+        assert_eq!(window.peak_processes, 2, "the shell and its sleep: {window:?}");
+        assert!(window.pss_peak_bytes > 0 && window.samples >= 1, "{window:?}");
+        let unsampled = Target {
+            given_pid: None,
+            ..target
+        };
+        assert!(start_sampling(&unsampled).unwrap().is_none());
     }
 
     #[test]

@@ -34,7 +34,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "loadtest failed: {}\n{stderr}", output.status);
     assert!(
-        stdout.contains("threading") && stdout.contains("multiprocessing"),
+        stdout.contains("threading") && stdout.contains("multiprocessing") && stdout.contains("prefork"),
         "the table: {stdout}"
     );
 
@@ -46,7 +46,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     );
     let results = summary["results"].as_array().expect("results is an array");
     let servers: Vec<&str> = results.iter().filter_map(|r| r["server"].as_str()).collect();
-    assert_eq!(servers, ["threading", "multiprocessing"]);
+    assert_eq!(servers, ["threading", "multiprocessing", "prefork"]);
     for result in results {
         for key in RESULT_KEYS {
             assert!(
@@ -61,12 +61,16 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         assert_eq!(result["success_rate"].as_f64(), Some(1.0), "{result}");
         assert!(result["rps_median"].as_f64().unwrap() > 0.0);
         assert!(
+            result["latency_p99_over_p50"].as_f64().is_some_and(|r| r >= 1.0),
+            "{result}"
+        );
+        assert!(
             result["peak_memory_bytes"].as_u64().unwrap() > 1 << 20,
             "a server uses more than 1 MiB"
         );
     }
     for server in summary["servers"].as_array().unwrap() {
-        assert_eq!(server["managed"], true, "the harness started both servers: {server}");
+        assert_eq!(server["managed"], true, "the harness started every server: {server}");
         assert!(server["pid"].as_i64().is_some_and(|pid| pid > 0), "{server}");
     }
     let work = &summary["work_costs"][0];
@@ -76,7 +80,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         assert!(result["cpu_vs_work"].as_f64().is_some_and(|x| x > 0.0), "{result}");
     }
     let trials = summary["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), 2, "one trial per server, no warm-up");
+    assert_eq!(trials.len(), 3, "one trial per server, no warm-up");
     for trial in trials {
         assert_eq!(trial["valid"], true, "{trial}");
         let command: Vec<&str> = trial["oha_command"]
@@ -95,7 +99,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(
         !report.contains("not started by the harness"),
-        "both servers were sampled"
+        "every server was sampled"
     );
     for section in [
         "## Conclusions",
@@ -111,5 +115,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         assert!(svg.contains("<svg") && svg.contains("threading"), "{chart}");
         assert!(report.contains(&format!("]({chart})")), "report.md links {chart}");
     }
-    assert!(out.path().join("logs/threading.log").exists());
+    for log in ["threading", "multiprocessing", "prefork"] {
+        assert!(out.path().join(format!("logs/{log}.log")).exists(), "{log}.log");
+    }
 }

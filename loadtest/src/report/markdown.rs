@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::report::table::number;
+use crate::scaling::{FROM_N, MAX_CUT_SHARE, Scaling, TOLERANCE};
 use crate::summary::{RunSummary, ScenarioKey};
 
 /// Renders the report; `charts` are the chart files written beside it.
@@ -32,6 +33,12 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
 
     section(&mut md, "Results");
     results_table(&mut md, summary);
+
+    let scaling = crate::scaling::scaling(summary);
+    if !scaling.is_empty() {
+        section(&mut md, "Scaling with n");
+        scaling_table(&mut md, &scaling);
+    }
 
     if !summary.comparisons.is_empty() {
         section(&mut md, "Comparisons");
@@ -149,14 +156,14 @@ fn results_table(md: &mut String, summary: &RunSummary) {
     let _ = writeln!(
         md,
         "Per server and scenario, over valid measured trials: medians of per-trial figures, the req/s range, \
-         CPU per request as a multiple of the in-process work (x work), peak memory (PSS of the whole process \
-         tree).\n"
+         the tail against the median (p99/p50; the lab's target is at most 3), CPU per request as a multiple of \
+         the in-process work (x work), peak memory (PSS of the whole process tree).\n"
     );
     let _ = writeln!(
         md,
-        "| server | scenario | req/s | req/s min to max | p50 ms | p99 ms | CPU ms/request | x work | peak MiB | after MiB | trials (invalid) | 2xx rate |"
+        "| server | scenario | req/s | req/s min to max | p50 ms | p99 ms | p99/p50 | CPU ms/request | x work | peak MiB | after MiB | trials (invalid) | 2xx rate |"
     );
-    let _ = writeln!(md, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &summary.results {
         let range = r
             .rps
@@ -164,12 +171,13 @@ fn results_table(md: &mut String, summary: &RunSummary) {
             .map_or_else(|| "-".into(), |s| format!("{:.0} to {:.0}", s.min, s.max));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {range} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.1}% |",
+            "| {} | {} | {} | {range} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.1}% |",
             r.server,
             scenario(crate::aggregate::key(r)),
             number(r.rps_median, 0),
             number(r.latency_p50_ms, 1),
             number(r.latency_p99_ms, 1),
+            number(r.latency_p99_over_p50, 1),
             number(r.cpu_ms_per_request, 2),
             number(r.cpu_vs_work, 1),
             mib(r.peak_memory_bytes),
@@ -178,6 +186,46 @@ fn results_table(md: &mut String, summary: &RunSummary) {
             r.trials_invalid,
             r.success_rate * 100.0
         );
+    }
+    md.push('\n');
+}
+
+/// Per server and n: CPU per request, per element (n²), and per element against the reference.
+fn scaling_table(md: &mut String, scaling: &[Scaling]) {
+    let _ = writeln!(
+        md,
+        "A request's work grows like n², so CPU per element (CPU per request over n²) stays flat when a server's \
+         cost grows like the work. The conclusions call it n² when, from n={FROM_N} up, CPU per element stays \
+         within {TOLERANCE}x of the reference, the largest n whose figure is not overstated; below n={FROM_N} fixed \
+         per-request costs dominate. A figure is overstated when the requests cut at the -z deadline exceed \
+         {:.0}% of those answered: the CPU they used is charged to the answered ones.\n",
+        MAX_CUT_SHARE * 100.0
+    );
+    let _ = writeln!(
+        md,
+        "| server | n | CPU ms/request | CPU ns per n² | against the reference | requests cut / answered |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    for server in scaling {
+        for p in &server.points {
+            let note = if p.n == server.reference.n {
+                " (reference)"
+            } else if p.overstated() {
+                " (overstated)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.2} | {:.2} | {:.2}x{note} | {} |",
+                server.server,
+                p.n,
+                p.cpu_ms_per_request,
+                p.ns_per_element,
+                p.vs_reference,
+                number(Some(p.cut_share * 100.0), 1) + "%"
+            );
+        }
     }
     md.push('\n');
 }
@@ -203,16 +251,7 @@ fn method(md: &mut String, summary: &RunSummary) {
             summary
                 .servers
                 .iter()
-                .map(|s| format!(
-                    "{} at {}{}",
-                    s.name,
-                    s.url,
-                    if s.managed {
-                        " (started by the harness)"
-                    } else {
-                        " (already running)"
-                    }
-                ))
+                .map(|s| format!("{} at {} ({})", s.name, s.url, s.origin()))
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
@@ -275,5 +314,17 @@ mod tests {
     fn the_report_of_a_fixed_run() {
         let summary = crate::testdata::summary();
         insta::assert_snapshot!(render(&summary, &["throughput.svg".into(), "latency.svg".into()]));
+    }
+
+    #[test]
+    fn the_report_of_a_size_sweep() {
+        let summary = crate::testdata::size_sweep();
+        insta::assert_snapshot!(render(&summary, &[]));
+    }
+
+    #[test]
+    fn the_report_of_three_lab_servers_and_another() {
+        let summary = crate::testdata::three_servers();
+        insta::assert_snapshot!(render(&summary, &[]));
     }
 }

@@ -20,6 +20,7 @@ pub fn comparison_table(summary: &RunSummary) -> Table {
         "req/s range",
         "p50 ms",
         "p99 ms",
+        "p99/p50",
         "CPU ms/req",
         "x work",
         "peak MiB",
@@ -40,6 +41,7 @@ pub fn comparison_table(summary: &RunSummary) -> Table {
             range,
             number(r.latency_p50_ms, 1),
             number(r.latency_p99_ms, 1),
+            number(r.latency_p99_over_p50, 1),
             number(r.cpu_ms_per_request, 2),
             number(r.cpu_vs_work, 1),
             number(r.peak_memory_bytes.map(|b| b as f64 / (1024.0 * 1024.0)), 1),
@@ -51,7 +53,7 @@ pub fn comparison_table(summary: &RunSummary) -> Table {
             format!("{:.1}%", r.success_rate * 100.0),
         ]);
     }
-    for column in 1..13 {
+    for column in 1..14 {
         if let Some(column) = table.column_mut(column) {
             column.set_cell_alignment(CellAlignment::Right);
         }
@@ -76,5 +78,6 @@ mod tests {
         assert!(text.contains("threading") && text.contains("multiprocessing"), "{text}");
         assert!(text.contains("800") && text.contains("780 to 820"), "{text}");
         assert!(text.contains("3 (+1 invalid)"), "{text}");
+        assert!(text.contains("p99/p50") && text.contains("1.5"), "{text}");
     }
 }

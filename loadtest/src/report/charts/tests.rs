@@ -124,6 +124,8 @@ fn result_of(server: &str, key: ScenarioKey, trials: &[TrialRecord]) -> Scenario
         peak_memory_bytes: trials.iter().filter_map(|t| t.peak_memory_bytes).max(),
         memory_after_bytes: trials.last().and_then(|t| t.memory_after_bytes),
         cpu_vs_work: None,
+        latency_p99_over_p50: None,
+        cpu_ns_per_element: None,
         trials_valid: trials.len() as u32,
         trials_invalid: 0,
         rps,

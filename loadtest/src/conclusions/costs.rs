@@ -1,0 +1,150 @@
+//! Why the servers performed as they did: CPU per answered request (whole process tree) and the
+//! ceiling it implies on this machine, the cost against the work itself, the servers' own timings
+//! of generation and addition, and peak memory.
+
+use super::{POOL, PROCESSES, THREADS, and_list, counted, mib, probe, result, servers_in};
+use crate::summary::{RunSummary, ScenarioKey};
+
+/// Why: CPU per answered request, the ceiling it implies on this machine, and the servers'
+/// own timings of generation and addition.
+pub(super) fn why(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
+    let mut out = Vec::new();
+    let cpus = f64::from(summary.machine.cpus.max(1));
+    let cpu = |server: &str| result(summary, server, scenario).and_then(|r| r.cpu_ms_per_request);
+    if let (Some(threads), Some(processes)) = (cpu(THREADS), cpu(PROCESSES)) {
+        let extra = processes - threads;
+        out.push(format!(
+            "Why: each answered request cost the multiprocessing server (a fork per request) {processes:.2} ms of \
+             CPU (whole process tree, reaped children included) against {threads:.2} ms for the threading server \
+             ({:.1}x). {} With {} CPUs, CPU alone caps the multiprocessing server near {:.0} req/s and the \
+             threading server near {:.0} req/s, and the load generator shares those CPUs.",
+            processes / threads,
+            if extra > 0.0 {
+                format!(
+                    "The {extra:.2} ms difference is what a request pays for its processes: fork (copying the \
+                     server's page tables), copy-on-write faults, moving the sum through pipes, and reaping."
+                )
+            } else {
+                "Forking cost no extra CPU here.".to_owned()
+            },
+            cpus,
+            cpus * 1000.0 / processes,
+            cpus * 1000.0 / threads,
+        ));
+    }
+    out.extend(pool(summary, scenario));
+    if let Some(work) = summary.work_costs.iter().find(|c| c.n == scenario.n) {
+        let parts: Vec<String> = servers_in(summary, scenario)
+            .filter_map(|r| r.cpu_vs_work.map(|x| format!("the {} server {x:.1}x", r.server)))
+            .collect();
+        if !parts.is_empty() {
+            out.push(format!(
+                "Against the work itself ({:.2} ms of CPU to generate and add the matrices on one thread, measured \
+                 in the same run), each answer cost {}.",
+                work.cpu_ms,
+                and_list(&parts)
+            ));
+        }
+    }
+    if let (Some(t), Some(p)) = (probe(summary, THREADS, scenario), probe(summary, PROCESSES, scenario))
+        && let (Some(te), Some(pe), Some(tg), Some(pg)) =
+            (t.execution_ms, p.execution_ms, t.generation_ms, p.generation_ms)
+    {
+        let relation = if pe > te * (1.0 + crate::stats::NOISE_BAND) {
+            format!("{:.1}x as long with processes", pe / te)
+        } else if te > pe * (1.0 + crate::stats::NOISE_BAND) {
+            format!("{:.1}x as long with threads", te / pe)
+        } else {
+            "about as long either way".to_owned()
+        };
+        out.push(format!(
+            "The servers' own timings, with no other load (median of {} requests each): generating the two \
+             matrices took {tg:.2} ms (threading) and {pg:.2} ms (multiprocessing); the parallel addition \
+             took {te:.2} ms with {} and {pe:.2} ms with {}, {relation}.",
+            t.requests.min(p.requests),
+            counted(scenario.workers, "thread", "threads"),
+            counted(scenario.workers, "child process", "child processes"),
+        ));
+    }
+    if let Some(p) = probe(summary, POOL, scenario)
+        && let Some(execution) = p.execution_ms
+    {
+        out.push(format!(
+            "With the pre-forked pool, the parallel addition took {execution:.2} ms (its own timing, median of {} \
+             requests with no other load).",
+            p.requests
+        ));
+    }
+    out
+}
+
+/// What a pool of processes forked once saves over a fork per request, and what it still costs
+/// over threads, in CPU per answered request.
+fn pool(summary: &RunSummary, scenario: ScenarioKey) -> Option<String> {
+    let cpu = |server: &str| result(summary, server, scenario).and_then(|r| r.cpu_ms_per_request);
+    let pool = cpu(POOL)?;
+    let mut sentence = format!(
+        "The pre-forked pool (worker processes forked once, at start-up) spent {pool:.2} ms of CPU per answered \
+         request; CPU alone caps it near {:.0} req/s.",
+        f64::from(summary.machine.cpus.max(1)) * 1000.0 / pool
+    );
+    if let Some(processes) = cpu(PROCESSES) {
+        sentence.push_str(&if processes > pool {
+            format!(
+                " That is {:.2} ms less than forking per request: about what a request's forks, page-table copies \
+                 and reaping cost.",
+                processes - pool
+            )
+        } else {
+            format!(" Forking per request cost no more ({processes:.2} ms).")
+        });
+    }
+    if let Some(threads) = cpu(THREADS) {
+        sentence.push_str(&if pool > threads {
+            format!(
+                " It is {:.2} ms more than threads: handing the bands to other processes and collecting their sums.",
+                pool - threads
+            )
+        } else {
+            format!(" Threads cost no less ({threads:.2} ms).")
+        });
+    }
+    Some(sentence)
+}
+
+/// Peak memory of each server under load.
+pub(super) fn memory(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
+    let parts: Vec<String> = servers_in(summary, scenario)
+        .filter_map(|r| r.peak_memory_bytes.map(|peak| format!("{} {}", r.server, mib(peak))))
+        .collect();
+    if parts.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "Peak memory under load (PSS summed over the server's process tree): {}. PSS shares each page among \
+         the processes that map it, so forked children are not counted twice.",
+        parts.join(", ")
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::{KEY, three_servers};
+
+    #[test]
+    fn the_pool_is_placed_between_a_fork_per_request_and_threads() {
+        let text = why(&three_servers(), KEY).join("\n");
+        assert!(
+            text.contains("The pre-forked pool (worker processes forked once, at start-up) spent 3.98 ms of CPU"),
+            "{text}"
+        );
+        assert!(text.contains("caps it near 503 req/s"), "{text}");
+        assert!(text.contains("That is 3.93 ms less than forking per request"), "{text}");
+        assert!(text.contains("It is 1.99 ms more than threads"), "{text}");
+        assert!(
+            text.contains("With the pre-forked pool, the parallel addition took 1.10 ms"),
+            "{text}"
+        );
+    }
+}
