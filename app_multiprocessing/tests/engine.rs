@@ -7,6 +7,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use app_multiprocessing::sys::set_inherited;
 use app_multiprocessing::{ChildFault, add_forked};
 use matrix_service::matrix::{generate_pair, reference_add};
 use matrix_service::testing::{add_matrices, children_of, process_state};
@@ -187,4 +188,43 @@ fn concurrent_requests_from_many_threads_all_add_correctly() {
         }
     });
     assert!(my_children().is_empty());
+}
+
+/// The `VmFlags` of the mapping that holds `address`, from `/proc/self/smaps`.
+fn vm_flags(address: usize) -> Vec<String> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut inside = false;
+    for line in smaps.lines() {
+        if let Some((range, _)) = line.split_once(' ')
+            && let Some((start, end)) = range.split_once('-')
+            && let (Ok(start), Ok(end)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16))
+        {
+            inside = (start..end).contains(&address);
+        } else if inside && let Some(flags) = line.strip_prefix("VmFlags:") {
+            return flags.split_whitespace().map(str::to_owned).collect();
+        }
+    }
+    panic!("no mapping holds {address:#x}");
+}
+
+#[test]
+fn only_large_buffers_are_hidden_from_children_and_can_be_shown_again() {
+    let large = vec![1i64; 4 << 20 >> 3]; // 4 MiB: a mapping of its own
+    let middle = large.as_ptr() as usize + (2 << 20);
+    set_inherited(&large, false).unwrap();
+    assert!(vm_flags(middle).contains(&"dc".to_owned()), "dc = not copied on fork");
+    set_inherited(&large, true).unwrap();
+    assert!(!vm_flags(middle).contains(&"dc".to_owned()));
+    assert_eq!(
+        large.iter().sum::<i64>(),
+        large.len() as i64,
+        "the contents are untouched"
+    );
+
+    let small = vec![1i64; 1000];
+    set_inherited(&small, false).unwrap();
+    assert!(
+        !vm_flags(small.as_ptr() as usize).contains(&"dc".to_owned()),
+        "small buffers share heap pages"
+    );
 }
