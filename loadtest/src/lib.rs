@@ -82,16 +82,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");
     let mut sizes: Vec<u32> = plan.scenarios().iter().map(|s| s.n).collect();
     sizes.dedup();
-    let work_costs = sizes
-        .into_iter()
-        .map(work_cost::measure)
+    let work_before = sizes
+        .iter()
+        .map(|n| work_cost::measure(*n))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    for cost in &work_costs {
-        eprintln!(
-            "in-process work at n={}: {:.2} ms of CPU (generate and add, one thread)",
-            cost.n, cost.cpu_ms
-        );
-    }
 
     let machine = machine::describe(workspace.as_deref());
     let runner = TrialRunner {
@@ -102,6 +96,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         cpus: machine.cpus,
     };
     let trials = run_trials(&plan, &mut targets, &runner)?;
+
+    // Measured again once the load is over, and the lower kept: the work's cost is a floor, and
+    // a busy or throttled machine (another process, a noisy neighbour) only ever inflates it.
+    let mut work_costs = Vec::with_capacity(work_before.len());
+    for before in work_before {
+        let after = work_cost::measure(before.n)?;
+        eprintln!(
+            "in-process work at n={}: {:.2} ms of CPU before the trials, {:.2} ms after (generate and add, one thread)",
+            before.n, before.cpu_ms, after.cpu_ms
+        );
+        work_costs.push(before.lower(after));
+    }
 
     // Described before stopping: a stopped server no longer has a process to describe.
     let server_infos: Vec<summary::ServerInfo> = targets.iter().map(Target::info).collect();

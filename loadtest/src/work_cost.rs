@@ -25,6 +25,14 @@ pub struct WorkCost {
     pub iterations: u32,
 }
 
+impl WorkCost {
+    /// The cheaper of two measurements of the same work.
+    #[must_use]
+    pub fn lower(self, other: Self) -> Self {
+        if other.cpu_ms < self.cpu_ms { other } else { self }
+    }
+}
+
 /// Fewest and most timed iterations, and roughly how long to spend.
 const MIN_ITERATIONS: usize = 10;
 const MAX_ITERATIONS: usize = 200;
@@ -70,6 +78,17 @@ fn thread_cpu() -> anyhow::Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lower_of_two_measurements_is_kept() {
+        let cost = |cpu_ms| WorkCost {
+            n: 500,
+            cpu_ms,
+            iterations: 10,
+        };
+        assert_eq!(cost(0.9).lower(cost(0.6)), cost(0.6));
+        assert_eq!(cost(0.6).lower(cost(0.9)), cost(0.6));
+    }
 
     #[test]
     fn the_work_costs_more_for_a_bigger_matrix() {

@@ -40,7 +40,7 @@ pub(super) fn why(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
         if !parts.is_empty() {
             out.push(format!(
                 "Against the work itself ({:.2} ms of CPU to generate and add the matrices on one thread, measured \
-                 in the same run), each answer cost {}.",
+                 in the same run, the lower of before and after the trials), each answer cost {}.",
                 work.cpu_ms,
                 and_list(&parts)
             ));
