@@ -5,18 +5,21 @@
 //! - `add/one_thread`: the addition kernel on the calling thread;
 //! - `add/scoped_threads/K`: the threads server's addition with K scoped threads;
 //! - `add/forked_children/K`: the processes server's addition with K forked children, pipes and
-//!   reaping included.
+//!   reaping included;
+//! - `add/prefork_pool/K`: the pool's addition in K bands: jobs to 8 workers started once, the
+//!   matrices already in shared memory, as the prefork server has them.
 //!
 //! Run with `cargo bench -p app_multiprocessing --bench kernels`; compare rows measured in the
 //! same run (this machine is shared and noisy). Lives here because it needs both engines.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use app_multiprocessing::{ChildFault, add_forked};
+use app_multiprocessing::{ChildFault, Pool, PoolConfig, add_forked};
 use app_threading::add_scoped;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use matrix_service::Operands;
+use matrix_service::bands::bands;
 use matrix_service::matrix::{add_into, generate_into, generate_pair};
 
 const SIZES: [usize; 3] = [100, 500, 2000];
@@ -39,6 +42,15 @@ fn generate(c: &mut Criterion) {
 }
 
 fn add(c: &mut Criterion) {
+    // Started first, while this process has one thread, as the server starts it.
+    let pool = Pool::start(PoolConfig {
+        workers: WORKERS[WORKERS.len() - 1],
+        slots: 1,
+        slot_elements: 3 * SIZES[SIZES.len() - 1].pow(2),
+        resident_elements: 0,
+        fault: ChildFault::None,
+    })
+    .expect("the pool starts before any other thread");
     let mut group = c.benchmark_group("add");
     for n in SIZES {
         let (a, b) = generate_pair(n, Some(2));
@@ -59,9 +71,22 @@ fn add(c: &mut Criterion) {
                         .expect("children add")
                 });
             });
+            let mut slot = pool.take_slot(n * n).expect("one request at a time");
+            let (a_in, b_in) = slot.two_mut(0..n * n, n * n..2 * n * n);
+            a_in.copy_from_slice(inputs.a);
+            b_in.copy_from_slice(inputs.b);
+            group.bench_function(BenchmarkId::new("prefork_pool", &id), |bench| {
+                bench.iter(|| {
+                    let deadline = Instant::now() + CHILD_TIMEOUT;
+                    let added = pool.add(&mut slot, n * n, n, bands(n, workers), deadline);
+                    black_box(added.expect("the pool adds"))
+                });
+            });
+            pool.give_slot(slot);
         }
     }
     group.finish();
+    pool.shutdown(Duration::from_secs(5));
 }
 
 criterion_group! {
