@@ -342,8 +342,9 @@ fn read_process(pid: i32, expected_parent: Option<i32>) -> Result<Option<Process
             .filter_map(|map| map.extension.map.get("Pss"))
             .sum(),
         // A zombie (exited, not yet reaped) has released its memory and smaps_rollup fails with
-        // ESRCH; its CPU still counts until its parent reaps it, so keep it with no memory.
-        Err(ProcError::NotFound(_)) if expected_parent.is_some() => 0,
+        // ESRCH; a child caught mid-exit, its memory half torn down, reads as empty (Incomplete).
+        // Its CPU still counts until its parent reaps it, so keep it with no memory.
+        Err(ProcError::NotFound(_) | ProcError::Incomplete(_)) if expected_parent.is_some() => 0,
         Err(ProcError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(("smaps_rollup", e)),
     };
