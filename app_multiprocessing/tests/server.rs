@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use futures_util::future::join_all;
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, sample};
 use matrix_service::testing::{ServerProcess, client, eventually, get, process_state};
+use nix::sys::signal::Signal;
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_app_multiprocessing");
@@ -259,4 +260,52 @@ async fn sigterm_lets_an_in_flight_request_finish_and_leaves_no_child() {
     for (pid, _) in children {
         assert!(process_state(pid).is_none(), "child {pid} outlived the server");
     }
+}
+
+/// Makes one slow request (every child sleeps `sleep` before its band), and `signal`s one of its
+/// children while it sleeps; returns the answer. Every child must be reaped afterwards.
+async fn signal_a_child_mid_request(signal: Signal, sleep: &str, extra: &[&str]) -> matrix_service::testing::Reply {
+    let mut args = vec!["--debug-child-fault", sleep];
+    args.extend_from_slice(extra);
+    let server = start(&args);
+    let client = client();
+    let url = format!("{}/multiprocessing?n=40&workers=2", server.url());
+    let (reply, ()) = futures_util::future::join(get(&client, &url), async {
+        let forked = async {
+            loop {
+                if let Some((pid, _)) = server.children().first() {
+                    return *pid;
+                }
+                actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let pid = forked.await;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+    })
+    .await;
+    assert_no_children(&server);
+    let next = get(&client, &format!("{}/multiprocessing?n=4", server.url())).await;
+    assert_eq!(next.status, StatusCode::OK, "the server keeps serving: {}", next.json);
+    reply
+}
+
+#[actix_web::test]
+async fn a_child_killed_mid_request_gets_that_request_a_500() {
+    let reply = signal_a_child_mid_request(Signal::SIGKILL, "sleep-ms:1500", &[]).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", reply.json);
+    let error = reply.json["error"].as_str().unwrap_or_default();
+    assert!(error.contains("killed by SIGKILL"), "{error}");
+}
+
+#[actix_web::test]
+async fn a_stopped_child_is_killed_at_the_child_timeout_and_the_request_answered() {
+    let started = std::time::Instant::now();
+    // Unstopped, the children finish in 0.4 s, well within the 1.5 s timeout.
+    let reply = signal_a_child_mid_request(Signal::SIGSTOP, "sleep-ms:400", &["--child-timeout", "1.5"]).await;
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT, "{}", reply.json);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }
