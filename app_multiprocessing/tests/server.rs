@@ -309,3 +309,49 @@ async fn a_stopped_child_is_killed_at_the_child_timeout_and_the_request_answered
         started.elapsed()
     );
 }
+
+#[actix_web::test]
+async fn a_thousand_hostile_queries_get_200_400_or_503_and_the_server_stays_healthy() {
+    let server = start(&[]);
+    matrix_service::testing::fuzz_queries(server.url(), "/multiprocessing", 1000).await;
+    assert_no_children(&server);
+}
+
+#[actix_web::test]
+async fn a_flood_of_wide_requests_keeps_children_bounded_and_answers_200_or_503() {
+    let server = start(&["--queue-timeout", "1"]);
+    let pid = server.pid();
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let watching = watching.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(matrix_service::testing::children_of(pid).len());
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            peak
+        })
+    };
+    let client = client();
+    let url = format!("{}/multiprocessing?n=64&workers=64", server.url());
+    let replies = join_all((0..500).map(|_| get(&client, &url))).await;
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = watcher.join().unwrap();
+    let mut refused = 0;
+    for reply in &replies {
+        match reply.status {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(reply.headers.contains_key("retry-after"), "{}", reply.json);
+                refused += 1;
+            }
+            other => panic!("{other}: {}", reply.json),
+        }
+    }
+    assert!(peak <= 256, "{peak} children at once, above --max-children");
+    assert!(refused < replies.len(), "some requests were served");
+    assert_no_children(&server);
+    let health = get(&client, &format!("{}/healthz", server.url())).await;
+    assert_eq!(health.status, StatusCode::OK);
+}

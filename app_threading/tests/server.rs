@@ -104,3 +104,9 @@ fn impossible_flags_are_refused_before_starting() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--workers 9 is above --max-workers 8"), "{stderr}");
 }
+
+#[actix_web::test]
+async fn a_thousand_hostile_queries_get_200_400_or_503_and_the_server_stays_healthy() {
+    let server = ServerProcess::start(BINARY, &[]);
+    matrix_service::testing::fuzz_queries(server.url(), "/threading", 1000).await;
+}

@@ -436,3 +436,59 @@ pub async fn get(client: &awc::Client, url: &str) -> Reply {
         json: json_of(&body),
     }
 }
+
+/// Sends `count` hostile query strings (random keys and values, repeated parameters, huge and
+/// negative numbers, floats, bad percent-encodings, encoded NUL and control bytes) to
+/// `GET {base}{path}` over real sockets, in a fixed pseudo-random sequence. Every one must get a
+/// JSON answer (never a dropped connection: [`get`] panics on one) with status 200, 400 or 503,
+/// and the server must still be healthy afterwards.
+pub async fn fuzz_queries(base: &str, path: &str, count: usize) {
+    use rand::{Rng, RngExt, SeedableRng};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(2026);
+    let keys = ["n", "workers", "seed", "N", "", "x", "n\0", "workers[]", "seed ", "ñ"];
+    let client = client();
+    for _ in 0..count {
+        let pairs = rng.random_range(0..5);
+        let mut query = String::new();
+        for i in 0..pairs {
+            let key = keys[rng.random_range(0..keys.len())];
+            let value = match rng.random_range(0..10) {
+                0 => rng.random_range(0..300u32).to_string(),
+                1 => rng.next_u64().to_string(),
+                2 => format!("-{}", rng.random_range(0..10u32)),
+                3 => "9".repeat(rng.random_range(19..60)),
+                4 => format!("{}", rng.random::<f64>() * 1e6),
+                5 => "1e3".to_owned(),
+                6 => "0x10".to_owned(),
+                7 => String::new(),
+                _ => (0..rng.random_range(1..12))
+                    .map(|_| char::from(rng.random_range(0..128u8)))
+                    .collect(),
+            };
+            if i > 0 {
+                query.push('&');
+            }
+            // Encoded, so the URL is valid and the hostile bytes reach the server's parser.
+            query.extend(form_urlencoded::byte_serialize(key.as_bytes()));
+            if rng.random_bool(0.9) {
+                query.push('=');
+                query.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+            }
+            if rng.random_bool(0.05) {
+                query.push_str("&%zz=%"); // invalid percent-encoding
+            }
+        }
+        let reply = get(&client, &format!("{base}{path}?{query}")).await;
+        assert!(
+            [StatusCode::OK, StatusCode::BAD_REQUEST, StatusCode::SERVICE_UNAVAILABLE].contains(&reply.status),
+            "?{query} -> {} {}",
+            reply.status,
+            reply.json
+        );
+        if reply.status != StatusCode::OK {
+            assert_eq!(reply.json["status"], "error", "?{query} -> {}", reply.json);
+        }
+    }
+    let health = get(&client, &format!("{base}/healthz")).await;
+    assert_eq!(health.status, StatusCode::OK);
+}
