@@ -384,9 +384,10 @@ async fn workers_killed_under_load_are_replaced_and_the_rest_of_the_load_succeed
 }
 
 #[actix_web::test]
-async fn a_thousand_hostile_queries_leave_the_pool_whole() {
+async fn a_thousand_hostile_queries_and_bodies_leave_the_pool_whole() {
     let server = start_pool(2, &[]);
     let before = pool_of(&server, 2);
     matrix_service::testing::fuzz_queries(server.url(), "/multiprocessing", 1000).await;
+    matrix_service::testing::fuzz_bodies(server.url(), "/multiprocessing", 1000).await;
     assert_eq!(pool_of(&server, 2), before, "no worker died or was replaced");
 }

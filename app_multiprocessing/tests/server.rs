@@ -311,9 +311,10 @@ async fn a_stopped_child_is_killed_at_the_child_timeout_and_the_request_answered
 }
 
 #[actix_web::test]
-async fn a_thousand_hostile_queries_get_200_400_or_503_and_the_server_stays_healthy() {
+async fn a_thousand_hostile_queries_and_bodies_get_no_5xx_but_503_and_the_server_stays_healthy() {
     let server = start(&[]);
     matrix_service::testing::fuzz_queries(server.url(), "/multiprocessing", 1000).await;
+    matrix_service::testing::fuzz_bodies(server.url(), "/multiprocessing", 1000).await;
     assert_no_children(&server);
 }
 

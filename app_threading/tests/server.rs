@@ -106,7 +106,8 @@ fn impossible_flags_are_refused_before_starting() {
 }
 
 #[actix_web::test]
-async fn a_thousand_hostile_queries_get_200_400_or_503_and_the_server_stays_healthy() {
+async fn a_thousand_hostile_queries_and_bodies_get_no_5xx_but_503_and_the_server_stays_healthy() {
     let server = ServerProcess::start(BINARY, &[]);
     matrix_service::testing::fuzz_queries(server.url(), "/threading", 1000).await;
+    matrix_service::testing::fuzz_bodies(server.url(), "/threading", 1000).await;
 }

@@ -16,6 +16,8 @@ use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use actix_web::web::Data;
 use nix::sys::signal::Signal;
+use rand::{Rng, RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use serde_json::{Value, json};
 
 use crate::admission::{Admission, AdmissionLimits};
@@ -443,8 +445,7 @@ pub async fn get(client: &awc::Client, url: &str) -> Reply {
 /// JSON answer (never a dropped connection: [`get`] panics on one) with status 200, 400 or 503,
 /// and the server must still be healthy afterwards.
 pub async fn fuzz_queries(base: &str, path: &str, count: usize) {
-    use rand::{Rng, RngExt, SeedableRng};
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(2026);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2026);
     let keys = ["n", "workers", "seed", "N", "", "x", "n\0", "workers[]", "seed ", "ñ"];
     let client = client();
     for _ in 0..count {
@@ -488,6 +489,104 @@ pub async fn fuzz_queries(base: &str, path: &str, count: usize) {
         if reply.status != StatusCode::OK {
             assert_eq!(reply.json["status"], "error", "?{query} -> {}", reply.json);
         }
+    }
+    let health = get(&client, &format!("{base}/healthz")).await;
+    assert_eq!(health.status, StatusCode::OK);
+}
+
+/// Sends `count` hostile `POST` bodies to `{base}{path}`: random bytes, deep nesting, floats,
+/// huge exponents and integers, wrong types, ragged and mismatched matrices, and some valid
+/// ones, in a fixed pseudo-random sequence. Every one must get a JSON answer (never a dropped
+/// connection) with status 200, 400, 413 or 503, and the server must stay healthy.
+pub async fn fuzz_bodies(base: &str, path: &str, count: usize) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(2027);
+    let leaves = [
+        "1",
+        "-7",
+        "0",
+        "99",
+        "1.5",
+        "1e400",
+        "-0",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1e18",
+        "null",
+        "true",
+        "\"3\"",
+        "[]",
+        "{}",
+    ];
+    let client = client();
+    let url = format!("{base}{path}");
+    for _ in 0..count {
+        let leaf = |rng: &mut Xoshiro256PlusPlus| leaves[rng.random_range(0..leaves.len())].to_owned();
+        let matrix = |rng: &mut Xoshiro256PlusPlus, rows: usize, cols: usize| {
+            let rows: Vec<String> = (0..rows)
+                .map(|_| {
+                    let cols = if rng.random_bool(0.1) { cols + 1 } else { cols };
+                    let values: Vec<String> = (0..cols)
+                        .map(|_| {
+                            if rng.random_bool(0.8) {
+                                rng.random_range(-100..100i64).to_string()
+                            } else {
+                                leaf(rng)
+                            }
+                        })
+                        .collect();
+                    format!("[{}]", values.join(","))
+                })
+                .collect();
+            format!("[{}]", rows.join(","))
+        };
+        let body: Vec<u8> = match rng.random_range(0..6) {
+            0 => (0..rng.random_range(0..300)).map(|_| rng.random::<u8>()).collect(),
+            1 => {
+                let depth = rng.random_range(1..100_000);
+                format!("{{\"a\":{}{}", "[".repeat(depth), "]".repeat(depth)).into_bytes()
+            }
+            2 => format!("{{\"a\":{},\"b\":{}}}", leaf(&mut rng), leaf(&mut rng)).into_bytes(),
+            _ => {
+                let (rows, cols) = (rng.random_range(1..6), rng.random_range(1..6));
+                let b_rows = if rng.random_bool(0.1) { rows + 1 } else { rows };
+                let workers = if rng.random_bool(0.3) {
+                    format!(",\"workers\":{}", leaf(&mut rng))
+                } else {
+                    String::new()
+                };
+                let extra = if rng.random_bool(0.1) { ",\"c\":1" } else { "" };
+                format!(
+                    "{{\"a\":{},\"b\":{}{workers}{extra}}}",
+                    matrix(&mut rng, rows, cols),
+                    matrix(&mut rng, b_rows, cols)
+                )
+                .into_bytes()
+            }
+        };
+        let shown = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+        let mut response = client
+            .post(&url)
+            .insert_header(("content-type", "application/json"))
+            .send_body(body)
+            .await
+            .unwrap_or_else(|e| panic!("POST {shown}: {e}"));
+        let status = response.status();
+        let answer: Value = response
+            .json()
+            .limit(64 << 20)
+            .await
+            .unwrap_or_else(|e| panic!("POST {shown}: {status}, not JSON: {e}"));
+        assert!(
+            [
+                StatusCode::OK,
+                StatusCode::BAD_REQUEST,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                StatusCode::SERVICE_UNAVAILABLE
+            ]
+            .contains(&status),
+            "POST {shown} -> {status} {answer}"
+        );
     }
     let health = get(&client, &format!("{base}/healthz")).await;
     assert_eq!(health.status, StatusCode::OK);
