@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use app_multiprocessing::{ChildFault, Pool, PoolConfig, add_forked};
 use app_threading::add_scoped;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use matrix_service::Operands;
 use matrix_service::bands::bands;
 use matrix_service::matrix::{add_into, generate_into, generate_pair};
+use matrix_service::{Operands, Workspace};
 
 const SIZES: [usize; 3] = [100, 500, 2000];
 const WORKERS: [usize; 4] = [1, 2, 4, 8];
@@ -65,24 +65,24 @@ fn add(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("scoped_threads", &id), |bench| {
                 bench.iter(|| add_scoped(inputs, black_box(&mut out), workers).expect("no overflow"));
             });
-            group.bench_function(BenchmarkId::new("forked_children", &id), |bench| {
-                bench.iter(|| {
-                    add_forked(inputs, black_box(&mut out), workers, CHILD_TIMEOUT, ChildFault::None)
-                        .expect("children add")
-                });
-            });
-            let mut slot = pool.take_slot(n * n).expect("one request at a time");
-            let (a_in, b_in) = slot.two_mut(0..n * n, n * n..2 * n * n);
+            // Both process engines keep the matrices in shared memory, as the server does.
+            let mut work = pool.slots().workspace(n, n).expect("one request at a time");
+            let (a_in, b_in) = work.inputs_mut();
             a_in.copy_from_slice(inputs.a);
             b_in.copy_from_slice(inputs.b);
+            group.bench_function(BenchmarkId::new("forked_children", &id), |bench| {
+                bench.iter(|| {
+                    let (inputs, out) = work.split();
+                    add_forked(inputs, black_box(out), workers, CHILD_TIMEOUT, ChildFault::None).expect("children add")
+                });
+            });
             group.bench_function(BenchmarkId::new("prefork_pool", &id), |bench| {
                 bench.iter(|| {
                     let deadline = Instant::now() + CHILD_TIMEOUT;
-                    let added = pool.add(&mut slot, n * n, n, bands(n, workers), deadline);
+                    let added = pool.add(work.slot_mut(), n * n, n, bands(n, workers), deadline);
                     black_box(added.expect("the pool adds"))
                 });
             });
-            pool.give_slot(slot);
         }
     }
     group.finish();

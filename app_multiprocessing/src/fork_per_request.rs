@@ -16,10 +16,11 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::{getpid, pipe2};
 
 use matrix_service::bands::bands;
-use matrix_service::{AddEngine, AddError, Addition, BufferPool, HeapWorkspace, Operands};
+use matrix_service::{AddEngine, AddError, Addition, BufferPool, Operands};
 
 use crate::children::{Children, ChildrenError};
 use crate::fault::ChildFault;
+use crate::slots::{SlotPool, SlotWorkspace};
 use crate::sys::{BandTask, fork_band_child, set_inherited};
 
 /// Held from `pipe2` to the parent's close of the write end, so a child forked for another
@@ -33,12 +34,14 @@ static FORK_LOCK: Mutex<()> = Mutex::new(());
 const PIPE_BYTES: usize = 1 << 20;
 
 /// The fork-per-request engine.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ForkPerRequest {
     /// How long a request's children may take before they are killed (`--child-timeout`).
     pub child_timeout: Duration,
     /// What every child does wrong, for tests (`--debug-child-fault`).
     pub fault: ChildFault,
+    /// Where requests keep their matrices: memory shared with the children (see [`crate::slots`]).
+    pub slots: Arc<SlotPool>,
 }
 
 impl AddEngine for ForkPerRequest {
@@ -47,17 +50,17 @@ impl AddEngine for ForkPerRequest {
     const UNITS: &'static str = "child processes";
     const TITLE: &'static str = "Matrix addition with processes";
     const DESCRIPTION: &'static str = "Each request generates two random n x n integer matrices and forks \
-        <code>workers</code> child processes; each child inherits the inputs copy-on-write, adds its band of \
-        rows, and sends the result back through its own pipe as raw bytes. The answer lists the children's \
-        pids, all of them already reaped.";
+        <code>workers</code> child processes; each child inherits the inputs (in memory shared with it), adds \
+        its band of rows, and sends the result back through its own pipe as raw bytes. The answer lists the \
+        children's pids, all of them already reaped.";
 
-    type Workspace = HeapWorkspace;
+    type Workspace = SlotWorkspace;
 
-    fn workspace(&self, rows: usize, cols: usize, heap: &Arc<BufferPool>) -> Result<HeapWorkspace, AddError> {
-        Ok(HeapWorkspace::new(rows, cols, heap))
+    fn workspace(&self, rows: usize, cols: usize, _heap: &Arc<BufferPool>) -> Result<SlotWorkspace, AddError> {
+        self.slots.workspace(rows, cols).map_err(AddError::Unavailable)
     }
 
-    fn add(&self, work: &mut HeapWorkspace, workers: usize) -> Result<Addition, AddError> {
+    fn add(&self, work: &mut SlotWorkspace, workers: usize) -> Result<Addition, AddError> {
         let (inputs, sum) = work.split();
         let child_pids = add_forked(inputs, sum, workers, self.child_timeout, self.fault)?;
         Ok(Addition {

@@ -13,9 +13,11 @@ pub mod fork_per_request;
 pub mod pool;
 pub mod prefork;
 pub mod protocol;
+pub mod slots;
 pub mod sys;
 pub mod worker;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -27,6 +29,7 @@ pub use fault::ChildFault;
 pub use fork_per_request::{ForkPerRequest, add_forked};
 pub use pool::{Pool, PoolConfig};
 pub use prefork::PreforkPool;
+pub use slots::{SlotPool, SlotWorkspace};
 
 /// How long the pool's workers get to finish their last job at shutdown before SIGKILL.
 const POOL_GRACE: Duration = Duration::from_secs(10);
@@ -98,25 +101,30 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     // Let an in-flight request finish even if it queued, then ran its children to the deadline.
     config.shutdown_timeout = child_timeout + config.admission.queue_timeout + Duration::from_secs(5);
     matrix_service::server::init_logging();
+    // Every request that may compute at once has a slot of shared memory, with room for A, B
+    // and the sum at the largest n; after a request, a slot keeps the default n's worth resident.
+    let slots = config.admission.active_requests;
+    let slot_elements = 3 * config.limits.max_n * config.limits.max_n;
+    let resident_elements = 3 * DEFAULT_N * DEFAULT_N;
     match cli.strategy {
         Strategy::Fork => {
             let engine = ForkPerRequest {
                 child_timeout,
                 fault: cli.debug_child_fault,
+                slots: Arc::new(SlotPool::new(slots, slot_elements, resident_elements)?),
             };
             matrix_service::serve(engine, config)?;
         }
         Strategy::Prefork => {
             let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-            let max_elements = config.limits.max_n * config.limits.max_n;
             // Before anything starts a thread: the first workers are forked here.
             let pool = Pool::start(PoolConfig {
                 workers: cli
                     .pool_workers
                     .map_or(config.limits.default_workers.max(cpus), usize::from),
-                slots: config.admission.active_requests,
-                slot_elements: 3 * max_elements,
-                resident_elements: 3 * DEFAULT_N * DEFAULT_N,
+                slots,
+                slot_elements,
+                resident_elements,
                 fault: cli.debug_child_fault,
             })?;
             let served = matrix_service::serve(PreforkPool::new(pool.clone(), child_timeout), config);

@@ -37,6 +37,7 @@ use nix::unistd::{Pid, getpid, pipe2};
 
 use crate::fault::ChildFault;
 use crate::protocol::{Done, Job, Status};
+use crate::slots::SlotPool;
 use crate::sys::{SharedMemory, SlotMemory, fork_pool_worker, pass_worker_memory};
 use crate::worker::{self, WORKER_FLAG};
 
@@ -97,7 +98,7 @@ pub struct Pool {
 
 /// What request threads and the supervisor share.
 struct Shared {
-    memory: Arc<SharedMemory>,
+    slots: Arc<SlotPool>,
     state: Mutex<State>,
     /// Signalled whenever an outcome is recorded.
     changed: Condvar,
@@ -113,7 +114,6 @@ struct State {
     /// How each finished job ended, until its request collects it.
     outcomes: HashMap<u64, Outcome>,
     next_job: u64,
-    free_slots: Vec<SlotMemory>,
     /// Workers in a row that died early (see [`CRASH_LIMIT`]).
     crash_streak: u32,
     /// Set when the pool stopped replacing workers, with the reason.
@@ -149,25 +149,27 @@ impl Pool {
         if thread_count() != Some(1) {
             anyhow::bail!("the worker pool must start before any thread does (forking a threaded process is unsafe)");
         }
-        let memory = Arc::new(SharedMemory::create(config.slots * config.slot_elements)?);
-        let free_slots = memory.into_slots(config.slots, config.slot_elements);
+        let slots = Arc::new(SlotPool::new(
+            config.slots,
+            config.slot_elements,
+            config.resident_elements,
+        )?);
         let (wake_rx, wake) = pipe2(OFlag::O_CLOEXEC)?;
         let server = getpid();
         let mut workers = Vec::with_capacity(config.workers);
         let mut answers = Vec::with_capacity(config.workers);
         for _ in 0..config.workers {
-            let (worker, answer) = start_worker(&memory, server, config.fault, Start::Fork)?;
+            let (worker, answer) = start_worker(slots.memory(), server, config.fault, Start::Fork)?;
             workers.push(worker);
             answers.push(answer);
         }
         let shared = Arc::new(Shared {
-            memory,
+            slots,
             state: Mutex::new(State {
                 workers,
                 queue: VecDeque::new(),
                 outcomes: HashMap::new(),
                 next_job: 0,
-                free_slots,
                 crash_streak: 0,
                 down: None,
                 stopping: false,
@@ -197,32 +199,9 @@ impl Pool {
         self.shared.lock().workers.iter().map(|w| w.pid.as_raw()).collect()
     }
 
-    /// A free memory slot for a request of `elements` elements per matrix.
-    pub fn take_slot(&self, elements: usize) -> Result<SlotMemory, PoolError> {
-        let fits = 3 * elements <= self.shared.config.slot_elements;
-        assert!(fits, "the server's limits keep every request within a slot");
-        self.shared.lock().free_slots.pop().ok_or_else(|| {
-            PoolError::Unavailable(format!(
-                "all {} shared-memory slots are in use (--max-active-requests)",
-                self.shared.config.slots
-            ))
-        })
-    }
-
-    /// Takes a slot back after its request; frees its pages beyond the resident size.
-    pub fn give_slot(&self, slot: SlotMemory) {
-        if slot.lent() > 0 {
-            // A worker that was killed may still write here until it is reaped: never reuse.
-            tracing::error!(
-                start = slot.start(),
-                "a killed worker was not reaped in time; its memory slot is retired"
-            );
-            return;
-        }
-        if let Err(e) = slot.release_beyond(self.shared.config.resident_elements) {
-            tracing::warn!("could not return a slot's pages to the OS: {e}");
-        }
-        self.shared.lock().free_slots.push(slot);
+    /// The memory requests keep their matrices in, shared with the workers.
+    pub fn slots(&self) -> &Arc<SlotPool> {
+        &self.shared.slots
     }
 
     /// Computes `sum = a + b` for the request in `slot` (A, B and the sum, `len` elements each,
@@ -668,7 +647,12 @@ impl Supervisor {
                 }
             }
             let config = self.shared.config;
-            match start_worker(&self.shared.memory, self.shared.server, config.fault, Start::Exec) {
+            match start_worker(
+                self.shared.slots.memory(),
+                self.shared.server,
+                config.fault,
+                Start::Exec,
+            ) {
                 Ok((worker, answers)) => {
                     tracing::info!(pid = %worker.pid, "started a replacement pool worker");
                     self.answers.push(answers);

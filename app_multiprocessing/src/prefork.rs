@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use matrix_service::bands::bands;
-use matrix_service::{AddEngine, AddError, Addition, BufferPool, Operands, Workspace};
+use matrix_service::{AddEngine, AddError, Addition, BufferPool, Workspace};
 
 use crate::pool::{Pool, PoolError};
-use crate::sys::SlotMemory;
+use crate::slots::SlotWorkspace;
 
 /// The pool engine.
 pub struct PreforkPool {
@@ -38,20 +38,15 @@ impl AddEngine for PreforkPool {
     type Workspace = SlotWorkspace;
 
     fn workspace(&self, rows: usize, cols: usize, _heap: &Arc<BufferPool>) -> Result<SlotWorkspace, AddError> {
-        let slot = self.pool.take_slot(rows * cols).map_err(|e| self.error(e))?;
-        Ok(SlotWorkspace {
-            slot: Some(slot),
-            rows,
-            cols,
-            pool: Arc::clone(&self.pool),
-        })
+        self.pool.slots().workspace(rows, cols).map_err(AddError::Unavailable)
     }
 
     fn add(&self, work: &mut SlotWorkspace, workers: usize) -> Result<Addition, AddError> {
         let deadline = Instant::now() + self.timeout;
-        let (rows, cols, len) = (work.rows, work.cols, work.len());
-        let slot = work.slot.as_mut().expect("a workspace holds its slot until dropped");
-        let added = self.pool.add(slot, len, cols, bands(rows, workers), deadline);
+        let ((rows, cols), len) = (work.shape(), work.len());
+        let added = self
+            .pool
+            .add(work.slot_mut(), len, cols, bands(rows, workers), deadline);
         match added {
             Ok(added) => Ok(Addition {
                 child_pids: Some(added.pids),
@@ -77,52 +72,6 @@ impl PreforkPool {
             PoolError::TimedOut => AddError::TimedOut(self.timeout),
             // Handled in `add`, where the inputs are at hand.
             PoolError::Overflow { band } => AddError::WorkerFailed(format!("band {band} overflowed")),
-        }
-    }
-}
-
-/// A request's slot of the shared memory: A, then B, then the sum, `rows * cols` elements each.
-pub struct SlotWorkspace {
-    slot: Option<SlotMemory>,
-    rows: usize,
-    cols: usize,
-    pool: Arc<Pool>,
-}
-
-impl SlotWorkspace {
-    fn len(&self) -> usize {
-        self.rows * self.cols
-    }
-
-    fn inputs(&self) -> Operands<'_> {
-        let len = self.len();
-        let slot = self.slot.as_ref().expect("a workspace holds its slot until dropped");
-        Operands::new(slot.elements(0..len), slot.elements(len..2 * len), self.cols)
-    }
-}
-
-impl Workspace for SlotWorkspace {
-    fn shape(&self) -> (usize, usize) {
-        (self.rows, self.cols)
-    }
-
-    fn inputs_mut(&mut self) -> (&mut [i64], &mut [i64]) {
-        let len = self.len();
-        let slot = self.slot.as_mut().expect("a workspace holds its slot until dropped");
-        slot.two_mut(0..len, len..2 * len)
-    }
-
-    fn sum(&self) -> &[i64] {
-        let len = self.len();
-        let slot = self.slot.as_ref().expect("a workspace holds its slot until dropped");
-        slot.elements(2 * len..3 * len)
-    }
-}
-
-impl Drop for SlotWorkspace {
-    fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            self.pool.give_slot(slot);
         }
     }
 }

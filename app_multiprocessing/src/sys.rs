@@ -446,6 +446,24 @@ impl SlotMemory {
         }
     }
 
+    /// The slot's first three spans of `len` elements (A, B and the sum): the first two to
+    /// read, the third to write.
+    pub fn three(&mut self, len: usize) -> (&[i64], &[i64], &mut [i64]) {
+        let whole = self.checked(0..3 * len);
+        let base = self.memory.base.as_ptr();
+        // SAFETY: the three spans lie inside this slot (checked), do not overlap, and no band is
+        // lent (checked), so these are the only references to those elements in this process
+        // while the `&mut self` borrow lives; children forked meanwhile only read A and B.
+        unsafe {
+            let a = base.add(whole.start);
+            (
+                std::slice::from_raw_parts(a, len),
+                std::slice::from_raw_parts(a.add(len), len),
+                std::slice::from_raw_parts_mut(a.add(2 * len), len),
+            )
+        }
+    }
+
     /// Frees the slot's pages from element `keep` on (relative), keeping the first ones
     /// resident for the next request.
     pub fn release_beyond(&self, keep: usize) -> nix::Result<()> {
