@@ -568,7 +568,6 @@ impl Supervisor {
         }
         let leftover = !answers.partial.is_empty();
         let mut state = self.shared.lock();
-        let mut heard = Heard::Nothing;
         for done in messages {
             let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) else {
                 break;
@@ -592,13 +591,15 @@ impl Supervisor {
             }
         }
         let idle = state.workers.iter().any(|w| w.pid == pid && w.job.is_none());
-        if closed {
-            heard = Heard::Closed;
-        } else if leftover && idle {
-            heard = Heard::Broken("a partial message after its answer".into());
-        }
         state.dispatch();
-        heard
+        if closed {
+            Heard::Closed
+        } else if leftover && idle {
+            // A healthy worker has nothing to say between jobs.
+            Heard::Broken("a partial message after its answer".into())
+        } else {
+            Heard::Nothing
+        }
     }
 
     /// Worker `index` closed its pipe: reap it, report its job lost, count an early death.
