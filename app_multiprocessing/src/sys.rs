@@ -155,7 +155,7 @@ fn prepare_child(task: &BandTask<'_>) {
     }
 }
 
-/// Buffers smaller than this are left alone by [`set_inherited`]: they may share pages with
+/// Buffers smaller than this are never hidden by [`set_inherited`]: they may share pages with
 /// other heap objects, while larger ones are always a mapping of their own (the allocator maps
 /// anything above 128 KiB separately, see `matrix_service::memory`).
 pub const OWN_MAPPING_BYTES: usize = 1 << 20;
@@ -167,10 +167,14 @@ pub const OWN_MAPPING_BYTES: usize = 1 << 20;
 /// and, the server being multi-threaded, a TLB shootdown on the other CPUs. Children need only
 /// their request's A and B, so the forking engine hides every other matrix buffer from them:
 /// `false` (MADV_DONTFORK) covers the whole pages inside the buffer, `true` (MADV_DOFORK) every
-/// page it touches, so a child always gets all of A and B. Small buffers are left alone.
+/// page it touches, so a child always gets all of A and B.
+///
+/// Small buffers are never hidden, but always shown: memory is reused at other sizes (a slot
+/// that held a large request's hidden sum may hold a small request's inputs next), so showing
+/// must not depend on the buffer's own size. (Showing what is already shown changes nothing.)
 pub fn set_inherited(buffer: &[i64], inherited: bool) -> nix::Result<()> {
     let bytes = std::mem::size_of_val(buffer);
-    if bytes < OWN_MAPPING_BYTES {
+    if bytes == 0 || (!inherited && bytes < OWN_MAPPING_BYTES) {
         return Ok(());
     }
     // SAFETY: sysconf reads a constant of the system; it takes no pointer.

@@ -4,12 +4,13 @@
 //! Tests that count this process's children hold `SERIAL`, so under `cargo test` (tests as
 //! threads of one process) one test's children never show up in another's count.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use app_multiprocessing::sys::set_inherited;
-use app_multiprocessing::{ChildFault, add_forked};
-use matrix_service::matrix::{generate_pair, reference_add};
+use app_multiprocessing::{ChildFault, SlotPool, add_forked};
+use matrix_service::Workspace;
+use matrix_service::matrix::{elements, generate_pair, reference_add};
 use matrix_service::testing::{add_matrices, children_of, process_state};
 use matrix_service::{AddError, Matrix};
 use proptest::prelude::*;
@@ -227,4 +228,23 @@ fn only_large_buffers_are_hidden_from_children_and_can_be_shown_again() {
         !vm_flags(small.as_ptr() as usize).contains(&"dc".to_owned()),
         "small buffers share heap pages"
     );
+}
+
+#[test]
+fn requests_of_any_size_in_turn_in_one_shared_slot_add_correctly() {
+    // Regression: a large request hides its sum's pages from later forks; a small request that
+    // then keeps its inputs in those pages must still give them to its children.
+    let _serial = serial();
+    let slots = Arc::new(SlotPool::new(1, 3 * 1000 * 1000, 0).unwrap());
+    for n in [1000, 100, 1000, 10, 700, 1] {
+        let (a, b) = generate_pair(n, Some(n as u64));
+        let mut work = slots.workspace(n, n).unwrap();
+        let (a_in, b_in) = work.inputs_mut();
+        a_in.copy_from_slice(elements(&a));
+        b_in.copy_from_slice(elements(&b));
+        let (inputs, out) = work.split();
+        add_forked(inputs, out, 4, TIMEOUT, ChildFault::None).unwrap_or_else(|e| panic!("n={n}: {e}"));
+        assert!(work.sum() == elements(&reference_add(&a, &b).unwrap()), "n={n}");
+    }
+    assert!(my_children().is_empty());
 }
