@@ -21,7 +21,7 @@ use matrix_service::{AddEngine, AddError, Addition, BufferPool, Operands};
 use crate::children::{Children, ChildrenError};
 use crate::fault::ChildFault;
 use crate::slots::{SlotPool, SlotWorkspace};
-use crate::sys::{BandTask, fork_band_child, set_inherited};
+use crate::sys::{BandTask, fork_band_child};
 
 /// Held from `pipe2` to the parent's close of the write end, so a child forked for another
 /// request at the same moment cannot inherit this request's write end (which would hold this
@@ -92,13 +92,9 @@ pub fn add_forked(
         .collect();
     let mut children = Children::with_capacity(band_spans.len());
     let parent = getpid();
-    // The sum is only ever the parent's: its pages stay out of every child.
-    let _ = set_inherited(out, false);
 
     {
         let _forking = FORK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-        // Only this request's children get A and B (see `set_inherited`).
-        let _inputs = InheritedWhileForking::new([a_all, b_all])?;
         for span in &band_spans {
             let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| start_error("a pipe", e))?;
             let band_bytes = span.len() * std::mem::size_of::<i64>();
@@ -129,29 +125,6 @@ pub fn add_forked(
         }
     }
     Ok(children.pids())
-}
-
-/// Makes buffers visible to the children forked while it lives, and hides them again from
-/// later forks when dropped (on every path, errors included).
-struct InheritedWhileForking<'a>([&'a [i64]; 2]);
-
-impl<'a> InheritedWhileForking<'a> {
-    fn new(buffers: [&'a [i64]; 2]) -> Result<Self, AddError> {
-        let guard = Self(buffers); // from here on, dropping hides whatever was shown
-        for buffer in buffers {
-            set_inherited(buffer, true)
-                .map_err(|e| AddError::WorkerFailed(format!("could not share the inputs with the children: {e}")))?;
-        }
-        Ok(guard)
-    }
-}
-
-impl Drop for InheritedWhileForking<'_> {
-    fn drop(&mut self) {
-        for buffer in self.0 {
-            let _ = set_inherited(buffer, false);
-        }
-    }
 }
 
 /// Maps a failure to create a pipe or process: running out is temporary (503), the rest is not.

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use nix::fcntl::{FallocateFlags, fallocate};
 use nix::sys::memfd::{MFdFlags, memfd_create};
-use nix::sys::mman::{MapFlags, MmapAdvise, ProtFlags, madvise, mmap, munmap};
+use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::unistd::{ForkResult, Pid, fork, ftruncate, getppid};
 
@@ -153,50 +153,6 @@ fn prepare_child(task: &BandTask<'_>) {
         }
         libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0 as libc::c_uint);
     }
-}
-
-/// Buffers smaller than this are never hidden by [`set_inherited`]: they may share pages with
-/// other heap objects, while larger ones are always a mapping of their own (the allocator maps
-/// anything above 128 KiB separately, see `matrix_service::memory`).
-pub const OWN_MAPPING_BYTES: usize = 1 << 20;
-
-/// Says whether children forked from now on get a copy of `buffer`'s pages.
-///
-/// A fork copies the page tables of everything the server has mapped and write-protects it;
-/// afterwards, while any child lives, every page the server writes costs a copy-on-write fault
-/// and, the server being multi-threaded, a TLB shootdown on the other CPUs. Children need only
-/// their request's A and B, so the forking engine hides every other matrix buffer from them:
-/// `false` (MADV_DONTFORK) covers the whole pages inside the buffer, `true` (MADV_DOFORK) every
-/// page it touches, so a child always gets all of A and B.
-///
-/// Small buffers are never hidden, but always shown: memory is reused at other sizes (a slot
-/// that held a large request's hidden sum may hold a small request's inputs next), so showing
-/// must not depend on the buffer's own size. (Showing what is already shown changes nothing.)
-pub fn set_inherited(buffer: &[i64], inherited: bool) -> nix::Result<()> {
-    let bytes = std::mem::size_of_val(buffer);
-    if bytes == 0 || (!inherited && bytes < OWN_MAPPING_BYTES) {
-        return Ok(());
-    }
-    // SAFETY: sysconf reads a constant of the system; it takes no pointer.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    let (start, end) = (buffer.as_ptr() as usize, buffer.as_ptr() as usize + bytes);
-    let (from, to, advice) = if inherited {
-        (start / page * page, end.div_ceil(page) * page, MmapAdvise::MADV_DOFORK)
-    } else {
-        (
-            start.div_ceil(page) * page,
-            end / page * page,
-            MmapAdvise::MADV_DONTFORK,
-        )
-    };
-    let Some(address) = NonNull::new(from as *mut libc::c_void) else {
-        return Ok(());
-    };
-    // SAFETY: madvise with DOFORK/DONTFORK changes only what a future fork copies; it neither
-    // frees nor moves memory, so no Rust reference is invalidated. The range lies within the
-    // buffer's own mapping (a buffer this large is a mapping of its own, see above), rounded
-    // out to its pages.
-    unsafe { madvise(address, to - from, advice) }
 }
 
 /// Writes all of `bytes`, retrying on EINTR and partial writes. Allocation-free.
