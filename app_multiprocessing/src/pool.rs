@@ -194,11 +194,6 @@ impl Pool {
         }))
     }
 
-    /// The pids of the live workers.
-    pub fn worker_pids(&self) -> Vec<i32> {
-        self.shared.lock().workers.iter().map(|w| w.pid.as_raw()).collect()
-    }
-
     /// The memory requests keep their matrices in, shared with the workers.
     pub fn slots(&self) -> &Arc<SlotPool> {
         &self.shared.slots

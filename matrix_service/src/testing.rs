@@ -448,6 +448,7 @@ pub async fn fuzz_queries(base: &str, path: &str, count: usize) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2026);
     let keys = ["n", "workers", "seed", "N", "", "x", "n\0", "workers[]", "seed ", "ñ"];
     let client = client();
+    let mut seen = Vec::new();
     for _ in 0..count {
         let pairs = rng.random_range(0..5);
         let mut query = String::new();
@@ -489,9 +490,21 @@ pub async fn fuzz_queries(base: &str, path: &str, count: usize) {
         if reply.status != StatusCode::OK {
             assert_eq!(reply.json["status"], "error", "?{query} -> {}", reply.json);
         }
+        seen.push(reply.status);
     }
+    assert_mixed(&seen);
     let health = get(&client, &format!("{base}/healthz")).await;
     assert_eq!(health.status, StatusCode::OK);
+}
+
+/// A fuzz run must have reached both sides of the parser: some inputs accepted, some refused.
+fn assert_mixed(statuses: &[StatusCode]) {
+    for wanted in [StatusCode::OK, StatusCode::BAD_REQUEST] {
+        assert!(
+            statuses.contains(&wanted),
+            "no {wanted} among the fuzzed requests' answers"
+        );
+    }
 }
 
 /// Sends `count` hostile `POST` bodies to `{base}{path}`: random bytes, deep nesting, floats,
@@ -520,6 +533,7 @@ pub async fn fuzz_bodies(base: &str, path: &str, count: usize) {
     ];
     let client = client();
     let url = format!("{base}{path}");
+    let mut seen = Vec::new();
     for _ in 0..count {
         let leaf = |rng: &mut Xoshiro256PlusPlus| leaves[rng.random_range(0..leaves.len())].to_owned();
         let matrix = |rng: &mut Xoshiro256PlusPlus, rows: usize, cols: usize| {
@@ -587,7 +601,9 @@ pub async fn fuzz_bodies(base: &str, path: &str, count: usize) {
             .contains(&status),
             "POST {shown} -> {status} {answer}"
         );
+        seen.push(status);
     }
+    assert_mixed(&seen);
     let health = get(&client, &format!("{base}/healthz")).await;
     assert_eq!(health.status, StatusCode::OK);
 }
