@@ -68,6 +68,10 @@ impl AddEngine for ForkPerRequest {
             checksum: None,
         })
     }
+
+    fn reclaim_idle(&self, now: Instant) {
+        self.slots.reclaim_idle(now);
+    }
 }
 
 /// `a + b` into `out` (as long as the inputs), computed by one forked child per band (fewer

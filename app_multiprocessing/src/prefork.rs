@@ -62,6 +62,10 @@ impl AddEngine for PreforkPool {
             Err(e) => Err(self.error(e)),
         }
     }
+
+    fn reclaim_idle(&self, now: Instant) {
+        self.pool.slots().reclaim_idle(now);
+    }
 }
 
 impl PreforkPool {

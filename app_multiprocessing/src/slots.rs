@@ -6,9 +6,17 @@
 //! Because the mapping is shared rather than private, a fork neither copies its page tables nor
 //! write-protects it: the server's later writes to it (the next request's matrices) take no
 //! copy-on-write faults and no TLB shootdowns, however many children are alive.
+//!
+//! A free slot keeps its pages while requests keep coming and gives those beyond a floor back
+//! to the OS once it has been unused for [`RECLAIM_AFTER`], as the threads server's heap buffers
+//! do (see [`matrix_service::buffers`]). Releasing them after every request instead made each
+//! request above the floor fault its slot in afresh, a jump in CPU per request from n=500 to
+//! n=1000.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
+use matrix_service::buffers::RECLAIM_AFTER;
 use matrix_service::{Operands, Workspace};
 
 use crate::sys::{SharedMemory, SlotMemory};
@@ -17,7 +25,7 @@ use crate::sys::{SharedMemory, SlotMemory};
 #[derive(Debug)]
 pub struct SlotPool {
     memory: Arc<SharedMemory>,
-    free: Mutex<Vec<SlotMemory>>,
+    free: Mutex<Vec<FreeSlot>>,
     count: usize,
     slot_elements: usize,
     resident_elements: usize,
@@ -25,11 +33,17 @@ pub struct SlotPool {
 
 impl SlotPool {
     /// `count` slots of `slot_elements` elements (room for A, B and the sum of the largest
-    /// request); after a request, each keeps `resident_elements` resident and gives the rest
-    /// of its pages back to the OS.
+    /// request). A slot unused for [`RECLAIM_AFTER`] keeps its first `resident_elements`
+    /// resident and gives the rest of its pages back to the OS.
     pub fn new(count: usize, slot_elements: usize, resident_elements: usize) -> std::io::Result<Self> {
         let memory = Arc::new(SharedMemory::create(count * slot_elements)?);
-        let free = memory.into_slots(count, slot_elements);
+        let free = (memory.into_slots(count, slot_elements).into_iter())
+            .map(|slot| FreeSlot {
+                slot,
+                since: Instant::now(),
+                touched: 0,
+            })
+            .collect();
         Ok(Self {
             memory,
             free: Mutex::new(free),
@@ -49,22 +63,24 @@ impl SlotPool {
             3 * rows * cols <= self.slot_elements,
             "the server's limits keep every request within a slot"
         );
-        let slot = self.lock().pop().ok_or_else(|| {
+        // The slot freed last: its pages are the likeliest to be resident still.
+        let free = self.lock().pop().ok_or_else(|| {
             format!(
                 "all {} shared-memory slots are in use (--max-active-requests)",
                 self.count
             )
         })?;
         Ok(SlotWorkspace {
-            slot: Some(slot),
+            slot: Some(free.slot),
+            touched: free.touched.max(3 * rows * cols),
             rows,
             cols,
             slots: Arc::clone(self),
         })
     }
 
-    /// Takes a slot back after its request; frees its pages beyond the resident size.
-    fn give(&self, slot: SlotMemory) {
+    /// Takes a slot back after its request, `touched` elements of it possibly resident.
+    fn give(&self, slot: SlotMemory, touched: usize) {
         if slot.lent() > 0 {
             // A killed worker may still write here until it is reaped: never reuse.
             tracing::error!(
@@ -73,20 +89,50 @@ impl SlotPool {
             );
             return;
         }
-        if let Err(e) = slot.release_beyond(self.resident_elements) {
-            tracing::warn!("could not return a slot's pages to the OS: {e}");
-        }
-        self.lock().push(slot);
+        self.lock().push(FreeSlot {
+            slot,
+            since: Instant::now(),
+            touched,
+        });
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SlotMemory>> {
+    /// Gives the pages beyond `resident_elements` of every slot unused since
+    /// `now - RECLAIM_AFTER` back to the OS.
+    pub fn reclaim_idle(&self, now: Instant) {
+        for free in self.lock().iter_mut() {
+            if free.touched > self.resident_elements && now.saturating_duration_since(free.since) >= RECLAIM_AFTER {
+                match free.slot.release_beyond(self.resident_elements) {
+                    Ok(()) => free.touched = self.resident_elements,
+                    Err(e) => tracing::warn!("could not return a slot's pages to the OS: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Elements of free slots possibly resident beyond `resident_elements`.
+    pub fn idle_excess_elements(&self) -> usize {
+        (self.lock().iter())
+            .map(|free| free.touched.saturating_sub(self.resident_elements))
+            .sum()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<FreeSlot>> {
         self.free.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A slot nobody holds, since when, and how much of it may be resident (elements from its start).
+#[derive(Debug)]
+struct FreeSlot {
+    slot: SlotMemory,
+    since: Instant,
+    touched: usize,
 }
 
 /// A request's slot: A, then B, then the sum, `rows * cols` elements each.
 pub struct SlotWorkspace {
     slot: Option<SlotMemory>,
+    touched: usize,
     rows: usize,
     cols: usize,
     slots: Arc<SlotPool>,
@@ -147,7 +193,45 @@ impl Workspace for SlotWorkspace {
 impl Drop for SlotWorkspace {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            self.slots.give(slot);
+            self.slots.give(slot, self.touched);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    /// Writes every element of a request's three matrices, as a request does.
+    fn serve(slots: &Arc<SlotPool>, n: usize) {
+        let mut work = slots.workspace(n, n).expect("a free slot");
+        let (a, b) = work.inputs_mut();
+        a.fill(1);
+        b.fill(2);
+        work.split().1.fill(3);
+    }
+
+    #[test]
+    fn a_slot_keeps_its_pages_between_requests_and_gives_them_back_once_idle() {
+        let floor = 3 * 100 * 100;
+        let slots = Arc::new(SlotPool::new(1, 3 * 1000 * 1000, floor).expect("shared memory"));
+        serve(&slots, 1000);
+        let allocated = || slots.memory().allocated_bytes().expect("fstat");
+        assert!(allocated() >= 22 * MIB, "{} bytes", allocated());
+        // Just used: a second request at n=1000 finds its pages still there.
+        slots.reclaim_idle(Instant::now());
+        assert!(allocated() >= 22 * MIB, "{} bytes", allocated());
+        assert_eq!(slots.idle_excess_elements(), 3 * 1000 * 1000 - floor);
+        // Idle for longer than RECLAIM_AFTER: down to the floor.
+        slots.reclaim_idle(Instant::now() + RECLAIM_AFTER + Duration::from_millis(1));
+        assert!(allocated() <= MIB, "{} bytes", allocated());
+        assert_eq!(slots.idle_excess_elements(), 0);
+        // And usable again at any size.
+        serve(&slots, 700);
+        assert!(allocated() >= 11 * MIB, "{} bytes", allocated());
     }
 }

@@ -270,6 +270,12 @@ impl SharedMemory {
 
     /// Gives the pages of `span` back to the OS (they read as zeros afterwards), so one big
     /// request does not leave its memory resident in the pool for good.
+    /// Bytes of the memory that hold pages now (the memfd's allocated blocks).
+    pub fn allocated_bytes(&self) -> nix::Result<u64> {
+        let stat = nix::sys::stat::fstat(&self.fd)?;
+        Ok(u64::try_from(stat.st_blocks).unwrap_or(0) * 512)
+    }
+
     pub fn release(&self, span: Range<usize>) -> nix::Result<()> {
         let span = span.start.min(self.elements)..span.end.min(self.elements);
         if span.is_empty() {

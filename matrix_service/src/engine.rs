@@ -5,7 +5,7 @@
 //! two hand-written servers.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::buffers::BufferPool;
 use crate::matrix::Overflow;
@@ -34,6 +34,12 @@ pub trait AddEngine: Send + Sync + 'static {
     /// Computes A + B into the workspace's sum with `workers` parallel workers, one band of rows
     /// each. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
     fn add(&self, work: &mut Self::Workspace, workers: usize) -> Result<Addition, AddError>;
+
+    /// Gives memory of the engine's own that has been idle since `now - RECLAIM_AFTER` back to
+    /// the OS. Engines that keep matrices in the server's heap buffers have none.
+    ///
+    /// [`RECLAIM_AFTER`]: crate::buffers::RECLAIM_AFTER
+    fn reclaim_idle(&self, _now: Instant) {}
 }
 
 /// One request's matrices while it is served: A, B and their sum, row-major, of one shape.

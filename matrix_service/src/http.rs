@@ -54,6 +54,16 @@ impl<E: AddEngine> Service<E> {
         }
     }
 
+    /// Gives spare matrix memory that has been idle for [`RECLAIM_AFTER`] back to the OS: the
+    /// server's heap buffers and the engine's own. The server calls it every [`RECLAIM_EVERY`].
+    ///
+    /// [`RECLAIM_AFTER`]: crate::buffers::RECLAIM_AFTER
+    /// [`RECLAIM_EVERY`]: crate::buffers::RECLAIM_EVERY
+    pub fn reclaim_idle(&self, now: Instant) {
+        self.buffers.reclaim_idle(now);
+        self.engine.reclaim_idle(now);
+    }
+
     /// The endpoint's path, such as `/threading`.
     pub fn path() -> String {
         format!("/{}", E::ENDPOINT)

@@ -4,14 +4,14 @@
 use std::future::{Future, poll_fn};
 use std::io::Write;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::middleware::Logger;
 use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 
 use crate::admission::{Admission, AdmissionLimits};
-use crate::buffers::BufferPool;
+use crate::buffers::{BufferPool, RECLAIM_EVERY};
 use crate::engine::AddEngine;
 use crate::http::{Service, routes};
 use crate::params::{DEFAULT_N, Limits};
@@ -151,8 +151,8 @@ pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<(
     crate::memory::return_large_frees_to_the_os();
     actix_web::rt::System::new().block_on(async move {
         let admission = Admission::new(config.admission, E::UNITS);
-        // Enough spare buffers for every request that may compute at once, at the default n.
-        let buffers = BufferPool::new(BufferPool::budget_for(config.admission.active_requests, DEFAULT_N));
+        // Spare buffers for every request that may compute at once; at the default n when idle.
+        let buffers = BufferPool::for_requests(config.admission.active_requests, DEFAULT_N);
         let service = Data::new(Service::new(
             engine,
             config.limits,
@@ -160,6 +160,14 @@ pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<(
             buffers,
             config.max_body_bytes,
         ));
+        let reclaimer = service.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(RECLAIM_EVERY);
+            loop {
+                every.tick().await;
+                reclaimer.reclaim_idle(Instant::now());
+            }
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))

@@ -47,7 +47,7 @@ pub fn test_service<E: AddEngine>(engine: E) -> Data<Service<E>> {
         queue_timeout: Duration::from_secs(10),
     };
     let admission = Admission::new(limits, E::UNITS);
-    let buffers = BufferPool::new(BufferPool::budget_for(4, 500));
+    let buffers = BufferPool::for_requests(4, 500);
     Data::new(Service::new(
         engine,
         TEST_LIMITS,
