@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use app_multiprocessing::{Pool, PoolConfig};
 use futures_util::future::{join, join_all};
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, sample};
-use matrix_service::testing::{ServerProcess, client, eventually, get, process_state};
+use matrix_service::testing::{ServerProcess, check_memory_follows_load, client, eventually, get, process_state};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
@@ -390,4 +390,12 @@ async fn a_thousand_hostile_queries_and_bodies_leave_the_pool_whole() {
     matrix_service::testing::fuzz_queries(server.url(), "/multiprocessing", 1000).await;
     matrix_service::testing::fuzz_bodies(server.url(), "/multiprocessing", 1000).await;
     assert_eq!(pool_of(&server, 2), before, "no worker died or was replaced");
+}
+
+#[actix_web::test]
+async fn a_pool_keeps_large_requests_memory_while_they_come_and_gives_it_back_when_idle() {
+    let server = start_pool(2, &[]);
+    let pool = pool_of(&server, 2);
+    check_memory_follows_load(&server, "/multiprocessing").await;
+    assert_eq!(workers(&server), pool, "the same workers served every request");
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use futures_util::future::join_all;
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, sample};
-use matrix_service::testing::{ServerProcess, client, eventually, get, process_state};
+use matrix_service::testing::{ServerProcess, check_memory_follows_load, client, eventually, get, process_state};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
@@ -355,4 +355,11 @@ async fn a_flood_of_wide_requests_keeps_children_bounded_and_answers_200_or_503(
     assert_no_children(&server);
     let health = get(&client, &format!("{}/healthz", server.url())).await;
     assert_eq!(health.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn large_requests_keep_their_shared_memory_while_they_come_and_give_it_back_when_idle() {
+    let server = start(&[]);
+    check_memory_follows_load(&server, "/multiprocessing").await;
+    assert_no_children(&server);
 }

@@ -339,6 +339,16 @@ impl ServerProcess {
         }
     }
 
+    /// The server's resident memory now (`VmRSS`: its heap, and shared memory it has touched).
+    pub fn resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let kib = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+        kib.expect("the server is alive and /proc shows its VmRSS") * 1024
+    }
+
     /// Sends `signal` to the server.
     pub fn signal(&self, signal: Signal) {
         self.server
@@ -361,6 +371,37 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Checks that a server's matrix memory follows its load: several rounds of concurrent requests
+/// at n=1500 (54 MB of matrices each) keep it resident between requests, and a second or two
+/// of quiet gives it back, down to what the default n needs.
+pub async fn check_memory_follows_load(server: &ServerProcess, path: &str) {
+    const N: usize = 1500;
+    const ONE_REQUEST: u64 = 3 * (N * N) as u64 * 8;
+    const AT_REST_AT_MOST: u64 = 64 << 20;
+    let client = client();
+    let url = format!("{}{path}?n={N}", server.url());
+    let before = server.resident_bytes();
+    for _ in 0..3 {
+        let replies = futures_util::future::join_all((0..4).map(|_| get(&client, &url))).await;
+        for reply in replies {
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        }
+    }
+    let busy = server.resident_bytes();
+    assert!(
+        busy >= before + ONE_REQUEST,
+        "right after the requests the server should still hold their matrices: {before} -> {busy} bytes"
+    );
+    let rested = eventually(Duration::from_secs(10), || server.resident_bytes() <= AT_REST_AT_MOST);
+    assert!(
+        rested,
+        "idle, the server should give the matrices back: {busy} -> {} bytes, not at most {AT_REST_AT_MOST}",
+        server.resident_bytes()
+    );
+    let reply = get(&client, &url).await;
+    assert_eq!(reply.status, StatusCode::OK, "serving again after giving memory back");
 }
 
 /// The children of `pid` (from every thread's `/proc/PID/task/TID/children`) and their states.
