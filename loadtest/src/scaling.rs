@@ -10,6 +10,12 @@
 //!   the memory the server holds, or data outgrowing the CPU caches, makes CPU per element
 //!   *higher at large n*: a jump.
 //!
+//! The work itself is not exactly n² either: at n=2000 its 96 MB of matrices outgrow the CPU
+//! caches, and one thread pays more per element than at n=500. So a point below the tolerance
+//! whose CPU stays within [`TOLERANCE`] of the same multiple of the work (the harness measures
+//! the work in-process at every n) follows the work: the server adds no cost of its own that
+//! grows faster than n².
+//!
 //! The check is deliberately simple: from n = [`FROM_N`] up, CPU per element must stay within
 //! [`TOLERANCE`] times its value at the largest n. On a shared 2-CPU machine finer claims would
 //! be noise.
@@ -46,6 +52,8 @@ pub struct Point {
     pub vs_reference: f64,
     /// Requests cut at `-z` deadlines over 2xx answers, in the valid measured trials.
     pub cut_share: f64,
+    /// CPU per request over the in-process work at this n, when the run measured it.
+    pub cpu_vs_work: Option<f64>,
 }
 
 impl Point {
@@ -74,6 +82,9 @@ pub enum Shape {
     /// [`TOLERANCE`]: below 1 the cost grows faster than n² (a jump), above 1 fixed costs still
     /// weigh at `at`.
     Bent { at: Point },
+    /// CPU per element at `at` is lower than at the largest n beyond [`TOLERANCE`], but so is
+    /// the work's: CPU over the work stays within [`TOLERANCE`] of its value at the largest n.
+    FollowsTheWork { at: Point },
     /// Fewer than two sizes from [`FROM_N`] up that are not overstated: nothing to compare.
     TooFewSizes,
 }
@@ -93,7 +104,7 @@ pub fn scaling(summary: &RunSummary) -> Vec<Scaling> {
 
 fn of_server(summary: &RunSummary, server: &str) -> Option<Scaling> {
     let d = &summary.design;
-    let mut measured: Vec<(u32, f64, f64, f64)> = summary
+    let mut measured: Vec<(u32, f64, f64, f64, Option<f64>)> = summary
         .results
         .iter()
         .filter(|r| r.server == server && r.concurrency == d.concurrency && r.workers == d.workers)
@@ -104,17 +115,20 @@ fn of_server(summary: &RunSummary, server: &str) -> Option<Scaling> {
                 r.cpu_ms_per_request?,
                 r.cpu_ns_per_element?,
                 cut_share(summary, server, key),
+                r.cpu_vs_work,
             ))
         })
         .collect();
     measured.sort_by_key(|p| p.0);
-    let point = |&(n, cpu_ms_per_request, ns_per_element, cut_share): &(u32, f64, f64, f64)| Point {
-        n,
-        cpu_ms_per_request,
-        ns_per_element,
-        vs_reference: 1.0,
-        cut_share,
-    };
+    let point =
+        |&(n, cpu_ms_per_request, ns_per_element, cut_share, cpu_vs_work): &(u32, f64, f64, f64, Option<f64>)| Point {
+            n,
+            cpu_ms_per_request,
+            ns_per_element,
+            vs_reference: 1.0,
+            cut_share,
+            cpu_vs_work,
+        };
     let reference = measured
         .iter()
         .map(point)
@@ -177,7 +191,14 @@ impl Scaling {
             .iter()
             .max_by(|a, b| a.vs_reference.ln().abs().total_cmp(&b.vs_reference.ln().abs()))
             .expect("two or more points");
-        if worst.vs_reference > TOLERANCE || worst.vs_reference < 1.0 / TOLERANCE {
+        let within = |ratio: f64| (1.0 / TOLERANCE..=TOLERANCE).contains(&ratio);
+        let over_work = worst
+            .cpu_vs_work
+            .zip(self.reference.cpu_vs_work)
+            .map(|(at, reference)| at / reference);
+        if worst.vs_reference < 1.0 / TOLERANCE && over_work.is_some_and(within) {
+            Shape::FollowsTheWork { at: **worst }
+        } else if !within(worst.vs_reference) {
             Shape::Bent { at: **worst }
         } else {
             Shape::LikeNSquared
@@ -247,6 +268,28 @@ mod tests {
         };
         assert_eq!(at.n, 1000);
         assert!(at.vs_reference < 1.0 / TOLERANCE, "{at:?}");
+    }
+
+    #[test]
+    fn a_jump_the_work_itself_makes_is_told_apart_from_one_the_server_adds() {
+        let mut summary = size_sweep();
+        // The forking server's CPU per element at n=1000 is well below n=2000's: a jump, unless
+        // the work jumps as much.
+        let set = |summary: &mut RunSummary, at_1000: f64| {
+            for r in summary.results.iter_mut().filter(|r| r.server == "multiprocessing") {
+                r.cpu_vs_work = Some(if r.n == 1000 { at_1000 } else { 2.0 });
+            }
+        };
+        set(&mut summary, 1.5);
+        let Shape::FollowsTheWork { at } = scaling(&summary)[1].shape() else {
+            panic!("2.0x the work at n=2000, 1.5x at n=1000: {:?}", scaling(&summary)[1])
+        };
+        assert_eq!(at.n, 1000);
+        set(&mut summary, 1.0);
+        assert!(
+            matches!(scaling(&summary)[1].shape(), Shape::Bent { .. }),
+            "2.0x the work at n=2000, 1.0x at n=1000: the server's own cost jumps"
+        );
     }
 
     #[test]

@@ -75,6 +75,18 @@ fn scaling_line(scaling: &Scaling) -> String {
              with the memory it holds; for any server, data outgrowing the CPU caches).",
             at.n, at.vs_reference
         ),
+        Shape::FollowsTheWork { at } => format!(
+            "CPU per n² at n={} was {:.2}x {against}, but CPU over the work hardly moved: {:.2}x the work at \
+             n={} and {:.2}x at n={}. It is the work that costs more per element at large n (its matrices \
+             outgrow the CPU caches); the server adds no cost of its own that grows faster than n².",
+            at.n,
+            at.vs_reference,
+            // Both are set: this shape is only found when they are.
+            at.cpu_vs_work.unwrap_or(f64::NAN),
+            at.n,
+            reference.cpu_vs_work.unwrap_or(f64::NAN),
+            reference.n
+        ),
         Shape::Bent { at } => format!(
             "CPU per n² at n={} was {:.2}x {against}: fixed per-request costs still weigh at that size, so the \
              cost grows slower than n² up to there.",
@@ -141,6 +153,23 @@ mod tests {
             ),
             "{processes}"
         );
+    }
+
+    #[test]
+    fn a_jump_the_work_makes_too_is_said_to_be_the_works() {
+        let mut summary = size_sweep();
+        for r in summary.results.iter_mut().filter(|r| r.server == "multiprocessing") {
+            r.cpu_vs_work = Some(if r.n == 1000 { 1.2 } else { 1.3 });
+        }
+        let line = scaling_line(&scaling(&summary)[1]);
+        assert!(
+            line.starts_with(
+                "Scaling with n, multiprocessing: CPU per n² at n=1000 was 0.62x its value at n=2000 (32.50 ns), \
+                 but CPU over the work hardly moved: 1.20x the work at n=1000 and 1.30x at n=2000. It is the work"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("jump"), "{line}");
     }
 
     #[test]
