@@ -9,7 +9,7 @@
 //! The pool keeps spare buffers while requests use them, whatever their size, and frees those
 //! that stay unused for [`RECLAIM_AFTER`], down to a floor (the default n's requests). A fixed
 //! byte budget instead made every request above the default n fault its buffers in afresh: at
-//! n=1000, 5,700 page faults and 19 ms of CPU per request, for 2.6 ms of work.
+//! n=1000, 5,700 page faults and about 20 ms of CPU per request, for 2.6 ms of work.
 //!
 //! A buffer's old contents are simply overwritten: every user writes every element before
 //! reading it.
@@ -22,7 +22,7 @@ use crate::matrix::Operands;
 
 /// How long spare memory may stay unused before it goes back to the OS (down to a floor).
 ///
-/// Long enough that a steady load, even at one request a second, keeps its memory; short enough
+/// Long enough that a steady load of more than a request a second keeps its memory; short enough
 /// that a burst of large requests does not leave the server holding hundreds of megabytes.
 pub const RECLAIM_AFTER: Duration = Duration::from_secs(1);
 
