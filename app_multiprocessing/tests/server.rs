@@ -363,3 +363,75 @@ async fn large_requests_keep_their_shared_memory_while_they_come_and_give_it_bac
     check_memory_follows_load(&server, "/multiprocessing").await;
     assert_no_children(&server);
 }
+
+/// Design note C3: a slow `/multiprocessing` request blocks a blocking-pool thread, never the
+/// async worker. With one HTTP worker, `/healthz` on the same worker still answers at once.
+#[actix_web::test]
+async fn a_slow_request_leaves_the_event_loop_free_for_others() {
+    let server = start(&["--http-workers", "1", "--debug-child-fault", "sleep-ms:1500"]);
+    let client = client();
+    let slow_url = format!("{}/multiprocessing?n=20", server.url());
+    let slow = get(&client, &slow_url);
+    let probe = async {
+        // Wait until the slow request's children exist, so the request is surely in progress.
+        while server.children().is_empty() {
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut slowest = Duration::ZERO;
+        for _ in 0..10 {
+            let started = std::time::Instant::now();
+            let health = get(&client, &format!("{}/healthz", server.url())).await;
+            assert_eq!(health.status, StatusCode::OK);
+            slowest = slowest.max(started.elapsed());
+        }
+        (slowest, server.children().len())
+    };
+    let (reply, (slowest, children_meanwhile)) = futures_util::future::join(slow, probe).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert_eq!(
+        children_meanwhile, 4,
+        "the probes ran while the slow request's children slept"
+    );
+    // The children sleep 1.5 s; a blocked event loop would hold a probe that long.
+    assert!(
+        slowest < Duration::from_millis(300),
+        "a /healthz probe took {slowest:?}"
+    );
+}
+
+/// Design note A5: a client that hangs up mid-request leaves no child, zombie or descriptor
+/// behind; the request's blocking thread still drains and reaps its children.
+#[actix_web::test]
+async fn a_client_that_hangs_up_mid_request_leaves_nothing_behind() {
+    let server = start(&["--debug-child-fault", "sleep-ms:800"]);
+    let url = format!("{}/multiprocessing?n=100", server.url());
+    let warm = client();
+    assert_eq!(get(&warm, &url).await.status, StatusCode::OK);
+    drop(warm);
+    let baseline = server.settled_fd_count();
+
+    let impatient = awc::Client::builder().timeout(Duration::from_millis(200)).finish();
+    let attempts = join_all((0..5).map(|_| impatient.get(&url).send())).await;
+    for attempt in &attempts {
+        assert!(
+            matches!(attempt, Err(awc::error::SendRequestError::Timeout)),
+            "the client should give up before the answer: {attempt:?}"
+        );
+    }
+    let running = server.children().len();
+    assert!(
+        running >= 4,
+        "the abandoned requests' children were still running: {running}"
+    );
+    drop(attempts);
+    drop(impatient);
+
+    assert_no_children(&server);
+    assert!(
+        eventually(Duration::from_secs(10), || server.fd_count() == baseline),
+        "descriptors: {} now, {baseline} before",
+        server.fd_count()
+    );
+    let reply = get(&client(), &format!("{url}&workers=2")).await;
+    assert_eq!(reply.status, StatusCode::OK, "still serving: {}", reply.json);
+}

