@@ -75,6 +75,15 @@ impl Children {
         });
     }
 
+    /// Closes the parent's end of every pipe, as if it had stopped reading (the test hook
+    /// [`ChildFault::ParentHangsUp`](crate::ChildFault::ParentHangsUp)): a child's next write
+    /// fails with EPIPE, and [`reap_all`](Self::reap_all) reports how it exited.
+    pub fn hang_up(&mut self) {
+        for child in &mut self.children {
+            child.pipe = None;
+        }
+    }
+
     pub fn pids(&self) -> Vec<i32> {
         self.children.iter().map(|c| c.pid.as_raw()).collect()
     }

@@ -1,7 +1,8 @@
 //! Faults a child can be told to act out, for tests only (the hidden `--debug-child-fault` flag).
 //!
-//! Each one is a way a real child could go wrong, so the tests can prove the parent answers the
-//! request with an error, kills and reaps every child, and keeps serving.
+//! Each one is a way a real child could go wrong (or, for `ParentHangsUp`, its pipe), so the
+//! tests can prove the parent answers the request with an error, kills and reaps every child,
+//! and keeps serving.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,6 +31,12 @@ pub enum ChildFault {
     StaleDone,
     /// Prefork only: every worker exits as soon as it starts (a crash loop).
     CrashAtStart,
+    /// Fork per request only: a child whose band of A starts with `first` writes its band, then
+    /// sleeps this long before exiting, its pipe still open (for one slow request among others).
+    LingerIf { first: i64, pause: Duration },
+    /// Fork per request only: the parent closes its end of every pipe right after the forks,
+    /// so a child's write fails with EPIPE (SIGPIPE is ignored, as Rust programs do).
+    ParentHangsUp,
 }
 
 impl FromStr for ChildFault {
@@ -40,6 +47,14 @@ impl FromStr for ChildFault {
         let number = |what: &str| {
             arg.parse::<u64>()
                 .map_err(|_| format!("{kind} needs {what}, as in {kind}:{}", 100))
+        };
+        let linger = || {
+            let usage = || format!("{kind} needs a value and milliseconds, as in {kind}:7:2000");
+            let (first, pause) = arg.split_once(':').ok_or_else(usage)?;
+            Ok::<_, String>(Self::LingerIf {
+                first: first.parse().map_err(|_| usage())?,
+                pause: Duration::from_millis(pause.parse().map_err(|_| usage())?),
+            })
         };
         Ok(match kind {
             "none" => Self::None,
@@ -52,10 +67,12 @@ impl FromStr for ChildFault {
             "abort" => Self::Abort,
             "stale-done" => Self::StaleDone,
             "crash-at-start" => Self::CrashAtStart,
+            "linger-if" => linger()?,
+            "parent-hangs-up" => Self::ParentHangsUp,
             _ => {
                 return Err(format!(
                     "unknown fault {spec:?}; known: none, sleep-ms:MS, exit:CODE, half-write, extra-byte, hang, \
-                     panic, abort, stale-done, crash-at-start"
+                     panic, abort, stale-done, crash-at-start, linger-if:VALUE:MS, parent-hangs-up"
                 ));
             }
         })
@@ -76,6 +93,8 @@ impl std::fmt::Display for ChildFault {
             Self::Abort => f.write_str("abort"),
             Self::StaleDone => f.write_str("stale-done"),
             Self::CrashAtStart => f.write_str("crash-at-start"),
+            Self::LingerIf { first, pause } => write!(f, "linger-if:{first}:{}", pause.as_millis()),
+            Self::ParentHangsUp => f.write_str("parent-hangs-up"),
         }
     }
 }
@@ -103,6 +122,8 @@ mod tests {
             "abort",
             "stale-done",
             "crash-at-start",
+            "linger-if:-3:2000",
+            "parent-hangs-up",
         ] {
             assert_eq!(spec.parse::<ChildFault>().map(|f| f.to_string()), Ok(spec.to_owned()));
         }
@@ -111,6 +132,12 @@ mod tests {
                 .parse::<ChildFault>()
                 .unwrap_err()
                 .contains("exit needs an exit code")
+        );
+        assert!(
+            "linger-if:5"
+                .parse::<ChildFault>()
+                .unwrap_err()
+                .contains("needs a value and milliseconds")
         );
         assert!(
             "melt"

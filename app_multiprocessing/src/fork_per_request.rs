@@ -116,6 +116,9 @@ pub fn add_forked(
         }
     }
 
+    if fault == ChildFault::ParentHangsUp {
+        children.hang_up();
+    }
     let finished = children.drain_into(out, deadline).and_then(|()| children.reap_all());
     match finished {
         Ok(()) => {}

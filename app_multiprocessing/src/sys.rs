@@ -92,7 +92,9 @@ fn child_main(task: &BandTask<'_>) -> ! {
         | ChildFault::HalfWrite
         | ChildFault::ExtraByte
         | ChildFault::StaleDone
-        | ChildFault::CrashAtStart => {}
+        | ChildFault::CrashAtStart
+        | ChildFault::LingerIf { .. }
+        | ChildFault::ParentHangsUp => {}
         ChildFault::Sleep(pause) => std::thread::sleep(pause), // nanosleep(2), retried on EINTR
         ChildFault::Exit(code) => exit_now(code),
         ChildFault::Hang => loop {
@@ -124,6 +126,11 @@ fn child_main(task: &BandTask<'_>) -> ! {
     }
     if task.fault == ChildFault::ExtraByte && write_all(task.write_end, &[0]).is_err() {
         exit_now(exit_code::WRITE_FAILED);
+    }
+    if let ChildFault::LingerIf { first, pause } = task.fault
+        && task.a.first() == Some(&first)
+    {
+        std::thread::sleep(pause);
     }
     exit_now(if overflowed { exit_code::OVERFLOW } else { exit_code::OK })
 }

@@ -102,7 +102,12 @@ fn read_message(from: &mut impl Read, message: &mut [u8]) -> std::io::Result<boo
 /// worker with that code.
 fn act_out(fault: ChildFault, job: Job, done: BorrowedFd<'_>) -> Option<i32> {
     match fault {
-        ChildFault::None | ChildFault::ExtraByte | ChildFault::CrashAtStart => None,
+        // The last two are the fork-per-request engine's; a pool worker behaves.
+        ChildFault::None
+        | ChildFault::ExtraByte
+        | ChildFault::CrashAtStart
+        | ChildFault::LingerIf { .. }
+        | ChildFault::ParentHangsUp => None,
         ChildFault::Sleep(pause) => {
             std::thread::sleep(pause);
             None

@@ -435,3 +435,105 @@ async fn a_client_that_hangs_up_mid_request_leaves_nothing_behind() {
     let reply = get(&client(), &format!("{url}&workers=2")).await;
     assert_eq!(reply.status, StatusCode::OK, "still serving: {}", reply.json);
 }
+
+/// Design note C6: text the server has buffered for stdout but not yet flushed is printed once,
+/// by the server as it exits. A child that ended through `exit` rather than `_exit` (or unwound
+/// out of its band) would flush its inherited copy of the buffer and print it again.
+#[actix_web::test]
+async fn children_never_flush_the_servers_buffered_stdout() {
+    const MARK: &str = "<unflushed by the server>";
+    for fault in ["none", "panic", "exit:3"] {
+        let server = start(&["--debug-unflushed-stdout", MARK, "--debug-child-fault", fault]);
+        let client = client();
+        for workers in [1, 4] {
+            let url = format!("{}/multiprocessing?n=30&workers={workers}", server.url());
+            let reply = get(&client, &url).await;
+            let expected = if fault == "none" {
+                StatusCode::OK
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            assert_eq!(reply.status, expected, "{fault}: {}", reply.json);
+        }
+        assert_no_children(&server);
+        let (status, lines) = server.terminate_with_stdout(Duration::from_secs(10));
+        assert!(status.success(), "{fault}: {status}");
+        let printed = lines.join("\n");
+        assert_eq!(
+            printed.matches(MARK).count(),
+            1,
+            "with fault {fault}, children were forked while the mark sat in the buffer; stdout: {printed:?}"
+        );
+    }
+}
+
+/// Design note A9: when the parent stops reading, a child's write fails with EPIPE (SIGPIPE is
+/// ignored), the child exits saying so instead of hanging, and the server lives on. The band is
+/// 2 MB, more than any pipe holds, so the child cannot finish writing before the hang-up.
+#[actix_web::test]
+async fn a_child_whose_parent_stops_reading_exits_on_epipe_and_the_server_lives() {
+    let server = start(&["--debug-child-fault", "parent-hangs-up"]);
+    let client = client();
+    let started = std::time::Instant::now();
+    let reply = get(&client, &format!("{}/multiprocessing?n=500&workers=1", server.url())).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", reply.json);
+    let error = reply.json["error"].as_str().unwrap_or_default();
+    assert!(error.contains("it could not write to its pipe"), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the child did not hang on its pipe"
+    );
+    assert_no_children(&server);
+    let health = get(&client, &format!("{}/healthz", server.url())).await;
+    assert_eq!(health.status, StatusCode::OK, "the server did not die of SIGPIPE");
+}
+
+/// Design note A7: one request's child lingers 2 s after its band; requests running around it
+/// are not held up. A child forked for one request must not keep another request's pipe open
+/// (the fork lock and each child's close_range see to it), or that request would wait for its
+/// EOF until the lingering child exits. The other requests run from before the lingering one
+/// starts until after it ends, so its child is forked among theirs.
+#[actix_web::test]
+async fn a_lingering_child_does_not_hold_up_other_requests() {
+    const MARKER: i64 = 4242; // generated values are below 100, so only the POST below has it
+    let server = start(&["--debug-child-fault", &format!("linger-if:{MARKER}:2000")]);
+    let client = client();
+    let url = format!("{}/multiprocessing", server.url());
+    let lingering = async {
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        let started = std::time::Instant::now();
+        let mut response = client
+            .post(&url)
+            .send_json(&json!({"a": [[MARKER]], "b": [[1]], "workers": 1}))
+            .await
+            .unwrap();
+        let answer: serde_json::Value = response.json().await.unwrap();
+        (answer, started.elapsed())
+    };
+    let others = join_all((0..4).map(|_| async {
+        let until = std::time::Instant::now() + Duration::from_millis(2600);
+        let (mut slowest, mut count) = (Duration::ZERO, 0);
+        while std::time::Instant::now() < until {
+            let started = std::time::Instant::now();
+            let reply = get(&client, &format!("{url}?n=50&workers=8")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+            slowest = slowest.max(started.elapsed());
+            count += 1;
+        }
+        (slowest, count)
+    }));
+    let ((answer, lingered), others) = futures_util::future::join(lingering, others).await;
+    assert_eq!(answer["result"], json!([[MARKER + 1]]), "{answer}");
+    assert!(
+        lingered >= Duration::from_secs(2),
+        "the marked child lingered: {lingered:?}"
+    );
+    let slowest = others.iter().map(|o| o.0).max().unwrap_or_default();
+    let count: usize = others.iter().map(|o| o.1).sum();
+    assert!(count >= 20, "only {count} requests ran around the lingering one");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "{count} requests around the 2 s linger; the slowest took {slowest:?}"
+    );
+    assert_no_children(&server);
+}

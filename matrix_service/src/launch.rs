@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -31,6 +31,15 @@ pub struct LaunchedServer {
     child: Child,
     url: String,
     command: Vec<String>,
+    stdout: Arc<Mutex<Stdout>>,
+}
+
+/// Everything the server has printed on stdout so far.
+#[derive(Debug, Default)]
+struct Stdout {
+    lines: Vec<String>,
+    /// Set once every writer has closed it (the server and any child it left behind).
+    closed: bool,
 }
 
 /// How long dropping a [`LaunchedServer`] waits after SIGTERM before SIGKILL.
@@ -54,16 +63,21 @@ impl LaunchedServer {
             })?;
         let stdout = child.stdout.take().expect("stdout was just piped");
         let (lines, listening) = mpsc::channel();
+        let printed = Arc::new(Mutex::new(Stdout::default()));
+        let record = Arc::clone(&printed);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
+                let _ = lines.send(line.clone());
+                record.lock().unwrap_or_else(PoisonError::into_inner).lines.push(line);
             }
+            record.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
         });
         let deadline = Instant::now() + timeout;
         let mut server = Self {
             child,
             url: String::new(),
             command: described,
+            stdout: printed,
         };
         loop {
             if let Ok(line) = listening.recv_timeout(Duration::from_millis(20))
@@ -96,6 +110,14 @@ impl LaunchedServer {
     /// The program and arguments it was started with.
     pub fn command(&self) -> &[String] {
         &self.command
+    }
+
+    /// The lines it has printed on stdout so far (a last line without a newline included once
+    /// stdout is closed), and whether stdout is closed: the server and every process that
+    /// inherited its stdout have exited.
+    pub fn stdout(&self) -> (Vec<String>, bool) {
+        let printed = self.stdout.lock().unwrap_or_else(PoisonError::into_inner);
+        (printed.lines.clone(), printed.closed)
     }
 
     /// How it exited, if it has.

@@ -54,6 +54,12 @@ pub struct CommonArgs {
     /// answered 503.
     #[arg(long, env = "MATRIX_LAB_QUEUE_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]
     pub queue_timeout: f64,
+
+    /// Test hook: once listening, leave this text in stdout's buffer with no newline, for only
+    /// the server's own exit to flush. A forked child that flushed stdio as it exited would
+    /// print it again.
+    #[arg(long, hide = true)]
+    pub debug_unflushed_stdout: Option<String>,
 }
 
 /// A validated server configuration.
@@ -67,6 +73,8 @@ pub struct ServerConfig {
     pub admission: AdmissionLimits,
     /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
     pub shutdown_timeout: Duration,
+    /// See [`CommonArgs::debug_unflushed_stdout`].
+    pub unflushed_stdout: Option<String>,
 }
 
 /// A flag combination that cannot work.
@@ -110,6 +118,7 @@ impl CommonArgs {
             max_body_bytes: self.max_body_bytes,
             admission,
             shutdown_timeout: Duration::from_secs(30),
+            unflushed_stdout: self.debug_unflushed_stdout.clone(),
         })
     }
 }
@@ -191,6 +200,9 @@ pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<(
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on http://{address}")?;
         stdout.flush()?;
+        if let Some(text) = &config.unflushed_stdout {
+            write!(stdout, "{text}")?;
+        }
         drop(stdout);
         tracing::info!(
             %address,

@@ -358,6 +358,28 @@ impl ServerProcess {
 
     /// Sends SIGTERM and waits up to `timeout` for the server to exit by itself.
     pub fn terminate(mut self, timeout: Duration) -> ExitStatus {
+        self.stop_within(timeout)
+    }
+
+    /// [`terminate`](Self::terminate), then waits (within the same `timeout`) for the server's
+    /// stdout to close, and returns every line it printed as well.
+    pub fn terminate_with_stdout(mut self, timeout: Duration) -> (ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + timeout;
+        let status = self.stop_within(timeout);
+        loop {
+            let (lines, closed) = self.server.stdout();
+            if closed {
+                return (status, lines);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server exited, but a process it started still holds its stdout"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop_within(&mut self, timeout: Duration) -> ExitStatus {
         self.signal(Signal::SIGTERM);
         let deadline = Instant::now() + timeout;
         loop {
