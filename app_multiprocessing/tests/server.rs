@@ -537,3 +537,82 @@ async fn a_lingering_child_does_not_hold_up_other_requests() {
     );
     assert_no_children(&server);
 }
+
+/// Design note C5: when the OS refuses a fork (EAGAIN: here the process limit of the user the
+/// server runs as), the request gets 503 and the children already forked for it are killed and
+/// reaped, with no descriptor left open; once there is room again the server serves again.
+///
+/// Root is exempt from RLIMIT_NPROC, so the server runs as `nobody` under `prlimit --nproc`,
+/// and the test fills `nobody`'s quota with sleeping processes of its own, up to two short.
+#[actix_web::test]
+#[ignore = "needs root (runs the server and its quota's fillers as nobody); CI runs it"]
+async fn a_fork_the_os_refuses_gets_503_and_leaves_nothing_behind() {
+    use std::os::unix::process::CommandExt;
+    const NOBODY: u32 = 65534;
+    const LIMIT: usize = 64;
+    let mut command = std::process::Command::new("prlimit");
+    command
+        .args([&format!("--nproc={LIMIT}:{LIMIT}"), "--", BINARY])
+        .args(["--port", "0", "--http-workers", "1"])
+        .env("RUST_LOG", "warn")
+        .uid(NOBODY)
+        .gid(NOBODY);
+    let server = ServerProcess::launch(command);
+    let client = client();
+    let url = format!("{}/multiprocessing?n=40&workers=8", server.url());
+    // Warm up, so the blocking thread the next request runs on already exists.
+    assert_eq!(get(&client, &url).await.status, StatusCode::OK);
+    let baseline = server.settled_fd_count();
+
+    let room = LIMIT
+        .checked_sub(tasks_of_user(NOBODY) + 2)
+        .expect("nobody runs few tasks");
+    let mut fillers: Vec<std::process::Child> = (0..room)
+        .map(|_| {
+            std::process::Command::new("sleep")
+                .arg("60")
+                .uid(NOBODY)
+                .gid(NOBODY)
+                .spawn()
+                .expect("sleep starts as nobody")
+        })
+        .collect();
+    assert!(eventually(Duration::from_secs(5), || tasks_of_user(NOBODY) == LIMIT - 2));
+    let reply = get(&client, &url).await;
+    for filler in &mut fillers {
+        let _ = filler.kill();
+        let _ = filler.wait();
+    }
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.json);
+    let error = reply.json["error"].as_str().unwrap_or_default();
+    assert!(error.contains("the OS refused a child process"), "{error}");
+    assert_no_children(&server);
+    assert!(
+        eventually(Duration::from_secs(5), || server.fd_count() == baseline),
+        "descriptors: {} now, {baseline} before",
+        server.fd_count()
+    );
+    let reply = get(&client, &url).await;
+    assert_eq!(reply.status, StatusCode::OK, "serving again: {}", reply.json);
+    assert_no_children(&server);
+}
+
+/// Threads and processes that `uid` runs now: what RLIMIT_NPROC counts.
+fn tasks_of_user(uid: u32) -> usize {
+    let owner = |path: std::path::PathBuf| {
+        std::fs::read_to_string(path.join("status")).ok().and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().next()?.parse::<u32>().ok())
+        })
+    };
+    let processes = std::fs::read_dir("/proc").expect("/proc is mounted");
+    processes
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|entry| std::fs::read_dir(entry.path().join("task")).ok())
+        .flat_map(|tasks| tasks.filter_map(Result::ok).map(|task| task.path()))
+        .filter(|task| owner(task.clone()) == Some(uid))
+        .count()
+}

@@ -298,6 +298,12 @@ impl ServerProcess {
     pub fn start(binary: impl AsRef<Path>, args: &[&str]) -> Self {
         let mut command = Command::new(binary.as_ref());
         command.args(["--port", "0"]).args(args).env("RUST_LOG", "warn");
+        Self::launch(command)
+    }
+
+    /// Runs `command` as it is (a wrapper that ends by executing a server, say) and waits for
+    /// the server's `listening on` line.
+    pub fn launch(command: Command) -> Self {
         let server = LaunchedServer::start(command, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
         Self { server }
     }
