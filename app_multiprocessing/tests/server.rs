@@ -26,6 +26,15 @@ fn assert_no_children(server: &ServerProcess) {
     );
 }
 
+/// Serves one request to `url` on a client that is then dropped (closing its connection), and
+/// returns the server's settled descriptor count: the baseline a test compares against later.
+async fn descriptors_after_one_request(server: &ServerProcess, url: &str) -> usize {
+    let warm = client();
+    assert_eq!(get(&warm, url).await.status, StatusCode::OK);
+    drop(warm);
+    server.settled_fd_count()
+}
+
 /// The `app_threading` binary built beside this one (`cargo test --workspace` builds both).
 fn threading_binary() -> PathBuf {
     let path = PathBuf::from(BINARY).with_file_name("app_threading");
@@ -117,11 +126,8 @@ async fn four_hundred_concurrent_requests_succeed_and_leave_no_child_zombie_or_d
     // slow debug build on a busy CI machine from turning the last requests away with 503.
     let server = start(&["--queue-timeout", "120"]);
     let url = format!("{}/multiprocessing", server.url());
+    let baseline = descriptors_after_one_request(&server, &url).await;
     let client = client();
-    assert_eq!(get(&client, &url).await.status, StatusCode::OK);
-    drop(client); // closes its connection
-    let baseline = server.settled_fd_count();
-    let client = self::client();
     let replies = join_all((0..400).map(|_| get(&client, &url))).await;
     let failed: Vec<_> = replies
         .iter()
@@ -405,10 +411,7 @@ async fn a_slow_request_leaves_the_event_loop_free_for_others() {
 async fn a_client_that_hangs_up_mid_request_leaves_nothing_behind() {
     let server = start(&["--debug-child-fault", "sleep-ms:800"]);
     let url = format!("{}/multiprocessing?n=100", server.url());
-    let warm = client();
-    assert_eq!(get(&warm, &url).await.status, StatusCode::OK);
-    drop(warm);
-    let baseline = server.settled_fd_count();
+    let baseline = descriptors_after_one_request(&server, &url).await;
 
     let impatient = awc::Client::builder().timeout(Duration::from_millis(200)).finish();
     let attempts = join_all((0..5).map(|_| impatient.get(&url).send())).await;
@@ -560,41 +563,52 @@ async fn a_fork_the_os_refuses_gets_503_and_leaves_nothing_behind() {
     let server = ServerProcess::launch(command);
     let client = client();
     let url = format!("{}/multiprocessing?n=40&workers=8", server.url());
-    // Warm up, so the blocking thread the next request runs on already exists.
-    assert_eq!(get(&client, &url).await.status, StatusCode::OK);
-    let baseline = server.settled_fd_count();
+    // Also warms up, so the blocking thread the next request runs on already exists.
+    let baseline = descriptors_after_one_request(&server, &url).await;
 
     let room = LIMIT
         .checked_sub(tasks_of_user(NOBODY) + 2)
         .expect("nobody runs few tasks");
-    let mut fillers: Vec<std::process::Child> = (0..room)
-        .map(|_| {
-            std::process::Command::new("sleep")
-                .arg("60")
-                .uid(NOBODY)
-                .gid(NOBODY)
-                .spawn()
-                .expect("sleep starts as nobody")
-        })
-        .collect();
+    let fillers = Fillers(
+        (0..room)
+            .map(|_| {
+                std::process::Command::new("sleep")
+                    .arg("60")
+                    .uid(NOBODY)
+                    .gid(NOBODY)
+                    .spawn()
+                    .expect("sleep starts as nobody")
+            })
+            .collect(),
+    );
     assert!(eventually(Duration::from_secs(5), || tasks_of_user(NOBODY) == LIMIT - 2));
     let reply = get(&client, &url).await;
-    for filler in &mut fillers {
-        let _ = filler.kill();
-        let _ = filler.wait();
-    }
+    drop(fillers);
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.json);
     let error = reply.json["error"].as_str().unwrap_or_default();
     assert!(error.contains("the OS refused a child process"), "{error}");
     assert_no_children(&server);
+    drop(client); // closes its connection, which the baseline does not count
     assert!(
         eventually(Duration::from_secs(5), || server.fd_count() == baseline),
         "descriptors: {} now, {baseline} before",
         server.fd_count()
     );
-    let reply = get(&client, &url).await;
+    let reply = get(&self::client(), &url).await;
     assert_eq!(reply.status, StatusCode::OK, "serving again: {}", reply.json);
     assert_no_children(&server);
+}
+
+/// Processes this test started, killed and reaped when dropped, even if an assertion fails.
+struct Fillers(Vec<std::process::Child>);
+
+impl Drop for Fillers {
+    fn drop(&mut self) {
+        for filler in &mut self.0 {
+            let _ = filler.kill();
+            let _ = filler.wait();
+        }
+    }
 }
 
 /// Threads and processes that `uid` runs now: what RLIMIT_NPROC counts.
