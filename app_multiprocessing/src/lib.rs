@@ -13,6 +13,7 @@ pub mod fork_per_request;
 pub mod pool;
 pub mod prefork;
 pub mod protocol;
+pub mod signal_storm;
 pub mod slots;
 pub mod sys;
 pub mod worker;
@@ -29,6 +30,7 @@ pub use fault::ChildFault;
 pub use fork_per_request::{ForkPerRequest, add_forked};
 pub use pool::{Pool, PoolConfig};
 pub use prefork::PreforkPool;
+pub use signal_storm::SignalStorm;
 pub use slots::{SlotPool, SlotWorkspace};
 
 /// How long the pool's workers get to finish their last job at shutdown before SIGKILL.
@@ -78,6 +80,12 @@ pub struct Cli {
     #[arg(long, hide = true, default_value = "none")]
     pub debug_child_fault: ChildFault,
 
+    /// Test hook: interrupt every thread of the server with a signal every MICROS
+    /// microseconds, its handler installed without SA_RESTART; print what was sent and handled
+    /// to stdout on exit.
+    #[arg(long, hide = true, value_name = "MICROS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub debug_signal_storm: Option<u64>,
+
     /// Internal: run as a replacement pool worker of the server with this pid.
     #[arg(long = "pool-worker", hide = true, value_name = "SERVER_PID")]
     pub pool_worker: Option<i32>,
@@ -113,7 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 fault: cli.debug_child_fault,
                 slots: Arc::new(SlotPool::new(slots, slot_elements, resident_elements)?),
             };
-            matrix_service::serve(engine, config)?;
+            serve_in_storm(cli.debug_signal_storm, || matrix_service::serve(engine, config))?;
         }
         Strategy::Prefork => {
             let cpus = std::thread::available_parallelism().map_or(1, usize::from);
@@ -127,10 +135,25 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 resident_elements,
                 fault: cli.debug_child_fault,
             })?;
-            let served = matrix_service::serve(PreforkPool::new(pool.clone(), child_timeout), config);
+            let served = serve_in_storm(cli.debug_signal_storm, || {
+                matrix_service::serve(PreforkPool::new(pool.clone(), child_timeout), config)
+            });
             pool.shutdown(POOL_GRACE);
             served?;
         }
     }
     Ok(0)
+}
+
+/// Runs `serve`, inside a [`SignalStorm`] when `storm_micros` asks for one (it starts only now,
+/// after the pool has forked its first workers from a single-threaded process).
+fn serve_in_storm(storm_micros: Option<u64>, serve: impl FnOnce() -> std::io::Result<()>) -> anyhow::Result<()> {
+    let storm = storm_micros
+        .map(|micros| SignalStorm::start(Duration::from_micros(micros)))
+        .transpose()?;
+    let served = serve();
+    if let Some(storm) = storm {
+        println!("{}", storm.stop());
+    }
+    Ok(served?)
 }

@@ -12,7 +12,9 @@
 //!   `_exit` all the same.
 //!
 //! The second half holds the pre-forked pool's unsafe parts: the memory shared with its workers
-//! ([`SharedMemory`], [`SlotMemory`]) and how a worker process comes to be.
+//! ([`SharedMemory`], [`SlotMemory`]) and how a worker process comes to be. The last part is
+//! a test hook's: a signal handler without `SA_RESTART` and `tgkill(2)`, to interrupt blocking
+//! calls on purpose ([`crate::signal_storm`]).
 //!
 //! See `shared/research/multiprocessing-design.md`, sections 1.1, 1.2, 2 and 3.
 
@@ -23,12 +25,14 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use nix::errno::Errno;
 use nix::fcntl::{FallocateFlags, fallocate};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-use nix::unistd::{ForkResult, Pid, fork, ftruncate, getppid};
+use nix::unistd::{ForkResult, Pid, fork, ftruncate, getpid, getppid};
 
 use matrix_service::matrix::{BandSum, add_into};
 
@@ -163,12 +167,12 @@ fn prepare_child(task: &BandTask<'_>) {
 }
 
 /// Writes all of `bytes`, retrying on EINTR and partial writes. Allocation-free.
-pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), nix::errno::Errno> {
+pub fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
     while !bytes.is_empty() {
         match nix::unistd::write(fd, bytes) {
-            Ok(0) => return Err(nix::errno::Errno::EIO),
+            Ok(0) => return Err(Errno::EIO),
             Ok(written) => bytes = bytes.get(written..).unwrap_or_default(),
-            Err(nix::errno::Errno::EINTR) => {}
+            Err(Errno::EINTR) => {}
             Err(e) => return Err(e),
         }
     }
@@ -553,4 +557,37 @@ pub fn ignore_stop_signals() {
         // SAFETY: installing SIG_IGN runs no handler code; sigaction is async-signal-safe.
         let _ = unsafe { sigaction(signal, &ignore) };
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test hook: interrupting signals (design note, pitfall A8).
+
+/// Signals [`count_signal`] has handled, in every thread of this process.
+static SIGNALS_HANDLED: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn count_signal(_: libc::c_int) {
+    SIGNALS_HANDLED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Installs a handler for `signal` that only counts, without `SA_RESTART`: a thread blocked in
+/// poll(2), read(2), write(2) or waitpid(2) when the signal arrives returns from it with EINTR
+/// (poll does so even with `SA_RESTART`), which every such call of the server must retry.
+pub fn interrupt_on(signal: Signal) -> nix::Result<()> {
+    let action = SigAction::new(SigHandler::Handler(count_signal), SaFlags::empty(), SigSet::empty());
+    // SAFETY: the handler only increments an atomic counter, which is async-signal-safe, so it
+    // may run on any thread at any point, in a forked child (which inherits it) too.
+    unsafe { sigaction(signal, &action) }.map(drop)
+}
+
+/// How many signals the handler of [`interrupt_on`] has handled so far.
+pub fn signals_handled() -> u64 {
+    SIGNALS_HANDLED.load(Ordering::Relaxed)
+}
+
+/// Sends `signal` to thread `tid` of this process: tgkill(2), so a thread that has exited and
+/// whose id now belongs to another process's thread is not signalled (ESRCH instead).
+pub fn signal_own_thread(tid: Pid, signal: Signal) -> nix::Result<()> {
+    // SAFETY: tgkill takes three integers and touches no memory of this process.
+    let result = unsafe { libc::syscall(libc::SYS_tgkill, getpid().as_raw(), tid.as_raw(), signal as libc::c_int) };
+    Errno::result(result).map(drop)
 }

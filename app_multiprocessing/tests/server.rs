@@ -491,6 +491,78 @@ async fn a_child_whose_parent_stops_reading_exits_on_epipe_and_the_server_lives(
     assert_eq!(health.status, StatusCode::OK, "the server did not die of SIGPIPE");
 }
 
+/// Design note A8: every thread of the server is interrupted by a signal every 200 µs, its
+/// handler installed without SA_RESTART, so blocking calls in flight fail with EINTR: the poll
+/// on the children's pipes, the reads, waitpid, the pool supervisor's poll, the runtime's own
+/// waits. Under both strategies every request still gets its right answer, and nothing is left.
+/// One-row-band requests (workers=1, 2 MB through one pipe) keep the parent polling and reading
+/// for a long time, so many of the interruptions land there.
+#[actix_web::test]
+async fn a_signal_storm_fails_no_request() {
+    const REQUESTS: u64 = 48;
+    let expected: Vec<i64> = (0..REQUESTS)
+        .map(|seed| {
+            let (a, b) = generate_pair(500, Some(seed));
+            checksum(elements(&reference_add(&a, &b).unwrap()))
+        })
+        .collect();
+    // The fork strategy ends with no child; the pool keeps its two workers, none a zombie.
+    for (strategy, children_after) in [("fork", 0), ("prefork", 2)] {
+        let server = start(&[
+            "--strategy",
+            strategy,
+            "--pool-workers",
+            "2",
+            "--debug-signal-storm",
+            "200",
+            "--queue-timeout",
+            "120",
+        ]);
+        let client = client();
+        let baseline = descriptors_after_one_request(&server, &format!("{}/multiprocessing?n=20", server.url())).await;
+        let replies = join_all((0..REQUESTS).map(|seed| {
+            let workers = [1, 2, 4, 7][seed as usize % 4];
+            let url = format!("{}/multiprocessing?n=500&workers={workers}&seed={seed}", server.url());
+            let client = &client;
+            async move { (seed, get(client, &url).await) }
+        }))
+        .await;
+        for (seed, reply) in &replies {
+            assert_eq!(reply.status, StatusCode::OK, "{strategy}, seed {seed}: {}", reply.json);
+            assert_eq!(
+                reply.json["checksum"].as_i64(),
+                Some(expected[*seed as usize]),
+                "{strategy}, seed {seed}"
+            );
+        }
+        assert!(
+            eventually(Duration::from_secs(5), || {
+                let children = server.children();
+                children.len() == children_after && children.iter().all(|&(_, state)| state != 'Z')
+            }),
+            "{strategy}: children left: {:?}",
+            server.children()
+        );
+        drop(client);
+        assert!(
+            eventually(Duration::from_secs(10), || server.fd_count() == baseline),
+            "{strategy}: descriptors: {} now, {baseline} before",
+            server.fd_count()
+        );
+        let (status, lines) = server.terminate_with_stdout(Duration::from_secs(30));
+        assert!(status.success(), "{strategy}: {status}");
+        let handled = lines
+            .iter()
+            .find_map(|line| line.strip_prefix("signal storm: "))
+            .and_then(|report| report.split(", ").nth(1)?.strip_suffix(" handled")?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{strategy}: no storm report in stdout: {lines:?}"));
+        assert!(
+            handled >= 1000,
+            "{strategy}: only {handled} signals reached the server's threads"
+        );
+    }
+}
+
 /// Design note A7: one request's child lingers 2 s after its band; requests running around it
 /// are not held up. A child forked for one request must not keep another request's pipe open
 /// (the fork lock and each child's close_range see to it), or that request would wait for its
