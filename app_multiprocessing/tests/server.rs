@@ -7,7 +7,9 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use futures_util::future::join_all;
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, sample};
-use matrix_service::testing::{ServerProcess, check_memory_follows_load, client, eventually, get, process_state};
+use matrix_service::testing::{
+    ServerProcess, check_memory_follows_load, check_one_malloc_heap, client, eventually, get, process_state,
+};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
@@ -372,6 +374,12 @@ async fn large_requests_keep_their_shared_memory_while_they_come_and_give_it_bac
 
 /// Design note C3: a slow `/multiprocessing` request blocks a blocking-pool thread, never the
 /// async worker. With one HTTP worker, `/healthz` on the same worker still answers at once.
+#[actix_web::test]
+async fn concurrent_requests_share_one_malloc_heap() {
+    let server = start(&[]);
+    check_one_malloc_heap(&server, "/multiprocessing").await;
+}
+
 #[actix_web::test]
 async fn a_slow_request_leaves_the_event_loop_free_for_others() {
     let server = start(&["--http-workers", "1", "--debug-child-fault", "sleep-ms:1500"]);

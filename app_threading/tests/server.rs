@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use matrix_service::testing::{ServerProcess, check_memory_follows_load, client, get};
+use matrix_service::testing::{ServerProcess, check_memory_follows_load, check_one_malloc_heap, client, get};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_app_threading");
 
@@ -116,4 +116,10 @@ async fn a_thousand_hostile_queries_and_bodies_get_no_5xx_but_503_and_the_server
 async fn large_requests_keep_their_buffers_while_they_come_and_give_them_back_when_idle() {
     let server = ServerProcess::start(BINARY, &[]);
     check_memory_follows_load(&server, "/threading").await;
+}
+
+#[actix_web::test]
+async fn concurrent_requests_share_one_malloc_heap() {
+    let server = ServerProcess::start(BINARY, &[]);
+    check_one_malloc_heap(&server, "/threading").await;
 }

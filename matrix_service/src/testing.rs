@@ -16,6 +16,7 @@ use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use actix_web::web::Data;
 use nix::sys::signal::Signal;
+use procfs::process::{MMPermissions, MMapPath, Process};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde_json::{Value, json};
@@ -355,6 +356,35 @@ impl ServerProcess {
         kib.expect("the server is alive and /proc shows its VmRSS") * 1024
     }
 
+    /// How many malloc heaps of glibc's own (arenas beyond the main one) the server has mapped
+    /// now. Each is one anonymous mapping of 64 MiB (`HEAP_MAX_SIZE` on 64-bit) at a 64 MiB
+    /// boundary, readable and writable at its start and reserved (`---p`) beyond.
+    pub fn extra_malloc_arenas(&self) -> usize {
+        const HEAP_BYTES: u64 = 64 << 20;
+        let maps = Process::new(self.pid())
+            .and_then(|process| process.maps())
+            .expect("the server is alive and /proc shows its mappings");
+        let maps: Vec<_> = maps
+            .into_iter()
+            .filter(|map| map.pathname == MMapPath::Anonymous)
+            .collect();
+        maps.iter()
+            .enumerate()
+            .filter(|(_, map)| map.address.0 % HEAP_BYTES == 0 && map.perms.contains(MMPermissions::WRITE))
+            .filter(|&(first, map)| {
+                // The reserved rest follows at once: the mapping and its tail make 64 MiB.
+                let mut end = map.address.1;
+                for next in &maps[first + 1..] {
+                    if next.address.0 != end || next.perms.contains(MMPermissions::READ) {
+                        break;
+                    }
+                    end = next.address.1;
+                }
+                end - map.address.0 == HEAP_BYTES
+            })
+            .count()
+    }
+
     /// Sends `signal` to the server.
     pub fn signal(&self, signal: Signal) {
         self.server
@@ -399,6 +429,19 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Checks the allocator policy ([`crate::memory::set_allocator_policy`]) in a running server:
+/// 64 concurrent requests run on many threads (HTTP workers, blocking threads, adding threads),
+/// and all of them allocate from glibc's one main heap, with no arena of their own (by default
+/// glibc would give them up to 8 per core, each one more lock page for every fork to
+/// copy-on-write).
+pub async fn check_one_malloc_heap(server: &ServerProcess, path: &str) {
+    let client = client();
+    let url = format!("{}{path}?n=200", server.url());
+    let replies = futures_util::future::join_all((0..64).map(|_| get(&client, &url))).await;
+    assert!(replies.iter().all(|reply| reply.status == StatusCode::OK));
+    assert_eq!(server.extra_malloc_arenas(), 0, "malloc heaps besides the main one");
 }
 
 /// Checks that a server's matrix memory follows its load: several rounds of concurrent requests
