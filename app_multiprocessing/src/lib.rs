@@ -101,6 +101,9 @@ fn seconds(raw: &str) -> Result<f64, String> {
 /// Runs the server until it is told to stop (or, with `--pool-worker`, a pool worker until its
 /// server closes its job pipe). Returns the process's exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    // First, while the process has one thread: pool workers forked at start-up and the pool's
+    // supervisor thread then allocate under the same policy as the server.
+    matrix_service::memory::set_allocator_policy();
     if let Some(server) = cli.pool_worker {
         return Ok(worker::run(Pid::from_raw(server), cli.debug_child_fault));
     }

@@ -9,7 +9,9 @@ use actix_web::http::StatusCode;
 use app_multiprocessing::{Pool, PoolConfig};
 use futures_util::future::{join, join_all};
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, sample};
-use matrix_service::testing::{ServerProcess, check_memory_follows_load, client, eventually, get, process_state};
+use matrix_service::testing::{
+    ServerProcess, check_memory_follows_load, check_one_malloc_heap, client, eventually, get, process_state,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::{Value, json};
@@ -398,4 +400,12 @@ async fn a_pool_keeps_large_requests_memory_while_they_come_and_gives_it_back_wh
     let pool = pool_of(&server, 2);
     check_memory_follows_load(&server, "/multiprocessing").await;
     assert_eq!(workers(&server), pool, "the same workers served every request");
+}
+
+/// The supervisor thread starts before the HTTP server does; it too allocates from the one
+/// main heap.
+#[actix_web::test]
+async fn concurrent_requests_share_one_malloc_heap() {
+    let server = start_pool(2, &[]);
+    check_one_malloc_heap(&server, "/multiprocessing").await;
 }

@@ -372,14 +372,14 @@ async fn large_requests_keep_their_shared_memory_while_they_come_and_give_it_bac
     assert_no_children(&server);
 }
 
-/// Design note C3: a slow `/multiprocessing` request blocks a blocking-pool thread, never the
-/// async worker. With one HTTP worker, `/healthz` on the same worker still answers at once.
 #[actix_web::test]
 async fn concurrent_requests_share_one_malloc_heap() {
     let server = start(&[]);
     check_one_malloc_heap(&server, "/multiprocessing").await;
 }
 
+/// Design note C3: a slow `/multiprocessing` request blocks a blocking-pool thread, never the
+/// async worker. With one HTTP worker, `/healthz` on the same worker still answers at once.
 #[actix_web::test]
 async fn a_slow_request_leaves_the_event_loop_free_for_others() {
     let server = start(&["--http-workers", "1", "--debug-child-fault", "sleep-ms:1500"]);

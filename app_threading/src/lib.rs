@@ -28,6 +28,7 @@ pub struct Cli {
 
 /// Runs the server until it is told to stop.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    matrix_service::memory::set_allocator_policy();
     let config = cli.common.config(cli.port, cli.max_threads, "--max-threads")?;
     matrix_service::server::init_logging();
     matrix_service::serve(ScopedThreads, config)?;

@@ -156,8 +156,8 @@ pub fn init_logging() {
 /// Prints `listening on http://HOST:PORT` (the real port, also for `--port 0`) on stdout once the
 /// socket is bound, so scripts and tests can find the server. Builds the actix runtime itself,
 /// so the caller's `main` stays synchronous: a pre-fork pool must fork before any thread exists.
+/// The caller sets the allocator policy first ([`crate::memory::set_allocator_policy`]).
 pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<()> {
-    crate::memory::set_allocator_policy();
     actix_web::rt::System::new().block_on(async move {
         let admission = Admission::new(config.admission, E::UNITS);
         // Spare buffers for every request that may compute at once; at the default n when idle.
