@@ -633,10 +633,14 @@ async fn a_fork_the_os_refuses_gets_503_and_leaves_nothing_behind() {
     use std::os::unix::process::CommandExt;
     const NOBODY: u32 = 65534;
     const LIMIT: usize = 64;
+    let reachable = copy_reachable_by_anyone(BINARY);
     let mut command = std::process::Command::new("prlimit");
     command
-        .args([&format!("--nproc={LIMIT}:{LIMIT}"), "--", BINARY])
+        .arg(format!("--nproc={LIMIT}:{LIMIT}"))
+        .arg("--")
+        .arg(reachable.path().join("app_multiprocessing"))
         .args(["--port", "0", "--http-workers", "1"])
+        .current_dir(reachable.path())
         .env("RUST_LOG", "warn")
         .uid(NOBODY)
         .gid(NOBODY);
@@ -677,6 +681,23 @@ async fn a_fork_the_os_refuses_gets_503_and_leaves_nothing_behind() {
     let reply = get(&self::client(), &url).await;
     assert_eq!(reply.status, StatusCode::OK, "serving again: {}", reply.json);
     assert_no_children(&server);
+}
+
+/// A copy of `binary` in a new directory under the system's temporary directory that any user
+/// may enter, so `nobody` can run it wherever the checkout is (a clone in a private directory,
+/// such as one `mktemp -d` made, is out of its reach). Removed when dropped.
+fn copy_reachable_by_anyone(binary: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("matrix-lab-c5-")
+        .tempdir()
+        .expect("a directory in the system's temporary directory");
+    let copy = dir.path().join("app_multiprocessing");
+    std::fs::copy(binary, &copy).expect("the server binary copies");
+    for (path, mode) in [(dir.path(), 0o755), (copy.as_path(), 0o755)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod 755");
+    }
+    dir
 }
 
 /// Processes this test started, killed and reaped when dropped, even if an assertion fails.
