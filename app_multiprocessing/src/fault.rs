@@ -37,6 +37,9 @@ pub enum ChildFault {
     /// Fork per request only: the parent closes its end of every pipe right after the forks,
     /// so a child's write fails with EPIPE (SIGPIPE is ignored, as Rust programs do).
     ParentHangsUp,
+    /// Prefork only: the pool supervisor's `poll` fails (EINVAL) whenever a worker holds a job,
+    /// which stops the supervisor with requests in flight and queued.
+    SupervisorPollFails,
 }
 
 impl FromStr for ChildFault {
@@ -69,10 +72,12 @@ impl FromStr for ChildFault {
             "crash-at-start" => Self::CrashAtStart,
             "linger-if" => linger()?,
             "parent-hangs-up" => Self::ParentHangsUp,
+            "supervisor-poll-fails" => Self::SupervisorPollFails,
             _ => {
                 return Err(format!(
                     "unknown fault {spec:?}; known: none, sleep-ms:MS, exit:CODE, half-write, extra-byte, hang, \
-                     panic, abort, stale-done, crash-at-start, linger-if:VALUE:MS, parent-hangs-up"
+                     panic, abort, stale-done, crash-at-start, linger-if:VALUE:MS, parent-hangs-up, \
+                     supervisor-poll-fails"
                 ));
             }
         })
@@ -95,6 +100,7 @@ impl std::fmt::Display for ChildFault {
             Self::CrashAtStart => f.write_str("crash-at-start"),
             Self::LingerIf { first, pause } => write!(f, "linger-if:{first}:{}", pause.as_millis()),
             Self::ParentHangsUp => f.write_str("parent-hangs-up"),
+            Self::SupervisorPollFails => f.write_str("supervisor-poll-fails"),
         }
     }
 }
@@ -124,6 +130,7 @@ mod tests {
             "crash-at-start",
             "linger-if:-3:2000",
             "parent-hangs-up",
+            "supervisor-poll-fails",
         ] {
             assert_eq!(spec.parse::<ChildFault>().map(|f| f.to_string()), Ok(spec.to_owned()));
         }

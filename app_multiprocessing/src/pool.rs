@@ -484,7 +484,10 @@ impl Supervisor {
             let (woken, ready) = match self.wait(timeout) {
                 Ok(ready) => ready,
                 Err(e) => {
-                    tracing::error!("the pool supervisor cannot poll ({e}); stopping the pool");
+                    let why =
+                        format!("the worker pool is down: its supervisor could not poll ({e}); see the server's log");
+                    tracing::error!("{why}; stopping the pool");
+                    self.shared.lock().down = Some(why);
                     break Duration::ZERO;
                 }
             };
@@ -509,6 +512,11 @@ impl Supervisor {
     /// Polls the wake pipe and every answer pipe. Returns the grace period if woken to stop,
     /// and the indexes of answer pipes with something to read.
     fn wait(&mut self, timeout: PollTimeout) -> nix::Result<(Option<Duration>, Vec<usize>)> {
+        if self.shared.config.fault == ChildFault::SupervisorPollFails
+            && self.shared.lock().workers.iter().any(|w| w.job.is_some())
+        {
+            return Err(Errno::EINVAL);
+        }
         let mut fds = vec![PollFd::new(self.wake.as_fd(), PollFlags::POLLIN)];
         fds.extend(
             self.answers
@@ -687,7 +695,20 @@ impl Supervisor {
             let _ = kill(*pid, Signal::SIGKILL);
             let _ = waitpid(*pid, None);
         }
-        self.shared.lock().workers.clear();
+        // Nothing waits for a worker that is gone: a job still held is lost, and if the pool
+        // went down (rather than being stopped), so is every job still queued.
+        let mut state = self.shared.lock();
+        for worker in std::mem::take(&mut state.workers) {
+            if let Some(job) = worker.job {
+                let why = format!("pool worker {} was stopped while adding a band", worker.pid);
+                state.outcomes.insert(job.id, Outcome::Lost(why));
+            }
+        }
+        if let Some(why) = state.down.clone() {
+            state.fail_queue(&Outcome::Unavailable(why));
+        }
+        drop(state);
+        self.shared.changed.notify_all();
         tracing::info!("worker pool stopped");
     }
 }

@@ -98,7 +98,8 @@ fn child_main(task: &BandTask<'_>) -> ! {
         | ChildFault::StaleDone
         | ChildFault::CrashAtStart
         | ChildFault::LingerIf { .. }
-        | ChildFault::ParentHangsUp => {}
+        | ChildFault::ParentHangsUp
+        | ChildFault::SupervisorPollFails => {}
         ChildFault::Sleep(pause) => std::thread::sleep(pause), // nanosleep(2), retried on EINTR
         ChildFault::Exit(code) => exit_now(code),
         ChildFault::Hang => loop {

@@ -107,7 +107,8 @@ fn act_out(fault: ChildFault, job: Job, done: BorrowedFd<'_>) -> Option<i32> {
         | ChildFault::ExtraByte
         | ChildFault::CrashAtStart
         | ChildFault::LingerIf { .. }
-        | ChildFault::ParentHangsUp => None,
+        | ChildFault::ParentHangsUp
+        | ChildFault::SupervisorPollFails => None,
         ChildFault::Sleep(pause) => {
             std::thread::sleep(pause);
             None

@@ -310,6 +310,50 @@ async fn workers_that_crash_at_start_stop_being_replaced_and_requests_get_503() 
     );
 }
 
+/// The supervisor itself failing (its `poll` erroring, which the hidden fault forces) takes the
+/// pool down at once: the request in flight fails fast instead of waiting out its deadline,
+/// later requests get 503 saying why, every worker is reaped, and the server still answers.
+#[actix_web::test]
+async fn a_supervisor_that_cannot_poll_fails_requests_fast_and_leaves_no_worker() {
+    let server = start_pool(
+        1,
+        &["--debug-child-fault", "supervisor-poll-fails", "--child-timeout", "20"],
+    );
+    pool_of(&server, 1);
+    let client = client();
+    // Four bands for one worker: the supervisor fails once the first answer has been read
+    // and the second band handed out, with two more still queued.
+    let url = format!("{}/multiprocessing?n=200&workers=4", server.url());
+    let started = Instant::now();
+    let failed = get(&client, &url).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the request waited {:?} for a pool that was gone",
+        started.elapsed()
+    );
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", failed.json);
+    assert!(
+        error_of(&failed.json).contains("was stopped while adding a band"),
+        "{}",
+        failed.json
+    );
+
+    let later = get(&client, &url).await;
+    assert_eq!(later.status, StatusCode::SERVICE_UNAVAILABLE, "{}", later.json);
+    assert!(
+        error_of(&later.json).contains("supervisor could not poll"),
+        "{}",
+        later.json
+    );
+    assert!(later.headers.contains_key("retry-after"));
+    pool_of(&server, 0);
+    assert!(server.children().is_empty(), "{:?}", server.children());
+    assert_eq!(
+        get(&client, &format!("{}/healthz", server.url())).await.status,
+        StatusCode::OK
+    );
+}
+
 // B10
 #[test]
 fn workers_die_with_a_killed_server() {
