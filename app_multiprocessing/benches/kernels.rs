@@ -73,7 +73,8 @@ fn add(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("forked_children", &id), |bench| {
                 bench.iter(|| {
                     let (inputs, out) = work.split();
-                    add_forked(inputs, black_box(out), workers, CHILD_TIMEOUT, ChildFault::None).expect("children add")
+                    add_forked(inputs, black_box(out), workers, CHILD_TIMEOUT, ChildFault::None, None)
+                        .expect("children add")
                 });
             });
             group.bench_function(BenchmarkId::new("prefork_pool", &id), |bench| {

@@ -1,8 +1,9 @@
 //! Adding with a child process per band, forked for each request, as the original lab did.
 //!
 //! For each band, under one process-wide lock: make a pipe (O_CLOEXEC), fork a child that
-//! inherits A and B copy-on-write, and close the parent's write end at once. Then drain every
-//! pipe for its exact byte count, and reap every child by pid. Any failure on the way (a child
+//! inherits A and B (through the fork server by default, see [`crate::fork_server`]; the
+//! child is this process's child either way), and close the parent's write end at once. Then
+//! drain every pipe for its exact byte count, and reap every child by pid. Any failure on the way (a child
 //! that crashes, hangs past `--child-timeout`, or sends too much or too little) ends the
 //! request with an error while the [`Children`] guard kills and reaps what is left.
 
@@ -20,6 +21,7 @@ use matrix_service::{AddEngine, AddError, Addition, BufferPool, Operands};
 
 use crate::children::{Children, ChildrenError};
 use crate::fault::ChildFault;
+use crate::fork_server::ForkServer;
 use crate::slots::{SlotPool, SlotWorkspace};
 use crate::sys::{BandTask, fork_band_child};
 
@@ -42,6 +44,9 @@ pub struct ForkPerRequest {
     pub fault: ChildFault,
     /// Where requests keep their matrices: memory shared with the children (see [`crate::slots`]).
     pub slots: Arc<SlotPool>,
+    /// Who forks the children: the fork server (`--fork-from fork-server`), or, with `None`,
+    /// the request's own thread (`--fork-from server`).
+    pub fork_server: Option<Arc<ForkServer>>,
 }
 
 impl AddEngine for ForkPerRequest {
@@ -62,7 +67,14 @@ impl AddEngine for ForkPerRequest {
 
     fn add(&self, work: &mut SlotWorkspace, workers: usize) -> Result<Addition, AddError> {
         let (inputs, sum) = work.split();
-        let child_pids = add_forked(inputs, sum, workers, self.child_timeout, self.fault)?;
+        let child_pids = add_forked(
+            inputs,
+            sum,
+            workers,
+            self.child_timeout,
+            self.fault,
+            self.fork_server.as_deref(),
+        )?;
         Ok(Addition {
             child_pids: Some(child_pids),
             checksum: None,
@@ -75,13 +87,16 @@ impl AddEngine for ForkPerRequest {
 }
 
 /// `a + b` into `out` (as long as the inputs), computed by one forked child per band (fewer
-/// children if there are fewer rows). Returns the children's pids, in band order, all reaped.
+/// children if there are fewer rows), forked by `fork_server` if given (the inputs must then
+/// lie in its shared memory), else by this thread. Returns the children's pids, in band order,
+/// all reaped.
 pub fn add_forked(
     inputs: Operands<'_>,
     out: &mut [i64],
     workers: usize,
     timeout: Duration,
     fault: ChildFault,
+    fork_server: Option<&ForkServer>,
 ) -> Result<Vec<i32>, AddError> {
     let Operands {
         a: a_all,
@@ -110,7 +125,11 @@ pub fn add_forked(
                 parent,
                 fault,
             };
-            let pid = fork_band_child(&task).map_err(|e| start_error("a child process", e))?;
+            let pid = match fork_server {
+                Some(fork_server) => fork_server.fork_band(&task),
+                None => fork_band_child(&task),
+            }
+            .map_err(|e| start_error("a child process", e))?;
             drop(write_end);
             children.push(pid, read_end, span.clone());
         }

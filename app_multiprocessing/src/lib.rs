@@ -10,6 +10,7 @@
 pub mod children;
 pub mod fault;
 pub mod fork_per_request;
+pub mod fork_server;
 pub mod pool;
 pub mod prefork;
 pub mod protocol;
@@ -28,6 +29,7 @@ use nix::unistd::Pid;
 
 pub use fault::ChildFault;
 pub use fork_per_request::{ForkPerRequest, add_forked};
+pub use fork_server::ForkServer;
 pub use pool::{Pool, PoolConfig};
 pub use prefork::PreforkPool;
 pub use signal_storm::SignalStorm;
@@ -45,6 +47,18 @@ pub enum Strategy {
     Prefork,
 }
 
+/// With `--strategy fork`: which process forks each request's children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ForkFrom {
+    /// A fork server: a small process with one thread, started with the server (as Python's
+    /// `forkserver`). The children are still the server's own.
+    ForkServer,
+    /// The server itself, from the request's thread, as the original lab did: slower, since
+    /// every fork of a busy multi-threaded process costs copy-on-write faults in all its
+    /// threads.
+    Server,
+}
+
 /// Adds two matrices in forked child processes, over HTTP.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
@@ -59,6 +73,10 @@ pub struct Cli {
     /// Where worker processes come from.
     #[arg(long, value_enum, env = "APP_MULTIPROCESSING_STRATEGY", default_value_t = Strategy::Fork)]
     pub strategy: Strategy,
+
+    /// With --strategy fork: which process forks the children.
+    #[arg(long, value_enum, env = "APP_MULTIPROCESSING_FORK_FROM", default_value_t = ForkFrom::ForkServer)]
+    pub fork_from: ForkFrom,
 
     /// Seconds a request's children may run; then they are killed (SIGKILL), reaped, and the
     /// request is answered 504.
@@ -119,10 +137,20 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let resident_elements = 3 * DEFAULT_N * DEFAULT_N;
     match cli.strategy {
         Strategy::Fork => {
+            let slots = Arc::new(SlotPool::new(slots, slot_elements, resident_elements)?);
+            // Before anything starts a thread: the fork server is forked here.
+            let fork_server = match cli.fork_from {
+                ForkFrom::ForkServer => Some(Arc::new(ForkServer::start(
+                    slots.memory_handle(),
+                    cli.debug_child_fault,
+                )?)),
+                ForkFrom::Server => None,
+            };
             let engine = ForkPerRequest {
                 child_timeout,
                 fault: cli.debug_child_fault,
-                slots: Arc::new(SlotPool::new(slots, slot_elements, resident_elements)?),
+                slots,
+                fork_server,
             };
             serve_in_storm(cli.debug_signal_storm, || matrix_service::serve(engine, config))?;
         }

@@ -1,7 +1,7 @@
-//! The messages between the pool and its workers: fixed-size, native-endian, far below
-//! `PIPE_BUF` (4096 bytes), so each `write(2)` of one is atomic and a reader never sees half of
-//! one from a healthy worker. The bulk data never crosses a pipe: a job names spans of the
-//! shared memory.
+//! The messages between the pool and its workers, and between the server and its fork server:
+//! fixed-size, native-endian, far below `PIPE_BUF` (4096 bytes), so each `write(2)` of one is
+//! atomic and a reader never sees half of one from a healthy worker. The bulk data never
+//! crosses a pipe: a job names spans of the shared memory.
 
 /// "Add `len` elements at offset `a` to those at `b`, into `out`" (offsets in elements, from
 /// the start of the shared memory).
@@ -78,6 +78,62 @@ impl Done {
     }
 }
 
+/// To the fork server: "fork a child that adds the `len` elements at offset `a` to those at
+/// `b`" (offsets in elements, from the start of the shared memory). The write end of the
+/// child's pipe travels with it (SCM_RIGHTS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BandRequest {
+    pub a: u64,
+    pub b: u64,
+    pub len: u64,
+}
+
+/// The fork server's answer to a [`BandRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// The child's pid: a child of the server.
+    Child(i32),
+    /// fork failed with this errno (EAGAIN, ENOMEM), or the request was malformed (EINVAL).
+    Refused(i32),
+}
+
+impl BandRequest {
+    pub const BYTES: usize = 3 * 8;
+
+    pub fn encode(&self) -> [u8; Self::BYTES] {
+        words([self.a, self.b, self.len])
+    }
+
+    pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
+        let [a, b, len] = unwords(bytes);
+        Self { a, b, len }
+    }
+}
+
+impl Forked {
+    pub const BYTES: usize = 8;
+
+    /// A pid as itself, an errno negated.
+    pub fn encode(&self) -> [u8; Self::BYTES] {
+        let value = match *self {
+            Self::Child(pid) => i64::from(pid),
+            Self::Refused(errno) => -i64::from(errno),
+        };
+        words([value as u64])
+    }
+
+    /// `None` for a value that is neither (a corrupt message).
+    pub fn decode(bytes: &[u8; Self::BYTES]) -> Option<Self> {
+        let [value] = unwords(bytes);
+        let value = i32::try_from(value as i64).ok()?;
+        match value {
+            0 | i32::MIN => None,
+            pid if pid > 0 => Some(Self::Child(pid)),
+            errno => Some(Self::Refused(-errno)),
+        }
+    }
+}
+
 // Each message goes out in one write(2), which a pipe keeps whole up to PIPE_BUF bytes.
 const _: () = assert!(Job::BYTES <= libc::PIPE_BUF && Done::BYTES <= libc::PIPE_BUF);
 
@@ -118,6 +174,18 @@ mod tests {
                 checksum: i64::MIN,
             };
             assert_eq!(Done::decode(&done.encode()), done);
+        }
+        let request = BandRequest {
+            a: 0,
+            b: u64::MAX,
+            len: 250_000,
+        };
+        assert_eq!(BandRequest::decode(&request.encode()), request);
+        for forked in [Forked::Child(1), Forked::Child(i32::MAX), Forked::Refused(libc::EAGAIN)] {
+            assert_eq!(Forked::decode(&forked.encode()), Some(forked));
+        }
+        for corrupt in [0i64, i64::MAX, i64::MIN, -(1 << 40)] {
+            assert_eq!(Forked::decode(&(corrupt as u64).to_ne_bytes()), None, "{corrupt}");
         }
     }
 }

@@ -57,6 +57,11 @@ impl SlotPool {
         &self.memory
     }
 
+    /// The memory, to keep: for the fork server, whose children read from it.
+    pub fn memory_handle(&self) -> Arc<SharedMemory> {
+        Arc::clone(&self.memory)
+    }
+
     /// A request's workspace for `rows` x `cols` matrices, or why there is none now.
     pub fn workspace(self: &Arc<Self>, rows: usize, cols: usize) -> Result<SlotWorkspace, String> {
         assert!(

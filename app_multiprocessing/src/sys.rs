@@ -141,13 +141,20 @@ fn child_main(task: &BandTask<'_>) -> ! {
 }
 
 /// Makes the child independent of the server's signals and descriptors.
+/// A band child's process name, as `ps` and `/proc/PID/comm` show it.
+pub const BAND_CHILD_NAME: &std::ffi::CStr = c"band-child";
+
 fn prepare_child(task: &BandTask<'_>) {
+    // prctl(PR_SET_NAME): a system call, async-signal-safe.
+    let _ = nix::sys::prctl::set_name(BAND_CHILD_NAME);
     // Ctrl-C or SIGTERM to the process group must not kill a child mid-band while the server
     // drains its in-flight requests; the server stops children with SIGKILL only. (Inherited
     // tokio handlers would swallow these signals anyway, and write into the server's self-pipe.)
     ignore_stop_signals();
-    // Die with the server. The forking thread is blocked draining this child's pipe for the
-    // child's whole life, so the thread-exit caveat of PR_SET_PDEATHSIG does not apply.
+    // Die with the server. The thread that counts as this child's parent outlives it: forked
+    // by the server, the forking thread, which drains the child's pipe for the child's whole
+    // life; forked by the fork server (CLONE_PARENT), the server's main thread, which forked
+    // the fork server. So the thread-exit caveat of PR_SET_PDEATHSIG does not apply.
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers and no user-space lock.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     if getppid() != task.parent {
@@ -155,15 +162,46 @@ fn prepare_child(task: &BandTask<'_>) {
     }
     // Close every inherited descriptor but stdio and our pipe: the listening socket, client
     // connections, and other requests' pipes, whose readers and writers must not be kept alive.
-    let keep = task.write_end.as_raw_fd() as libc::c_uint;
-    // SAFETY: close_range(2) closes descriptors of this (single-threaded) child only; nothing in
-    // the child uses the closed ones. It is a raw syscall taking no user-space lock. On kernels
-    // older than 5.9 it fails with ENOSYS and the descriptors simply stay open.
+    close_all_fds_but(task.write_end);
+}
+
+/// Closes every descriptor of this single-threaded process above stdio except `keep`.
+pub fn close_all_fds_but(keep: BorrowedFd<'_>) {
+    let keep = keep.as_raw_fd() as libc::c_uint;
+    // SAFETY: close_range(2) closes descriptors of this process, which has one thread (a child
+    // or the fork server), and nothing in it uses the closed ones again (no Rust object that
+    // owns one is ever dropped or used: the process ends with `_exit`). It is a raw syscall
+    // taking no user-space lock. On kernels older than 5.9 it fails with ENOSYS and the
+    // descriptors simply stay open.
     unsafe {
         if keep > 3 {
             libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, keep - 1, 0 as libc::c_uint);
         }
         libc::syscall(libc::SYS_close_range, keep + 1, libc::c_uint::MAX, 0 as libc::c_uint);
+    }
+}
+
+/// Receives one message on a `SOCK_SEQPACKET` socket into `buf`, with the descriptor sent
+/// along with it (SCM_RIGHTS), retrying on EINTR. Returns the message's length (0: the peer
+/// closed) and the descriptor; any further descriptors are closed.
+pub fn receive_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    loop {
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let message = match recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()) {
+            Err(Errno::EINTR) => continue,
+            other => other?,
+        };
+        let mut fds = Vec::new();
+        for control in message.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(received) = control {
+                // SAFETY: SCM_RIGHTS has just installed these descriptors in this process; no
+                // other object owns them, so each gets exactly one owner here.
+                fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        return Ok((message.bytes, fds.into_iter().next()));
     }
 }
 
@@ -306,13 +344,7 @@ impl SharedMemory {
     /// elements from the given offsets. `None` if a span is out of bounds or the output
     /// overlaps an input (a corrupt job).
     pub fn add_band(&self, a: usize, b: usize, out: usize, len: usize) -> Option<BandSum> {
-        let span = |start: usize| {
-            start
-                .checked_add(len)
-                .filter(|end| *end <= self.elements)
-                .map(|end| start..end)
-        };
-        let (a, b, out) = (span(a)?, span(b)?, span(out)?);
+        let (a, b, out) = (self.span(a, len)?, self.span(b, len)?, self.span(out, len)?);
         let overlaps = |x: &Range<usize>| x.start < out.end && out.start < x.end;
         if len > 0 && (overlaps(&a) || overlaps(&b)) {
             return None;
@@ -329,6 +361,37 @@ impl SharedMemory {
             )
         };
         Some(add_into(a, b, out))
+    }
+
+    /// Fork-server side: the `len` elements at offsets `a` and `b`, a band's inputs, to hand
+    /// to the child forked for it. `None` if either is out of bounds (a corrupt request).
+    pub fn band_inputs(&self, a: usize, b: usize, len: usize) -> Option<(&[i64], &[i64])> {
+        let (a, b) = (self.span(a, len)?, self.span(b, len)?);
+        // SAFETY: both spans are in bounds (checked above). The server writes a request's
+        // inputs before it asks for the request's children and not again until it has reaped
+        // them, so nothing writes these elements while the child (the only reader) runs.
+        Some(unsafe {
+            (
+                std::slice::from_raw_parts(self.base.as_ptr().add(a.start), len),
+                std::slice::from_raw_parts(self.base.as_ptr().add(b.start), len),
+            )
+        })
+    }
+
+    /// Where `elements` start in this memory, if they lie wholly inside it: the offset a
+    /// request to the fork server names them by.
+    pub fn offset_of(&self, elements: &[i64]) -> Option<usize> {
+        let base = self.base.as_ptr() as usize;
+        let start = (elements.as_ptr() as usize).checked_sub(base)? / size_of::<i64>();
+        self.span(start, elements.len()).map(|span| span.start)
+    }
+
+    /// Elements `start..start + len`, if in bounds.
+    fn span(&self, start: usize, len: usize) -> Option<Range<usize>> {
+        start
+            .checked_add(len)
+            .filter(|end| *end <= self.elements)
+            .map(|end| start..end)
     }
 
     /// Parent side: the memory cut into `count` disjoint slots of `each` elements. Call once:
@@ -471,24 +534,68 @@ pub fn fork_pool_worker(
     memory: BorrowedFd<'_>,
     worker_main: impl FnOnce() -> i32,
 ) -> nix::Result<Pid> {
+    fork_single_threaded(|| {
+        if worker_fds(jobs.as_raw_fd(), done.as_raw_fd(), memory.as_raw_fd()).is_err() {
+            return exit_code::WRITE_FAILED;
+        }
+        worker_main()
+    })
+}
+
+/// Forks a long-lived helper (a pool worker, the fork server) while the process still has a
+/// single thread. The child runs `child` and `_exit`s with its result; returns its pid, in the
+/// parent.
+///
+/// # Panics
+/// If the process has more than one thread: forking then is exactly what helpers avoid.
+pub fn fork_single_threaded(child: impl FnOnce() -> i32) -> nix::Result<Pid> {
     assert_eq!(
         crate::pool::thread_count(),
         Some(1),
-        "pool workers are forked before any thread starts"
+        "helper processes are forked before any thread starts"
     );
     // SAFETY: the process has one thread (asserted above), so the child's copy of memory holds
     // no lock another thread owned, and the child may run ordinary code. It never returns into
-    // the caller: `worker_main`'s result goes to `_exit`, and a panic inside it is caught by
-    // the unwind guard, which also `_exit`s.
+    // the caller: `child`'s result goes to `_exit`, and a panic inside it is caught by the
+    // unwind guard, which also `_exit`s.
     match unsafe { fork() }? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
             let _exit_on_unwind = ExitOnUnwind;
-            if worker_fds(jobs.as_raw_fd(), done.as_raw_fd(), memory.as_raw_fd()).is_err() {
-                exit_now(exit_code::WRITE_FAILED);
-            }
-            exit_now(worker_main())
+            exit_now(child())
         }
+    }
+}
+
+/// In the fork server: forks a child that computes `task` and is the child not of the fork
+/// server but of its parent, the HTTP server (`clone(CLONE_PARENT)`). So the server reaps it,
+/// kills it at its deadline and sees it in its own process tree, exactly as if it had forked
+/// it itself, and the child's `getppid()` and parent-death signal refer to the server.
+///
+/// Must only be called in the fork server, which has one thread.
+pub fn fork_band_child_for_parent(task: &BandTask<'_>) -> nix::Result<Pid> {
+    // SAFETY: a raw clone(2) with no new stack behaves like fork(2): the child continues on a
+    // copy of this stack. The fork server has a single thread, so no lock in the child's copy
+    // of memory is held by anyone. The raw call skips glibc's fork bookkeeping (atfork
+    // handlers, the thread descriptor's cached tid), which `child_main` does not depend on: it
+    // calls no pthread function, and raise/abort ask the kernel for the thread id. The child
+    // branch calls `child_main`, which ends in `_exit` on every path and never returns. The
+    // four trailing zeros (no stack, no tid pointers, no TLS) mean the same in every
+    // architecture's argument order.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match pid {
+        -1 => Err(Errno::last()),
+        0 => child_main(task),
+        pid => Ok(Pid::from_raw(pid as i32)),
     }
 }
 

@@ -33,7 +33,9 @@ fn forked(
     timeout: Duration,
     fault: ChildFault,
 ) -> Result<(Matrix, Vec<i32>), AddError> {
-    add_matrices(a, b, |inputs, out| add_forked(inputs, out, workers, timeout, fault))
+    add_matrices(a, b, |inputs, out| {
+        add_forked(inputs, out, workers, timeout, fault, None)
+    })
 }
 
 fn add(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
@@ -203,7 +205,7 @@ fn requests_of_any_size_in_turn_in_one_shared_slot_add_correctly() {
         a_in.copy_from_slice(elements(&a));
         b_in.copy_from_slice(elements(&b));
         let (inputs, out) = work.split();
-        add_forked(inputs, out, 4, TIMEOUT, ChildFault::None).unwrap_or_else(|e| panic!("n={n}: {e}"));
+        add_forked(inputs, out, 4, TIMEOUT, ChildFault::None, None).unwrap_or_else(|e| panic!("n={n}: {e}"));
         assert!(work.sum() == elements(&reference_add(&a, &b).unwrap()), "n={n}");
     }
     assert!(my_children().is_empty());

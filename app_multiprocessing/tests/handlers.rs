@@ -12,6 +12,9 @@ fn engine() -> ForkPerRequest {
         child_timeout: Duration::from_secs(30),
         fault: ChildFault::None,
         slots: Arc::new(SlotPool::new(4, 3 * 2000 * 2000, 0).expect("shared memory")),
+        // This test process has several threads, so no fork server can start in it; the
+        // fork server's path runs in the real binary's tests (tests/server.rs).
+        fork_server: None,
     }
 }
 

@@ -19,12 +19,52 @@ fn start(args: &[&str]) -> ServerProcess {
     ServerProcess::start(BINARY, args)
 }
 
-/// No child of the server is left, live or zombie.
+/// The server's children that compute bands, live or zombie: all but its fork server.
+fn band_children(server: &ServerProcess) -> Vec<(i32, char)> {
+    let fork_server = find_fork_server(server);
+    let children = server.children();
+    children
+        .into_iter()
+        .filter(|(pid, _)| Some(*pid) != fork_server)
+        .collect()
+}
+
+/// The server's fork server, if it has one: the oldest of its children named `fork-server`.
+/// (A child the fork server has just forked bears that name too, for the microseconds before
+/// it renames itself `band-child`.)
+fn find_fork_server(server: &ServerProcess) -> Option<i32> {
+    let name = app_multiprocessing::fork_server::PROCESS_NAME.to_str().expect("ASCII");
+    let named =
+        |pid: &i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim_end() == name);
+    let started = |pid: &i32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Field 22, start time; the fields after the command name start at field 3.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        after_name
+            .split_whitespace()
+            .nth(19)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    };
+    server
+        .children()
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .filter(named)
+        .min_by_key(started)
+}
+
+/// The server's fork server, which it must have.
+fn fork_server_of(server: &ServerProcess) -> i32 {
+    find_fork_server(server).unwrap_or_else(|| panic!("no fork server among {:?}", server.children()))
+}
+
+/// No band child of the server is left, live or zombie.
 fn assert_no_children(server: &ServerProcess) {
     assert!(
-        eventually(Duration::from_secs(5), || server.children().is_empty()),
+        eventually(Duration::from_secs(5), || band_children(server).is_empty()),
         "children left: {:?}",
-        server.children()
+        band_children(server)
     );
 }
 
@@ -102,7 +142,7 @@ async fn child_pids_are_distinct_and_gone_once_the_answer_arrives() {
         pids.iter().all(|&pid| process_state(pid).is_none()),
         "some child still exists: {pids:?}"
     );
-    assert!(server.children().is_empty());
+    assert!(band_children(&server).is_empty());
 }
 
 #[actix_web::test]
@@ -251,12 +291,13 @@ async fn past_the_queue_timeout_a_request_gets_503_with_retry_after() {
 #[actix_web::test]
 async fn sigterm_lets_an_in_flight_request_finish_and_leaves_no_child() {
     let server = start(&["--debug-child-fault", "sleep-ms:1000"]);
+    let fork_server = fork_server_of(&server);
     let client = client();
     let url = format!("{}/multiprocessing?n=100", server.url());
     let request = get(&client, &url);
     let stop = async {
         actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-        let children = server.children();
+        let children = band_children(&server);
         assert_eq!(children.len(), 4, "the request's children are running: {children:?}");
         server.signal(nix::sys::signal::Signal::SIGTERM);
         children
@@ -268,6 +309,28 @@ async fn sigterm_lets_an_in_flight_request_finish_and_leaves_no_child() {
     for (pid, _) in children {
         assert!(process_state(pid).is_none(), "child {pid} outlived the server");
     }
+    assert!(
+        process_state(fork_server).is_none(),
+        "the fork server outlived the server"
+    );
+}
+
+/// A server killed outright still takes its fork server with it: the kernel closes the
+/// server's end of the socket, so the fork server reads EOF and exits (its parent-death
+/// signal is the backstop should it ever be busy elsewhere).
+#[test]
+fn the_fork_server_dies_with_a_killed_server() {
+    let server = start(&[]);
+    let fork_server = fork_server_of(&server);
+    server.signal(Signal::SIGKILL);
+    assert!(
+        eventually(Duration::from_secs(3), || matches!(
+            process_state(fork_server),
+            None | Some('Z')
+        )),
+        "the fork server outlived its server: {:?}",
+        process_state(fork_server)
+    );
 }
 
 /// Makes one slow request (every child sleeps `sleep` before its band), and `signal`s one of its
@@ -281,7 +344,7 @@ async fn signal_a_child_mid_request(signal: Signal, sleep: &str, extra: &[&str])
     let (reply, ()) = futures_util::future::join(get(&client, &url), async {
         let forked = async {
             loop {
-                if let Some((pid, _)) = server.children().first() {
+                if let Some((pid, _)) = band_children(&server).first() {
                     return *pid;
                 }
                 actix_web::rt::time::sleep(Duration::from_millis(10)).await;
@@ -388,7 +451,7 @@ async fn a_slow_request_leaves_the_event_loop_free_for_others() {
     let slow = get(&client, &slow_url);
     let probe = async {
         // Wait until the slow request's children exist, so the request is surely in progress.
-        while server.children().is_empty() {
+        while band_children(&server).len() < 4 {
             actix_web::rt::time::sleep(Duration::from_millis(10)).await;
         }
         let mut slowest = Duration::ZERO;
@@ -398,7 +461,7 @@ async fn a_slow_request_leaves_the_event_loop_free_for_others() {
             assert_eq!(health.status, StatusCode::OK);
             slowest = slowest.max(started.elapsed());
         }
-        (slowest, server.children().len())
+        (slowest, band_children(&server).len())
     };
     let (reply, (slowest, children_meanwhile)) = futures_util::future::join(slow, probe).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
@@ -429,7 +492,7 @@ async fn a_client_that_hangs_up_mid_request_leaves_nothing_behind() {
             "the client should give up before the answer: {attempt:?}"
         );
     }
-    let running = server.children().len();
+    let running = band_children(&server).len();
     assert!(
         running >= 4,
         "the abandoned requests' children were still running: {running}"
@@ -515,10 +578,16 @@ async fn a_signal_storm_fails_no_request() {
         })
         .collect();
     // The fork strategy ends with no child; the pool keeps its two workers, none a zombie.
-    for (strategy, children_after) in [("fork", 0), ("prefork", 2)] {
+    for (strategy, fork_from, children_after) in [
+        ("fork", "fork-server", 0),
+        ("fork", "server", 0),
+        ("prefork", "fork-server", 2),
+    ] {
         let server = start(&[
             "--strategy",
             strategy,
+            "--fork-from",
+            fork_from,
             "--pool-workers",
             "2",
             "--debug-signal-storm",
@@ -536,25 +605,30 @@ async fn a_signal_storm_fails_no_request() {
         }))
         .await;
         for (seed, reply) in &replies {
-            assert_eq!(reply.status, StatusCode::OK, "{strategy}, seed {seed}: {}", reply.json);
+            assert_eq!(
+                reply.status,
+                StatusCode::OK,
+                "{strategy} ({fork_from}), seed {seed}: {}",
+                reply.json
+            );
             assert_eq!(
                 reply.json["checksum"].as_i64(),
                 Some(expected[*seed as usize]),
-                "{strategy}, seed {seed}"
+                "{strategy} ({fork_from}), seed {seed}"
             );
         }
         assert!(
             eventually(Duration::from_secs(5), || {
-                let children = server.children();
+                let children = band_children(&server);
                 children.len() == children_after && children.iter().all(|&(_, state)| state != 'Z')
             }),
-            "{strategy}: children left: {:?}",
-            server.children()
+            "{strategy} ({fork_from}): children left: {:?}",
+            band_children(&server)
         );
         drop(client);
         assert!(
             eventually(Duration::from_secs(10), || server.fd_count() == baseline),
-            "{strategy}: descriptors: {} now, {baseline} before",
+            "{strategy} ({fork_from}): descriptors: {} now, {baseline} before",
             server.fd_count()
         );
         let (status, lines) = server.terminate_with_stdout(Duration::from_secs(30));
@@ -579,46 +653,138 @@ async fn a_signal_storm_fails_no_request() {
 #[actix_web::test]
 async fn a_lingering_child_does_not_hold_up_other_requests() {
     const MARKER: i64 = 4242; // generated values are below 100, so only the POST below has it
-    let server = start(&["--debug-child-fault", &format!("linger-if:{MARKER}:2000")]);
-    let client = client();
-    let url = format!("{}/multiprocessing", server.url());
-    let lingering = async {
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-        let started = std::time::Instant::now();
-        let mut response = client
-            .post(&url)
-            .send_json(&json!({"a": [[MARKER]], "b": [[1]], "workers": 1}))
-            .await
-            .unwrap();
-        let answer: serde_json::Value = response.json().await.unwrap();
-        (answer, started.elapsed())
-    };
-    let others = join_all((0..4).map(|_| async {
-        let until = std::time::Instant::now() + Duration::from_millis(2600);
-        let (mut slowest, mut count) = (Duration::ZERO, 0);
-        while std::time::Instant::now() < until {
+    for fork_from in ["fork-server", "server"] {
+        let server = start(&[
+            "--fork-from",
+            fork_from,
+            "--debug-child-fault",
+            &format!("linger-if:{MARKER}:2000"),
+        ]);
+        let client = client();
+        let url = format!("{}/multiprocessing", server.url());
+        let lingering = async {
+            actix_web::rt::time::sleep(Duration::from_millis(200)).await;
             let started = std::time::Instant::now();
-            let reply = get(&client, &format!("{url}?n=50&workers=8")).await;
-            assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
-            slowest = slowest.max(started.elapsed());
-            count += 1;
-        }
-        (slowest, count)
-    }));
-    let ((answer, lingered), others) = futures_util::future::join(lingering, others).await;
-    assert_eq!(answer["result"], json!([[MARKER + 1]]), "{answer}");
+            let mut response = client
+                .post(&url)
+                .send_json(&json!({"a": [[MARKER]], "b": [[1]], "workers": 1}))
+                .await
+                .unwrap();
+            let answer: serde_json::Value = response.json().await.unwrap();
+            (answer, started.elapsed())
+        };
+        let others = join_all((0..4).map(|_| async {
+            let until = std::time::Instant::now() + Duration::from_millis(2600);
+            let (mut slowest, mut count) = (Duration::ZERO, 0);
+            while std::time::Instant::now() < until {
+                let started = std::time::Instant::now();
+                let reply = get(&client, &format!("{url}?n=50&workers=8")).await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+                slowest = slowest.max(started.elapsed());
+                count += 1;
+            }
+            (slowest, count)
+        }));
+        let ((answer, lingered), others) = futures_util::future::join(lingering, others).await;
+        assert_eq!(answer["result"], json!([[MARKER + 1]]), "{answer}");
+        assert!(
+            lingered >= Duration::from_secs(2),
+            "the marked child lingered: {lingered:?}"
+        );
+        let slowest = others.iter().map(|o| o.0).max().unwrap_or_default();
+        let count: usize = others.iter().map(|o| o.1).sum();
+        assert!(
+            count >= 20,
+            "{fork_from}: only {count} requests ran around the lingering one"
+        );
+        assert!(
+            slowest < Duration::from_secs(1),
+            "{fork_from}: {count} requests around the 2 s linger; the slowest took {slowest:?}"
+        );
+        assert_no_children(&server);
+    }
+}
+
+/// The fork server (the default `--fork-from`): one thread, holding only stdio and its
+/// socket. The children it forks for a request are the server's own (their parent is the
+/// server, their name `band-child`) and none is its own; the answer is the one the server
+/// gives forking children itself.
+#[actix_web::test]
+async fn the_fork_server_forks_the_servers_own_children_and_holds_nothing_else() {
+    let server = start(&["--debug-child-fault", "sleep-ms:600"]);
+    let fork_server = fork_server_of(&server);
+    let tasks = std::fs::read_dir(format!("/proc/{fork_server}/task")).unwrap().count();
+    assert_eq!(tasks, 1, "the fork server's threads");
+    let descriptors: Vec<String> = std::fs::read_dir(format!("/proc/{fork_server}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .map(|target| target.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(descriptors.len(), 4, "stdio and the socket: {descriptors:?}");
     assert!(
-        lingered >= Duration::from_secs(2),
-        "the marked child lingered: {lingered:?}"
+        descriptors[3..].iter().all(|d| d.starts_with("socket:")),
+        "{descriptors:?}"
     );
-    let slowest = others.iter().map(|o| o.0).max().unwrap_or_default();
-    let count: usize = others.iter().map(|o| o.1).sum();
-    assert!(count >= 20, "only {count} requests ran around the lingering one");
-    assert!(
-        slowest < Duration::from_secs(1),
-        "{count} requests around the 2 s linger; the slowest took {slowest:?}"
+
+    let client = client();
+    let url = format!("{}/multiprocessing?n=100&seed=5", server.url());
+    let (reply, during) = futures_util::future::join(get(&client, &url), async {
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        band_children(&server)
+    })
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let mut pids: Vec<i32> = during.iter().map(|(pid, _)| *pid).collect();
+    pids.sort_unstable();
+    let mut answered: Vec<i32> = serde_json::from_value(reply.json["child_pids"].clone()).unwrap();
+    answered.sort_unstable();
+    assert_eq!(pids, answered, "the server's children while it ran are the answer's");
+    for pid in &pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let parent: Option<i32> = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+        // The child may already be reaped; if not, its parent is the server.
+        if let Some(parent) = parent {
+            assert_eq!(parent, server.pid(), "child {pid}'s parent");
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{fork_server}/task/{fork_server}/children")).unwrap_or_default(),
+        "",
+        "the fork server's own children"
     );
     assert_no_children(&server);
+
+    let direct = start(&["--fork-from", "server"]);
+    assert!(direct.children().is_empty(), "no fork server: {:?}", direct.children());
+    let same = get(&client, &format!("{}/multiprocessing?n=100&seed=5", direct.url())).await;
+    assert_eq!(same.json["checksum"], reply.json["checksum"]);
+    assert_eq!(same.json["sample"], reply.json["sample"]);
+}
+
+/// A fork server that dies (here SIGKILL) is reaped, and the server forks the children itself
+/// from then on: every request still gets its right answer, and nothing is left behind.
+#[actix_web::test]
+async fn a_dead_fork_server_is_reaped_and_the_server_forks_children_itself() {
+    let server = start(&[]);
+    let fork_server = fork_server_of(&server);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(fork_server), Signal::SIGKILL).unwrap();
+    assert!(eventually(Duration::from_secs(5), || process_state(fork_server) == Some('Z')));
+    let client = client();
+    for seed in 0..4u64 {
+        let (a, b) = generate_pair(60, Some(seed));
+        let expected = checksum(elements(&reference_add(&a, &b).unwrap()));
+        let url = format!("{}/multiprocessing?n=60&workers=3&seed={seed}", server.url());
+        let reply = get(&client, &url).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        assert_eq!(reply.json["checksum"].as_i64(), Some(expected), "seed {seed}");
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || server.children().is_empty()),
+        "left: {:?}",
+        server.children()
+    );
 }
 
 /// Design note C5: when the OS refuses a fork (EAGAIN: here the process limit of the user the

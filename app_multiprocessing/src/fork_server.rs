@@ -1,0 +1,219 @@
+//! The fork server: a process with one thread, forked when the server starts, that forks each
+//! request's children on the server's behalf (Python's `forkserver`, Chromium's zygote).
+//!
+//! Why: forking the HTTP server itself is what made fork per request slow. The server has
+//! several busy threads, so every fork write-protects pages those threads keep writing (the
+//! allocator's, their stacks, the runtime's), and each write then costs a copy-on-write fault
+//! plus a TLB shootdown to the other CPU. Profiled under `oha -z 5s -c 20`, those faults were
+//! 15% of all CPU, the forks 10% and the children's teardown 10%. The fork server's address
+//! space is small and quiet, and only it forks.
+//!
+//! How:
+//! - It is forked before any thread exists, after the shared memory that holds the requests'
+//!   matrices is mapped, so its children inherit that mapping as the server's would.
+//! - For each band the server sends one [`BandRequest`] (where the band's A and B lie in the
+//!   shared memory) on a `SOCK_SEQPACKET` socket, with the write end of the band's pipe
+//!   attached (SCM_RIGHTS), and reads back one [`Forked`]: the child's pid or fork's errno.
+//! - The fork server forks with `clone(CLONE_PARENT)`, so each child is the server's own child:
+//!   the server drains its pipe, reaps it by pid and kills it at its deadline exactly as if it
+//!   had forked it. The fork server reaps nothing and holds nothing but its socket and the one
+//!   pipe end it is forking for.
+//! - It ends when the server closes the socket (or, by its parent-death signal, when the
+//!   server dies). If it dies first, the server reaps it, logs it and forks children itself
+//!   from then on: slower, not wrong. The request that found it dead gets a 500 if the fork
+//!   server might have forked its child before dying; such a child (the server's, though it
+//!   never learned its pid) finishes or fails on its pipe by itself, but stays a zombie until
+//!   the server exits. Only a fork server killed between a fork and its answer leaves one.
+
+use std::ffi::CStr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::socket::{AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, send, sendmsg, socketpair};
+use nix::sys::wait::waitpid;
+use nix::unistd::{Pid, getpid, getppid};
+
+use crate::fault::ChildFault;
+use crate::pool::thread_count;
+use crate::protocol::{BandRequest, Forked};
+use crate::sys::{
+    BandTask, SharedMemory, close_all_fds_but, fork_band_child, fork_band_child_for_parent, fork_single_threaded,
+    ignore_stop_signals, receive_with_fd,
+};
+
+/// The fork server's process name, as `ps` and `/proc/PID/comm` show it.
+pub const PROCESS_NAME: &CStr = c"fork-server";
+
+/// The server's handle on its fork server.
+#[derive(Debug)]
+pub struct ForkServer {
+    pid: Pid,
+    /// The server's end of the socket; `None` once the fork server is gone.
+    socket: Mutex<Option<OwnedFd>>,
+    memory: Arc<SharedMemory>,
+}
+
+impl ForkServer {
+    /// Forks the fork server, whose children will read their bands from `memory`.
+    ///
+    /// Must run while the process has one thread: before the HTTP runtime, the logger's or any
+    /// other thread exists.
+    pub fn start(memory: Arc<SharedMemory>, fault: ChildFault) -> anyhow::Result<Self> {
+        if thread_count() != Some(1) {
+            anyhow::bail!("the fork server must start before any thread does (forking a threaded process is unsafe)");
+        }
+        let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+        let server = getpid();
+        let pid = fork_single_threaded(|| serve(theirs.as_fd(), &memory, server, fault))?;
+        drop(theirs);
+        tracing::info!(%pid, "fork server started");
+        Ok(Self {
+            pid,
+            socket: Mutex::new(Some(ours)),
+            memory,
+        })
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Forks a child of this process that computes `task`: through the fork server, or right
+    /// here if the fork server is gone (or `task` is not in its shared memory).
+    ///
+    /// The caller holds the fork lock and closes its copy of the write end right after, as for
+    /// [`fork_band_child`].
+    pub fn fork_band(&self, task: &BandTask<'_>) -> nix::Result<Pid> {
+        let mut socket = self.lock();
+        let request = (self.memory.offset_of(task.a))
+            .zip(self.memory.offset_of(task.b))
+            .map(|(a, b)| BandRequest {
+                a: a as u64,
+                b: b as u64,
+                len: task.a.len() as u64,
+            });
+        if let (Some(channel), Some(request)) = (socket.as_ref(), request) {
+            match ask(channel.as_fd(), request, task.write_end) {
+                Ok(Forked::Child(pid)) => return Ok(Pid::from_raw(pid)),
+                Ok(Forked::Refused(errno)) => return Err(Errno::from_raw(errno)),
+                Err(failure) => {
+                    tracing::error!(pid = %self.pid, "the fork server is gone ({}); the server forks children itself from now on", failure.why);
+                    *socket = None;
+                    let _ = kill(self.pid, Signal::SIGKILL);
+                    let _ = waitpid(self.pid, None);
+                    if failure.asked {
+                        // It may have forked this band's child: forking another would send the
+                        // band twice down one pipe.
+                        return Err(Errno::EIO);
+                    }
+                }
+            }
+        }
+        fork_band_child(task)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<OwnedFd>> {
+        self.socket.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for ForkServer {
+    /// Closes the socket, which ends the fork server, and reaps it.
+    fn drop(&mut self) {
+        if self.lock().take().is_some() {
+            let _ = waitpid(self.pid, None);
+        }
+    }
+}
+
+/// Why an exchange with the fork server failed: it is gone or broke the protocol.
+struct AskFailure {
+    why: String,
+    /// Whether the request reached it (so it may have forked the child).
+    asked: bool,
+}
+
+/// One exchange: the request with the pipe's write end attached, then the answer.
+fn ask(socket: BorrowedFd<'_>, request: BandRequest, write_end: BorrowedFd<'_>) -> Result<Forked, AskFailure> {
+    let failed = |asked: bool| move |why: String| AskFailure { why, asked };
+    let message = request.encode();
+    let fds = [write_end.as_raw_fd()];
+    let control = [ControlMessage::ScmRights(&fds)];
+    loop {
+        match sendmsg::<()>(
+            socket.as_raw_fd(),
+            &[std::io::IoSlice::new(&message)],
+            &control,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Ok(sent) if sent == message.len() => break,
+            Ok(sent) => return Err(failed(true)(format!("sent {sent} of {} bytes", message.len()))),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(failed(false)(format!("sending failed: {e}"))),
+        }
+    }
+    let mut answer = [0u8; Forked::BYTES];
+    let received = loop {
+        match recv(socket.as_raw_fd(), &mut answer, MsgFlags::empty()) {
+            Err(Errno::EINTR) => {}
+            other => break other.map_err(|e| failed(true)(format!("receiving failed: {e}")))?,
+        }
+    };
+    if received != answer.len() {
+        return Err(failed(true)(format!("an answer of {received} bytes")));
+    }
+    Forked::decode(&answer).ok_or_else(|| failed(true)("a corrupt answer".into()))
+}
+
+/// The fork server's life: one child per request, until the server closes the socket.
+fn serve(socket: BorrowedFd<'_>, memory: &SharedMemory, server: Pid, fault: ChildFault) -> i32 {
+    let _ = nix::sys::prctl::set_name(PROCESS_NAME);
+    // The server decides when children stop; Ctrl-C to the process group must not end the fork
+    // server while the server drains its in-flight requests.
+    ignore_stop_signals();
+    close_all_fds_but(socket);
+    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != server {
+        return 1;
+    }
+    loop {
+        let mut message = [0u8; BandRequest::BYTES];
+        let (received, write_end) = match receive_with_fd(socket, &mut message) {
+            Ok((0, _)) => return 0, // the server closed the socket
+            Ok(got) => got,
+            Err(_) => return 1,
+        };
+        let request = BandRequest::decode(&message);
+        let inputs = usize::try_from(request.len).ok().and_then(|len| {
+            memory.band_inputs(usize::try_from(request.a).ok()?, usize::try_from(request.b).ok()?, len)
+        });
+        let answer = match (received == message.len(), inputs, &write_end) {
+            (true, Some((a, b)), Some(write_end)) => {
+                let task = BandTask {
+                    a,
+                    b,
+                    write_end: write_end.as_fd(),
+                    parent: server,
+                    fault,
+                };
+                match fork_band_child_for_parent(&task) {
+                    Ok(pid) => Forked::Child(pid.as_raw()),
+                    Err(errno) => Forked::Refused(errno as i32),
+                }
+            }
+            _ => Forked::Refused(Errno::EINVAL as i32),
+        };
+        // Ours closes now: the only write ends left are the server's (closed as soon as it
+        // reads this answer) and the child's.
+        drop(write_end);
+        loop {
+            match send(socket.as_raw_fd(), &answer.encode(), MsgFlags::MSG_NOSIGNAL) {
+                Ok(_) => break,
+                Err(Errno::EINTR) => {}
+                Err(_) => return 1,
+            }
+        }
+    }
+}
