@@ -55,9 +55,10 @@ impl AddEngine for ForkPerRequest {
     const UNITS: &'static str = "child processes";
     const TITLE: &'static str = "Matrix addition with processes";
     const DESCRIPTION: &'static str = "Each request generates two random n x n integer matrices and forks \
-        <code>workers</code> child processes; each child inherits the inputs (in memory shared with it), adds \
-        its band of rows, and sends the result back through its own pipe as raw bytes. The answer lists the \
-        children's pids, all of them already reaped.";
+        <code>workers</code> child processes (by default through a small fork server, so the busy server does not fork \
+        itself; the children are still its own); each child inherits the inputs (in memory shared with it), \
+        adds its band of rows, and sends the result back through its own pipe as raw bytes. The answer lists \
+        the children's pids, all of them already reaped.";
 
     type Workspace = SlotWorkspace;
 

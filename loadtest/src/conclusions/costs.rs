@@ -21,8 +21,9 @@ pub(super) fn why(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
             processes / threads,
             if extra > 0.0 {
                 format!(
-                    "The {extra:.2} ms difference is what a request pays for its processes: fork (copying the \
-                     server's page tables), copy-on-write faults, moving the sum through pipes, and reaping."
+                    "The {extra:.2} ms difference is what a request pays for its processes: forks (each child's \
+                     copy of the forking process's page tables), copy-on-write faults, moving the sum through \
+                     pipes, and reaping."
                 )
             } else {
                 "Forking cost no extra CPU here.".to_owned()
