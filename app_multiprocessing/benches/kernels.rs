@@ -4,8 +4,10 @@
 //! - `generate`: two n x n matrices of values in 0..100 (reused buffers, as the servers do);
 //! - `add/one_thread`: the addition kernel on the calling thread;
 //! - `add/scoped_threads/K`: the threads server's addition with K scoped threads;
-//! - `add/forked_children/K`: the processes server's addition with K forked children, pipes and
-//!   reaping included;
+//! - `add/forked_children/K`: the processes server's addition with K children forked by the
+//!   calling thread (`--fork-from server`), pipes and reaping included;
+//! - `add/fork_server_children/K`: the same with the children forked by a fork server (the
+//!   processes server's default);
 //! - `add/prefork_pool/K`: the pool's addition in K bands: jobs to 8 workers started once, the
 //!   matrices already in shared memory, as the prefork server has them.
 //!
@@ -15,7 +17,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use app_multiprocessing::{ChildFault, Pool, PoolConfig, add_forked};
+use std::sync::Arc;
+
+use app_multiprocessing::{ChildFault, ForkServer, Pool, PoolConfig, SlotPool, add_forked};
 use app_threading::add_scoped;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use matrix_service::bands::bands;
@@ -42,11 +46,16 @@ fn generate(c: &mut Criterion) {
 }
 
 fn add(c: &mut Criterion) {
-    // Started first, while this process has one thread, as the server starts it.
+    // Started first, while this process has one thread, as the server starts them: the fork
+    // server (over its own shared memory) before the pool, whose supervisor is a thread.
+    let largest = 3 * SIZES[SIZES.len() - 1].pow(2);
+    let fork_server_slots = Arc::new(SlotPool::new(1, largest, 0).expect("shared memory"));
+    let fork_server =
+        ForkServer::start(fork_server_slots.memory_handle(), ChildFault::None).expect("the fork server starts first");
     let pool = Pool::start(PoolConfig {
         workers: WORKERS[WORKERS.len() - 1],
         slots: 1,
-        slot_elements: 3 * SIZES[SIZES.len() - 1].pow(2),
+        slot_elements: largest,
         resident_elements: 0,
         fault: ChildFault::None,
     })
@@ -77,6 +86,25 @@ fn add(c: &mut Criterion) {
                         .expect("children add")
                 });
             });
+            let mut forked_work = fork_server_slots.workspace(n, n).expect("one request at a time");
+            let (a_in, b_in) = forked_work.inputs_mut();
+            a_in.copy_from_slice(inputs.a);
+            b_in.copy_from_slice(inputs.b);
+            group.bench_function(BenchmarkId::new("fork_server_children", &id), |bench| {
+                bench.iter(|| {
+                    let (inputs, out) = forked_work.split();
+                    add_forked(
+                        inputs,
+                        black_box(out),
+                        workers,
+                        CHILD_TIMEOUT,
+                        ChildFault::None,
+                        Some(&fork_server),
+                    )
+                    .expect("children add")
+                });
+            });
+            drop(forked_work);
             group.bench_function(BenchmarkId::new("prefork_pool", &id), |bench| {
                 bench.iter(|| {
                     let deadline = Instant::now() + CHILD_TIMEOUT;
