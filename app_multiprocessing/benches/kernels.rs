@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use app_multiprocessing::{ChildFault, ForkServer, Pool, PoolConfig, SlotPool, add_forked};
+use app_multiprocessing::{ChildFault, ForkServer, Pool, PoolConfig, SlotPool, SlotWorkspace, add_forked};
 use app_threading::add_scoped;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use matrix_service::bands::bands;
@@ -75,10 +75,7 @@ fn add(c: &mut Criterion) {
                 bench.iter(|| add_scoped(inputs, black_box(&mut out), workers).expect("no overflow"));
             });
             // Both process engines keep the matrices in shared memory, as the server does.
-            let mut work = pool.slots().workspace(n, n).expect("one request at a time");
-            let (a_in, b_in) = work.inputs_mut();
-            a_in.copy_from_slice(inputs.a);
-            b_in.copy_from_slice(inputs.b);
+            let mut work = holding(pool.slots(), inputs, n);
             group.bench_function(BenchmarkId::new("forked_children", &id), |bench| {
                 bench.iter(|| {
                     let (inputs, out) = work.split();
@@ -86,10 +83,7 @@ fn add(c: &mut Criterion) {
                         .expect("children add")
                 });
             });
-            let mut forked_work = fork_server_slots.workspace(n, n).expect("one request at a time");
-            let (a_in, b_in) = forked_work.inputs_mut();
-            a_in.copy_from_slice(inputs.a);
-            b_in.copy_from_slice(inputs.b);
+            let mut forked_work = holding(&fork_server_slots, inputs, n);
             group.bench_function(BenchmarkId::new("fork_server_children", &id), |bench| {
                 bench.iter(|| {
                     let (inputs, out) = forked_work.split();
@@ -116,6 +110,15 @@ fn add(c: &mut Criterion) {
     }
     group.finish();
     pool.shutdown(Duration::from_secs(5));
+}
+
+/// A workspace of `slots` holding the n x n `inputs`, as a request's would after generation.
+fn holding(slots: &Arc<SlotPool>, inputs: Operands<'_>, n: usize) -> SlotWorkspace {
+    let mut work = slots.workspace(n, n).expect("one request at a time");
+    let (a, b) = work.inputs_mut();
+    a.copy_from_slice(inputs.a);
+    b.copy_from_slice(inputs.b);
+    work
 }
 
 criterion_group! {
