@@ -1,11 +1,11 @@
 //! Adding with a child process per band, forked for each request, as the original lab did.
 //!
-//! For each band, under one process-wide lock: make a pipe (O_CLOEXEC), fork a child that
+//! Under one process-wide lock: make a pipe (O_CLOEXEC) per band, fork a child per band that
 //! inherits A and B (through the fork server by default, see [`crate::fork_server`]; the
-//! child is this process's child either way), and close the parent's write end at once. Then
-//! drain every pipe for its exact byte count, and reap every child by pid. Any failure on the way (a child
-//! that crashes, hangs past `--child-timeout`, or sends too much or too little) ends the
-//! request with an error while the [`Children`] guard kills and reaps what is left.
+//! child is this process's child either way), and close the parent's write ends at once. Then
+//! drain every pipe for its exact byte count, and reap every child by pid. Any failure on the
+//! way (a child that crashes, hangs past `--child-timeout`, or sends too much or too little)
+//! ends the request with an error while the [`Children`] guard kills and reaps what is left.
 
 use std::ops::Range;
 use std::os::fd::AsFd;
@@ -23,11 +23,11 @@ use crate::children::{Children, ChildrenError};
 use crate::fault::ChildFault;
 use crate::fork_server::ForkServer;
 use crate::slots::{SlotPool, SlotWorkspace};
-use crate::sys::{BandTask, fork_band_child};
+use crate::sys::{BandTask, fork_band_children};
 
-/// Held from `pipe2` to the parent's close of the write end, so a child forked for another
-/// request at the same moment cannot inherit this request's write end (which would hold this
-/// pipe's EOF back until that other child exits).
+/// Held from a request's first `pipe2` to the parent's close of its write ends, so a child
+/// forked for another request at the same moment cannot inherit this request's write ends
+/// (which would hold those pipes' EOF back until that other child exits).
 static FORK_LOCK: Mutex<()> = Mutex::new(());
 
 /// The largest pipe buffer asked for. Unprivileged processes may raise a pipe to 1 MiB
@@ -115,24 +115,37 @@ pub fn add_forked(
 
     {
         let _forking = FORK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pipes = Vec::with_capacity(band_spans.len());
         for span in &band_spans {
             let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| start_error("a pipe", e))?;
             let band_bytes = span.len() * std::mem::size_of::<i64>();
             let _ = fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(band_bytes.min(PIPE_BYTES) as i32));
-            let task = BandTask {
+            pipes.push((read_end, write_end));
+        }
+        let tasks: Vec<BandTask<'_>> = (band_spans.iter().zip(&pipes))
+            .map(|(span, (_, write_end))| BandTask {
                 a: &a_all[span.clone()],
                 b: &b_all[span.clone()],
                 write_end: write_end.as_fd(),
                 parent,
                 fault,
-            };
-            let pid = match fork_server {
-                Some(fork_server) => fork_server.fork_band(&task),
-                None => fork_band_child(&task),
-            }
-            .map_err(|e| start_error("a child process", e))?;
-            drop(write_end);
+            })
+            .collect();
+        let forked = match fork_server {
+            Some(fork_server) => fork_server.fork_bands(&tasks),
+            None => fork_band_children(&tasks),
+        };
+        drop(tasks);
+        // Every write end closes here, the children's being their only ones; a band whose fork
+        // failed, or was never tried, goes with its whole pipe.
+        let tried = forked.len();
+        for ((read_end, _write_end), (span, result)) in pipes.into_iter().zip(band_spans.iter().zip(forked)) {
+            let pid = result.map_err(|e| start_error("a child process", e))?;
             children.push(pid, read_end, span.clone());
+        }
+        if tried < band_spans.len() {
+            let why = format!("only {tried} of {} children were forked", band_spans.len());
+            return Err(AddError::WorkerFailed(why));
         }
     }
 

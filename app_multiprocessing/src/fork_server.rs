@@ -11,9 +11,10 @@
 //! How:
 //! - It is forked before any thread exists, after the shared memory that holds the requests'
 //!   matrices is mapped, so its children inherit that mapping as the server's would.
-//! - For each band the server sends one [`BandRequest`] (where the band's A and B lie in the
-//!   shared memory) on a `SOCK_SEQPACKET` socket, with the write end of the band's pipe
-//!   attached (SCM_RIGHTS), and reads back one [`Forked`]: the child's pid or fork's errno.
+//! - For each request the server sends one message on a `SOCK_SEQPACKET` socket: a
+//!   [`BandRequest`] per band (where the band's A and B lie in the shared memory), with the
+//!   write ends of the bands' pipes attached (SCM_RIGHTS). It reads back a [`Forked`] per band:
+//!   the child's pid or fork's errno.
 //! - The fork server forks with `clone(CLONE_PARENT)`, so each child is the server's own child:
 //!   the server drains its pipe, reaps it by pid and kills it at its deadline exactly as if it
 //!   had forked it. The fork server reaps nothing and holds nothing but its socket and the one
@@ -26,7 +27,7 @@
 //!   the server exits. Only a fork server killed between a fork and its answer leaves one.
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use nix::errno::Errno;
@@ -39,8 +40,8 @@ use crate::fault::ChildFault;
 use crate::pool::thread_count;
 use crate::protocol::{BandRequest, Forked};
 use crate::sys::{
-    BandTask, SharedMemory, close_all_fds_but, fork_band_child, fork_band_child_for_parent, fork_single_threaded,
-    ignore_stop_signals, receive_with_fd,
+    BandTask, SharedMemory, close_all_fds_but, fork_band_child_for_parent, fork_band_children, fork_single_threaded,
+    ignore_stop_signals, receive_with_fds,
 };
 
 /// The fork server's process name, as `ps` and `/proc/PID/comm` show it.
@@ -80,38 +81,67 @@ impl ForkServer {
         self.pid
     }
 
-    /// Forks a child of this process that computes `task`: through the fork server, or right
-    /// here if the fork server is gone (or `task` is not in its shared memory).
+    /// Forks a child of this process for each of `tasks`, in order, stopping at the first
+    /// refusal: through the fork server (one message for all of them, up to
+    /// [`BandRequest::MAX_BATCH`] bands a message), or right here if the fork server is gone (or
+    /// a task is not in its shared memory). Returns one result per band tried; only the last may
+    /// be an error.
     ///
-    /// The caller holds the fork lock and closes its copy of the write end right after, as for
-    /// [`fork_band_child`].
-    pub fn fork_band(&self, task: &BandTask<'_>) -> nix::Result<Pid> {
+    /// The caller holds the fork lock and closes its copies of the write ends right after, as
+    /// for [`fork_band_children`].
+    pub fn fork_bands(&self, tasks: &[BandTask<'_>]) -> Vec<nix::Result<Pid>> {
         let mut socket = self.lock();
-        let request = (self.memory.offset_of(task.a))
-            .zip(self.memory.offset_of(task.b))
-            .map(|(a, b)| BandRequest {
-                a: a as u64,
-                b: b as u64,
-                len: task.a.len() as u64,
-            });
-        if let (Some(channel), Some(request)) = (socket.as_ref(), request) {
-            match ask(channel.as_fd(), request, task.write_end) {
-                Ok(Forked::Child(pid)) => return Ok(Pid::from_raw(pid)),
-                Ok(Forked::Refused(errno)) => return Err(Errno::from_raw(errno)),
-                Err(failure) => {
-                    tracing::error!(pid = %self.pid, "the fork server is gone ({}); the server forks children itself from now on", failure.why);
-                    *socket = None;
-                    let _ = kill(self.pid, Signal::SIGKILL);
-                    let _ = waitpid(self.pid, None);
-                    if failure.asked {
-                        // It may have forked this band's child: forking another would send the
-                        // band twice down one pipe.
-                        return Err(Errno::EIO);
+        let requests: Option<Vec<BandRequest>> = tasks.iter().map(|task| self.request_for(task)).collect();
+        let (Some(channel), Some(requests)) = (socket.as_ref(), requests) else {
+            return fork_band_children(tasks);
+        };
+        let mut forked = Vec::with_capacity(tasks.len());
+        let mut failure = None;
+        for (batch, requests) in tasks
+            .chunks(BandRequest::MAX_BATCH)
+            .zip(requests.chunks(BandRequest::MAX_BATCH))
+        {
+            match ask(channel.as_fd(), requests, batch) {
+                Ok(answers) => {
+                    let refused =
+                        answers.len() < batch.len() || answers.iter().any(|a| matches!(a, Forked::Refused(_)));
+                    forked.extend(answers.into_iter().map(|answer| match answer {
+                        Forked::Child(pid) => Ok(Pid::from_raw(pid)),
+                        Forked::Refused(errno) => Err(Errno::from_raw(errno)),
+                    }));
+                    if refused {
+                        return forked;
                     }
+                }
+                Err(why) => {
+                    failure = Some(why);
+                    break;
                 }
             }
         }
-        fork_band_child(task)
+        let Some(failure) = failure else { return forked };
+        tracing::error!(pid = %self.pid, "the fork server is gone ({}); the server forks children itself from now on", failure.why);
+        *socket = None;
+        let _ = kill(self.pid, Signal::SIGKILL);
+        let _ = waitpid(self.pid, None);
+        if failure.asked {
+            // It may have forked some of this batch's children: forking others would send a
+            // band twice down one pipe.
+            forked.push(Err(Errno::EIO));
+        } else {
+            forked.extend(fork_band_children(&tasks[forked.len()..]));
+        }
+        forked
+    }
+
+    /// Where `task`'s inputs lie in the shared memory, if they do.
+    fn request_for(&self, task: &BandTask<'_>) -> Option<BandRequest> {
+        let (a, b) = (self.memory.offset_of(task.a)?, self.memory.offset_of(task.b)?);
+        Some(BandRequest {
+            a: a as u64,
+            b: b as u64,
+            len: task.a.len() as u64,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<OwnedFd>> {
@@ -131,15 +161,16 @@ impl Drop for ForkServer {
 /// Why an exchange with the fork server failed: it is gone or broke the protocol.
 struct AskFailure {
     why: String,
-    /// Whether the request reached it (so it may have forked the child).
+    /// Whether the request reached it (so it may have forked children).
     asked: bool,
 }
 
-/// One exchange: the request with the pipe's write end attached, then the answer.
-fn ask(socket: BorrowedFd<'_>, request: BandRequest, write_end: BorrowedFd<'_>) -> Result<Forked, AskFailure> {
+/// One exchange: the bands with their pipes' write ends attached, then the answers: one per
+/// band tried, all children but perhaps a refused last one.
+fn ask(socket: BorrowedFd<'_>, requests: &[BandRequest], tasks: &[BandTask<'_>]) -> Result<Vec<Forked>, AskFailure> {
     let failed = |asked: bool| move |why: String| AskFailure { why, asked };
-    let message = request.encode();
-    let fds = [write_end.as_raw_fd()];
+    let message = BandRequest::encode_batch(requests);
+    let fds: Vec<RawFd> = tasks.iter().map(|task| task.write_end.as_raw_fd()).collect();
     let control = [ControlMessage::ScmRights(&fds)];
     loop {
         match sendmsg::<()>(
@@ -155,17 +186,23 @@ fn ask(socket: BorrowedFd<'_>, request: BandRequest, write_end: BorrowedFd<'_>) 
             Err(e) => return Err(failed(false)(format!("sending failed: {e}"))),
         }
     }
-    let mut answer = [0u8; Forked::BYTES];
+    let mut answer = vec![0u8; Forked::BYTES * requests.len()];
     let received = loop {
         match recv(socket.as_raw_fd(), &mut answer, MsgFlags::empty()) {
             Err(Errno::EINTR) => {}
             other => break other.map_err(|e| failed(true)(format!("receiving failed: {e}")))?,
         }
     };
-    if received != answer.len() {
-        return Err(failed(true)(format!("an answer of {received} bytes")));
+    let answers = Forked::decode_batch(&answer[..received]).unwrap_or_default();
+    let children = answers.iter().take_while(|a| matches!(a, Forked::Child(_))).count();
+    let whole = children == requests.len() || (!answers.is_empty() && children == answers.len() - 1);
+    if !whole {
+        return Err(failed(true)(format!(
+            "an answer of {received} bytes to {} bands",
+            requests.len()
+        )));
     }
-    Forked::decode(&answer).ok_or_else(|| failed(true)("a corrupt answer".into()))
+    Ok(answers)
 }
 
 /// The fork server's life: one child per request, until the server closes the socket.
@@ -178,19 +215,51 @@ fn serve(socket: BorrowedFd<'_>, memory: &SharedMemory, server: Pid, fault: Chil
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != server {
         return 1;
     }
+    // One byte more than the largest request: a longer one arrives truncated, and is refused.
+    let mut message = vec![0u8; BandRequest::BYTES * BandRequest::MAX_BATCH + 1];
     loop {
-        let mut message = [0u8; BandRequest::BYTES];
-        let (received, write_end) = match receive_with_fd(socket, &mut message) {
+        let (received, write_ends) = match receive_with_fds(socket, &mut message) {
             Ok((0, _)) => return 0, // the server closed the socket
             Ok(got) => got,
             Err(_) => return 1,
         };
-        let request = BandRequest::decode(&message);
-        let inputs = usize::try_from(request.len).ok().and_then(|len| {
-            memory.band_inputs(usize::try_from(request.a).ok()?, usize::try_from(request.b).ok()?, len)
-        });
-        let answer = match (received == message.len(), inputs, &write_end) {
-            (true, Some((a, b)), Some(write_end)) => {
+        let bands = BandRequest::decode_batch(&message[..received]).filter(|bands| bands.len() == write_ends.len());
+        let answers = match bands {
+            Some(bands) => fork_in_order(&bands, &write_ends, memory, server, fault),
+            None => vec![Forked::Refused(Errno::EINVAL as i32)],
+        };
+        // Ours close now: the only write ends left are the server's (closed as soon as it
+        // reads the answers) and the children's.
+        drop(write_ends);
+        loop {
+            match send(
+                socket.as_raw_fd(),
+                &Forked::encode_batch(&answers),
+                MsgFlags::MSG_NOSIGNAL,
+            ) {
+                Ok(_) => break,
+                Err(Errno::EINTR) => {}
+                Err(_) => return 1,
+            }
+        }
+    }
+}
+
+/// Forks a child of the server for each band, in order, stopping at the first refusal.
+fn fork_in_order(
+    bands: &[BandRequest],
+    write_ends: &[OwnedFd],
+    memory: &SharedMemory,
+    server: Pid,
+    fault: ChildFault,
+) -> Vec<Forked> {
+    let mut answers = Vec::with_capacity(bands.len());
+    for (band, write_end) in bands.iter().zip(write_ends) {
+        let offset = |value: u64| usize::try_from(value).ok();
+        let inputs = (offset(band.a).zip(offset(band.b)).zip(offset(band.len)))
+            .and_then(|((a, b), len)| memory.band_inputs(a, b, len));
+        let answer = match inputs {
+            Some((a, b)) => {
                 let task = BandTask {
                     a,
                     b,
@@ -203,17 +272,13 @@ fn serve(socket: BorrowedFd<'_>, memory: &SharedMemory, server: Pid, fault: Chil
                     Err(errno) => Forked::Refused(errno as i32),
                 }
             }
-            _ => Forked::Refused(Errno::EINVAL as i32),
+            None => Forked::Refused(Errno::EINVAL as i32),
         };
-        // Ours closes now: the only write ends left are the server's (closed as soon as it
-        // reads this answer) and the child's.
-        drop(write_end);
-        loop {
-            match send(socket.as_raw_fd(), &answer.encode(), MsgFlags::MSG_NOSIGNAL) {
-                Ok(_) => break,
-                Err(Errno::EINTR) => {}
-                Err(_) => return 1,
-            }
+        let refused = matches!(answer, Forked::Refused(_));
+        answers.push(answer);
+        if refused {
+            break;
         }
     }
+    answers
 }

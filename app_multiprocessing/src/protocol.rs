@@ -78,9 +78,10 @@ impl Done {
     }
 }
 
-/// To the fork server: "fork a child that adds the `len` elements at offset `a` to those at
-/// `b`" (offsets in elements, from the start of the shared memory). The write end of the
-/// child's pipe travels with it (SCM_RIGHTS).
+/// To the fork server, one per band: "fork a child that adds the `len` elements at offset `a`
+/// to those at `b`" (offsets in elements, from the start of the shared memory). A request's
+/// bands go in one message ([`BandRequest::encode_batch`]), the write ends of their pipes
+/// attached in the same order (SCM_RIGHTS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BandRequest {
     pub a: u64,
@@ -88,7 +89,8 @@ pub struct BandRequest {
     pub len: u64,
 }
 
-/// The fork server's answer to a [`BandRequest`].
+/// The fork server's answer for one band. It forks the bands of a message in order and stops
+/// at the first refusal, so an answer holds one of these per band it tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forked {
     /// The child's pid: a child of the server.
@@ -104,9 +106,32 @@ impl BandRequest {
         words([self.a, self.b, self.len])
     }
 
+    /// The most bands one message carries: far below the kernel's limit of 253 descriptors per
+    /// message (SCM_MAX_FD). A request with more bands sends several.
+    pub const MAX_BATCH: usize = 64;
+
     pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
         let [a, b, len] = unwords(bytes);
         Self { a, b, len }
+    }
+
+    /// Bands one after another.
+    pub fn encode_batch(bands: &[Self]) -> Vec<u8> {
+        bands.iter().flat_map(|band| band.encode()).collect()
+    }
+
+    /// `None` unless `bytes` is 1 to [`MAX_BATCH`](Self::MAX_BATCH) whole bands.
+    pub fn decode_batch(bytes: &[u8]) -> Option<Vec<Self>> {
+        let count = bytes.len() / Self::BYTES;
+        if !bytes.len().is_multiple_of(Self::BYTES) || !(1..=Self::MAX_BATCH).contains(&count) {
+            return None;
+        }
+        let bands = bytes.chunks_exact(Self::BYTES);
+        Some(
+            bands
+                .map(|band| Self::decode(band.try_into().expect("exact chunks")))
+                .collect(),
+        )
     }
 }
 
@@ -120,6 +145,22 @@ impl Forked {
             Self::Refused(errno) => -i64::from(errno),
         };
         words([value as u64])
+    }
+
+    /// Answers one after another.
+    pub fn encode_batch(answers: &[Self]) -> Vec<u8> {
+        answers.iter().flat_map(|answer| answer.encode()).collect()
+    }
+
+    /// `None` unless `bytes` is whole, valid answers.
+    pub fn decode_batch(bytes: &[u8]) -> Option<Vec<Self>> {
+        if !bytes.len().is_multiple_of(Self::BYTES) {
+            return None;
+        }
+        let answers = bytes.chunks_exact(Self::BYTES);
+        answers
+            .map(|answer| Self::decode(answer.try_into().expect("exact chunks")))
+            .collect()
     }
 
     /// `None` for a value that is neither (a corrupt message).
@@ -187,5 +228,26 @@ mod tests {
         for corrupt in [0i64, i64::MAX, i64::MIN, -(1 << 40)] {
             assert_eq!(Forked::decode(&(corrupt as u64).to_ne_bytes()), None, "{corrupt}");
         }
+        let bands: Vec<BandRequest> = (0..BandRequest::MAX_BATCH as u64)
+            .map(|i| BandRequest { a: i, b: i + 1, len: 7 })
+            .collect();
+        assert_eq!(
+            BandRequest::decode_batch(&BandRequest::encode_batch(&bands)),
+            Some(bands.clone())
+        );
+        let too_many = [bands.clone(), bands[..1].to_vec()].concat();
+        for bad in [
+            &[][..],
+            &BandRequest::encode_batch(&too_many),
+            &BandRequest::encode_batch(&bands)[1..],
+        ] {
+            assert_eq!(BandRequest::decode_batch(bad), None, "{} bytes", bad.len());
+        }
+        let answers = [Forked::Child(5), Forked::Refused(libc::EAGAIN)];
+        assert_eq!(
+            Forked::decode_batch(&Forked::encode_batch(&answers)),
+            Some(answers.to_vec())
+        );
+        assert_eq!(Forked::decode_batch(&[0; 12]), None);
     }
 }

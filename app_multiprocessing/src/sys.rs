@@ -86,6 +86,21 @@ pub fn fork_band_child(task: &BandTask<'_>) -> nix::Result<Pid> {
     }
 }
 
+/// Forks a child for each of `tasks`, in order, stopping at the first failure; returns one
+/// result per child tried (only the last may be an error). The caller holds the fork lock.
+pub fn fork_band_children(tasks: &[BandTask<'_>]) -> Vec<nix::Result<Pid>> {
+    let mut forked = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let result = fork_band_child(task);
+        let failed = result.is_err();
+        forked.push(result);
+        if failed {
+            break;
+        }
+    }
+    forked
+}
+
 /// The child: computes its band into a stack buffer chunk by chunk, writes each chunk, exits.
 fn child_main(task: &BandTask<'_>) -> ! {
     let _exit_on_unwind = ExitOnUnwind;
@@ -181,13 +196,16 @@ pub fn close_all_fds_but(keep: BorrowedFd<'_>) {
     }
 }
 
-/// Receives one message on a `SOCK_SEQPACKET` socket into `buf`, with the descriptor sent
-/// along with it (SCM_RIGHTS), retrying on EINTR. Returns the message's length (0: the peer
-/// closed) and the descriptor; any further descriptors are closed.
-pub fn receive_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
+/// Receives one message on a `SOCK_SEQPACKET` socket into `buf`, with the descriptors sent
+/// along with it (SCM_RIGHTS; room for [`BandRequest::MAX_BATCH`], the kernel closes any
+/// beyond), retrying on EINTR. Returns the message's length (0: the peer closed) and the
+/// descriptors, in order.
+///
+/// [`BandRequest::MAX_BATCH`]: crate::protocol::BandRequest::MAX_BATCH
+pub fn receive_with_fds(socket: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd>)> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
     loop {
-        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let mut space = nix::cmsg_space!([RawFd; crate::protocol::BandRequest::MAX_BATCH]);
         let mut iov = [std::io::IoSliceMut::new(buf)];
         let message = match recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()) {
             Err(Errno::EINTR) => continue,
@@ -201,7 +219,7 @@ pub fn receive_with_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(u
                 fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
             }
         }
-        return Ok((message.bytes, fds.into_iter().next()));
+        return Ok((message.bytes, fds));
     }
 }
 

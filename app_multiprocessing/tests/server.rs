@@ -763,6 +763,21 @@ async fn the_fork_server_forks_the_servers_own_children_and_holds_nothing_else()
     assert_eq!(same.json["sample"], reply.json["sample"]);
 }
 
+/// A request's bands go to the fork server in messages of at most 64 (the descriptors passed
+/// with one message are limited): 100 bands take two messages, and the answer is still right.
+#[actix_web::test]
+async fn more_bands_than_one_fork_server_message_holds_are_forked_in_several() {
+    let server = start(&["--max-workers", "100"]);
+    let (a, b) = generate_pair(200, Some(9));
+    let expected = checksum(elements(&reference_add(&a, &b).unwrap()));
+    let url = format!("{}/multiprocessing?n=200&workers=100&seed=9", server.url());
+    let reply = get(&client(), &url).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert_eq!(reply.json["checksum"].as_i64(), Some(expected));
+    assert_eq!(reply.json["child_pids"].as_array().map(Vec::len), Some(100));
+    assert_no_children(&server);
+}
+
 /// A fork server that dies (here SIGKILL) is reaped, and the server forks the children itself
 /// from then on: every request still gets its right answer, and nothing is left behind.
 #[actix_web::test]
