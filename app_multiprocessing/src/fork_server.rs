@@ -22,9 +22,10 @@
 //! - It ends when the server closes the socket (or, by its parent-death signal, when the
 //!   server dies). If it dies first, the server reaps it, logs it and forks children itself
 //!   from then on: slower, not wrong. The request that found it dead gets a 500 if the fork
-//!   server might have forked its child before dying; such a child (the server's, though it
-//!   never learned its pid) finishes or fails on its pipe by itself, but stays a zombie until
-//!   the server exits. Only a fork server killed between a fork and its answer leaves one.
+//!   server might have forked some of its children before dying; such children (the
+//!   server's, though it never learned their pids) finish or fail on their pipes by
+//!   themselves, but stay zombies until the server exits. Only a fork server killed between a
+//!   fork and its answer leaves any.
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
