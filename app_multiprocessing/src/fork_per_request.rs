@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
-use nix::unistd::{getpid, pipe2};
+use nix::unistd::{Pid, getpid, pipe2};
 
 use matrix_service::bands::bands;
 use matrix_service::{AddEngine, AddError, Addition, BufferPool, Operands};
@@ -23,7 +23,7 @@ use crate::children::{Children, ChildrenError};
 use crate::fault::ChildFault;
 use crate::fork_server::ForkServer;
 use crate::slots::{SlotPool, SlotWorkspace};
-use crate::sys::{BandTask, fork_band_children};
+use crate::sys::{BandTask, fork_band_child};
 
 /// Held from a request's first `pipe2` to the parent's close of its write ends, so a child
 /// forked for another request at the same moment cannot inherit this request's write ends
@@ -165,6 +165,27 @@ pub fn add_forked(
         }
     }
     Ok(children.pids())
+}
+
+/// Forks a child for each of `tasks` from this thread, in order, stopping at the first
+/// failure; returns one result per child tried (only the last may be an error). The caller
+/// holds the fork lock.
+pub fn fork_band_children(tasks: &[BandTask<'_>]) -> Vec<nix::Result<Pid>> {
+    until_first_failure(tasks, fork_band_child)
+}
+
+/// `step` on each of `items` in order, up to and including the first that fails.
+pub(crate) fn until_first_failure<T, R, E>(items: &[T], mut step: impl FnMut(&T) -> Result<R, E>) -> Vec<Result<R, E>> {
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let result = step(item);
+        let failed = result.is_err();
+        results.push(result);
+        if failed {
+            break;
+        }
+    }
+    results
 }
 
 /// Maps a failure to create a pipe or process: running out is temporary (503), the rest is not.

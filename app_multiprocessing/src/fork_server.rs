@@ -17,8 +17,8 @@
 //!   the child's pid or fork's errno.
 //! - The fork server forks with `clone(CLONE_PARENT)`, so each child is the server's own child:
 //!   the server drains its pipe, reaps it by pid and kills it at its deadline exactly as if it
-//!   had forked it. The fork server reaps nothing and holds nothing but its socket and the one
-//!   pipe end it is forking for.
+//!   had forked it. The fork server reaps nothing and holds nothing but its socket and,
+//!   while it forks a request's children, their pipes' write ends.
 //! - It ends when the server closes the socket (or, by its parent-death signal, when the
 //!   server dies). If it dies first, the server reaps it, logs it and forks children itself
 //!   from then on: slower, not wrong. The request that found it dead gets a 500 if the fork
@@ -38,11 +38,12 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{Pid, getpid, getppid};
 
 use crate::fault::ChildFault;
+use crate::fork_per_request::{fork_band_children, until_first_failure};
 use crate::pool::thread_count;
 use crate::protocol::{BandRequest, Forked};
 use crate::sys::{
-    BandTask, SharedMemory, close_all_fds_but, fork_band_child_for_parent, fork_band_children, fork_single_threaded,
-    ignore_stop_signals, receive_with_fds,
+    BandTask, SharedMemory, close_all_fds_but, fork_band_child_for_parent, fork_single_threaded, ignore_stop_signals,
+    receive_with_fds,
 };
 
 /// The fork server's process name, as `ps` and `/proc/PID/comm` show it.
@@ -76,10 +77,6 @@ impl ForkServer {
             socket: Mutex::new(Some(ours)),
             memory,
         })
-    }
-
-    pub fn pid(&self) -> Pid {
-        self.pid
     }
 
     /// Forks a child of this process for each of `tasks`, in order, stopping at the first
@@ -254,32 +251,24 @@ fn fork_in_order(
     server: Pid,
     fault: ChildFault,
 ) -> Vec<Forked> {
-    let mut answers = Vec::with_capacity(bands.len());
-    for (band, write_end) in bands.iter().zip(write_ends) {
+    let jobs: Vec<(&BandRequest, &OwnedFd)> = bands.iter().zip(write_ends).collect();
+    let forked = until_first_failure(&jobs, |(band, write_end)| {
         let offset = |value: u64| usize::try_from(value).ok();
-        let inputs = (offset(band.a).zip(offset(band.b)).zip(offset(band.len)))
-            .and_then(|((a, b), len)| memory.band_inputs(a, b, len));
-        let answer = match inputs {
-            Some((a, b)) => {
-                let task = BandTask {
-                    a,
-                    b,
-                    write_end: write_end.as_fd(),
-                    parent: server,
-                    fault,
-                };
-                match fork_band_child_for_parent(&task) {
-                    Ok(pid) => Forked::Child(pid.as_raw()),
-                    Err(errno) => Forked::Refused(errno as i32),
-                }
-            }
-            None => Forked::Refused(Errno::EINVAL as i32),
+        let (a, b) = (offset(band.a).zip(offset(band.b)).zip(offset(band.len)))
+            .and_then(|((a, b), len)| memory.band_inputs(a, b, len))
+            .ok_or(Errno::EINVAL)?;
+        let task = BandTask {
+            a,
+            b,
+            write_end: write_end.as_fd(),
+            parent: server,
+            fault,
         };
-        let refused = matches!(answer, Forked::Refused(_));
-        answers.push(answer);
-        if refused {
-            break;
-        }
-    }
-    answers
+        fork_band_child_for_parent(&task)
+    });
+    let answer = |result: nix::Result<Pid>| match result {
+        Ok(pid) => Forked::Child(pid.as_raw()),
+        Err(errno) => Forked::Refused(errno as i32),
+    };
+    forked.into_iter().map(answer).collect()
 }

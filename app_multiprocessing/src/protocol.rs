@@ -1,7 +1,8 @@
-//! The messages between the pool and its workers, and between the server and its fork server:
-//! fixed-size, native-endian, far below `PIPE_BUF` (4096 bytes), so each `write(2)` of one is
-//! atomic and a reader never sees half of one from a healthy worker. The bulk data never
-//! crosses a pipe: a job names spans of the shared memory.
+//! The messages between the pool and its workers, and between the server and its fork server,
+//! native-endian. The pool's are fixed-size, far below `PIPE_BUF` (4096 bytes), so each
+//! `write(2)` of one is atomic and a reader never sees half of one from a healthy worker. The
+//! fork server's go over a `SOCK_SEQPACKET` socket, which keeps every message whole. The bulk
+//! data never crosses a pipe or socket: a message names spans of the shared memory.
 
 /// "Add `len` elements at offset `a` to those at `b`, into `out`" (offsets in elements, from
 /// the start of the shared memory).
@@ -102,13 +103,13 @@ pub enum Forked {
 impl BandRequest {
     pub const BYTES: usize = 3 * 8;
 
-    pub fn encode(&self) -> [u8; Self::BYTES] {
-        words([self.a, self.b, self.len])
-    }
-
     /// The most bands one message carries: far below the kernel's limit of 253 descriptors per
     /// message (SCM_MAX_FD). A request with more bands sends several.
     pub const MAX_BATCH: usize = 64;
+
+    pub fn encode(&self) -> [u8; Self::BYTES] {
+        words([self.a, self.b, self.len])
+    }
 
     pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
         let [a, b, len] = unwords(bytes);

@@ -86,21 +86,6 @@ pub fn fork_band_child(task: &BandTask<'_>) -> nix::Result<Pid> {
     }
 }
 
-/// Forks a child for each of `tasks`, in order, stopping at the first failure; returns one
-/// result per child tried (only the last may be an error). The caller holds the fork lock.
-pub fn fork_band_children(tasks: &[BandTask<'_>]) -> Vec<nix::Result<Pid>> {
-    let mut forked = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let result = fork_band_child(task);
-        let failed = result.is_err();
-        forked.push(result);
-        if failed {
-            break;
-        }
-    }
-    forked
-}
-
 /// The child: computes its band into a stack buffer chunk by chunk, writes each chunk, exits.
 fn child_main(task: &BandTask<'_>) -> ! {
     let _exit_on_unwind = ExitOnUnwind;
@@ -155,10 +140,10 @@ fn child_main(task: &BandTask<'_>) -> ! {
     exit_now(if overflowed { exit_code::OVERFLOW } else { exit_code::OK })
 }
 
-/// Makes the child independent of the server's signals and descriptors.
 /// A band child's process name, as `ps` and `/proc/PID/comm` show it.
 pub const BAND_CHILD_NAME: &std::ffi::CStr = c"band-child";
 
+/// Makes the child independent of the server's signals and descriptors.
 fn prepare_child(task: &BandTask<'_>) {
     // prctl(PR_SET_NAME): a system call, async-signal-safe.
     let _ = nix::sys::prctl::set_name(BAND_CHILD_NAME);

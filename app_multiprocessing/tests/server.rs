@@ -715,16 +715,23 @@ async fn the_fork_server_forks_the_servers_own_children_and_holds_nothing_else()
     let fork_server = fork_server_of(&server);
     let tasks = std::fs::read_dir(format!("/proc/{fork_server}/task")).unwrap().count();
     assert_eq!(tasks, 1, "the fork server's threads");
-    let descriptors: Vec<String> = std::fs::read_dir(format!("/proc/{fork_server}/fd"))
+    // (number, target), in descriptor order: /proc lists them in no promised order.
+    let mut descriptors: Vec<(u32, String)> = std::fs::read_dir(format!("/proc/{fork_server}/fd"))
         .unwrap()
-        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-        .map(|target| target.to_string_lossy().into_owned())
+        .filter_map(|fd| {
+            let fd = fd.ok()?;
+            let number = fd.file_name().to_str()?.parse().ok()?;
+            Some((
+                number,
+                std::fs::read_link(fd.path()).ok()?.to_string_lossy().into_owned(),
+            ))
+        })
         .collect();
-    assert_eq!(descriptors.len(), 4, "stdio and the socket: {descriptors:?}");
-    assert!(
-        descriptors[3..].iter().all(|d| d.starts_with("socket:")),
-        "{descriptors:?}"
-    );
+    descriptors.sort();
+    let numbers: Vec<u32> = descriptors.iter().map(|(number, _)| *number).collect();
+    assert_eq!(numbers.len(), 4, "stdio and the socket: {descriptors:?}");
+    assert_eq!(numbers[..3], [0, 1, 2], "stdio: {descriptors:?}");
+    assert!(descriptors[3].1.starts_with("socket:"), "{descriptors:?}");
 
     let client = client();
     let url = format!("{}/multiprocessing?n=100&seed=5", server.url());
