@@ -31,6 +31,16 @@ impl AddEngine for ScopedThreads {
         Ok(HeapWorkspace::new(rows, cols, heap))
     }
 
+    fn workspace_with(
+        &self,
+        a: Vec<i64>,
+        b: Vec<i64>,
+        (rows, cols): (usize, usize),
+        heap: &Arc<BufferPool>,
+    ) -> Result<HeapWorkspace, AddError> {
+        Ok(HeapWorkspace::with_inputs(a, b, rows, cols, heap))
+    }
+
     fn add(&self, work: &mut HeapWorkspace, workers: usize) -> Result<Addition, AddError> {
         let (inputs, sum) = work.split();
         let checksum = add_scoped(inputs, sum, workers)?;

@@ -64,8 +64,16 @@ impl Admission {
         }
     }
 
-    /// Waits for a request slot and `wanted` workers (at least one, at most the limit).
+    /// Waits for a request slot and `wanted` workers (at least one, at most the limit), up to
+    /// `--queue-timeout`.
     pub async fn admit(&self, wanted: usize) -> Result<Admitted, ApiError> {
+        self.admit_by(wanted, tokio::time::Instant::now() + self.limits.queue_timeout)
+            .await
+    }
+
+    /// As [`admit`](Self::admit), waiting until `deadline`: for a request that has already
+    /// waited for something else, so that its waits add up to `--queue-timeout` at most.
+    pub async fn admit_by(&self, wanted: usize, deadline: tokio::time::Instant) -> Result<Admitted, ApiError> {
         let count = u32::try_from(wanted.clamp(1, self.limits.live_workers)).unwrap_or(u32::MAX);
         let both = async {
             let request = self.requests.clone().acquire_owned().await?;
@@ -75,7 +83,7 @@ impl Admission {
                 _workers: workers,
             })
         };
-        match tokio::time::timeout(self.limits.queue_timeout, both).await {
+        match tokio::time::timeout_at(deadline, both).await {
             Ok(Ok(admitted)) => Ok(admitted),
             // The semaphores are never closed; treat that like a full queue all the same.
             Ok(Err(_)) | Err(_) => Err(ApiError::Overloaded {

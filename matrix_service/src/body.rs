@@ -6,10 +6,12 @@
 //! `a[3][7]` rather than only a byte offset; serde_json adds the line and column).
 
 use std::fmt;
+use std::io::Read;
 use std::ops::RangeInclusive;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::buffers::BufferPool;
 use crate::matrix::Matrix;
 use crate::params::{Limits, ParamError, Problem, check_whole};
 
@@ -31,10 +33,24 @@ pub struct BodyError(pub String);
 pub const BODY_SHAPE: &str =
     r#"a JSON object {"a": [[integers]], "b": [[integers]], "workers": k} with two matrices of one shape"#;
 
-/// Parses and validates a `POST` body against `limits`.
+/// Parses and validates a `POST` body held whole in memory against `limits`.
 pub fn parse_body(bytes: &[u8], limits: &Limits) -> Result<AddBody, BodyError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let body = BodySeed { limits }
+    parse_with(serde_json::Deserializer::from_slice(bytes), limits, None)
+}
+
+/// Parses and validates a `POST` body as it is read from `reader`, so the body is never held
+/// whole: only the matrices it holds grow, in spare buffers taken from `pool` where there are
+/// any. serde_json reads a byte at a time; give it a buffered reader.
+pub fn parse_body_from(reader: impl Read, limits: &Limits, pool: &BufferPool) -> Result<AddBody, BodyError> {
+    parse_with(serde_json::Deserializer::from_reader(reader), limits, Some(pool))
+}
+
+fn parse_with<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    limits: &Limits,
+    pool: Option<&BufferPool>,
+) -> Result<AddBody, BodyError> {
+    let body = BodySeed { limits, pool }
         .deserialize(&mut de)
         .and_then(|body| de.end().map(|()| body));
     let body = body.map_err(|e| BodyError(format!("invalid body: {e}")))?;
@@ -73,6 +89,7 @@ struct RawBody {
 
 struct BodySeed<'l> {
     limits: &'l Limits,
+    pool: Option<&'l BufferPool>,
 }
 
 impl<'de> DeserializeSeed<'de> for BodySeed<'_> {
@@ -97,9 +114,14 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
         };
         while let Some(key) = map.next_key::<String>()? {
             let max = self.limits.max_n;
+            let matrix = |name| MatrixSeed {
+                name,
+                max,
+                buffer: self.pool.map(BufferPool::take_empty).unwrap_or_default(),
+            };
             match key.as_str() {
-                "a" if body.a.is_none() => body.a = Some(map.next_value_seed(MatrixSeed { name: "a", max })?),
-                "b" if body.b.is_none() => body.b = Some(map.next_value_seed(MatrixSeed { name: "b", max })?),
+                "a" if body.a.is_none() => body.a = Some(map.next_value_seed(matrix("a"))?),
+                "b" if body.b.is_none() => body.b = Some(map.next_value_seed(matrix("b"))?),
                 "workers" if body.workers.is_none() => {
                     body.workers = Some(map.next_value_seed(WorkersSeed(self.limits.workers_range()))?);
                 }
@@ -119,6 +141,8 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
 struct MatrixSeed {
     name: &'static str,
     max: usize,
+    /// Where the elements go: empty, perhaps with room already.
+    buffer: Vec<i64>,
 }
 
 impl<'de> DeserializeSeed<'de> for MatrixSeed {
@@ -135,8 +159,8 @@ impl<'de> Visitor<'de> for MatrixSeed {
         write!(f, "{} as an array of rows, each an array of integers", self.name)
     }
 
-    fn visit_seq<S: SeqAccess<'de>>(self, mut rows: S) -> Result<Matrix, S::Error> {
-        let mut elements = Vec::new();
+    fn visit_seq<S: SeqAccess<'de>>(mut self, mut rows: S) -> Result<Matrix, S::Error> {
+        let mut elements = std::mem::take(&mut self.buffer);
         let mut cols = None;
         let mut row = 0;
         loop {
@@ -166,7 +190,7 @@ struct RowSeed<'m> {
 impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        let MatrixSeed { name, max } = *self.matrix;
+        let MatrixSeed { name, max, .. } = *self.matrix;
         if self.row >= max {
             return Err(de::Error::custom(format!(
                 "{name} has more than {max} rows; the limit (--max-n) is {max}"
@@ -184,7 +208,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut values: S) -> Result<(), S::Error> {
-        let MatrixSeed { name, max } = *self.matrix;
+        let MatrixSeed { name, max, .. } = *self.matrix;
         let row = self.row;
         let mut col = 0;
         while let Some(value) = values.next_element_seed(ElementSeed { name, row, col })? {

@@ -83,6 +83,19 @@ impl BufferPool {
         buffer
     }
 
+    /// An empty buffer to grow, for a matrix whose size is not known yet (a body being parsed):
+    /// the largest spare one, so it is likeliest to need no more room, or a new one.
+    pub fn take_empty(&self) -> Vec<i64> {
+        let recycled = {
+            let mut spare = self.lock();
+            let largest = (0..spare.len()).max_by_key(|&i| spare[i].buffer.capacity());
+            largest.map(|i| spare.swap_remove(i).buffer)
+        };
+        let mut buffer = recycled.unwrap_or_default();
+        buffer.clear();
+        buffer
+    }
+
     /// Keeps `buffer` for a later [`take`](Self::take). With `max_spare` buffers already spare,
     /// the one unused longest is freed instead.
     pub fn give(&self, buffer: Vec<i64>) {
@@ -147,6 +160,24 @@ pub struct HeapWorkspace {
 }
 
 impl HeapWorkspace {
+    /// A workspace that holds `a` and `b` themselves (`rows * cols` elements each), with no copy:
+    /// for posted matrices, already parsed into buffers of `pool`'s.
+    pub fn with_inputs(a: Vec<i64>, b: Vec<i64>, rows: usize, cols: usize, pool: &Arc<BufferPool>) -> Self {
+        assert_eq!(
+            (a.len(), b.len()),
+            (rows * cols, rows * cols),
+            "a and b are rows x cols"
+        );
+        Self {
+            a,
+            b,
+            sum: pool.take(rows * cols),
+            rows,
+            cols,
+            pool: Arc::clone(pool),
+        }
+    }
+
     pub fn new(rows: usize, cols: usize, pool: &Arc<BufferPool>) -> Self {
         let len = rows * cols;
         Self {
@@ -238,6 +269,19 @@ mod tests {
         pool.give_at(vec![0; 20], start + Duration::from_millis(1));
         pool.give_at(vec![0; 30], start + Duration::from_millis(2));
         assert_eq!(pool.spare_bytes(), (20 + 30) * 8);
+    }
+
+    #[test]
+    fn an_empty_buffer_is_the_largest_spare_cleared() {
+        let pool = BufferPool::new(3, MIB);
+        let (small, large) = (pool.take(100), pool.take(10_000));
+        let large_address = large.as_ptr();
+        pool.give(small);
+        pool.give(large);
+        let got = pool.take_empty();
+        assert_eq!((got.as_ptr(), got.len()), (large_address, 0));
+        assert!(got.capacity() >= 10_000);
+        assert_eq!(pool.spare_bytes(), 800, "the small one is still spare");
     }
 
     #[test]

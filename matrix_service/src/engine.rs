@@ -31,6 +31,26 @@ pub trait AddEngine: Send + Sync + 'static {
     /// for engines that keep matrices on the heap.
     fn workspace(&self, rows: usize, cols: usize, heap: &Arc<BufferPool>) -> Result<Self::Workspace, AddError>;
 
+    /// A workspace holding posted matrices `a` and `b` (`rows * cols` elements each, row-major,
+    /// in buffers from `heap`). The default copies them into [`workspace`](Self::workspace)'s
+    /// storage one at a time, giving each buffer back to `heap` once copied, so a request holds
+    /// at most three matrices' worth of fresh memory at once; engines whose workspace is on the
+    /// heap take the buffers themselves, with no copy.
+    fn workspace_with(
+        &self,
+        a: Vec<i64>,
+        b: Vec<i64>,
+        (rows, cols): (usize, usize),
+        heap: &Arc<BufferPool>,
+    ) -> Result<Self::Workspace, AddError> {
+        let mut work = self.workspace(rows, cols, heap)?;
+        work.inputs_mut().0.copy_from_slice(&a);
+        heap.give(a);
+        work.inputs_mut().1.copy_from_slice(&b);
+        heap.give(b);
+        Ok(work)
+    }
+
     /// Computes A + B into the workspace's sum with `workers` parallel workers, one band of rows
     /// each. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
     fn add(&self, work: &mut Self::Workspace, workers: usize) -> Result<Addition, AddError>;

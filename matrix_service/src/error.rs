@@ -1,5 +1,7 @@
 //! Every error a client can see, as `{"status":"error","error":"..."}` with the right status.
 
+use std::time::Duration;
+
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -7,6 +9,7 @@ use serde::Serialize;
 use crate::admission::AdmissionLimits;
 use crate::body::BodyError;
 use crate::engine::AddError;
+use crate::memory_budget::BudgetBusy;
 use crate::params::ParamError;
 
 /// Seconds a client is asked to wait (`Retry-After`) after a 503.
@@ -23,6 +26,10 @@ pub enum ApiError {
     BodyTooLarge { limit: usize },
     #[error("could not read the request body: {0}")]
     BodyRead(String),
+    #[error("the body did not arrive within {0:?} of the request head (--body-timeout); send it faster, or in full")]
+    BodyTimeout(Duration),
+    #[error("{0}; retry after {RETRY_AFTER_SECS} s")]
+    MemoryBusy(#[from] BudgetBusy),
     #[error("POST {path} takes its parameters in the JSON body, not the query string; got {query:?}")]
     QueryOnPost { path: String, query: String },
     #[error(
@@ -66,7 +73,8 @@ impl ResponseError for ApiError {
         match self {
             Self::Param(_) | Self::Body(_) | Self::BodyRead(_) | Self::QueryOnPost { .. } => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::Overloaded { .. } | Self::MemoryBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,28 +7,21 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::web::{self, BytesMut, Data};
+use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse, http::header};
-use futures_util::StreamExt;
 use ndarray::ArrayView2;
 
 use crate::admission::Admission;
 use crate::answer::{Answer, Rows, Shape};
 use crate::bands::band_count;
-use crate::body::{AddBody, parse_body};
+use crate::body::AddBody;
 use crate::buffers::BufferPool;
 use crate::engine::{AddEngine, Workspace};
 use crate::error::ApiError;
-use crate::matrix::{checksum, elements, generate_into, sample};
+use crate::matrix::{checksum, generate_into, sample};
+use crate::memory_budget::{Charge, ChargedBody, MemoryBudget};
 use crate::params::{GenerateParams, Limits, parse_query};
-
-/// Past this many bytes of an oversized body, stop reading it and close the connection.
-///
-/// Below it the rest of an oversized body is read and discarded before the 413 goes out, so the
-/// client really receives the 413: closing a socket with unread input makes the kernel send a
-/// reset, which can destroy the answer before the client reads it. Discarding is cheap (about a
-/// gigabyte a second on loopback); this cap only stops a client from streaming forever.
-const DRAIN_CAP_BYTES: usize = 1 << 30;
+use crate::upload::{BodyRules, Received, Upload, drain};
 
 /// One server's shared state: built once, outside the `HttpServer` factory, so every actix
 /// worker thread shares the same admission bound and buffer pool.
@@ -36,22 +29,36 @@ pub struct Service<E> {
     engine: E,
     limits: Limits,
     admission: Admission,
+    budget: MemoryBudget,
     buffers: Arc<BufferPool>,
-    max_body_bytes: usize,
+    body_rules: BodyRules,
     index_page: String,
 }
 
 impl<E: AddEngine> Service<E> {
-    pub fn new(engine: E, limits: Limits, admission: Admission, buffers: BufferPool, max_body_bytes: usize) -> Self {
+    pub fn new(
+        engine: E,
+        limits: Limits,
+        admission: Admission,
+        budget: MemoryBudget,
+        buffers: BufferPool,
+        body_rules: BodyRules,
+    ) -> Self {
         let index_page = render_index::<E>(&limits);
         Self {
             engine,
             limits,
             admission,
+            budget,
             buffers: Arc::new(buffers),
-            max_body_bytes,
+            body_rules,
             index_page,
         }
+    }
+
+    /// Bytes of the request-memory budget free now (for tests and diagnostics).
+    pub fn budget_available_bytes(&self) -> u64 {
+        self.budget.available_bytes()
     }
 
     /// Gives spare matrix memory that has been idle for [`RECLAIM_AFTER`] back to the OS: the
@@ -85,11 +92,8 @@ impl<E: AddEngine> Service<E> {
         let AddBody { a, b, workers } = body;
         let workers = workers.unwrap_or(self.limits.default_workers);
         let (rows, cols) = a.dim();
-        let mut work = self.engine.workspace(rows, cols, &self.buffers)?;
-        let (a_to, b_to) = work.inputs_mut();
-        a_to.copy_from_slice(elements(&a));
-        b_to.copy_from_slice(elements(&b));
-        drop((a, b));
+        let (a, b) = (into_elements(a), into_elements(b));
+        let work = self.engine.workspace_with(a, b, (rows, cols), &self.buffers)?;
         self.add_and_answer(work, workers, Shape::Rect { rows, cols }, None, decoding, started)
     }
 
@@ -159,14 +163,24 @@ async fn healthz() -> HttpResponse {
 async fn get_add<E: AddEngine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let params = parse_query(request.query_string(), &service.limits)?;
-    let permit = service.admission.admit(band_count(params.n, params.workers)).await?;
+    // One deadline for both waits, so a GET waits --queue-timeout at most in all.
+    let deadline = tokio::time::Instant::now() + service.body_rules.queue_timeout;
+    let elements = (params.n * params.n) as u64;
+    let charge = service
+        .budget
+        .charge(MemoryBudget::exact_need(0, elements), deadline)
+        .await?;
+    let permit = service
+        .admission
+        .admit_by(band_count(params.n, params.workers), deadline)
+        .await?;
     let service = service.into_inner();
     let json = blocking(move || {
         let _permit = permit; // held until the workers are gone
         service.answer_generated(params, started)
     })
     .await?;
-    Ok(json_response(json))
+    Ok(json_response(json, charge))
 }
 
 async fn post_add<E: AddEngine>(
@@ -175,22 +189,27 @@ async fn post_add<E: AddEngine>(
     service: Data<Service<E>>,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
+    let upload = Upload {
+        rules: service.body_rules,
+        budget: &service.budget,
+        pool: &service.buffers,
+        limits: service.limits,
+        deadline: tokio::time::Instant::now() + service.body_rules.timeout,
+    };
     if !request.query_string().is_empty() {
         // Still read the body, so the client receives this answer rather than a reset.
-        drain(payload).await;
+        let _ = tokio::time::timeout_at(upload.deadline, drain(payload)).await;
         return Err(ApiError::QueryOnPost {
             path: Service::<E>::path(),
             query: request.query_string().to_owned(),
         });
     }
-    let bytes = read_body(&request, payload, service.max_body_bytes).await?;
-    let limits = service.limits;
-    let (body, decoding) = blocking(move || {
-        let decoding = Instant::now();
-        let body = parse_body(&bytes, &limits)?;
-        Ok((body, decoding.elapsed()))
-    })
-    .await?;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Received { body, charge, decoding } = upload.receive(declared, payload).await?;
     let workers = body.workers.unwrap_or(service.limits.default_workers);
     let permit = service.admission.admit(band_count(body.a.nrows(), workers)).await?;
     let service = service.into_inner();
@@ -199,7 +218,7 @@ async fn post_add<E: AddEngine>(
         service.answer_posted(body, decoding, started)
     })
     .await?;
-    Ok(json_response(json))
+    Ok(json_response(json, charge))
 }
 
 async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -225,44 +244,18 @@ async fn blocking<T: Send + 'static>(
     web::block(work).await.map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-fn json_response(json: Vec<u8>) -> HttpResponse {
+/// The answer, holding the request's memory charge until it has been written.
+fn json_response(json: Vec<u8>, charge: Charge) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(json)
+        .body(ChargedBody::new(json.into(), charge))
 }
 
-/// Reads the whole body, up to `limit` bytes; past that, drains it and answers 413.
-async fn read_body(request: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<BytesMut, ApiError> {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        drain(payload).await;
-        return Err(ApiError::BodyTooLarge { limit });
-    }
-    let mut body = BytesMut::with_capacity(declared.map_or(0, |len| len as usize));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BodyRead(e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            drain(payload).await;
-            return Err(ApiError::BodyTooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// Reads and discards the rest of a body, up to [`DRAIN_CAP_BYTES`].
-async fn drain(mut payload: web::Payload) {
-    let mut discarded = 0;
-    while let Some(Ok(chunk)) = payload.next().await {
-        discarded += chunk.len();
-        if discarded > DRAIN_CAP_BYTES {
-            break;
-        }
-    }
+/// A parsed matrix's elements, row-major, in the buffer they were parsed into.
+fn into_elements(matrix: crate::Matrix) -> Vec<i64> {
+    let (elements, offset) = matrix.into_raw_vec_and_offset();
+    debug_assert!(offset.unwrap_or(0) == 0, "a parsed matrix starts at its buffer's start");
+    elements
 }
 
 fn render_index<E: AddEngine>(limits: &Limits) -> String {

@@ -14,7 +14,9 @@ use crate::admission::{Admission, AdmissionLimits};
 use crate::buffers::{BufferPool, RECLAIM_EVERY};
 use crate::engine::AddEngine;
 use crate::http::{Service, routes};
+use crate::memory_budget::{DEFAULT_MAX_BODY_MEMORY, MemoryBudget};
 use crate::params::{DEFAULT_N, Limits};
+use crate::upload::BodyRules;
 
 /// Flags both servers take. Each binary adds `--port` (its own default) and its own bound on
 /// live workers (`--max-threads` or `--max-children`).
@@ -44,6 +46,18 @@ pub struct CommonArgs {
     #[arg(long, env = "MATRIX_LAB_MAX_BODY_BYTES", default_value_t = 64 << 20, value_parser = positive)]
     pub max_body_bytes: usize,
 
+    /// Server-wide budget in bytes for request memory (512 MiB by default; at least
+    /// --max-body-bytes). Each request is charged, before its body is read, its body's length plus
+    /// its three matrices (rows x cols x 8 bytes each), and holds the charge until its answer is
+    /// written; one that cannot get it within --queue-timeout is answered 503.
+    #[arg(long, env = "MATRIX_LAB_MAX_BODY_MEMORY", default_value_t = DEFAULT_MAX_BODY_MEMORY, value_parser = positive)]
+    pub max_body_memory: usize,
+
+    /// Seconds a client may take from the end of its request head to the last byte of its body;
+    /// past that it is answered 408. Also bounds reading and discarding a refused body.
+    #[arg(long, env = "MATRIX_LAB_BODY_TIMEOUT", default_value_t = 30.0, value_parser = positive_seconds)]
+    pub body_timeout: f64,
+
     /// Requests that compute at once; more wait their turn (fairly, up to --queue-timeout).
     /// Beyond a few per core they would finish no sooner, only hold more memory [default: 2 per
     /// available core].
@@ -70,6 +84,10 @@ pub struct ServerConfig {
     pub http_workers: usize,
     pub limits: Limits,
     pub max_body_bytes: usize,
+    /// `--max-body-memory`.
+    pub max_body_memory: usize,
+    /// `--body-timeout`.
+    pub body_timeout: Duration,
     pub admission: AdmissionLimits,
     /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
     pub shutdown_timeout: Duration,
@@ -99,6 +117,13 @@ impl CommonArgs {
                 self.max_workers
             )));
         }
+        if self.max_body_memory < self.max_body_bytes {
+            return Err(ConfigError(format!(
+                "--max-body-memory {} is below --max-body-bytes {}, so the largest allowed body could never be \
+                 charged; raise --max-body-memory or lower --max-body-bytes",
+                self.max_body_memory, self.max_body_bytes
+            )));
+        }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let admission = AdmissionLimits {
             active_requests: self.max_active_requests.unwrap_or(2 * cores),
@@ -116,6 +141,8 @@ impl CommonArgs {
                 default_workers: self.workers,
             },
             max_body_bytes: self.max_body_bytes,
+            max_body_memory: self.max_body_memory,
+            body_timeout: Duration::from_secs_f64(self.body_timeout),
             admission,
             shutdown_timeout: Duration::from_secs(30),
             unflushed_stdout: self.debug_unflushed_stdout.clone(),
@@ -162,13 +189,13 @@ pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<(
         let admission = Admission::new(config.admission, E::UNITS);
         // Spare buffers for every request that may compute at once; at the default n when idle.
         let buffers = BufferPool::for_requests(config.admission.active_requests, DEFAULT_N);
-        let service = Data::new(Service::new(
-            engine,
-            config.limits,
-            admission,
-            buffers,
-            config.max_body_bytes,
-        ));
+        let budget = MemoryBudget::new(config.max_body_memory, config.limits.max_n);
+        let rules = BodyRules {
+            max_bytes: config.max_body_bytes,
+            timeout: config.body_timeout,
+            queue_timeout: config.admission.queue_timeout,
+        };
+        let service = Data::new(Service::new(engine, config.limits, admission, budget, buffers, rules));
         let reclaimer = service.clone();
         actix_web::rt::spawn(async move {
             let mut every = actix_web::rt::time::interval(RECLAIM_EVERY);
@@ -248,6 +275,8 @@ mod tests {
             }
         );
         assert_eq!(config.max_body_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.max_body_memory, 512 * 1024 * 1024);
+        assert_eq!(config.body_timeout, Duration::from_secs(30));
         assert_eq!(config.admission.queue_timeout, Duration::from_secs(10));
         assert_eq!(config.admission.live_workers, 256);
         let cores = std::thread::available_parallelism().unwrap().get();
@@ -262,6 +291,14 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "--workers 8 is above --max-workers 4; raise --max-workers or lower --workers"
+        );
+        let err = common(&["--max-body-bytes", "2000", "--max-body-memory", "1999"])
+            .config(0, 256, "--max-threads")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--max-body-memory 1999 is below --max-body-bytes 2000"),
+            "{err}"
         );
         let err = common(&[]).config(0, 16, "--max-children").unwrap_err();
         assert!(
@@ -278,6 +315,8 @@ mod tests {
             ["--max-n", "x"],
             ["--queue-timeout", "0"],
             ["--queue-timeout", "-1"],
+            ["--body-timeout", "0"],
+            ["--max-body-memory", "lots"],
         ] {
             assert!(
                 Cli::try_parse_from(std::iter::once("test").chain(args)).is_err(),

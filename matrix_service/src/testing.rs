@@ -27,7 +27,9 @@ use crate::engine::{AddEngine, AddError};
 use crate::http::{Service, routes};
 use crate::launch::LaunchedServer;
 use crate::matrix::{Matrix, Operands, elements};
+use crate::memory_budget::{DEFAULT_MAX_BODY_MEMORY, MemoryBudget};
 use crate::params::Limits;
+use crate::upload::BodyRules;
 
 /// The limits the handler checks run with.
 pub const TEST_LIMITS: Limits = Limits {
@@ -49,13 +51,13 @@ pub fn test_service<E: AddEngine>(engine: E) -> Data<Service<E>> {
     };
     let admission = Admission::new(limits, E::UNITS);
     let buffers = BufferPool::for_requests(4, 500);
-    Data::new(Service::new(
-        engine,
-        TEST_LIMITS,
-        admission,
-        buffers,
-        TEST_MAX_BODY_BYTES,
-    ))
+    let rules = BodyRules {
+        max_bytes: TEST_MAX_BODY_BYTES,
+        timeout: Duration::from_secs(30),
+        queue_timeout: limits.queue_timeout,
+    };
+    let budget = MemoryBudget::new(DEFAULT_MAX_BODY_MEMORY, TEST_LIMITS.max_n);
+    Data::new(Service::new(engine, TEST_LIMITS, admission, budget, buffers, rules))
 }
 
 /// Runs an addition kernel on `a` and `b` (same shape) and returns the sum as a matrix, with

@@ -1,0 +1,246 @@
+//! Receiving a `POST` body: charged to the memory budget before it is read, parsed as it
+//! arrives, and bounded in time.
+//!
+//! - **Charged first.** Before the first byte is read the request is charged the most its body
+//!   could need ([`MemoryBudget::bound_for_body`]: its declared length, or for a chunked body,
+//!   growing as the body does), and once parsed, its exact need. A request that cannot get its
+//!   charge within `--queue-timeout` is answered 503.
+//! - **Never held whole.** Past [`STREAM_FROM_BYTES`] the body's chunks go to a parser on a
+//!   blocking thread as they arrive (a few chunks in flight at most), which builds the two
+//!   matrices directly: no copy of the body, no JSON tree. A smaller body is gathered first and
+//!   then parsed, so a client trickling a small body holds no thread.
+//! - **Bounded in time.** The body's last byte must arrive within `--body-timeout` of the request
+//!   head, or the request is answered 408 and its charge freed. A refused body (413, 503) is read
+//!   and discarded before the answer, so the client really receives it rather than a reset, and
+//!   that too stops at the same deadline.
+
+use std::io::{BufReader, Read};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web::{self, Bytes};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout_at};
+
+use crate::body::{AddBody, BodyError, parse_body_from};
+use crate::buffers::BufferPool;
+use crate::error::ApiError;
+use crate::memory_budget::{Charge, MemoryBudget};
+use crate::params::Limits;
+
+/// Bodies larger than this are parsed as they arrive, on a blocking thread; smaller ones are
+/// gathered first. At 1 MiB a streamed body is charged at least 7 MiB, so a 512 MiB budget lets
+/// at most about 73 parsers wait on their clients at once.
+pub const STREAM_FROM_BYTES: usize = 1 << 20;
+
+/// Chunks on their way to the parser at most: the reader does not run ahead of the parser.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// The parser's read buffer. serde_json reads a byte at a time, fast only from a `BufReader`.
+const PARSER_BUFFER_BYTES: usize = 64 << 10;
+
+/// Past this many bytes of a refused body, stop reading it and close the connection.
+///
+/// Below it the rest of a refused body is read and discarded before the answer goes out, so the
+/// client really receives it: closing a socket with unread input makes the kernel send a reset,
+/// which can destroy the answer before the client reads it. Discarding is cheap (about a
+/// gigabyte a second on loopback); this cap, and the body deadline, stop a client from streaming
+/// forever.
+const DRAIN_CAP_BYTES: usize = 1 << 30;
+
+/// What a server allows a body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyRules {
+    /// `--max-body-bytes`.
+    pub max_bytes: usize,
+    /// `--body-timeout`: end of the request head to the body's last byte.
+    pub timeout: Duration,
+    /// `--queue-timeout`: the longest a request waits for its charge.
+    pub queue_timeout: Duration,
+}
+
+/// A received, parsed body and what it holds of the budget.
+#[derive(Debug)]
+pub struct Received {
+    pub body: AddBody,
+    pub charge: Charge,
+    /// Time spent reading and decoding the body once its first bytes were in.
+    pub decoding: Duration,
+}
+
+/// One request's body on its way in.
+pub struct Upload<'s> {
+    pub rules: BodyRules,
+    pub budget: &'s MemoryBudget,
+    pub pool: &'s Arc<BufferPool>,
+    pub limits: Limits,
+    /// `--body-timeout` after the request head was read.
+    pub deadline: Instant,
+}
+
+impl Upload<'_> {
+    /// Charges, reads and parses a body whose length is `declared` (`None` for a chunked body).
+    pub async fn receive(&self, declared: Option<u64>, mut payload: web::Payload) -> Result<Received, ApiError> {
+        let max_bytes = self.rules.max_bytes;
+        if declared.is_some_and(|len| len > max_bytes as u64) {
+            self.discard(payload).await;
+            return Err(ApiError::BodyTooLarge { limit: max_bytes });
+        }
+        let queue_deadline = Instant::now() + self.rules.queue_timeout;
+        let wanted = self.budget.bound_for_body(declared.unwrap_or(0));
+        let mut charge = match self.budget.charge(wanted, queue_deadline).await {
+            Ok(charge) => charge,
+            Err(busy) => {
+                self.discard(payload).await;
+                return Err(busy.into());
+            }
+        };
+        let streamed = timeout_at(self.deadline, self.stream(&mut payload, declared, &mut charge)).await;
+        let (parser, received) = match streamed {
+            // Dropping the stream closed the parser's channel: it ends at once, and so does the
+            // connection (actix lingers briefly so this answer still reaches the client).
+            Err(_) => return Err(ApiError::BodyTimeout(self.rules.timeout)),
+            Ok(Err(refused)) => {
+                self.discard(payload).await;
+                return Err(refused);
+            }
+            Ok(Ok(streamed)) => streamed,
+        };
+        let (body, decoding) = parser.await.map_err(|e| ApiError::Internal(e.to_string()))??;
+        let (rows, cols) = body.a.dim();
+        charge.trim_to(MemoryBudget::exact_need(received, (rows * cols) as u64));
+        Ok(Received { body, charge, decoding })
+    }
+
+    /// Reads the whole body into the parser, started once the body is known to be large or has
+    /// ended. Returns the parser and the body's length. A parser that gives up early (a bad
+    /// body) is sent nothing more; the rest of the body is read and discarded.
+    async fn stream(
+        &self,
+        payload: &mut web::Payload,
+        declared: Option<u64>,
+        charge: &mut Charge,
+    ) -> Result<(Parser, u64), ApiError> {
+        let mut received: u64 = 0;
+        let mut held: Vec<Bytes> = Vec::new();
+        let mut parser: Option<(Parser, mpsc::Sender<Bytes>)> = None;
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BodyRead(e.to_string()))?;
+            received += chunk.len() as u64;
+            if received > self.rules.max_bytes as u64 {
+                return Err(ApiError::BodyTooLarge {
+                    limit: self.rules.max_bytes,
+                });
+            }
+            if declared.is_none() {
+                let grow_by = Instant::now() + self.rules.queue_timeout;
+                (self
+                    .budget
+                    .grow(charge, self.budget.bound_for_body(received), grow_by)
+                    .await)?;
+            }
+            match &parser {
+                Some((_, chunks)) => {
+                    // An error means the parser has stopped: keep reading, send nothing.
+                    let _ = chunks.send(chunk).await;
+                }
+                None => {
+                    held.push(chunk);
+                    if received >= STREAM_FROM_BYTES as u64 {
+                        parser = Some(self.start_parser(&mut held).await);
+                    }
+                }
+            }
+        }
+        let (parser, _chunks) = match parser {
+            Some(started) => started,
+            None => self.start_parser(&mut held).await,
+        };
+        Ok((parser, received))
+    }
+
+    /// Starts the parser on a blocking thread and sends it the chunks held so far.
+    async fn start_parser(&self, held: &mut Vec<Bytes>) -> (Parser, mpsc::Sender<Bytes>) {
+        let (chunks, incoming) = mpsc::channel(CHUNKS_IN_FLIGHT);
+        let (limits, pool) = (self.limits, Arc::clone(self.pool));
+        let parser = actix_web::rt::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let reader = BufReader::with_capacity(PARSER_BUFFER_BYTES, ChunkReader::new(incoming));
+            parse_body_from(reader, &limits, &pool).map(|body| (body, started.elapsed()))
+        });
+        for chunk in held.drain(..) {
+            let _ = chunks.send(chunk).await;
+        }
+        (parser, chunks)
+    }
+
+    /// Reads and discards the rest of a refused body, until its end, [`DRAIN_CAP_BYTES`], or the
+    /// body deadline.
+    async fn discard(&self, payload: web::Payload) {
+        let _ = timeout_at(self.deadline, drain(payload)).await;
+    }
+}
+
+/// The parser's result: the body and how long it took.
+type Parser = actix_web::rt::task::JoinHandle<Result<(AddBody, Duration), BodyError>>;
+
+/// Reads and discards a body, up to [`DRAIN_CAP_BYTES`].
+pub async fn drain(mut payload: web::Payload) {
+    let mut discarded = 0;
+    while let Some(Ok(chunk)) = payload.next().await {
+        discarded += chunk.len();
+        if discarded > DRAIN_CAP_BYTES {
+            break;
+        }
+    }
+}
+
+/// The body's chunks, as the parser's blocking reader. Ends when the sender is gone: the body
+/// ended, or the request gave up on it.
+struct ChunkReader {
+    incoming: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChunkReader {
+    fn new(incoming: mpsc::Receiver<Bytes>) -> Self {
+        Self {
+            incoming,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.incoming.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reader_yields_every_chunk_in_order_then_ends() {
+        let (chunks, incoming) = mpsc::channel(8);
+        for part in ["{\"a\": [[1", ", 2]], ", "", "\"b\": [[3, 4]]}"] {
+            chunks.try_send(Bytes::from_static(part.as_bytes())).unwrap();
+        }
+        drop(chunks);
+        let mut text = String::new();
+        BufReader::with_capacity(3, ChunkReader::new(incoming))
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, r#"{"a": [[1, 2]], "b": [[3, 4]]}"#);
+    }
+}
