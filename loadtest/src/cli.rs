@@ -7,8 +7,9 @@ use anyhow::bail;
 use clap::Parser;
 
 use crate::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec};
-use crate::servers::{LAB_SERVERS, LabServer, is_lab_name, lab_server};
+use crate::servers::{LAB_SERVERS, LabServer, is_lab_name, lab_server_name};
 use crate::summary::ScenarioKey;
+use crate::uploads::UploadsArgs;
 
 /// Every lab server, as `--servers` lists them by default.
 const ALL_LAB_SERVERS: &str = "threading,multiprocessing,prefork";
@@ -21,8 +22,12 @@ const ALL_LAB_SERVERS: &str = "threading,multiprocessing,prefork";
 /// alternating trials of 5 s per server at 20 connections, samples each server's CPU and memory,
 /// and writes results/<UTC time>/ (summary.json, report.md, charts, raw oha JSON).
 #[derive(Debug, Parser)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// Another job instead of the comparison.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The design card's load, `oha -n 200 -c 20`, once per server: a quick look, not a measurement.
     #[arg(long)]
     pub quick: bool,
@@ -100,6 +105,12 @@ pub struct Cli {
     pub request_timeout: f64,
 }
 
+/// The harness's other jobs.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    Uploads(UploadsArgs),
+}
+
 fn seconds(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(secs) if secs > 0.0 && secs <= 3600.0 => Ok(secs),
@@ -112,13 +123,6 @@ fn non_negative_seconds(raw: &str) -> Result<f64, String> {
         Ok(secs) if (0.0..=3600.0).contains(&secs) => Ok(secs),
         _ => Err("must be a number of seconds from 0 to 3600".into()),
     }
-}
-
-fn lab_server_name(raw: &str) -> Result<&'static LabServer, String> {
-    lab_server(raw).ok_or_else(|| {
-        let names: Vec<&str> = LAB_SERVERS.iter().map(|s| s.name).collect();
-        format!("{raw:?} is not a lab server; the lab servers are {}", names.join(", "))
-    })
 }
 
 fn target_spec(raw: &str) -> Result<TargetSpec, String> {

@@ -23,6 +23,7 @@ pub mod servers;
 pub mod stats;
 pub mod summary;
 pub mod trial;
+pub mod uploads;
 pub mod verify;
 pub mod work_cost;
 
@@ -49,6 +50,9 @@ const SETTLE: Duration = Duration::from_millis(500);
 
 /// Runs the whole job; see the crate docs.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(cli::Command::Uploads(args)) = cli.command {
+        return uploads::run(args);
+    }
     let started = Instant::now();
     let now = chrono::Utc::now();
     let plan = cli.plan(&now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;

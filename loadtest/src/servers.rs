@@ -49,6 +49,14 @@ pub static LAB_SERVERS: [LabServer; 3] = [
     },
 ];
 
+/// Parses a lab server's name, for flags; the error lists the names.
+pub fn lab_server_name(raw: &str) -> Result<&'static LabServer, String> {
+    lab_server(raw).ok_or_else(|| {
+        let names: Vec<&str> = LAB_SERVERS.iter().map(|s| s.name).collect();
+        format!("{raw:?} is not a lab server; the lab servers are {}", names.join(", "))
+    })
+}
+
 /// The lab server called `name`.
 pub fn lab_server(name: &str) -> Option<&'static LabServer> {
     LAB_SERVERS.iter().find(|s| s.name == name)
@@ -126,7 +134,7 @@ fn binary_dir() -> anyhow::Result<PathBuf> {
 
 /// Builds `binaries` in the harness's profile (a no-op when they are up to date, so the servers
 /// measured are always the current source), then returns their directory.
-fn build_servers(binaries: &[&str], say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
+pub(crate) fn build_servers(binaries: &[&str], say: &dyn Fn(&str)) -> anyhow::Result<PathBuf> {
     let dir = binary_dir()?;
     let Some(root) = workspace_root() else {
         // Installed without the source: use the binaries beside the harness if present.
@@ -233,6 +241,26 @@ fn lab_endpoint(url: &str, path: &str) -> anyhow::Result<String> {
 }
 
 fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyhow::Result<Target> {
+    let log_path = logs_dir.join(format!("{}.log", server.name));
+    let launched = start_lab_server_with(server, bin_dir, &log_path, &[])?;
+    let endpoint = format!("{}{}", launched.url(), server.path);
+    Ok(Target {
+        name: server.name.into(),
+        endpoint,
+        lab: true,
+        managed: Some(launched),
+        given_pid: None,
+    })
+}
+
+/// Starts a lab server from `bin_dir` on a free port with `extra` arguments after its own,
+/// logging to `log_path`.
+pub(crate) fn start_lab_server_with(
+    server: &LabServer,
+    bin_dir: &Path,
+    log_path: &Path,
+    extra: &[String],
+) -> anyhow::Result<LaunchedServer> {
     let binary = bin_dir.join(server.binary);
     if !binary.exists() {
         bail!(
@@ -242,29 +270,21 @@ fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyh
         );
     }
     let name = server.name;
-    let log_path = logs_dir.join(format!("{name}.log"));
-    let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let log = File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
     let mut command = Command::new(&binary);
     // Warnings only: an access-log line per request would cost the server CPU under load.
     command
         .args(["--port", "0"])
         .args(server.args)
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stderr(log);
-    let launched = LaunchedServer::start(command, STARTUP_TIMEOUT).with_context(|| {
+    LaunchedServer::start(command, STARTUP_TIMEOUT).with_context(|| {
         format!(
             "starting the {name} server (its log: {}; a --servers list without {name} skips it)",
             log_path.display()
         )
-    })?;
-    let endpoint = format!("{}{}", launched.url(), server.path);
-    Ok(Target {
-        name: name.into(),
-        endpoint,
-        lab: true,
-        managed: Some(launched),
-        given_pid: None,
     })
 }
 

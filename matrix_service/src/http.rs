@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::matrix::{checksum, generate_into, sample};
 use crate::memory_budget::{Charge, ChargedBody, MemoryBudget};
 use crate::params::{GenerateParams, Limits, parse_query};
-use crate::upload::{BodyRules, Received, Upload, drain};
+use crate::upload::{BodyRules, Received, Upload};
 
 /// One server's shared state: built once, outside the `HttpServer` factory, so every actix
 /// worker thread shares the same admission bound and buffer pool.
@@ -197,8 +197,7 @@ async fn post_add<E: AddEngine>(
         deadline: tokio::time::Instant::now() + service.body_rules.timeout,
     };
     if !request.query_string().is_empty() {
-        // Still read the body, so the client receives this answer rather than a reset.
-        let _ = tokio::time::timeout_at(upload.deadline, drain(payload)).await;
+        // The payload is dropped unread: actix lingers, so the client still hears this answer.
         return Err(ApiError::QueryOnPost {
             path: Service::<E>::path(),
             query: request.query_string().to_owned(),

@@ -210,6 +210,9 @@ pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<(
                 .configure(routes(service.clone()))
         })
         .workers(config.http_workers)
+        // How long a connection lingers after answering a body it did not read, reading and
+        // discarding the rest so the client hears the answer (see `upload`).
+        .client_disconnect_timeout(config.body_timeout)
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .bind((config.host.as_str(), config.port))?;
         let address = server

@@ -10,9 +10,15 @@
 //!   matrices directly: no copy of the body, no JSON tree. A smaller body is gathered first and
 //!   then parsed, so a client trickling a small body holds no thread.
 //! - **Bounded in time.** The body's last byte must arrive within `--body-timeout` of the request
-//!   head, or the request is answered 408 and its charge freed. A refused body (413, 503) is read
-//!   and discarded before the answer, so the client really receives it rather than a reset, and
-//!   that too stops at the same deadline.
+//!   head, or the request is answered 408 and its charge freed.
+//! - **Refused at once, heard by the client.** A refused body (400, 408, 413, 503) is answered
+//!   as soon as the refusal is known, and the connection then lingers: actix reads and discards
+//!   the rest of the body, for up to `--body-timeout` (the server sets its client disconnect
+//!   timeout to it), before it closes. Closing a socket with unread input makes the kernel send
+//!   a reset, which can destroy the answer before the client reads it; lingering lets a client
+//!   that reads only once it has sent everything still receive its answer, and a client that
+//!   reads as it sends (curl does) stop sending at once, instead of pushing, say, 55 MB more
+//!   through a drain before it hears that the server will not take it.
 
 use std::io::{BufReader, Read};
 use std::sync::Arc;
@@ -39,15 +45,6 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The parser's read buffer. serde_json reads a byte at a time, fast only from a `BufReader`.
 const PARSER_BUFFER_BYTES: usize = 64 << 10;
-
-/// Past this many bytes of a refused body, stop reading it and close the connection.
-///
-/// Below it the rest of a refused body is read and discarded before the answer goes out, so the
-/// client really receives it: closing a socket with unread input makes the kernel send a reset,
-/// which can destroy the answer before the client reads it. Discarding is cheap (about a
-/// gigabyte a second on loopback); this cap, and the body deadline, stop a client from streaming
-/// forever.
-const DRAIN_CAP_BYTES: usize = 1 << 30;
 
 /// What a server allows a body.
 #[derive(Debug, Clone, Copy)]
@@ -82,31 +79,17 @@ pub struct Upload<'s> {
 impl Upload<'_> {
     /// Charges, reads and parses a body whose length is `declared` (`None` for a chunked body).
     pub async fn receive(&self, declared: Option<u64>, mut payload: web::Payload) -> Result<Received, ApiError> {
+        // Every early return drops the payload unread: actix then lingers (see the module docs).
         let max_bytes = self.rules.max_bytes;
         if declared.is_some_and(|len| len > max_bytes as u64) {
-            self.discard(payload).await;
             return Err(ApiError::BodyTooLarge { limit: max_bytes });
         }
         let queue_deadline = Instant::now() + self.rules.queue_timeout;
         let wanted = self.budget.bound_for_body(declared.unwrap_or(0));
-        let mut charge = match self.budget.charge(wanted, queue_deadline).await {
-            Ok(charge) => charge,
-            Err(busy) => {
-                self.discard(payload).await;
-                return Err(busy.into());
-            }
-        };
+        let mut charge = self.budget.charge(wanted, queue_deadline).await?;
         let streamed = timeout_at(self.deadline, self.stream(&mut payload, declared, &mut charge)).await;
-        let (parser, received) = match streamed {
-            // Dropping the stream closed the parser's channel: it ends at once, and so does the
-            // connection (actix lingers briefly so this answer still reaches the client).
-            Err(_) => return Err(ApiError::BodyTimeout(self.rules.timeout)),
-            Ok(Err(refused)) => {
-                self.discard(payload).await;
-                return Err(refused);
-            }
-            Ok(Ok(streamed)) => streamed,
-        };
+        // A timed-out stream was dropped, closing the parser's channel: the parser ends at once.
+        let (parser, received) = streamed.map_err(|_| ApiError::BodyTimeout(self.rules.timeout))??;
         let (body, decoding) = parser.await.map_err(|e| ApiError::Internal(e.to_string()))??;
         let (rows, cols) = body.a.dim();
         charge.trim_to(MemoryBudget::exact_need(received, (rows * cols) as u64));
@@ -174,27 +157,10 @@ impl Upload<'_> {
         }
         (parser, chunks)
     }
-
-    /// Reads and discards the rest of a refused body, until its end, [`DRAIN_CAP_BYTES`], or the
-    /// body deadline.
-    async fn discard(&self, payload: web::Payload) {
-        let _ = timeout_at(self.deadline, drain(payload)).await;
-    }
 }
 
 /// The parser's result: the body and how long it took.
 type Parser = actix_web::rt::task::JoinHandle<Result<(AddBody, Duration), BodyError>>;
-
-/// Reads and discards a body, up to [`DRAIN_CAP_BYTES`].
-pub async fn drain(mut payload: web::Payload) {
-    let mut discarded = 0;
-    while let Some(Ok(chunk)) = payload.next().await {
-        discarded += chunk.len();
-        if discarded > DRAIN_CAP_BYTES {
-            break;
-        }
-    }
-}
 
 /// The body's chunks, as the parser's blocking reader. Ends when the sender is gone: the body
 /// ended, or the request gave up on it.

@@ -1,0 +1,79 @@
+//! The uploads' table and progress lines.
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+
+use super::UploadsResult;
+use super::client::Pace;
+
+const MIB: f64 = (1 << 20) as f64;
+
+fn pace(result: &UploadsResult) -> String {
+    match result.pace {
+        Pace::HoldLastByte { hold_secs } => format!("last byte held {hold_secs} s"),
+        Pace::Trickle { every_secs } => format!("a byte every {every_secs} s"),
+    }
+}
+
+fn statuses(result: &UploadsResult) -> String {
+    let mut parts: Vec<String> = result.statuses.iter().map(|(s, c)| format!("{c}x{s}")).collect();
+    for (count, what) in [
+        (result.resets, "reset"),
+        (result.closed, "closed"),
+        (result.hangs, "hang"),
+        (result.not_connected, "not connected"),
+    ] {
+        if count > 0 {
+            parts.push(format!("{count}x{what}"));
+        }
+    }
+    parts.join(" ")
+}
+
+fn peak(result: &UploadsResult) -> String {
+    result
+        .peak_pss_bytes
+        .map_or_else(|| "not sampled".into(), |b| format!("{:.0}", b as f64 / MIB))
+}
+
+/// One line for a finished wave, for the terminal while the run goes on.
+pub fn line(result: &UploadsResult) -> String {
+    format!(
+        "  {}: {} in {:.1} s; peak {} MiB; /healthz p99 {:.1} ms, max {:.1} ms, {} failed; then {:?}",
+        result.server,
+        statuses(result),
+        result.wall_secs,
+        peak(result),
+        result.health.p99_ms,
+        result.health.max_ms,
+        result.health.failed,
+        result.after,
+    )
+}
+
+/// The table of every wave.
+pub fn table(results: &[UploadsResult]) -> Table {
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL_CONDENSED).set_header([
+        "server",
+        "clients",
+        "body MB",
+        "pace",
+        "answers",
+        "peak MiB",
+        "healthz p50/p99/max ms",
+        "then",
+    ]);
+    for r in results {
+        table.add_row([
+            r.server.clone(),
+            r.clients.to_string(),
+            format!("{:.0}", r.body_bytes as f64 / 1e6),
+            pace(r),
+            statuses(r),
+            peak(r),
+            format!("{:.1}/{:.1}/{:.1}", r.health.p50_ms, r.health.p99_ms, r.health.max_ms),
+            format!("{:?}", r.after),
+        ]);
+    }
+    table
+}
