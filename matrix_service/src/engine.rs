@@ -33,9 +33,12 @@ pub trait AddEngine: Send + Sync + 'static {
 
     /// A workspace holding posted matrices `a` and `b` (`rows * cols` elements each, row-major,
     /// in buffers from `heap`). The default copies them into [`workspace`](Self::workspace)'s
-    /// storage one at a time, giving each buffer back to `heap` once copied, so a request holds
-    /// at most three matrices' worth of fresh memory at once; engines whose workspace is on the
-    /// heap take the buffers themselves, with no copy.
+    /// storage one at a time and frees each buffer once copied, so a request holds at most
+    /// three matrices' worth of fresh memory at once. The buffers are freed, not given back to
+    /// `heap`: such an engine keeps its matrices elsewhere, so a spare heap buffer would sit
+    /// idle, charged to no request, beside the copy (measured: 218 MiB at the peak of one
+    /// 2000 x 2000 upload when given back, against 157 MiB before parsing used `heap`).
+    /// Engines whose workspace is on the heap take the buffers themselves, with no copy.
     fn workspace_with(
         &self,
         a: Vec<i64>,
@@ -45,9 +48,9 @@ pub trait AddEngine: Send + Sync + 'static {
     ) -> Result<Self::Workspace, AddError> {
         let mut work = self.workspace(rows, cols, heap)?;
         work.inputs_mut().0.copy_from_slice(&a);
-        heap.give(a);
+        drop(a);
         work.inputs_mut().1.copy_from_slice(&b);
-        heap.give(b);
+        drop(b);
         Ok(work)
     }
 

@@ -47,9 +47,11 @@ pub struct CommonArgs {
     pub max_body_bytes: usize,
 
     /// Server-wide budget in bytes for request memory (512 MiB by default; at least
-    /// --max-body-bytes). Each request is charged, before its body is read, its body's length plus
-    /// its three matrices (rows x cols x 8 bytes each), and holds the charge until its answer is
-    /// written; one that cannot get it within --queue-timeout is answered 503.
+    /// --max-body-bytes). Each request is charged its body's length plus its three matrices
+    /// (rows x cols x 8 bytes each) and holds the charge until its answer is written. A body is
+    /// charged before it is read, at the most its length could hold (up to 7 times its length),
+    /// and trimmed once parsed; a request that cannot get its charge within --queue-timeout is
+    /// answered 503.
     #[arg(long, env = "MATRIX_LAB_MAX_BODY_MEMORY", default_value_t = DEFAULT_MAX_BODY_MEMORY, value_parser = positive)]
     pub max_body_memory: usize,
 
