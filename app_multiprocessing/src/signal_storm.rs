@@ -3,7 +3,7 @@
 //! `SA_RESTART`. Each blocking call in flight (the poll on the children's pipes, a read, a
 //! waitpid, the pool supervisor's poll, the runtime's own waits) then fails with EINTR, as it
 //! would under a profiler, a debugger or a library that uses signals. The server must answer
-//! every request as if nothing happened (design note, pitfall A8).
+//! every request as if nothing happened (pitfall A8 in `docs/multiprocessing.md`).
 //!
 //! A signal sent to the process as a whole would nearly always land on the main thread (actix's
 //! idle event loop), never on the blocking threads that wait for children, so the storm aims at

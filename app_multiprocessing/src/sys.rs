@@ -16,7 +16,7 @@
 //! a test hook's: a signal handler without `SA_RESTART` and `tgkill(2)`, to interrupt blocking
 //! calls on purpose ([`crate::signal_storm`]).
 //!
-//! See `shared/research/multiprocessing-design.md`, sections 1.1, 1.2, 2 and 3.
+//! Why each rule exists, and the pitfalls the tests check: `docs/multiprocessing.md`.
 
 use std::num::NonZeroUsize;
 use std::ops::Range;
@@ -671,7 +671,7 @@ pub fn ignore_stop_signals() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Test hook: interrupting signals (design note, pitfall A8).
+// Test hook: interrupting signals (pitfall A8 in `docs/multiprocessing.md`).
 
 /// Signals [`count_signal`] has handled, in every thread of this process.
 static SIGNALS_HANDLED: AtomicU64 = AtomicU64::new(0);

@@ -1,4 +1,4 @@
-//! Design note B13: a child process the server starts for some other reason is still its own
+//! Pitfall B13 (`docs/multiprocessing.md`): a child process the server starts for some other reason is still its own
 //! to wait for while the pool supervises its workers. `Command::status()` gets the right exit
 //! code through worker deaths and respawns, which proves the supervisor reaps by pid (never
 //! `waitpid(-1)`) and leaves SIGCHLD alone (ignoring it would auto-reap every child).

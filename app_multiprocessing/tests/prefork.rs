@@ -1,7 +1,7 @@
 //! `--strategy prefork`, the real binary on a free port: the pool's workers, its shared memory,
 //! and its supervision (a worker killed, hung, crashing at start or breaking the protocol;
-//! saturation; shutdown), checked from outside through `/proc`. The cases follow section 4 of
-//! `shared/research/multiprocessing-design.md` (B1 to B15).
+//! saturation; shutdown), checked from outside through `/proc`. The cases are the pool's
+//! pitfalls B1 to B15 in `docs/multiprocessing.md`.
 
 use std::time::{Duration, Instant};
 

@@ -441,7 +441,7 @@ async fn concurrent_requests_share_one_malloc_heap() {
     check_one_malloc_heap(&server, "/multiprocessing").await;
 }
 
-/// Design note C3: a slow `/multiprocessing` request blocks a blocking-pool thread, never the
+/// Pitfall C3 (`docs/multiprocessing.md`): a slow `/multiprocessing` request blocks a blocking-pool thread, never the
 /// async worker. With one HTTP worker, `/healthz` on the same worker still answers at once.
 #[actix_web::test]
 async fn a_slow_request_leaves_the_event_loop_free_for_others() {
@@ -476,7 +476,7 @@ async fn a_slow_request_leaves_the_event_loop_free_for_others() {
     );
 }
 
-/// Design note A5: a client that hangs up mid-request leaves no child, zombie or descriptor
+/// Pitfall A5 (`docs/multiprocessing.md`): a client that hangs up mid-request leaves no child, zombie or descriptor
 /// behind; the request's blocking thread still drains and reaps its children.
 #[actix_web::test]
 async fn a_client_that_hangs_up_mid_request_leaves_nothing_behind() {
@@ -510,7 +510,7 @@ async fn a_client_that_hangs_up_mid_request_leaves_nothing_behind() {
     assert_eq!(reply.status, StatusCode::OK, "still serving: {}", reply.json);
 }
 
-/// Design note C6: text the server has buffered for stdout but not yet flushed is printed once,
+/// Pitfall C6 (`docs/multiprocessing.md`): text the server has buffered for stdout but not yet flushed is printed once,
 /// by the server as it exits. A child that ended through `exit` rather than `_exit` (or unwound
 /// out of its band) would flush its inherited copy of the buffer and print it again.
 #[actix_web::test]
@@ -541,7 +541,7 @@ async fn children_never_flush_the_servers_buffered_stdout() {
     }
 }
 
-/// Design note A9: when the parent stops reading, a child's write fails with EPIPE (SIGPIPE is
+/// Pitfall A9 (`docs/multiprocessing.md`): when the parent stops reading, a child's write fails with EPIPE (SIGPIPE is
 /// ignored), the child exits saying so instead of hanging, and the server lives on. The band is
 /// 2 MB, more than any pipe holds, so the child cannot finish writing before the hang-up.
 #[actix_web::test]
@@ -562,7 +562,7 @@ async fn a_child_whose_parent_stops_reading_exits_on_epipe_and_the_server_lives(
     assert_eq!(health.status, StatusCode::OK, "the server did not die of SIGPIPE");
 }
 
-/// Design note A8: every thread of the server is interrupted by a signal every 200 µs, its
+/// Pitfall A8 (`docs/multiprocessing.md`): every thread of the server is interrupted by a signal every 200 µs, its
 /// handler installed without SA_RESTART, so blocking calls in flight fail with EINTR: the poll
 /// on the children's pipes, the reads, waitpid, the pool supervisor's poll, the runtime's own
 /// waits. Under both strategies every request still gets its right answer, and nothing is left.
@@ -645,7 +645,7 @@ async fn a_signal_storm_fails_no_request() {
     }
 }
 
-/// Design note A7: one request's child lingers 2 s after its band; requests running around it
+/// Pitfall A7 (`docs/multiprocessing.md`): one request's child lingers 2 s after its band; requests running around it
 /// are not held up. A child forked for one request must not keep another request's pipe open
 /// (the fork lock and each child's close_range see to it), or that request would wait for its
 /// EOF until the lingering child exits. The other requests run from before the lingering one
@@ -809,7 +809,7 @@ async fn a_dead_fork_server_is_reaped_and_the_server_forks_children_itself() {
     );
 }
 
-/// Design note C5: when the OS refuses a fork (EAGAIN: here the process limit of the user the
+/// Pitfall C5 (`docs/multiprocessing.md`): when the OS refuses a fork (EAGAIN: here the process limit of the user the
 /// server runs as), the request gets 503 and the children already forked for it are killed and
 /// reaped, with no descriptor left open; once there is room again the server serves again.
 ///

@@ -95,6 +95,27 @@ fn sigterm_stops_the_server_with_exit_code_0() {
 }
 
 #[test]
+fn a_log_written_to_a_file_has_no_colour_codes() {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut command = std::process::Command::new(BINARY);
+    command
+        .args(["--port", "0"])
+        .env("RUST_LOG", "info")
+        .stderr(log.reopen().unwrap());
+    let server = ServerProcess::launch(command);
+    let answer = raw_exchange(
+        server.url(),
+        "GET /healthz HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n",
+        b"",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(server.terminate(Duration::from_secs(10)).success());
+    let written = std::fs::read_to_string(log.path()).unwrap();
+    assert!(written.contains("GET /healthz"), "the access line is logged: {written}");
+    assert!(!written.contains('\u{1b}'), "no escape codes: {written:?}");
+}
+
+#[test]
 fn impossible_flags_are_refused_before_starting() {
     let output = std::process::Command::new(BINARY)
         .args(["--workers", "9", "--max-workers", "8"])

@@ -28,7 +28,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// The design card's load, `oha -n 200 -c 20`, once per server: a quick look, not a measurement.
+    /// The classic load, `oha -n 200 -c 20`, once per server: a quick look, not a measurement.
     #[arg(long)]
     pub quick: bool,
 

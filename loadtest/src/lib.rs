@@ -7,7 +7,7 @@
 //! ([`aggregate`], [`stats`]) → conclusions computed from them ([`conclusions`]) → `summary.json`,
 //! `report.md`, charts and the terminal table ([`report`]).
 //!
-//! The methodology follows `shared/research/loadtest-methodology.md`.
+//! The methodology is described in `docs/methodology.md`.
 
 pub mod aggregate;
 pub mod cli;
@@ -30,7 +30,6 @@ pub mod work_cost;
 #[cfg(test)]
 mod testdata;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -71,10 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let workspace = servers::workspace_root();
-    let tools_root = workspace
-        .as_ref()
-        .map_or_else(|| PathBuf::from("target/tools"), |w| w.join("target/tools"));
-    let oha = oha::provision::find_or_install(plan.oha.as_deref(), &tools_root)?;
+    let oha = oha::provision::find_or_install(plan.oha.as_deref(), &oha::provision::default_tools_root())?;
     eprintln!("using {} ({})", oha.path.display(), oha.version_line);
 
     let client = http::Client::new(Duration::from_secs(60));

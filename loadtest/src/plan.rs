@@ -9,7 +9,7 @@ use crate::summary::ScenarioKey;
 /// Quick look or measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// `oha -n 200 -c 20` once per server: the design card's load.
+    /// `oha -n 200 -c 20` once per server: the classic load.
     Quick,
     /// Warm-up, then several alternating trials per server.
     Measured,

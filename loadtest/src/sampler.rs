@@ -25,7 +25,7 @@
 //!
 //! [`snapshot`] is one look at the tree; [`Sampler`] takes one at the start and end of a window and
 //! others in between on a background thread, so that the memory peak of a trial is caught.
-//! (Methodology: `research/loadtest-methodology.md` A5 and B16-B17.)
+//! (How the figures are used: `docs/methodology.md`, "CPU and memory of a server".)
 
 use std::collections::HashSet;
 use std::sync::mpsc::{self, RecvTimeoutError};

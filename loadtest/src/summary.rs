@@ -5,7 +5,7 @@
 //!
 //! Units are in the field names (`_ms`, `_secs`, `_bytes`). Keys are snake_case. The keys of
 //! [`ScenarioResult`] up to `peak_memory_bytes`, `results` and `oha_version` are part of the
-//! lab's contract (`shared/DESIGN.md`); the rest may grow.
+//! lab's contract (`docs/harness.md`, "What it writes"); the rest may grow.
 
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +91,7 @@ impl ServerInfo {
 /// How the run was designed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Design {
-    /// `quick` (the design card's `oha -n 200 -c 20`, one trial) or `measured`.
+    /// `quick` (the classic `oha -n 200 -c 20`, one trial) or `measured`.
     pub mode: String,
     /// The load per trial: `-n 200` or `-z 5s`.
     pub load: String,

@@ -14,7 +14,7 @@ use crate::servers::Target;
 use crate::stats::median;
 use crate::summary::{Probe, ScenarioKey};
 
-/// Keys every lab answer must have (shared/DESIGN.md).
+/// Keys every lab answer must have (the answer's fields in `docs/api.md`).
 pub const ANSWER_KEYS: [&str; 10] = [
     "status",
     "method",

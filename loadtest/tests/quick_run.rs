@@ -1,12 +1,12 @@
 //! End to end: `loadtest --quick` against the real servers (built and started by the harness)
-//! and the real oha. Needs oha 1.15+ on PATH (or $OHA); `.ci/run` installs it and runs ignored
-//! tests.
+//! and the real oha. Needs oha 1.15+: $OHA, on PATH, or the one a harness run installed in
+//! target/tools (the harness finds it the same way). `.ci/run` installs it and runs ignored tests.
 
 use std::process::Command;
 
 use serde_json::Value;
 
-/// Keys every `results` entry must have (shared/DESIGN.md).
+/// Keys every `results` entry must have (`docs/harness.md`, "What it writes").
 const RESULT_KEYS: [&str; 11] = [
     "server",
     "concurrency",
@@ -22,7 +22,7 @@ const RESULT_KEYS: [&str; 11] = [
 ];
 
 #[test]
-#[ignore = "needs oha on PATH; run by .ci/run with --run-ignored"]
+#[ignore = "needs oha ($OHA, PATH or target/tools); run by .ci/run with --run-ignored"]
 fn quick_run_writes_every_file_with_the_contracted_keys() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))

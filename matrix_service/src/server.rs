@@ -2,7 +2,7 @@
 //! `HttpServer` around a [`Service`].
 
 use std::future::{Future, poll_fn};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -169,14 +169,16 @@ fn positive_seconds(raw: &str) -> Result<f64, String> {
 }
 
 /// Logs to stderr through `tracing`; `RUST_LOG` sets the level (default `info`, which includes
-/// one access-log line per request from actix's `Logger`).
+/// one access-log line per request from actix's `Logger`), in colour only on a terminal.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     // `try_init` also routes the `log` records of actix's Logger into tracing. It fails only if a
     // subscriber is already set (tests), which is fine.
+    // Colour only for a person at a terminal: escape codes in a log file are noise.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

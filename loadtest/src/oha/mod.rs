@@ -10,7 +10,7 @@
 //! - [`runner`]: the exact command line, and running it to completion or to a wall-clock limit or
 //!   cancellation, with stdout, stderr and oha's CPU time captured.
 //!
-//! See `research/loadtest-methodology.md` A4 for oha's semantics and B5, B6 for how they are read.
+//! How the harness reads oha's figures, and why: `docs/methodology.md`, "Reading oha".
 
 pub mod model;
 pub mod provision;

@@ -3,7 +3,7 @@
 //! It owns the harness's reading of oha's result: which answers count as good (2xx only), which
 //! failures are the load generator's own deadline aborts rather than server faults, and which
 //! latency figures describe the good answers. oha's headline numbers do not mean what their names
-//! suggest (see `research/loadtest-methodology.md` A4), so the harness derives its own:
+//! suggest (see `docs/methodology.md`, "Reading oha"), so the harness derives its own:
 //!
 //! - oha counts *any* HTTP response as a "success", a 503 included, and its `successRate` and
 //!   `requestsPerSec` count failures too (hatoo/oha#645). [`OhaReport::rps_2xx`] counts 2xx only.

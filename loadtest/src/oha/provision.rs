@@ -176,6 +176,22 @@ pub fn find_or_install(flag: Option<&Path>, tools_root: &Path) -> Result<Oha, Pr
     }
 }
 
+/// Where the harness installs oha when it finds none: `target/tools` of this workspace.
+pub fn default_tools_root() -> PathBuf {
+    crate::servers::workspace_root().map_or_else(|| PathBuf::from("target/tools"), |w| w.join("target/tools"))
+}
+
+/// The oha [`find_or_install`] would use without a flag, if there is one already: `$OHA`, else
+/// `oha` on `PATH`, else an earlier install under `tools_root`. Never installs; for the tests
+/// that need the real oha, so one the harness installed serves them too.
+pub fn find_existing(tools_root: &Path) -> Option<Oha> {
+    let path_var = std::env::var_os("PATH");
+    match locate(None, std::env::var_os("OHA"), path_var.as_ref(), tools_root) {
+        Ok(Located::Found(oha)) => Some(oha),
+        _ => None,
+    }
+}
+
 /// Runs `path --version`, parses `oha X.Y.Z`, and accepts 1.15.0 up to (not including) 2.0.0.
 pub fn check_version(path: &Path) -> Result<Oha, ProvisionError> {
     check_version_from(path, Origin::Direct)

@@ -10,7 +10,7 @@
 //! decides: it sets the cancel flag and SIGKILLs the group, anything oha started included.
 //!
 //! oha's CPU time is measured too: a load generator near 100% of its CPU caps the throughput it
-//! can observe, which the report must flag ("client-bound", methodology B15).
+//! can observe, which the report must flag ("client-bound", see `docs/methodology.md`).
 
 use std::io::Read;
 use std::os::fd::AsFd;
@@ -506,11 +506,14 @@ mod tests {
         }
     }
 
-    /// Needs oha 1.15+ on PATH; `.ci/run` installs it and runs the ignored tests.
+    /// Needs oha 1.15+ ($OHA, on PATH, or the one a harness run installed in target/tools);
+    /// `.ci/run` installs it and runs the ignored tests.
     #[test]
-    #[ignore = "needs oha on PATH; run by .ci/run with --run-ignored"]
+    #[ignore = "needs oha ($OHA, PATH or target/tools); run by .ci/run with --run-ignored"]
     fn real_oha_output_parses_into_a_report() {
-        let oha = crate::oha::check_version(Path::new("oha")).expect("oha 1.15+ is on PATH");
+        let tools = crate::oha::provision::default_tools_root();
+        let oha = crate::oha::provision::find_existing(&tools)
+            .unwrap_or_else(|| panic!("no oha 1.15+ in $OHA, on PATH or in {}", tools.display()));
         let args = OhaArgs {
             url: serve_ok_forever(),
             load: Load::Requests(40),
