@@ -78,6 +78,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     for target in &targets {
         eprintln!("{}: {} ({})", target.name, target.endpoint, target.info().origin());
     }
+    // The measurement's clock starts here: installing oha or building the servers is set-up.
+    let setup_secs = started.elapsed().as_secs_f64();
+    let measuring = Instant::now();
     let probes = verify::verify(&targets, &plan.scenarios(), |s| plan.extra_targets_join(s), &client)?;
     eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");
     let mut sizes: Vec<u32> = plan.scenarios().iter().map(|s| s.n).collect();
@@ -125,7 +128,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
     let facts = RunFacts {
         started_utc: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        wall_secs: started.elapsed().as_secs_f64(),
+        wall_secs: measuring.elapsed().as_secs_f64(),
+        setup_secs,
         machine,
         oha_version: oha.version_line.clone(),
         servers: server_infos,
@@ -209,6 +213,7 @@ fn run_trials(plan: &Plan, targets: &mut [Target], runner: &TrialRunner<'_>) -> 
 pub struct RunFacts {
     pub started_utc: String,
     pub wall_secs: f64,
+    pub setup_secs: f64,
     pub machine: summary::Machine,
     pub oha_version: String,
     pub servers: Vec<summary::ServerInfo>,
@@ -229,6 +234,7 @@ pub fn summarize(facts: RunFacts, mut trials: Vec<TrialRecord>, mut warnings: Ve
         tool: format!("loadtest {}", env!("CARGO_PKG_VERSION")),
         started_utc: facts.started_utc,
         wall_secs: facts.wall_secs,
+        setup_secs: facts.setup_secs,
         machine: facts.machine,
         oha_version: facts.oha_version,
         servers: facts.servers,

@@ -19,8 +19,11 @@ pub struct RunSummary {
     pub tool: String,
     /// When the run started, RFC 3339, UTC.
     pub started_utc: String,
-    /// How long the whole run took.
+    /// Seconds the measurement took: from the servers being up to the last trial's end.
     pub wall_secs: f64,
+    /// Seconds before it: finding (or installing) oha, building and starting the servers.
+    #[serde(default)]
+    pub setup_secs: f64,
     /// The machine and software the numbers come from.
     pub machine: Machine,
     /// `oha --version`, as printed.

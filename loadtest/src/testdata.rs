@@ -177,6 +177,7 @@ fn facts(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunFac
     RunFacts {
         started_utc: "2026-11-22T03:00:00Z".into(),
         wall_secs: 62.5,
+        setup_secs: 4.0,
         machine: Machine {
             kernel: "6.18.44".into(),
             cpu_model: "AMD EPYC".into(),

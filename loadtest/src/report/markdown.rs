@@ -14,9 +14,11 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
     let _ = writeln!(md, "# Threads or processes: load-test report\n");
     let _ = writeln!(
         md,
-        "Started {}, took {:.0} s. Mode: {} (`oha {} -c {}`, {} measured trial(s) per server and scenario{}).\n",
+        "Started {}; the measurement took {:.0} s, after {:.0} s of set-up (finding or installing oha, building \
+         and starting the servers). Mode: {} (`oha {} -c {}`, {} measured trial(s) per server and scenario{}).\n",
         summary.started_utc,
         summary.wall_secs,
+        summary.setup_secs,
         design.mode,
         design.load,
         design.concurrency,

@@ -37,6 +37,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
         tool: "loadtest 0.1.0".into(),
         started_utc: "2026-11-20T10:00:00Z".into(),
         wall_secs: 60.0,
+        setup_secs: 3.0,
         machine: Machine {
             kernel: "6.1".into(),
             cpu_model: "test cpu".into(),
