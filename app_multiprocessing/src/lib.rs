@@ -2,22 +2,17 @@
 //! matrices and adds them in `fork()`ed children that send their rows back through pipes;
 //! `POST /multiprocessing` adds matrices the client sends. The routes, limits and answers come
 //! from `matrix_service`; the engine is [`ForkPerRequest`] (children forked per request, as in
-//! the original lab) or, with `--strategy prefork`, [`PreforkPool`] (a supervised [`pool`] of
+//! the original lab) or, with `--strategy prefork`, [`PreforkPool`] (a supervised [`prefork::pool`] of
 //! worker processes started once, sharing the matrices' memory with the server).
 //!
 //! All `unsafe` code, and everything a forked child runs, is in [`sys`].
 
-pub mod children;
-pub mod fault;
 pub mod fork_per_request;
-pub mod fork_server;
-pub mod pool;
+pub mod hooks;
 pub mod prefork;
 pub mod protocol;
-pub mod signal_storm;
 pub mod slots;
 pub mod sys;
-pub mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,12 +22,12 @@ use matrix_service::CommonArgs;
 use matrix_service::params::DEFAULT_N;
 use nix::unistd::Pid;
 
-pub use fault::ChildFault;
+pub use fork_per_request::fork_server::ForkServer;
 pub use fork_per_request::{ForkPerRequest, add_forked};
-pub use fork_server::ForkServer;
-pub use pool::{Pool, PoolConfig};
+pub use hooks::fault::ChildFault;
+pub use hooks::signal_storm::SignalStorm;
 pub use prefork::PreforkPool;
-pub use signal_storm::SignalStorm;
+pub use prefork::pool::{Pool, PoolConfig};
 pub use slots::{SlotPool, SlotWorkspace};
 
 /// How long the pool's workers get to finish their last job at shutdown before SIGKILL.
@@ -123,7 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     // supervisor thread then allocate under the same policy as the server.
     matrix_service::memory::set_allocator_policy();
     if let Some(server) = cli.pool_worker {
-        return Ok(worker::run(Pid::from_raw(server), cli.debug_child_fault));
+        return Ok(prefork::worker::run(Pid::from_raw(server), cli.debug_child_fault));
     }
     let mut config = cli.common.config(cli.port, cli.max_children, "--max-children")?;
     let child_timeout = Duration::from_secs_f64(cli.child_timeout);

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use app_multiprocessing::worker::WORKER_FLAG;
+use app_multiprocessing::prefork::worker::WORKER_FLAG;
 use app_multiprocessing::{ChildFault, Cli, Pool, PoolConfig};
 use clap::Parser;
 use matrix_service::Workspace;

@@ -33,7 +33,9 @@ fn band_children(server: &ServerProcess) -> Vec<(i32, char)> {
 /// (A child the fork server has just forked bears that name too, for the microseconds before
 /// it renames itself `band-child`.)
 fn find_fork_server(server: &ServerProcess) -> Option<i32> {
-    let name = app_multiprocessing::fork_server::PROCESS_NAME.to_str().expect("ASCII");
+    let name = app_multiprocessing::fork_per_request::fork_server::PROCESS_NAME
+        .to_str()
+        .expect("ASCII");
     let named =
         |pid: &i32| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim_end() == name);
     let started = |pid: &i32| {

@@ -1,5 +1,9 @@
 //! The command line, and its conversion into a validated [`Plan`].
 
+// Doc comments here are `--help` text, read as plain text, not Markdown: `<UTC time>` is a
+// placeholder, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! The allocator policy both servers run with, so a comparison between them is about threads and
 //! processes, not about what glibc happens to cache. The crate's only `unsafe` code.
+#![allow(unsafe_code)]
 
 /// Sets glibc's allocator up for the lab's servers:
 ///

@@ -3,9 +3,9 @@
 //! timings, the CPU ceiling that implies), what the tails and memory did, and what a sweep shows.
 //! No sentence is written in advance of the numbers it states.
 //!
-//! Each kind of finding has its file: [`throughput`] (who served more), [`costs`] (why: CPU,
-//! the servers' own timings, memory), [`tails`] (p99 against p50), [`sweeps`] (what a sweep
-//! shows, and how CPU scales with n) and [`warnings`]. This file holds the entry point and the
+//! Each kind of finding has its file: `throughput` (who served more), `costs` (why: CPU,
+//! the servers' own timings, memory), `tails` (p99 against p50), `sweeps` (what a sweep
+//! shows, and how CPU scales with n) and `warnings`. This file holds the entry point and the
 //! look-ups and phrases they share.
 
 mod costs;

@@ -81,6 +81,7 @@ pub struct UploadsArgs {
 
     /// Where uploads.json and the servers' logs go [default: results/uploads-<UTC time>].
     #[arg(long)]
+    #[allow(rustdoc::invalid_html_tags)] // `--help` text: `<UTC time>` is a placeholder
     pub out: Option<PathBuf>,
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getppid};
 
-use crate::fault::ChildFault;
+use crate::hooks::fault::ChildFault;
 use crate::protocol::{Done, Job, Status};
 use crate::sys::{SharedMemory, close_stray_fds, ignore_stop_signals, write_all};
 

@@ -1,11 +1,14 @@
 //! Adding with a child process per band, forked for each request, as the original lab did.
 //!
 //! Under one process-wide lock: make a pipe (O_CLOEXEC) per band, fork a child per band that
-//! inherits A and B (through the fork server by default, see [`crate::fork_server`]; the
+//! inherits A and B (through the fork server by default, see [`fork_server`]; the
 //! child is this process's child either way), and close the parent's write ends at once. Then
 //! drain every pipe for its exact byte count, and reap every child by pid. Any failure on the
 //! way (a child that crashes, hangs past `--child-timeout`, or sends too much or too little)
 //! ends the request with an error while the [`Children`] guard kills and reaps what is left.
+
+pub mod children;
+pub mod fork_server;
 
 use std::ops::Range;
 use std::os::fd::AsFd;
@@ -19,11 +22,11 @@ use nix::unistd::{Pid, getpid, pipe2};
 use matrix_service::bands::bands;
 use matrix_service::{AddEngine, AddError, Addition, BufferPool, Operands};
 
-use crate::children::{Children, ChildrenError};
-use crate::fault::ChildFault;
-use crate::fork_server::ForkServer;
+use crate::hooks::fault::ChildFault;
 use crate::slots::{SlotPool, SlotWorkspace};
 use crate::sys::{BandTask, fork_band_child};
+use children::{Children, ChildrenError};
+use fork_server::ForkServer;
 
 /// Held from a request's first `pipe2` to the parent's close of its write ends, so a child
 /// forked for another request at the same moment cannot inherit this request's write ends

@@ -37,10 +37,10 @@ use nix::sys::socket::{AddressFamily, ControlMessage, MsgFlags, SockFlag, SockTy
 use nix::sys::wait::waitpid;
 use nix::unistd::{Pid, getpid, getppid};
 
-use crate::fault::ChildFault;
 use crate::fork_per_request::{fork_band_children, until_first_failure};
-use crate::pool::thread_count;
+use crate::hooks::fault::ChildFault;
 use crate::protocol::{BandRequest, Forked};
+use crate::sys::thread_count;
 use crate::sys::{
     BandTask, SharedMemory, close_all_fds_but, fork_band_child_for_parent, fork_single_threaded, ignore_stop_signals,
     receive_with_fds,

@@ -3,14 +3,17 @@
 //! workers read them, and the workers write the sum where the answer is read from. Nothing is
 //! copied and nothing is forked per request.
 
+pub mod pool;
+pub mod worker;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use matrix_service::bands::bands;
 use matrix_service::{AddEngine, AddError, Addition, BufferPool, Workspace};
 
-use crate::pool::{Pool, PoolError};
 use crate::slots::SlotWorkspace;
+use pool::{Pool, PoolError};
 
 /// The pool engine.
 pub struct PreforkPool {
