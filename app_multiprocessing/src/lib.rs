@@ -7,6 +7,8 @@
 //!
 //! All `unsafe` code, and everything a forked child runs, is in [`sys`].
 
+pub mod endpoint;
+pub mod exit_code;
 pub mod fork_per_request;
 pub mod hooks;
 pub mod prefork;
@@ -147,7 +149,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 slots,
                 fork_server,
             };
-            serve_in_storm(cli.debug_signal_storm, || matrix_service::serve(engine, config))?;
+            serve_in_storm(cli.debug_signal_storm, || {
+                matrix_service::serve(engine, endpoint::FORK_PER_REQUEST, config)
+            })?;
         }
         Strategy::Prefork => {
             let cpus = std::thread::available_parallelism().map_or(1, usize::from);
@@ -162,7 +166,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 fault: cli.debug_child_fault,
             })?;
             let served = serve_in_storm(cli.debug_signal_storm, || {
-                matrix_service::serve(PreforkPool::new(pool.clone(), child_timeout), config)
+                let engine = PreforkPool::new(pool.clone(), child_timeout);
+                matrix_service::serve(engine, endpoint::PREFORK_POOL, config)
             });
             pool.shutdown(POOL_GRACE);
             served?;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use app_multiprocessing::endpoint::FORK_PER_REQUEST;
 use app_multiprocessing::{ChildFault, ForkPerRequest, SlotPool};
 use matrix_service::testing::{check_bad_requests, check_endpoints};
 
@@ -20,10 +21,10 @@ fn engine() -> ForkPerRequest {
 
 #[actix_web::test]
 async fn every_endpoint_answers_as_designed() {
-    check_endpoints(engine()).await;
+    check_endpoints(engine(), FORK_PER_REQUEST).await;
 }
 
 #[actix_web::test]
 async fn every_kind_of_bad_input_gets_a_json_error_naming_it() {
-    check_bad_requests(engine()).await;
+    check_bad_requests(engine(), FORK_PER_REQUEST).await;
 }

@@ -2,6 +2,7 @@
 //! adds them with scoped threads; `POST /threading` adds matrices the client sends. The routes,
 //! limits and answers come from `matrix_service`; the engine is [`ScopedThreads`].
 
+pub mod endpoint;
 pub mod scoped_threads;
 
 use clap::Parser;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     matrix_service::memory::set_allocator_policy();
     let config = cli.common.config(cli.port, cli.max_threads, "--max-threads")?;
     matrix_service::server::init_logging();
-    matrix_service::serve(ScopedThreads, config)?;
+    let engine = ScopedThreads::new(config.admission.active_requests);
+    matrix_service::serve(engine, endpoint::SCOPED_THREADS, config)?;
     Ok(())
 }

@@ -7,28 +7,40 @@
 
 use std::sync::Arc;
 use std::thread;
+use std::time::Instant;
 
 use matrix_service::bands::bands;
 use matrix_service::matrix::{BandSum, add_into};
+use matrix_service::params::DEFAULT_N;
 use matrix_service::{AddEngine, AddError, Addition, BufferPool, HeapWorkspace, Operands};
 
-/// The threads engine.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ScopedThreads;
+/// The threads engine. Its matrices live on the heap, in buffers it reuses across requests.
+#[derive(Debug, Clone)]
+pub struct ScopedThreads {
+    buffers: Arc<BufferPool>,
+}
+
+impl ScopedThreads {
+    /// An engine keeping spare buffers for `active_requests` requests at a time (and, once
+    /// idle, the default n's worth of them).
+    pub fn new(active_requests: usize) -> Self {
+        Self {
+            buffers: Arc::new(BufferPool::for_requests(active_requests, DEFAULT_N)),
+        }
+    }
+}
 
 impl AddEngine for ScopedThreads {
-    const METHOD: &'static str = "Multithreading";
-    const ENDPOINT: &'static str = "threading";
     const UNITS: &'static str = "threads";
-    const TITLE: &'static str = "Matrix addition with threads";
-    const DESCRIPTION: &'static str = "Each request generates two random n x n integer matrices and adds them \
-        with <code>workers</code> scoped threads in this one process; every thread owns a band of rows of the \
-        result, sharing the inputs' memory without locks or copies.";
 
     type Workspace = HeapWorkspace;
 
-    fn workspace(&self, rows: usize, cols: usize, heap: &Arc<BufferPool>) -> Result<HeapWorkspace, AddError> {
-        Ok(HeapWorkspace::new(rows, cols, heap))
+    fn workspace(&self, rows: usize, cols: usize) -> Result<HeapWorkspace, AddError> {
+        Ok(HeapWorkspace::new(rows, cols, &self.buffers))
+    }
+
+    fn body_buffers(&self) -> Option<&Arc<BufferPool>> {
+        Some(&self.buffers)
     }
 
     fn workspace_with(
@@ -36,9 +48,8 @@ impl AddEngine for ScopedThreads {
         a: Vec<i64>,
         b: Vec<i64>,
         (rows, cols): (usize, usize),
-        heap: &Arc<BufferPool>,
     ) -> Result<HeapWorkspace, AddError> {
-        Ok(HeapWorkspace::with_inputs(a, b, rows, cols, heap))
+        Ok(HeapWorkspace::with_inputs(a, b, rows, cols, &self.buffers))
     }
 
     fn add(&self, work: &mut HeapWorkspace, workers: usize) -> Result<Addition, AddError> {
@@ -48,6 +59,10 @@ impl AddEngine for ScopedThreads {
             child_pids: None,
             checksum: Some(checksum),
         })
+    }
+
+    fn reclaim_idle(&self, now: Instant) {
+        self.buffers.reclaim_idle(now);
     }
 }
 

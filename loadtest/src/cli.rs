@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Parser;
+use matrix_service::params::DEFAULT_WORKERS;
 
+use crate::lab_servers::{LAB_SERVERS, LabServer, is_lab_name, lab_server_name};
 use crate::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec};
-use crate::servers::{LAB_SERVERS, LabServer, is_lab_name, lab_server_name};
 use crate::summary::ScenarioKey;
 use crate::uploads::UploadsArgs;
 
@@ -57,7 +58,7 @@ pub struct Cli {
     pub concurrency: Vec<u32>,
 
     /// Workers per request asked of the servers; a list sweeps it, e.g. 1,2,4,8,16,32,64.
-    #[arg(long, value_delimiter = ',', default_value = "4", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_delimiter = ',', default_values_t = [DEFAULT_WORKERS as u32], value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Vec<u32>,
 
     /// Matrix side n; a list sweeps it, e.g. 100,250,500,1000,2000.
@@ -185,7 +186,7 @@ impl Cli {
         let base = ScenarioKey {
             concurrency: headline(&self.concurrency, 20),
             n: headline(&self.sizes, matrix_service::params::DEFAULT_N as u32),
-            workers: headline(&self.workers, 4),
+            workers: headline(&self.workers, DEFAULT_WORKERS as u32),
         };
         let mode = if self.quick {
             if sweep.is_some() || self.requests.is_some() {

@@ -1,7 +1,7 @@
 //! `loadtest`: threads or processes, measured.
 //!
 //! A run goes: plan ([`cli`], [`plan`]) → oha found or installed ([`oha::provision`]) → servers
-//! built and started, or addressed ([`servers`]) → answers verified and the servers' own timings
+//! built and started, or addressed ([`lab_servers`], [`servers`]) → answers verified and the servers' own timings
 //! probed ([`verify`]) → warm-up and measured trials, alternating the servers, each sampling the
 //! server's CPU and memory ([`trial`], [`sampler`]) → aggregates, ratios and outliers
 //! ([`aggregate`], [`stats`]) → conclusions computed from them ([`conclusions`]) → `summary.json`,
@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod cli;
 pub mod conclusions;
 pub mod http;
+pub mod lab_servers;
 pub mod machine;
 pub mod oha;
 pub mod plan;

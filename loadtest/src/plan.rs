@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::servers::LabServer;
+use crate::lab_servers::LabServer;
 use crate::summary::ScenarioKey;
 
 /// Quick look or measurement.
@@ -140,7 +140,7 @@ pub struct Plan {
     pub sweep: Option<Sweep>,
     pub out_dir: PathBuf,
     pub oha: Option<PathBuf>,
-    /// The lab servers taking part (`--servers`), in the order of [`crate::servers::LAB_SERVERS`].
+    /// The lab servers taking part (`--servers`), in the order of [`crate::lab_servers::LAB_SERVERS`].
     pub lab: Vec<LabTarget>,
     pub extra_targets: Vec<TargetSpec>,
     /// oha -t
@@ -159,6 +159,7 @@ impl Plan {
     /// Whether a `--target` server (which is sent its URL as given) takes part in `scenario`:
     /// only where n and workers are the defaults its URL implies.
     pub fn extra_targets_join(&self, scenario: ScenarioKey) -> bool {
-        scenario.n == matrix_service::params::DEFAULT_N as u32 && scenario.workers == 4
+        scenario.n == matrix_service::params::DEFAULT_N as u32
+            && scenario.workers == matrix_service::params::DEFAULT_WORKERS as u32
     }
 }

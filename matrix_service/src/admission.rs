@@ -17,8 +17,6 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::ApiError;
-
 /// The limits, as configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdmissionLimits {
@@ -39,6 +37,21 @@ pub struct Admission {
     requests: Arc<Semaphore>,
     workers: Arc<Semaphore>,
     units: &'static str,
+}
+
+/// A request that waited `--queue-timeout` without being admitted (503).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the server is busy: this request (wanting {wanted} {units}) waited {:?} (--queue-timeout) without starting; \
+     at most {} requests compute at once (--max-active-requests), using at most {} {units} ({})",
+    limits.queue_timeout, limits.active_requests, limits.live_workers, limits.live_workers_flag
+)]
+pub struct AdmissionBusy {
+    /// The workers the request wanted.
+    pub wanted: usize,
+    /// What the workers are, plural.
+    pub units: &'static str,
+    pub limits: AdmissionLimits,
 }
 
 /// What an admitted request holds until its workers are gone.
@@ -66,14 +79,14 @@ impl Admission {
 
     /// Waits for a request slot and `wanted` workers (at least one, at most the limit), up to
     /// `--queue-timeout`.
-    pub async fn admit(&self, wanted: usize) -> Result<Admitted, ApiError> {
+    pub async fn admit(&self, wanted: usize) -> Result<Admitted, AdmissionBusy> {
         self.admit_by(wanted, tokio::time::Instant::now() + self.limits.queue_timeout)
             .await
     }
 
     /// As [`admit`](Self::admit), waiting until `deadline`: for a request that has already
     /// waited for something else, so that its waits add up to `--queue-timeout` at most.
-    pub async fn admit_by(&self, wanted: usize, deadline: tokio::time::Instant) -> Result<Admitted, ApiError> {
+    pub async fn admit_by(&self, wanted: usize, deadline: tokio::time::Instant) -> Result<Admitted, AdmissionBusy> {
         let count = u32::try_from(wanted.clamp(1, self.limits.live_workers)).unwrap_or(u32::MAX);
         let both = async {
             let request = self.requests.clone().acquire_owned().await?;
@@ -86,7 +99,7 @@ impl Admission {
         match tokio::time::timeout_at(deadline, both).await {
             Ok(Ok(admitted)) => Ok(admitted),
             // The semaphores are never closed; treat that like a full queue all the same.
-            Ok(Err(_)) | Err(_) => Err(ApiError::Overloaded {
+            Ok(Err(_)) | Err(_) => Err(AdmissionBusy {
                 wanted,
                 units: self.units,
                 limits: self.limits,

@@ -39,10 +39,10 @@ pub fn parse_body(bytes: &[u8], limits: &Limits) -> Result<AddBody, BodyError> {
 }
 
 /// Parses and validates a `POST` body as it is read from `reader`, so the body is never held
-/// whole: only the matrices it holds grow, in spare buffers taken from `pool` where there are
-/// any. serde_json reads a byte at a time; give it a buffered reader.
-pub fn parse_body_from(reader: impl Read, limits: &Limits, pool: &BufferPool) -> Result<AddBody, BodyError> {
-    parse_with(serde_json::Deserializer::from_reader(reader), limits, Some(pool))
+/// whole: only the matrices it holds grow, in spare buffers taken from `pool` if given and it
+/// has any. serde_json reads a byte at a time; give it a buffered reader.
+pub fn parse_body_from(reader: impl Read, limits: &Limits, pool: Option<&BufferPool>) -> Result<AddBody, BodyError> {
+    parse_with(serde_json::Deserializer::from_reader(reader), limits, pool)
 }
 
 fn parse_with<'de, R: serde_json::de::Read<'de>>(

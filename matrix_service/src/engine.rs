@@ -10,43 +10,41 @@ use std::time::{Duration, Instant};
 use crate::buffers::BufferPool;
 use crate::matrix::Overflow;
 
-/// A parallel addition strategy.
+/// A parallel addition strategy. It owns the storage of the matrices it adds: heap buffers for
+/// engines whose workers see the server's memory, memory shared with worker processes for the
+/// others.
 pub trait AddEngine: Send + Sync + 'static {
-    /// The answer's `method` field, such as `"Multithreading"`.
-    const METHOD: &'static str;
-    /// The endpoint's path segment, such as `"threading"` for `/threading`.
-    const ENDPOINT: &'static str;
     /// What the engine runs in parallel, plural, for messages: `"threads"` or `"child processes"`.
     const UNITS: &'static str;
-    /// The index page's title.
-    const TITLE: &'static str;
-    /// One paragraph for the index page: what this server does and how.
-    const DESCRIPTION: &'static str;
 
-    /// Where this engine wants a request's matrices: heap buffers for engines whose workers see
-    /// the server's memory, memory shared with long-lived worker processes for a pool.
+    /// Where this engine keeps a request's matrices.
     type Workspace: Workspace;
 
-    /// Storage for one `rows` x `cols` addition. `heap` is the server's pool of spare buffers,
-    /// for engines that keep matrices on the heap.
-    fn workspace(&self, rows: usize, cols: usize, heap: &Arc<BufferPool>) -> Result<Self::Workspace, AddError>;
+    /// Storage for one `rows` x `cols` addition.
+    fn workspace(&self, rows: usize, cols: usize) -> Result<Self::Workspace, AddError>;
+
+    /// Where a posted body's matrices are parsed into: the engine's own spare heap buffers when
+    /// its workspaces are on the heap (they then become the workspace with no copy), or `None`
+    /// for fresh memory, freed by [`workspace_with`](Self::workspace_with) once copied.
+    fn body_buffers(&self) -> Option<&Arc<BufferPool>> {
+        None
+    }
 
     /// A workspace holding posted matrices `a` and `b` (`rows * cols` elements each, row-major,
-    /// in buffers from `heap`). The default copies them into [`workspace`](Self::workspace)'s
-    /// storage one at a time and frees each buffer once copied, so a request holds at most
-    /// three matrices' worth of fresh memory at once. The buffers are freed, not given back to
-    /// `heap`: such an engine keeps its matrices elsewhere, so a spare heap buffer would sit
+    /// parsed into [`body_buffers`](Self::body_buffers)). The default copies them into
+    /// [`workspace`](Self::workspace)'s storage one at a time and frees each buffer once copied,
+    /// so a request holds at most three matrices' worth of fresh memory at once. Freed, not kept
+    /// as spares: such an engine keeps its matrices elsewhere, so a spare heap buffer would sit
     /// idle, charged to no request, beside the copy (measured: 218 MiB at the peak of one
-    /// 2000 x 2000 upload when given back, against 157 MiB before parsing used `heap`).
-    /// Engines whose workspace is on the heap take the buffers themselves, with no copy.
+    /// 2000 x 2000 upload when kept, against 157 MiB before). Engines whose workspace is on the
+    /// heap take the buffers themselves, with no copy.
     fn workspace_with(
         &self,
         a: Vec<i64>,
         b: Vec<i64>,
         (rows, cols): (usize, usize),
-        heap: &Arc<BufferPool>,
     ) -> Result<Self::Workspace, AddError> {
-        let mut work = self.workspace(rows, cols, heap)?;
+        let mut work = self.workspace(rows, cols)?;
         work.inputs_mut().0.copy_from_slice(&a);
         drop(a);
         work.inputs_mut().1.copy_from_slice(&b);
@@ -58,8 +56,10 @@ pub trait AddEngine: Send + Sync + 'static {
     /// each. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
     fn add(&self, work: &mut Self::Workspace, workers: usize) -> Result<Addition, AddError>;
 
-    /// Gives memory of the engine's own that has been idle since `now - RECLAIM_AFTER` back to
-    /// the OS. Engines that keep matrices in the server's heap buffers have none.
+    /// Gives the engine's spare memory that has been idle since `now - RECLAIM_AFTER` back to
+    /// the OS. The server calls it every [`RECLAIM_EVERY`].
+    ///
+    /// [`RECLAIM_EVERY`]: crate::buffers::RECLAIM_EVERY
     ///
     /// [`RECLAIM_AFTER`]: crate::buffers::RECLAIM_AFTER
     fn reclaim_idle(&self, _now: Instant) {}

@@ -6,7 +6,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::admission::AdmissionLimits;
+use crate::admission::AdmissionBusy;
 use crate::body::BodyError;
 use crate::engine::AddError;
 use crate::memory_budget::BudgetBusy;
@@ -32,17 +32,8 @@ pub enum ApiError {
     MemoryBusy(#[from] BudgetBusy),
     #[error("POST {path} takes its parameters in the JSON body, not the query string; got {query:?}")]
     QueryOnPost { path: String, query: String },
-    #[error(
-        "the server is busy: this request (wanting {wanted} {units}) waited {:?} (--queue-timeout) without starting; \
-         at most {} requests compute at once (--max-active-requests), using at most {} {units} ({}); \
-         retry after {RETRY_AFTER_SECS} s",
-        limits.queue_timeout, limits.active_requests, limits.live_workers, limits.live_workers_flag
-    )]
-    Overloaded {
-        wanted: usize,
-        units: &'static str,
-        limits: AdmissionLimits,
-    },
+    #[error("{0}; retry after {RETRY_AFTER_SECS} s")]
+    Overloaded(#[from] AdmissionBusy),
     #[error(transparent)]
     Add(#[from] AddError),
     #[error("no route for {method} {path}; this server answers {routes}")]
@@ -74,7 +65,7 @@ impl ResponseError for ApiError {
             Self::Param(_) | Self::Body(_) | Self::BodyRead(_) | Self::QueryOnPost { .. } => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            Self::Overloaded { .. } | Self::MemoryBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded(_) | Self::MemoryBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,7 +4,6 @@
 //! (`web::block`) so the async workers keep answering other connections, and answer. The JSON is
 //! serialized on the blocking thread too, since a `POST` answer can be tens of megabytes.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web::{self, Data};
@@ -15,7 +14,7 @@ use crate::admission::Admission;
 use crate::answer::{Answer, Rows, Shape};
 use crate::bands::band_count;
 use crate::body::AddBody;
-use crate::buffers::BufferPool;
+use crate::endpoint::Endpoint;
 use crate::engine::{AddEngine, Workspace};
 use crate::error::ApiError;
 use crate::matrix::{checksum, generate_into, sample};
@@ -24,35 +23,41 @@ use crate::params::{GenerateParams, Limits, parse_query};
 use crate::upload::{BodyRules, Received, Upload};
 
 /// One server's shared state: built once, outside the `HttpServer` factory, so every actix
-/// worker thread shares the same admission bound and buffer pool.
+/// worker thread shares the same engine, admission bound and memory budget.
 pub struct Service<E> {
     engine: E,
+    endpoint: Endpoint,
     limits: Limits,
     admission: Admission,
     budget: MemoryBudget,
-    buffers: Arc<BufferPool>,
     body_rules: BodyRules,
     index_page: String,
 }
 
+/// What a [`Service`] is built from besides its engine and endpoint.
+pub struct ServiceParts {
+    pub limits: Limits,
+    pub admission: Admission,
+    pub budget: MemoryBudget,
+    pub body_rules: BodyRules,
+}
+
 impl<E: AddEngine> Service<E> {
-    pub fn new(
-        engine: E,
-        limits: Limits,
-        admission: Admission,
-        budget: MemoryBudget,
-        buffers: BufferPool,
-        body_rules: BodyRules,
-    ) -> Self {
-        let index_page = render_index::<E>(&limits);
-        Self {
-            engine,
+    pub fn new(engine: E, endpoint: Endpoint, parts: ServiceParts) -> Self {
+        let ServiceParts {
             limits,
             admission,
             budget,
-            buffers: Arc::new(buffers),
             body_rules,
-            index_page,
+        } = parts;
+        Self {
+            index_page: endpoint.render_page(&limits),
+            engine,
+            endpoint,
+            limits,
+            admission,
+            budget,
+            body_rules,
         }
     }
 
@@ -61,24 +66,19 @@ impl<E: AddEngine> Service<E> {
         self.budget.available_bytes()
     }
 
-    /// Gives spare matrix memory that has been idle for [`RECLAIM_AFTER`] back to the OS: the
-    /// server's heap buffers and the engine's own. The server calls it every [`RECLAIM_EVERY`].
-    ///
-    /// [`RECLAIM_AFTER`]: crate::buffers::RECLAIM_AFTER
-    /// [`RECLAIM_EVERY`]: crate::buffers::RECLAIM_EVERY
+    /// Gives the engine's spare matrix memory that has been idle a while back to the OS.
     pub fn reclaim_idle(&self, now: Instant) {
-        self.buffers.reclaim_idle(now);
         self.engine.reclaim_idle(now);
     }
 
-    /// The endpoint's path, such as `/threading`.
-    pub fn path() -> String {
-        format!("/{}", E::ENDPOINT)
+    /// The endpoint this service answers on.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// Generates the matrices, adds them, and serializes the answer. Blocking.
     fn answer_generated(&self, params: GenerateParams, started: Instant) -> Result<Vec<u8>, ApiError> {
-        let mut work = self.engine.workspace(params.n, params.n, &self.buffers)?;
+        let mut work = self.engine.workspace(params.n, params.n)?;
         let generating = Instant::now();
         let (a, b) = work.inputs_mut();
         generate_into(params.seed, a, b);
@@ -93,7 +93,7 @@ impl<E: AddEngine> Service<E> {
         let workers = workers.unwrap_or(self.limits.default_workers);
         let (rows, cols) = a.dim();
         let (a, b) = (into_elements(a), into_elements(b));
-        let work = self.engine.workspace_with(a, b, (rows, cols), &self.buffers)?;
+        let work = self.engine.workspace_with(a, b, (rows, cols))?;
         self.add_and_answer(work, workers, Shape::Rect { rows, cols }, None, decoding, started)
     }
 
@@ -118,7 +118,7 @@ impl<E: AddEngine> Service<E> {
             .then(|| Rows(ArrayView2::from_shape((rows, cols), sum).expect("the workspace holds rows * cols")));
         let answer = Answer {
             status: "ok",
-            method: E::METHOD,
+            method: self.endpoint.method,
             shape,
             workers,
             seed,
@@ -137,11 +137,12 @@ impl<E: AddEngine> Service<E> {
 /// Registers `/`, `/healthz` and the engine's endpoint, and JSON answers for anything else.
 pub fn routes<E: AddEngine>(service: Data<Service<E>>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
+        let path = service.endpoint.path();
         cfg.app_data(service)
             .route("/", web::get().to(index::<E>))
             .route("/healthz", web::get().to(healthz))
             .service(
-                web::resource(Service::<E>::path())
+                web::resource(path)
                     .route(web::get().to(get_add::<E>))
                     .route(web::post().to(post_add::<E>))
                     .default_service(web::to(method_not_allowed)),
@@ -192,14 +193,14 @@ async fn post_add<E: AddEngine>(
     let upload = Upload {
         rules: service.body_rules,
         budget: &service.budget,
-        pool: &service.buffers,
+        pool: service.engine.body_buffers(),
         limits: service.limits,
         deadline: tokio::time::Instant::now() + service.body_rules.timeout,
     };
     if !request.query_string().is_empty() {
         // The payload is dropped unread: actix lingers, so the client still hears this answer.
         return Err(ApiError::QueryOnPost {
-            path: Service::<E>::path(),
+            path: service.endpoint.path(),
             query: request.query_string().to_owned(),
         });
     }
@@ -228,11 +229,11 @@ async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiErr
     })
 }
 
-async fn not_found<E: AddEngine>(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn not_found<E: AddEngine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound {
         method: request.method().to_string(),
         path: request.path().to_owned(),
-        routes: format!("GET /, GET /healthz, GET and POST {}", Service::<E>::path()),
+        routes: format!("GET /, GET /healthz, GET and POST {}", service.endpoint.path()),
     })
 }
 
@@ -255,14 +256,4 @@ fn into_elements(matrix: crate::Matrix) -> Vec<i64> {
     let (elements, offset) = matrix.into_raw_vec_and_offset();
     debug_assert!(offset.unwrap_or(0) == 0, "a parsed matrix starts at its buffer's start");
     elements
-}
-
-fn render_index<E: AddEngine>(limits: &Limits) -> String {
-    include_str!("index.html")
-        .replace("{{TITLE}}", E::TITLE)
-        .replace("{{DESCRIPTION}}", E::DESCRIPTION)
-        .replace("{{PATH}}", &Service::<E>::path())
-        .replace("{{WORKERS}}", &limits.default_workers.to_string())
-        .replace("{{MAX_N}}", &limits.max_n.to_string())
-        .replace("{{MAX_WORKERS}}", &limits.max_workers.to_string())
 }

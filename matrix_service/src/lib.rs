@@ -1,9 +1,10 @@
 //! What both lab servers share.
 //!
-//! `app_threading` and `app_multiprocessing` differ in one thing only, the [`AddEngine`] that
-//! adds two matrices in parallel. Everything around it lives here, once: request parameters and
-//! their limits ([`params`], [`body`]), seeded matrices and the addition kernel ([`matrix`]),
-//! splitting rows into bands ([`bands`]), reusing matrix buffers ([`buffers`]), the JSON answers and errors ([`answer`], [`error`]),
+//! `app_threading` and `app_multiprocessing` differ in the [`AddEngine`] that adds two matrices
+//! in parallel, and in the words of their [`Endpoint`]. Everything around them lives here, once:
+//! request parameters and their limits ([`params`], [`body`]), seeded matrices and the addition
+//! kernel ([`matrix`]), splitting rows into bands ([`bands`]), reusing matrix buffers on the heap
+//! ([`buffers`], [`heap_workspace`]), the JSON answers and errors ([`answer`], [`error`]),
 //! the bound on live workers ([`admission`]), the budget for request memory ([`memory_budget`]),
 //! receiving a body ([`upload`]), the routes ([`http`]) and start-up ([`server`]),
 //! the allocator policy both run with ([`memory`]), and running a server binary from another
@@ -14,8 +15,10 @@ pub mod answer;
 pub mod bands;
 pub mod body;
 pub mod buffers;
+pub mod endpoint;
 pub mod engine;
 pub mod error;
+pub mod heap_workspace;
 pub mod http;
 pub mod launch;
 pub mod matrix;
@@ -27,7 +30,9 @@ pub mod server;
 pub mod testing;
 pub mod upload;
 
-pub use buffers::{BufferPool, HeapWorkspace};
+pub use buffers::BufferPool;
+pub use endpoint::Endpoint;
 pub use engine::{AddEngine, AddError, Addition, Workspace};
+pub use heap_workspace::HeapWorkspace;
 pub use matrix::{Matrix, Operands};
 pub use server::{CommonArgs, ServerConfig, serve};

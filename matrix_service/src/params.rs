@@ -31,6 +31,10 @@ impl Limits {
 /// The matrix side when a `GET` does not give `n`, as in the original lab.
 pub const DEFAULT_N: usize = 500;
 
+/// Parallel workers per request when neither the request nor `--workers` says, as in the
+/// original lab (4 threads, 4 processes).
+pub const DEFAULT_WORKERS: usize = 4;
+
 /// A parsed and validated `GET` query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GenerateParams {
@@ -187,7 +191,7 @@ mod tests {
     const LIMITS: Limits = Limits {
         max_n: 2000,
         max_workers: 64,
-        default_workers: 4,
+        default_workers: DEFAULT_WORKERS,
     };
 
     fn problem(query: &str) -> (String, Problem) {

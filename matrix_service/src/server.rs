@@ -11,11 +11,12 @@ use actix_web::web::Data;
 use actix_web::{App, HttpServer};
 
 use crate::admission::{Admission, AdmissionLimits};
-use crate::buffers::{BufferPool, RECLAIM_EVERY};
+use crate::buffers::RECLAIM_EVERY;
+use crate::endpoint::Endpoint;
 use crate::engine::AddEngine;
-use crate::http::{Service, routes};
+use crate::http::{Service, ServiceParts, routes};
 use crate::memory_budget::{DEFAULT_MAX_BODY_MEMORY, MemoryBudget};
-use crate::params::{DEFAULT_N, Limits};
+use crate::params::{DEFAULT_WORKERS, Limits};
 use crate::upload::BodyRules;
 
 /// Flags both servers take. Each binary adds `--port` (its own default) and its own bound on
@@ -31,7 +32,7 @@ pub struct CommonArgs {
     pub http_workers: Option<usize>,
 
     /// Parallel workers per request when the request does not give `workers`.
-    #[arg(long, env = "MATRIX_LAB_WORKERS", default_value_t = 4, value_parser = positive)]
+    #[arg(long, env = "MATRIX_LAB_WORKERS", default_value_t = DEFAULT_WORKERS, value_parser = positive)]
     pub workers: usize,
 
     /// Largest matrix side `n` a GET may ask for, and largest row or column count of a POST.
@@ -188,18 +189,19 @@ pub fn init_logging() {
 /// socket is bound, so scripts and tests can find the server. Builds the actix runtime itself,
 /// so the caller's `main` stays synchronous: a pre-fork pool must fork before any thread exists.
 /// The caller sets the allocator policy first ([`crate::memory::set_allocator_policy`]).
-pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<()> {
+pub fn serve<E: AddEngine>(engine: E, endpoint: Endpoint, config: ServerConfig) -> std::io::Result<()> {
     actix_web::rt::System::new().block_on(async move {
-        let admission = Admission::new(config.admission, E::UNITS);
-        // Spare buffers for every request that may compute at once; at the default n when idle.
-        let buffers = BufferPool::for_requests(config.admission.active_requests, DEFAULT_N);
-        let budget = MemoryBudget::new(config.max_body_memory, config.limits.max_n);
-        let rules = BodyRules {
-            max_bytes: config.max_body_bytes,
-            timeout: config.body_timeout,
-            queue_timeout: config.admission.queue_timeout,
+        let parts = ServiceParts {
+            limits: config.limits,
+            admission: Admission::new(config.admission, E::UNITS),
+            budget: MemoryBudget::new(config.max_body_memory, config.limits.max_n),
+            body_rules: BodyRules {
+                max_bytes: config.max_body_bytes,
+                timeout: config.body_timeout,
+                queue_timeout: config.admission.queue_timeout,
+            },
         };
-        let service = Data::new(Service::new(engine, config.limits, admission, budget, buffers, rules));
+        let service = Data::new(Service::new(engine, endpoint, parts));
         let reclaimer = service.clone();
         actix_web::rt::spawn(async move {
             let mut every = actix_web::rt::time::interval(RECLAIM_EVERY);
@@ -240,11 +242,11 @@ pub fn serve<E: AddEngine>(engine: E, config: ServerConfig) -> std::io::Result<(
         drop(stdout);
         tracing::info!(
             %address,
-            endpoint = %Service::<E>::path(),
+            endpoint = %endpoint.path(),
             http_workers = config.http_workers,
             workers = config.limits.default_workers,
             "{} server started; Ctrl-C or SIGTERM stops it",
-            E::METHOD
+            endpoint.method
         );
         running.await?;
         tracing::info!("stopped");
@@ -278,7 +280,7 @@ mod tests {
             Limits {
                 max_n: 2000,
                 max_workers: 64,
-                default_workers: 4
+                default_workers: DEFAULT_WORKERS
             }
         );
         assert_eq!(config.max_body_bytes, 64 * 1024 * 1024);

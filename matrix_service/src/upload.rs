@@ -70,7 +70,10 @@ pub struct Received {
 pub struct Upload<'s> {
     pub rules: BodyRules,
     pub budget: &'s MemoryBudget,
-    pub pool: &'s Arc<BufferPool>,
+    /// Where the matrices are parsed into ([`AddEngine::body_buffers`]).
+    ///
+    /// [`AddEngine::body_buffers`]: crate::engine::AddEngine::body_buffers
+    pub pool: Option<&'s Arc<BufferPool>>,
     pub limits: Limits,
     /// `--body-timeout` after the request head was read.
     pub deadline: Instant,
@@ -146,11 +149,11 @@ impl Upload<'_> {
     /// Starts the parser on a blocking thread and sends it the chunks held so far.
     async fn start_parser(&self, held: &mut Vec<Bytes>) -> (Parser, mpsc::Sender<Bytes>) {
         let (chunks, incoming) = mpsc::channel(CHUNKS_IN_FLIGHT);
-        let (limits, pool) = (self.limits, Arc::clone(self.pool));
+        let (limits, pool) = (self.limits, self.pool.map(Arc::clone));
         let parser = actix_web::rt::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let reader = BufReader::with_capacity(PARSER_BUFFER_BYTES, ChunkReader::new(incoming));
-            parse_body_from(reader, &limits, &pool).map(|body| (body, started.elapsed()))
+            parse_body_from(reader, &limits, pool.as_deref()).map(|body| (body, started.elapsed()))
         });
         for chunk in held.drain(..) {
             let _ = chunks.send(chunk).await;

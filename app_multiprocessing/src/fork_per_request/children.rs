@@ -17,7 +17,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::sys::exit_code;
+use crate::exit_code::{self, describe};
 
 const ELEMENT_BYTES: usize = std::mem::size_of::<i64>();
 
@@ -157,7 +157,7 @@ impl Children {
             }
             Ok(0) => {
                 let (pid, received) = (child.pid, child.received);
-                let how = self.reap_one(index).map_or_else(|e| e, describe);
+                let how = self.reap_one(index).map_or_else(|e| e, |status| describe(Ok(status)));
                 Err(ChildrenError::Failed(format!(
                     "child {pid} sent {received} of its {expected} bytes, then its pipe closed ({how})"
                 )))
@@ -191,7 +191,7 @@ impl Children {
                 }
                 status => {
                     let pid = self.children[index].pid;
-                    return Err(ChildrenError::Failed(format!("child {pid} {}", describe(status))));
+                    return Err(ChildrenError::Failed(format!("child {pid} {}", describe(Ok(status)))));
                 }
             }
         }
@@ -231,16 +231,5 @@ fn wait_for(pid: Pid) -> nix::Result<WaitStatus> {
             Err(Errno::EINTR) => continue,
             other => return other,
         }
-    }
-}
-
-/// How a child ended, in words.
-fn describe(status: WaitStatus) -> String {
-    match status {
-        WaitStatus::Exited(_, exit_code::WRITE_FAILED) => "exited: it could not write to its pipe".into(),
-        WaitStatus::Exited(_, exit_code::UNWOUND) => "exited: it panicked".into(),
-        WaitStatus::Exited(_, code) => format!("exited with code {code}"),
-        WaitStatus::Signaled(_, signal, _) => format!("was killed by {signal}"),
-        other => format!("ended as {other:?}"),
     }
 }

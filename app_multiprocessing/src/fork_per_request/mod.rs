@@ -20,7 +20,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::{Pid, getpid, pipe2};
 
 use matrix_service::bands::bands;
-use matrix_service::{AddEngine, AddError, Addition, BufferPool, Operands};
+use matrix_service::{AddEngine, AddError, Addition, Operands};
 
 use crate::hooks::fault::ChildFault;
 use crate::slots::{SlotPool, SlotWorkspace};
@@ -53,19 +53,11 @@ pub struct ForkPerRequest {
 }
 
 impl AddEngine for ForkPerRequest {
-    const METHOD: &'static str = "Multiprocessing";
-    const ENDPOINT: &'static str = "multiprocessing";
     const UNITS: &'static str = "child processes";
-    const TITLE: &'static str = "Matrix addition with processes";
-    const DESCRIPTION: &'static str = "Each request generates two random n x n integer matrices and forks \
-        <code>workers</code> child processes (by default through a small fork server, so the busy server does not fork \
-        itself; the children are still its own); each child inherits the inputs (in memory shared with it), \
-        adds its band of rows, and sends the result back through its own pipe as raw bytes. The answer lists \
-        the children's pids, all of them already reaped.";
 
     type Workspace = SlotWorkspace;
 
-    fn workspace(&self, rows: usize, cols: usize, _heap: &Arc<BufferPool>) -> Result<SlotWorkspace, AddError> {
+    fn workspace(&self, rows: usize, cols: usize) -> Result<SlotWorkspace, AddError> {
         self.slots.workspace(rows, cols).map_err(AddError::Unavailable)
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use matrix_service::bands::bands;
-use matrix_service::{AddEngine, AddError, Addition, BufferPool, Workspace};
+use matrix_service::{AddEngine, AddError, Addition, Workspace};
 
 use crate::slots::SlotWorkspace;
 use pool::{Pool, PoolError};
@@ -29,18 +29,11 @@ impl PreforkPool {
 }
 
 impl AddEngine for PreforkPool {
-    const METHOD: &'static str = "Multiprocessing";
-    const ENDPOINT: &'static str = "multiprocessing";
     const UNITS: &'static str = "pool jobs";
-    const TITLE: &'static str = "Matrix addition with a pool of processes";
-    const DESCRIPTION: &'static str = "Each request generates two random n x n integer matrices straight into memory \
-        this server shares with a pool of worker processes started once, at start-up. Its <code>workers</code> bands \
-        of rows become jobs; each idle worker process takes the next one, adds its band in the shared memory and \
-        says it is done through a pipe. The answer lists the pid that computed each band.";
 
     type Workspace = SlotWorkspace;
 
-    fn workspace(&self, rows: usize, cols: usize, _heap: &Arc<BufferPool>) -> Result<SlotWorkspace, AddError> {
+    fn workspace(&self, rows: usize, cols: usize) -> Result<SlotWorkspace, AddError> {
         self.pool.slots().workspace(rows, cols).map_err(AddError::Unavailable)
     }
 
@@ -55,30 +48,20 @@ impl AddEngine for PreforkPool {
                 child_pids: Some(added.pids),
                 checksum: Some(added.checksum),
             }),
-            Err(PoolError::Overflow { band }) => {
-                let rows = bands(rows, workers).nth(band).expect("the pool names one of the bands");
+            // The worker only says that its band overflowed; find where, for the client.
+            Err(PoolError::Overflow { rows }) => {
                 let overflow = work.inputs().first_overflow_in(rows.start * cols..rows.end * cols);
                 Err(AddError::Overflow(
                     overflow.expect("the worker saw an overflow in its band"),
                 ))
             }
-            Err(e) => Err(self.error(e)),
+            Err(PoolError::Unavailable(why)) => Err(AddError::Unavailable(why)),
+            Err(PoolError::Lost(why)) => Err(AddError::WorkerFailed(why)),
+            Err(PoolError::TimedOut) => Err(AddError::TimedOut(self.timeout)),
         }
     }
 
     fn reclaim_idle(&self, now: Instant) {
         self.pool.slots().reclaim_idle(now);
-    }
-}
-
-impl PreforkPool {
-    fn error(&self, error: PoolError) -> AddError {
-        match error {
-            PoolError::Unavailable(why) => AddError::Unavailable(why),
-            PoolError::Lost(why) => AddError::WorkerFailed(why),
-            PoolError::TimedOut => AddError::TimedOut(self.timeout),
-            // Handled in `add`, where the inputs are at hand.
-            PoolError::Overflow { band } => AddError::WorkerFailed(format!("band {band} overflowed")),
-        }
     }
 }

@@ -11,24 +11,13 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getppid};
 
+use crate::exit_code;
 use crate::hooks::fault::ChildFault;
 use crate::protocol::{Done, Job, Status};
 use crate::sys::{SharedMemory, close_stray_fds, ignore_stop_signals, write_all};
 
 /// The hidden flag that makes the binary a pool worker; its value is the server's pid.
 pub const WORKER_FLAG: &str = "--pool-worker";
-
-/// A worker's exit codes.
-pub mod exit_code {
-    /// The server closed the job pipe: a normal end.
-    pub const OK: i32 = 0;
-    /// The server was gone before the worker could arm its parent-death signal.
-    pub const ORPHANED: i32 = 5;
-    /// The shared memory could not be mapped, or the pipes broke mid-message.
-    pub const BROKEN: i32 = 6;
-    /// The test hook `crash-at-start`.
-    pub const CRASHED_AT_START: i32 = 7;
-}
 
 /// Runs a worker until the server closes its job pipe; returns the exit code.
 pub fn run(server: Pid, fault: ChildFault) -> i32 {

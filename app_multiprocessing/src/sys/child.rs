@@ -21,21 +21,8 @@ use matrix_service::matrix::add_into;
 
 use super::fds::close_all_fds_but;
 use super::signals::ignore_stop_signals;
+use crate::exit_code;
 use crate::hooks::fault::ChildFault;
-
-/// How a child's exit code tells the parent what happened.
-pub mod exit_code {
-    /// The band was written whole and no sum overflowed.
-    pub const OK: i32 = 0;
-    /// Writing to the pipe failed (EPIPE: the parent stopped reading).
-    pub const WRITE_FAILED: i32 = 3;
-    /// The band was written whole, but some sum overflowed `i64` (the values wrapped).
-    pub const OVERFLOW: i32 = 4;
-    /// The parent was gone before the child could arm its parent-death signal.
-    pub const ORPHANED: i32 = 5;
-    /// Something unwound (a panic): the guard exited instead of returning.
-    pub const UNWOUND: i32 = 101;
-}
 
 /// Elements the child adds per `write(2)`: 64 KiB of stack, one default pipe's worth.
 const CHUNK_ELEMENTS: usize = 8192;

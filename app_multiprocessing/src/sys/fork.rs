@@ -7,8 +7,9 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use nix::errno::Errno;
 use nix::unistd::{ForkResult, Pid, fork};
 
-use super::child::{BandTask, ExitOnUnwind, child_main, exit_code, exit_now};
+use super::child::{BandTask, ExitOnUnwind, child_main, exit_now};
 use super::fds::worker_fds;
+use crate::exit_code;
 
 /// Forks a child that computes `task`, writes it to `task.write_end` and exits. Returns the
 /// child's pid, in the parent only: the child never returns from this call.
@@ -42,7 +43,7 @@ pub fn fork_pool_worker(
 ) -> nix::Result<Pid> {
     fork_single_threaded(|| {
         if worker_fds(jobs.as_raw_fd(), done.as_raw_fd(), memory.as_raw_fd()).is_err() {
-            return exit_code::WRITE_FAILED;
+            return exit_code::BROKEN;
         }
         worker_main()
     })

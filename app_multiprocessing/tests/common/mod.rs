@@ -1,9 +1,9 @@
-//! Helpers for the processes server's end-to-end tests (`server.rs`, `pitfalls.rs`): starting
-//! the real binary, and finding its band children and fork server in `/proc`.
+//! Helpers for the processes server's end-to-end tests (`answers.rs`, `faults.rs`,
+//! `overload.rs`, `shutdown.rs`, `fork_server.rs`, `pitfalls.rs`): starting the real binary,
+//! and finding its band children and fork server in `/proc`.
 // Each test binary uses its own part of these.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -73,16 +73,4 @@ pub async fn descriptors_after_one_request(server: &ServerProcess, url: &str) ->
     assert_eq!(get(&warm, url).await.status, StatusCode::OK);
     drop(warm);
     server.settled_fd_count()
-}
-
-/// The `app_threading` binary built beside this one (`cargo test --workspace` builds both).
-pub fn threading_binary() -> PathBuf {
-    let path = PathBuf::from(BINARY).with_file_name("app_threading");
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests for the whole workspace (cargo nextest run --workspace) or build it first \
-         (cargo build -p app_threading)",
-        path.display()
-    );
-    path
 }

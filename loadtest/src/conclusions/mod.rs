@@ -20,7 +20,7 @@ use crate::aggregate::key;
 use crate::stats::Ratio;
 use crate::summary::{Probe, RunSummary, ScenarioKey, ScenarioResult};
 
-/// The lab servers the sentences single out, by their names in [`crate::servers::LAB_SERVERS`].
+/// The lab servers the sentences single out, by their names in [`crate::lab_servers::LAB_SERVERS`].
 const THREADS: &str = "threading";
 const PROCESSES: &str = "multiprocessing";
 const POOL: &str = "prefork";

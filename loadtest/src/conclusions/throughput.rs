@@ -9,7 +9,7 @@
 //! first, so its ratio reads "so many times as much".
 
 use super::{PROCESSES, THREADS, describe, ratio_phrase, result, rps_phrase, rps_ratio, servers_in};
-use crate::servers::is_lab_name;
+use crate::lab_servers::is_lab_name;
 use crate::stats::{NOISE_BAND, Verdict};
 use crate::summary::{RunSummary, ScenarioKey};
 

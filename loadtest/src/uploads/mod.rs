@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
+use crate::lab_servers::{LabServer, lab_server_name};
 use crate::sampler::Sampler;
-use crate::servers::{self, LabServer, lab_server_name};
+use crate::servers;
 use client::{CLIENT_STACK_BYTES, Outcome, Pace, UploadPlan, probe_health, upload};
 
 /// How often `/healthz` is asked, and how long one probe may take before it counts as failed.

@@ -28,16 +28,30 @@ pub struct Reply {
 
 /// `GET url`, expecting a JSON body (as every endpoint but `/` answers).
 pub async fn get(client: &awc::Client, url: &str) -> Reply {
-    let mut response = client
-        .get(url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let response = client.get(url).send().await;
+    reply_of(response, "GET", url).await
+}
+
+/// `POST url` with `body` as JSON, expecting a JSON answer.
+pub async fn post_json(client: &awc::Client, url: &str, body: &Value) -> Reply {
+    let response = client.post(url).send_json(body).await;
+    reply_of(response, "POST", url).await
+}
+
+async fn reply_of<S>(
+    response: Result<awc::ClientResponse<S>, awc::error::SendRequestError>,
+    method: &str,
+    url: &str,
+) -> Reply
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    let mut response = response.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let body = response
         .body()
         .limit(256 << 20)
         .await
-        .unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"));
+        .unwrap_or_else(|e| panic!("{method} {url}: reading the body: {e}"));
     Reply {
         status: response.status(),
         headers: response.headers().clone(),

@@ -23,41 +23,43 @@ use std::time::Duration;
 use actix_web::web::Data;
 
 use crate::admission::{Admission, AdmissionLimits};
-use crate::buffers::BufferPool;
+use crate::endpoint::Endpoint;
 use crate::engine::{AddEngine, AddError};
-use crate::http::Service;
+use crate::http::{Service, ServiceParts};
 use crate::matrix::{Matrix, Operands};
 use crate::memory_budget::{DEFAULT_MAX_BODY_MEMORY, MemoryBudget};
-use crate::params::Limits;
+use crate::params::{DEFAULT_WORKERS, Limits};
 use crate::upload::BodyRules;
 
 /// The limits the handler checks run with.
 pub const TEST_LIMITS: Limits = Limits {
     max_n: 2000,
     max_workers: 64,
-    default_workers: 4,
+    default_workers: DEFAULT_WORKERS,
 };
 
 /// The body limit the handler checks run with, small so the 413 case is cheap.
 pub const TEST_MAX_BODY_BYTES: usize = 4096;
 
-/// A service around `engine` with [`TEST_LIMITS`] and [`TEST_MAX_BODY_BYTES`].
-pub fn test_service<E: AddEngine>(engine: E) -> Data<Service<E>> {
+/// A service around `engine` on `endpoint` with [`TEST_LIMITS`] and [`TEST_MAX_BODY_BYTES`].
+pub fn test_service<E: AddEngine>(engine: E, endpoint: Endpoint) -> Data<Service<E>> {
     let limits = AdmissionLimits {
         active_requests: 4,
         live_workers: 256,
         live_workers_flag: "--max-live",
         queue_timeout: Duration::from_secs(10),
     };
-    let admission = Admission::new(limits, E::UNITS);
-    let buffers = BufferPool::for_requests(4, 500);
-    let rules = BodyRules {
-        max_bytes: TEST_MAX_BODY_BYTES,
-        timeout: Duration::from_secs(30),
-        queue_timeout: limits.queue_timeout,
+    let parts = ServiceParts {
+        limits: TEST_LIMITS,
+        admission: Admission::new(limits, E::UNITS),
+        budget: MemoryBudget::new(DEFAULT_MAX_BODY_MEMORY, TEST_LIMITS.max_n),
+        body_rules: BodyRules {
+            max_bytes: TEST_MAX_BODY_BYTES,
+            timeout: Duration::from_secs(30),
+            queue_timeout: limits.queue_timeout,
+        },
     };
-    let budget = MemoryBudget::new(DEFAULT_MAX_BODY_MEMORY, TEST_LIMITS.max_n);
-    Data::new(Service::new(engine, TEST_LIMITS, admission, budget, buffers, rules))
+    Data::new(Service::new(engine, endpoint, parts))
 }
 
 /// Runs an addition kernel on `a` and `b` (same shape) and returns the sum as a matrix, with

@@ -8,6 +8,7 @@ use actix_web::web::Data;
 use serde_json::{Value, json};
 
 use super::{TEST_MAX_BODY_BYTES, test_service};
+use crate::endpoint::Endpoint;
 use crate::engine::AddEngine;
 use crate::http::{Service, routes};
 use crate::matrix::elements;
@@ -26,9 +27,9 @@ pub(super) fn json_of(body: &[u8]) -> Value {
 
 /// Checks every endpoint's good answers: the index page, `/healthz`, a seeded `GET` (its keys and
 /// values), and a `POST` with a known sum.
-pub async fn check_endpoints<E: AddEngine>(engine: E) {
-    let service = test_service(engine);
-    let path = Service::<E>::path();
+pub async fn check_endpoints<E: AddEngine>(engine: E, endpoint: Endpoint) {
+    let service = test_service(engine, endpoint);
+    let path = endpoint.path();
 
     let (status, headers, body) = call(&service, TestRequest::get().uri("/")).await;
     assert_eq!(status, StatusCode::OK);
@@ -42,7 +43,7 @@ pub async fn check_endpoints<E: AddEngine>(engine: E) {
     );
     let page = String::from_utf8(body).unwrap();
     assert!(
-        page.contains(E::TITLE) && page.contains(&format!("fetch(\"{path}?\"")),
+        page.contains(endpoint.title) && page.contains(&format!("fetch(\"{path}?\"")),
         "the page calls {path}"
     );
 
@@ -59,7 +60,7 @@ pub async fn check_endpoints<E: AddEngine>(engine: E) {
     let (a, b) = crate::matrix::generate_pair(30, Some(5));
     let expected = crate::matrix::reference_add(&a, &b).unwrap();
     assert_eq!(answer["status"], "ok");
-    assert_eq!(answer["method"], E::METHOD);
+    assert_eq!(answer["method"], endpoint.method);
     assert_eq!(
         (
             answer["n"].as_u64(),
@@ -206,9 +207,9 @@ fn bad_requests(path: &str) -> Vec<BadRequest> {
 
 /// Checks that every kind of bad input gets its status and a JSON error naming what was wrong,
 /// and that the service still answers afterwards.
-pub async fn check_bad_requests<E: AddEngine>(engine: E) {
-    let service = test_service(engine);
-    for case in bad_requests(&Service::<E>::path()) {
+pub async fn check_bad_requests<E: AddEngine>(engine: E, endpoint: Endpoint) {
+    let service = test_service(engine, endpoint);
+    for case in bad_requests(&endpoint.path()) {
         let (status, _, body) = call(&service, case.request).await;
         let answer = json_of(&body);
         assert_eq!(status, case.status, "{answer}");
@@ -220,10 +221,6 @@ pub async fn check_bad_requests<E: AddEngine>(engine: E) {
             case.message
         );
     }
-    let (status, _, _) = call(
-        &service,
-        TestRequest::get().uri(&format!("{}?n=3", Service::<E>::path())),
-    )
-    .await;
+    let (status, _, _) = call(&service, TestRequest::get().uri(&format!("{}?n=3", endpoint.path()))).await;
     assert_eq!(status, StatusCode::OK, "still serving after the bad requests");
 }

@@ -76,8 +76,8 @@ pub enum PoolError {
     Lost(String),
     /// The deadline passed; the workers still holding bands were killed (504).
     TimedOut,
-    /// The sum overflowed in the band with this index.
-    Overflow { band: usize },
+    /// The sum overflowed in this band of rows (the first such band).
+    Overflow { rows: Range<usize> },
 }
 
 /// A request's bands, computed.
@@ -217,8 +217,9 @@ impl Pool {
             return Err(PoolError::Unavailable(why.clone()));
         }
         let base = slot.start();
-        let mut ids = Vec::new();
-        for rows in bands {
+        let bands: Vec<Range<usize>> = bands.collect();
+        let mut ids = Vec::with_capacity(bands.len());
+        for rows in bands.iter().cloned() {
             let offset = (base + rows.start * cols) as u64;
             let job = Job {
                 id: state.next_job,
@@ -261,7 +262,7 @@ impl Pool {
             checksum: 0,
         };
         let mut overflow = None;
-        for (band, outcome) in outcomes.into_iter().enumerate() {
+        for (rows, outcome) in bands.iter().zip(outcomes) {
             let (status, checksum, pid) = match outcome.expect("collected in time") {
                 Outcome::Finished { status, checksum, pid } => (status, checksum, pid),
                 Outcome::Lost(why) => return Err(PoolError::Lost(why)),
@@ -269,7 +270,7 @@ impl Pool {
             };
             match status {
                 Status::Ok => {}
-                Status::Overflow => _ = overflow.get_or_insert(band),
+                Status::Overflow => _ = overflow.get_or_insert_with(|| rows.clone()),
                 Status::BadJob | Status::Unknown(_) => {
                     return Err(PoolError::Lost(format!(
                         "pool worker {pid} answered {status:?} to a well-formed job"
@@ -280,7 +281,7 @@ impl Pool {
             added.checksum = added.checksum.wrapping_add(checksum);
         }
         match overflow {
-            Some(band) => Err(PoolError::Overflow { band }),
+            Some(rows) => Err(PoolError::Overflow { rows }),
             None => Ok(added),
         }
     }

@@ -13,6 +13,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, pipe2};
 
+use crate::exit_code::describe;
 use crate::hooks::fault::ChildFault;
 use crate::prefork::worker::{self, WORKER_FLAG};
 use crate::protocol::Done;
@@ -343,16 +344,5 @@ impl Supervisor {
         drop(state);
         self.shared.changed.notify_all();
         tracing::info!("worker pool stopped");
-    }
-}
-
-/// "exited with code 3", "was killed by SIGKILL", ...
-fn describe(status: nix::Result<WaitStatus>) -> String {
-    match status {
-        Ok(WaitStatus::Exited(_, code)) => format!("exited with code {code}"),
-        Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) => "was killed by SIGKILL (out of memory, or killed)".into(),
-        Ok(WaitStatus::Signaled(_, signal, _)) => format!("was killed by {signal}"),
-        Ok(other) => format!("changed state ({other:?})"),
-        Err(e) => format!("could not be reaped ({e})"),
     }
 }

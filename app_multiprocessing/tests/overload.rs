@@ -1,0 +1,89 @@
+//! More than the server may take at once: a request past `--queue-timeout` gets 503 with
+//! `Retry-After`, a flood of wide requests keeps the children within `--max-children`, and
+//! hostile input gets no 5xx but 503.
+
+mod common;
+use common::*;
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use futures_util::future::join_all;
+use matrix_service::testing::{client, get};
+
+#[actix_web::test]
+async fn past_the_queue_timeout_a_request_gets_503_with_retry_after() {
+    let server = start(&[
+        "--debug-child-fault",
+        "sleep-ms:1500",
+        "--max-children",
+        "64",
+        "--queue-timeout",
+        "0.3",
+    ]);
+    let client = client();
+    let url = format!("{}/multiprocessing?n=64&workers=64", server.url());
+    let replies = join_all([get(&client, &url), get(&client, &url)]).await;
+    let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 503], "{replies:?}");
+    let busy = replies
+        .iter()
+        .find(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .unwrap();
+    assert_eq!(busy.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert!(
+        busy.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("using at most 64 child processes (--max-children)")
+    );
+    assert_no_children(&server);
+}
+
+#[actix_web::test]
+async fn a_thousand_hostile_queries_and_bodies_get_no_5xx_but_503_and_the_server_stays_healthy() {
+    let server = start(&[]);
+    matrix_service::testing::fuzz_queries(server.url(), "/multiprocessing", 1000).await;
+    matrix_service::testing::fuzz_bodies(server.url(), "/multiprocessing", 1000).await;
+    assert_no_children(&server);
+}
+
+#[actix_web::test]
+async fn a_flood_of_wide_requests_keeps_children_bounded_and_answers_200_or_503() {
+    let server = start(&["--queue-timeout", "1"]);
+    let pid = server.pid();
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let watching = watching.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while watching.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(matrix_service::testing::children_of(pid).len());
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            peak
+        })
+    };
+    let client = client();
+    let url = format!("{}/multiprocessing?n=64&workers=64", server.url());
+    let replies = join_all((0..500).map(|_| get(&client, &url))).await;
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = watcher.join().unwrap();
+    let mut refused = 0;
+    for reply in &replies {
+        match reply.status {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(reply.headers.contains_key("retry-after"), "{}", reply.json);
+                refused += 1;
+            }
+            other => panic!("{other}: {}", reply.json),
+        }
+    }
+    assert!(peak <= 256, "{peak} children at once, above --max-children");
+    assert!(refused < replies.len(), "some requests were served");
+    assert_no_children(&server);
+    let health = get(&client, &format!("{}/healthz", server.url())).await;
+    assert_eq!(health.status, StatusCode::OK);
+}

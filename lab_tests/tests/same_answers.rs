@@ -1,0 +1,54 @@
+//! Every lab server gives the same answer to the same request: the same seed, the same sum
+//! (checksum and sample) whatever the worker count, and the same posted sum.
+
+use actix_web::http::StatusCode;
+use lab_tests::start;
+use loadtest::lab_servers::LAB_SERVERS;
+use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, sample};
+use matrix_service::testing::{client, get, post_json};
+use serde_json::json;
+
+#[actix_web::test]
+async fn the_same_seed_gives_the_same_answer_in_every_server() {
+    let servers: Vec<_> = LAB_SERVERS.iter().map(|lab| (lab, start(lab))).collect();
+    let client = client();
+    let (a, b) = generate_pair(300, Some(77));
+    let expected = reference_add(&a, &b).unwrap();
+    for workers in [1, 4, 7] {
+        for (lab, server) in &servers {
+            let url = format!("{}{}?n=300&workers={workers}&seed=77", server.url(), lab.path);
+            let reply = get(&client, &url).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}: {}", lab.name, reply.json);
+            let answer = &reply.json;
+            assert_eq!(
+                answer["checksum"].as_i64(),
+                Some(checksum(elements(&expected))),
+                "{}: {answer}",
+                lab.name
+            );
+            assert_eq!(
+                answer["sample"],
+                json!(sample(elements(&expected), expected.ncols())),
+                "{}: {answer}",
+                lab.name
+            );
+            assert_eq!(answer["workers"], workers, "{}", lab.name);
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_same_posted_matrices_give_the_same_sum_in_every_server() {
+    let body = json!({"a": [[1, -2, 3], [i64::MAX, 0, 5]], "b": [[10, 20, 30], [-1, 7, i64::MIN]], "workers": 2});
+    let sum = json!([[11, 18, 33], [i64::MAX - 1, 7, i64::MIN + 5]]);
+    for lab in &LAB_SERVERS {
+        let server = start(lab);
+        let reply = post_json(&client(), &format!("{}{}", server.url(), lab.path), &body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}: {}", lab.name, reply.json);
+        assert_eq!(reply.json["result"], sum, "{}", lab.name);
+        assert_eq!(
+            (reply.json["rows"].as_u64(), reply.json["cols"].as_u64()),
+            (Some(2), Some(3))
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! A server's words: its endpoint's name, the answer's `method`, and its page's title and
+//! description. They belong to the server (both of `app_multiprocessing`'s strategies answer on
+//! `/multiprocessing` as `"Multiprocessing"`), not to the engine that computes.
+
+use crate::params::Limits;
+
+/// What a server calls its endpoint and how its page describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The path segment, such as `"threading"` for `/threading`.
+    pub name: &'static str,
+    /// The answer's `method` field, such as `"Multithreading"`.
+    pub method: &'static str,
+    /// The index page's title.
+    pub title: &'static str,
+    /// One paragraph for the index page: what this server does and how (HTML).
+    pub description: &'static str,
+}
+
+impl Endpoint {
+    /// The endpoint's path, such as `/threading`.
+    pub fn path(&self) -> String {
+        format!("/{}", self.name)
+    }
+
+    /// The `GET /` page: a form that calls the endpoint, with the server's limits filled in.
+    pub fn render_page(&self, limits: &Limits) -> String {
+        include_str!("index.html")
+            .replace("{{TITLE}}", self.title)
+            .replace("{{DESCRIPTION}}", self.description)
+            .replace("{{PATH}}", &self.path())
+            .replace("{{WORKERS}}", &limits.default_workers.to_string())
+            .replace("{{MAX_N}}", &limits.max_n.to_string())
+            .replace("{{MAX_WORKERS}}", &limits.max_workers.to_string())
+    }
+}
