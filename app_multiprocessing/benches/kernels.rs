@@ -24,7 +24,7 @@ use app_threading::add_scoped;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use matrix_service::bands::bands;
 use matrix_service::matrix::{add_into, generate_into, generate_pair};
-use matrix_service::{Operands, Workspace};
+use matrix_service::{Operands, Work, Workspace};
 
 const SIZES: [usize; 3] = [100, 500, 2000];
 const WORKERS: [usize; 4] = [1, 2, 4, 8];
@@ -72,37 +72,29 @@ fn add(c: &mut Criterion) {
         for workers in WORKERS {
             let id = format!("{n}/{workers}");
             group.bench_function(BenchmarkId::new("scoped_threads", &id), |bench| {
-                bench.iter(|| add_scoped(inputs, black_box(&mut out), workers).expect("no overflow"));
+                bench.iter(|| add_scoped(inputs, black_box(&mut out), workers, Work::Add).expect("no overflow"));
             });
             // Both process engines keep the matrices in shared memory, as the server does.
             let mut work = holding(pool.slots(), inputs, n);
-            group.bench_function(BenchmarkId::new("forked_children", &id), |bench| {
-                bench.iter(|| {
-                    let (inputs, out) = work.split();
-                    add_forked(inputs, black_box(out), workers, CHILD_TIMEOUT, ChildFault::None, None)
-                        .expect("children add")
-                });
-            });
             let mut forked_work = holding(&fork_server_slots, inputs, n);
-            group.bench_function(BenchmarkId::new("fork_server_children", &id), |bench| {
-                bench.iter(|| {
-                    let (inputs, out) = forked_work.split();
-                    add_forked(
-                        inputs,
-                        black_box(out),
-                        workers,
-                        CHILD_TIMEOUT,
-                        ChildFault::None,
-                        Some(&fork_server),
-                    )
-                    .expect("children add")
+            for (name, work, forker) in [
+                ("forked_children", &mut work, None),
+                ("fork_server_children", &mut forked_work, Some(&fork_server)),
+            ] {
+                group.bench_function(BenchmarkId::new(name, &id), |bench| {
+                    bench.iter(|| {
+                        let (inputs, out) = work.split();
+                        let task = (workers, Work::Add);
+                        add_forked(inputs, black_box(out), task, CHILD_TIMEOUT, ChildFault::None, forker)
+                            .expect("children add")
+                    });
                 });
-            });
+            }
             drop(forked_work);
             group.bench_function(BenchmarkId::new("prefork_pool", &id), |bench| {
                 bench.iter(|| {
                     let deadline = Instant::now() + CHILD_TIMEOUT;
-                    let added = pool.add(work.slot_mut(), n * n, n, bands(n, workers), deadline);
+                    let added = pool.add(work.slot_mut(), n * n, n, bands(n, workers), (Duration::ZERO, deadline));
                     black_box(added.expect("the pool adds"))
                 });
             });

@@ -4,8 +4,8 @@
 //! fork server's go over a `SOCK_SEQPACKET` socket, which keeps every message whole. The bulk
 //! data never crosses a pipe or socket: a message names spans of the shared memory.
 
-/// "Add `len` elements at offset `a` to those at `b`, into `out`" (offsets in elements, from
-/// the start of the shared memory).
+/// "Wait `wait_us` microseconds (an io band's share), then add `len` elements at offset `a` to
+/// those at `b`, into `out`" (offsets in elements, from the start of the shared memory).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Job {
     /// Unique per pool, echoed in [`Done`], so a message about an older job is recognized.
@@ -14,6 +14,7 @@ pub struct Job {
     pub b: u64,
     pub out: u64,
     pub len: u64,
+    pub wait_us: u64,
 }
 
 /// "Job `id` is finished, with this status; the band's results sum to `checksum` (wrapping)."
@@ -38,15 +39,22 @@ pub enum Status {
 }
 
 impl Job {
-    pub const BYTES: usize = 5 * 8;
+    pub const BYTES: usize = 6 * 8;
 
     pub fn encode(&self) -> [u8; Self::BYTES] {
-        words([self.id, self.a, self.b, self.out, self.len])
+        words([self.id, self.a, self.b, self.out, self.len, self.wait_us])
     }
 
     pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
-        let [id, a, b, out, len] = unwords(bytes);
-        Self { id, a, b, out, len }
+        let [id, a, b, out, len, wait_us] = unwords(bytes);
+        Self {
+            id,
+            a,
+            b,
+            out,
+            len,
+            wait_us,
+        }
     }
 }
 
@@ -79,8 +87,9 @@ impl Done {
     }
 }
 
-/// To the fork server, one per band: "fork a child that adds the `len` elements at offset `a`
-/// to those at `b`" (offsets in elements, from the start of the shared memory). A request's
+/// To the fork server, one per band: "fork a child that waits `wait_us` microseconds, then adds
+/// the `len` elements at offset `a` to those at `b`" (offsets in elements, from the start of the
+/// shared memory). A request's
 /// bands go in one message ([`BandRequest::encode_batch`]), the write ends of their pipes
 /// attached in the same order (SCM_RIGHTS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +97,7 @@ pub struct BandRequest {
     pub a: u64,
     pub b: u64,
     pub len: u64,
+    pub wait_us: u64,
 }
 
 /// The fork server's answer for one band. It forks the bands of a message in order and stops
@@ -101,19 +111,19 @@ pub enum Forked {
 }
 
 impl BandRequest {
-    pub const BYTES: usize = 3 * 8;
+    pub const BYTES: usize = 4 * 8;
 
     /// The most bands one message carries: far below the kernel's limit of 253 descriptors per
     /// message (SCM_MAX_FD). A request with more bands sends several.
     pub const MAX_BATCH: usize = 64;
 
     pub fn encode(&self) -> [u8; Self::BYTES] {
-        words([self.a, self.b, self.len])
+        words([self.a, self.b, self.len, self.wait_us])
     }
 
     pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
-        let [a, b, len] = unwords(bytes);
-        Self { a, b, len }
+        let [a, b, len, wait_us] = unwords(bytes);
+        Self { a, b, len, wait_us }
     }
 
     /// Bands one after another.
@@ -207,6 +217,7 @@ mod tests {
             b: 2,
             out: 3,
             len: 4,
+            wait_us: 25_000,
         };
         assert_eq!(Job::decode(&job.encode()), job);
         for status in [Status::Ok, Status::Overflow, Status::BadJob, Status::Unknown(77)] {
@@ -221,6 +232,7 @@ mod tests {
             a: 0,
             b: u64::MAX,
             len: 250_000,
+            wait_us: 1,
         };
         assert_eq!(BandRequest::decode(&request.encode()), request);
         for forked in [Forked::Child(1), Forked::Child(i32::MAX), Forked::Refused(libc::EAGAIN)] {
@@ -230,7 +242,12 @@ mod tests {
             assert_eq!(Forked::decode(&(corrupt as u64).to_ne_bytes()), None, "{corrupt}");
         }
         let bands: Vec<BandRequest> = (0..BandRequest::MAX_BATCH as u64)
-            .map(|i| BandRequest { a: i, b: i + 1, len: 7 })
+            .map(|i| BandRequest {
+                a: i,
+                b: i + 1,
+                len: 7,
+                wait_us: i,
+            })
             .collect();
         assert_eq!(
             BandRequest::decode_batch(&BandRequest::encode_batch(&bands)),

@@ -11,7 +11,7 @@ use app_multiprocessing::{ChildFault, SlotPool, add_forked};
 use matrix_service::Workspace;
 use matrix_service::matrix::{elements, generate_pair, reference_add};
 use matrix_service::testing::{add_matrices, children_of, process_state};
-use matrix_service::{AddError, Matrix};
+use matrix_service::{AddError, Matrix, Work};
 use proptest::prelude::*;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -34,7 +34,7 @@ fn forked(
     fault: ChildFault,
 ) -> Result<(Matrix, Vec<i32>), AddError> {
     add_matrices(a, b, |inputs, out| {
-        add_forked(inputs, out, workers, timeout, fault, None)
+        add_forked(inputs, out, (workers, Work::Add), timeout, fault, None)
     })
 }
 
@@ -205,7 +205,8 @@ fn requests_of_any_size_in_turn_in_one_shared_slot_add_correctly() {
         a_in.copy_from_slice(elements(&a));
         b_in.copy_from_slice(elements(&b));
         let (inputs, out) = work.split();
-        add_forked(inputs, out, 4, TIMEOUT, ChildFault::None, None).unwrap_or_else(|e| panic!("n={n}: {e}"));
+        add_forked(inputs, out, (4, Work::Add), TIMEOUT, ChildFault::None, None)
+            .unwrap_or_else(|e| panic!("n={n}: {e}"));
         assert!(work.sum() == elements(&reference_add(&a, &b).unwrap()), "n={n}");
     }
     assert!(my_children().is_empty());

@@ -59,7 +59,10 @@ fn main() {
                 generate_into(Some(1), a, b);
                 let deadline = Instant::now() + Duration::from_secs(30);
                 // A job on a worker killed below fails; the next one goes to its replacement.
-                if pool.add(work.slot_mut(), N * N, N, bands(N, WORKERS), deadline).is_ok() {
+                if pool
+                    .add(work.slot_mut(), N * N, N, bands(N, WORKERS), (Duration::ZERO, deadline))
+                    .is_ok()
+                {
                     additions.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -121,7 +124,7 @@ fn check_the_pool_still_adds(pool: &Pool) {
         reference_add(&a, &b).expect("no overflow")
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    pool.add(work.slot_mut(), N * N, N, bands(N, WORKERS), deadline)
+    pool.add(work.slot_mut(), N * N, N, bands(N, WORKERS), (Duration::ZERO, deadline))
         .expect("the replaced workers add");
     let (_, sum) = work.split();
     assert!(

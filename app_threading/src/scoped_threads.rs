@@ -3,16 +3,17 @@
 //! The output is split with `split_at_mut`, so every thread holds the only `&mut` to its band and
 //! shared `&` borrows of the inputs: no locks, no copies, no `unsafe`. `std::thread::scope` joins
 //! every thread before the borrows end. The calling thread computes the last band itself, so
-//! `workers` bands cost `workers - 1` thread starts.
+//! `workers` bands cost `workers - 1` thread starts. For `io`, each band's thread sleeps its
+//! share of the wait before adding, so the bands wait at once.
 
 use std::sync::Arc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use matrix_service::bands::bands;
 use matrix_service::matrix::{BandSum, add_into};
 use matrix_service::params::DEFAULT_N;
-use matrix_service::{AddEngine, AddError, Addition, BufferPool, HeapWorkspace, Operands};
+use matrix_service::{AddEngine, AddError, Addition, BufferPool, HeapWorkspace, Operands, Work};
 
 /// The threads engine. Its matrices live on the heap, in buffers it reuses across requests.
 #[derive(Debug, Clone)]
@@ -52,9 +53,9 @@ impl AddEngine for ScopedThreads {
         Ok(HeapWorkspace::with_inputs(a, b, rows, cols, &self.buffers))
     }
 
-    fn add(&self, work: &mut HeapWorkspace, workers: usize) -> Result<Addition, AddError> {
+    fn add(&self, work: &mut HeapWorkspace, workers: usize, task: Work) -> Result<Addition, AddError> {
         let (inputs, sum) = work.split();
-        let checksum = add_scoped(inputs, sum, workers)?;
+        let checksum = add_scoped(inputs, sum, workers, task)?;
         Ok(Addition {
             child_pids: None,
             checksum: Some(checksum),
@@ -67,8 +68,9 @@ impl AddEngine for ScopedThreads {
 }
 
 /// `a + b` into `out` (as long as the inputs) on `workers` scoped threads (fewer if there are
-/// fewer rows). Returns the sum's checksum, which the threads compute as they add.
-pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Result<i64, AddError> {
+/// fewer rows), each waiting its band's share of `task`'s wait first. Returns the sum's
+/// checksum, which the threads compute as they add.
+pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize, task: Work) -> Result<i64, AddError> {
     let Operands {
         a: a_all,
         b: b_all,
@@ -86,6 +88,11 @@ pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Resu
         jobs.push((&a_all[span.clone()], &b_all[span], mine));
     }
 
+    let wait = task.band_wait(jobs.len());
+    let band = move |a: &[i64], b: &[i64], out: &mut [i64]| {
+        wait_for(wait);
+        add_into(a, b, out)
+    };
     let total = thread::scope(|scope| {
         let last = jobs.pop();
         let mut started = Vec::with_capacity(jobs.len());
@@ -93,7 +100,7 @@ pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Resu
         for (a, b, out) in jobs {
             match thread::Builder::new()
                 .name("add-band".into())
-                .spawn_scoped(scope, move || add_into(a, b, out))
+                .spawn_scoped(scope, move || band(a, b, out))
             {
                 Ok(handle) => started.push(handle),
                 Err(e) => {
@@ -103,7 +110,7 @@ pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Resu
             }
         }
         let here = match last {
-            Some((a, b, out)) if spawn_error.is_none() => add_into(a, b, out),
+            Some((a, b, out)) if spawn_error.is_none() => band(a, b, out),
             _ => BandSum::default(),
         };
         // Join every started thread before deciding, so none outlives this call.
@@ -127,6 +134,13 @@ pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Resu
     Ok(total.checksum)
 }
 
+/// Blocks the thread for `wait` (an io band's share), if any.
+fn wait_for(wait: Duration) {
+    if !wait.is_zero() {
+        thread::sleep(wait);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,7 +150,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn scoped(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
-        let (sum, checksum) = add_matrices(a, b, |inputs, out| add_scoped(inputs, out, workers))?;
+        let (sum, checksum) = add_matrices(a, b, |inputs, out| add_scoped(inputs, out, workers, Work::Add))?;
         assert_eq!(
             checksum,
             matrix_service::matrix::checksum(matrix_service::matrix::elements(&sum))

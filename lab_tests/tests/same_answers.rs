@@ -1,5 +1,6 @@
 //! Every lab server gives the same answer to the same request: the same seed, the same sum
-//! (checksum and sample) whatever the worker count, and the same posted sum.
+//! (checksum and sample) whatever the worker count and the kind of work, and the same posted
+//! sum.
 
 use actix_web::http::StatusCode;
 use lab_tests::start;
@@ -14,9 +15,13 @@ async fn the_same_seed_gives_the_same_answer_in_every_server() {
     let client = client();
     let (a, b) = generate_pair(300, Some(77));
     let expected = reference_add(&a, &b).unwrap();
-    for workers in [1, 4, 7] {
+    for (workers, work) in [(1, "add"), (4, "add"), (7, "add"), (3, "io&wait_ms=30")] {
         for (lab, server) in &servers {
-            let url = format!("{}{}?n=300&workers={workers}&seed=77", server.url(), lab.path);
+            let url = format!(
+                "{}{}?n=300&workers={workers}&seed=77&work={work}",
+                server.url(),
+                lab.path
+            );
             let reply = get(&client, &url).await;
             assert_eq!(reply.status, StatusCode::OK, "{}: {}", lab.name, reply.json);
             let answer = &reply.json;
@@ -33,6 +38,7 @@ async fn the_same_seed_gives_the_same_answer_in_every_server() {
                 lab.name
             );
             assert_eq!(answer["workers"], workers, "{}", lab.name);
+            assert_eq!(answer["work"], work.split('&').next().unwrap(), "{}", lab.name);
         }
     }
 }

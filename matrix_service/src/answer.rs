@@ -19,6 +19,11 @@ pub struct Answer<'a> {
     #[serde(flatten)]
     pub shape: Shape,
     pub workers: usize,
+    /// The kind of work: `add` or `io`.
+    pub work: &'static str,
+    /// For `io`: the request's waiting, spread over its bands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
     /// The seed the matrices came from; `null` if none was given (or for `POST`).
     pub seed: Option<u64>,
     /// The parallel addition alone, as in the original lab.
@@ -71,6 +76,8 @@ mod tests {
             method: "Multiprocessing",
             shape: Shape::Rect { rows: 2, cols: 3 },
             workers: 2,
+            work: "io",
+            wait_ms: Some(100),
             seed: None,
             execution_time_sec: 0.5,
             generation_time_sec: 0.25,
@@ -83,7 +90,7 @@ mod tests {
         let json = serde_json::to_string(&answer).unwrap();
         assert_eq!(
             json,
-            r#"{"status":"ok","method":"Multiprocessing","rows":2,"cols":3,"workers":2,"seed":null,"execution_time_sec":0.5,"generation_time_sec":0.25,"total_time_sec":1.0,"sample":[1,2,3],"checksum":21,"child_pids":[10,11],"result":[[1,2,3],[4,5,6]]}"#
+            r#"{"status":"ok","method":"Multiprocessing","rows":2,"cols":3,"workers":2,"work":"io","wait_ms":100,"seed":null,"execution_time_sec":0.5,"generation_time_sec":0.25,"total_time_sec":1.0,"sample":[1,2,3],"checksum":21,"child_pids":[10,11],"result":[[1,2,3],[4,5,6]]}"#
         );
     }
 }

@@ -1,4 +1,4 @@
-//! The `POST` body: `{"a": [[i64, ...], ...], "b": [[...]], "workers": k}`.
+//! The `POST` body: `{"a": [[i64, ...], ...], "b": [[...]], "workers": k, "work": "add", "wait_ms": ms}`.
 //!
 //! The body is read by a streaming serde visitor rather than into a `serde_json::Value`, for two
 //! reasons: memory (a 64 MiB body of small integers would take several times that as `Value`s),
@@ -14,6 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use crate::buffers::BufferPool;
 use crate::matrix::Matrix;
 use crate::params::{Limits, ParamError, Problem, check_whole};
+use crate::work::{DEFAULT_WAIT_MS, MAX_WAIT_MS, WORK_KINDS, Work};
 
 /// A parsed, validated `POST` body: two non-empty matrices of one shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct AddBody {
     pub b: Matrix,
     /// `workers` if the body gives it.
     pub workers: Option<usize>,
+    /// `work` and `wait_ms`, or their defaults.
+    pub work: Work,
 }
 
 /// Why a body was rejected; the message says what was wrong and what is allowed.
@@ -30,8 +33,7 @@ pub struct AddBody {
 pub struct BodyError(pub String);
 
 /// What a body should look like, for error messages.
-pub const BODY_SHAPE: &str =
-    r#"a JSON object {"a": [[integers]], "b": [[integers]], "workers": k} with two matrices of one shape"#;
+pub const BODY_SHAPE: &str = r#"a JSON object {"a": [[integers]], "b": [[integers]], "workers": k, "work": "add" or "io", "wait_ms": ms} with two matrices of one shape"#;
 
 /// Parses and validates a `POST` body held whole in memory against `limits`.
 pub fn parse_body(bytes: &[u8], limits: &Limits) -> Result<AddBody, BodyError> {
@@ -73,10 +75,13 @@ fn parse_with<'de, R: serde_json::de::Read<'de>>(
             "a is {ar}x{ac} but b is {br}x{bc}; the matrices must have the same shape"
         )));
     }
+    let work = Work::of(body.work.as_deref(), body.wait_ms.unwrap_or(DEFAULT_WAIT_MS))
+        .map_err(|e| BodyError(e.to_string()))?;
     Ok(AddBody {
         a,
         b,
         workers: body.workers,
+        work,
     })
 }
 
@@ -85,6 +90,8 @@ struct RawBody {
     a: Option<Matrix>,
     b: Option<Matrix>,
     workers: Option<usize>,
+    work: Option<String>,
+    wait_ms: Option<u64>,
 }
 
 struct BodySeed<'l> {
@@ -111,6 +118,8 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
             a: None,
             b: None,
             workers: None,
+            work: None,
+            wait_ms: None,
         };
         while let Some(key) = map.next_key::<String>()? {
             let max = self.limits.max_n;
@@ -123,12 +132,20 @@ impl<'de> Visitor<'de> for BodySeed<'_> {
                 "a" if body.a.is_none() => body.a = Some(map.next_value_seed(matrix("a"))?),
                 "b" if body.b.is_none() => body.b = Some(map.next_value_seed(matrix("b"))?),
                 "workers" if body.workers.is_none() => {
-                    body.workers = Some(map.next_value_seed(WorkersSeed(self.limits.workers_range()))?);
+                    let range = self.limits.workers_range();
+                    body.workers = Some(map.next_value_seed(WholeSeed { name: "workers", range })? as usize);
                 }
-                "a" | "b" | "workers" => return Err(de::Error::custom(format!("{key:?} is given twice"))),
+                "work" if body.work.is_none() => body.work = Some(map.next_value_seed(WorkSeed)?),
+                "wait_ms" if body.wait_ms.is_none() => {
+                    let range = 0..=MAX_WAIT_MS;
+                    body.wait_ms = Some(map.next_value_seed(WholeSeed { name: "wait_ms", range })?);
+                }
+                "a" | "b" | "workers" | "work" | "wait_ms" => {
+                    return Err(de::Error::custom(format!("{key:?} is given twice")));
+                }
                 _ => {
                     return Err(de::Error::custom(format!(
-                        "unknown field {key:?}; allowed: a, b, workers"
+                        "unknown field {key:?}; allowed: a, b, workers, work, wait_ms"
                     )));
                 }
             }
@@ -299,46 +316,47 @@ impl<'de> Visitor<'de> for ElementSeed {
 }
 
 /// Reads `workers`, with the same rules and messages as the query parameter.
-struct WorkersSeed(RangeInclusive<u64>);
+/// Reads a whole number within `range`: `workers`, `wait_ms`.
+struct WholeSeed {
+    name: &'static str,
+    range: RangeInclusive<u64>,
+}
 
-impl<'de> DeserializeSeed<'de> for WorkersSeed {
-    type Value = usize;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+impl<'de> DeserializeSeed<'de> for WholeSeed {
+    type Value = u64;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<u64, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl WorkersSeed {
+impl WholeSeed {
     fn reject<E: de::Error>(&self, got: &str, problem: Problem) -> E {
-        E::custom(ParamError::invalid("workers", got, problem, &self.0))
+        E::custom(ParamError::invalid(self.name, got, problem, &self.range))
     }
 }
 
-impl<'de> Visitor<'de> for WorkersSeed {
-    type Value = usize;
+impl<'de> Visitor<'de> for WholeSeed {
+    type Value = u64;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
             f,
-            "workers as a whole number from {} to {}",
-            self.0.start(),
-            self.0.end()
+            "{} as a whole number from {} to {}",
+            self.name,
+            self.range.start(),
+            self.range.end()
         )
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<usize, E> {
-        check_whole("workers", v.into(), self.0)
-            .map(|w| w as usize)
-            .map_err(E::custom)
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        check_whole(self.name, v.into(), self.range).map_err(E::custom)
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<usize, E> {
-        check_whole("workers", v.into(), self.0)
-            .map(|w| w as usize)
-            .map_err(E::custom)
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        check_whole(self.name, v.into(), self.range).map_err(E::custom)
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<usize, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
         let problem = if v.fract() != 0.0 {
             Problem::Fractional
         } else {
@@ -347,16 +365,38 @@ impl<'de> Visitor<'de> for WorkersSeed {
         Err(self.reject(&format!("{v:?}"), problem))
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<usize, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
         Err(self.reject(v, Problem::NotANumber))
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<usize, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<u64, E> {
         Err(self.reject(&v.to_string(), Problem::NotANumber))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<usize, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
         Err(self.reject("null", Problem::NotANumber))
+    }
+}
+
+/// Reads `work`: a JSON string (which kind it names is checked once the body is read).
+struct WorkSeed;
+
+impl<'de> DeserializeSeed<'de> for WorkSeed {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for WorkSeed {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "work as a string, one of {}", WORK_KINDS.join(", "))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_owned())
     }
 }
 
@@ -385,10 +425,17 @@ mod tests {
             a: array![[1, -2], [3, 4]],
             b: array![[10, 20], [30, i64::MAX]],
             workers: Some(3),
+            work: Work::Add,
         };
         assert_eq!(got, Ok(want));
         let got = parse_body(br#"{"b": [[1]], "a": [[-9223372036854775808]]}"#, &LIMITS).unwrap();
-        assert_eq!((got.a[[0, 0]], got.workers), (i64::MIN, None));
+        assert_eq!((got.a[[0, 0]], got.workers, got.work), (i64::MIN, None, Work::Add));
+        let got = parse_body(br#"{"a": [[1]], "b": [[2]], "work": "io", "wait_ms": 7}"#, &LIMITS).unwrap();
+        assert_eq!(got.work, Work::Io { wait_ms: 7 });
+        let got = parse_body(br#"{"a": [[1]], "b": [[2]], "work": "io"}"#, &LIMITS).unwrap();
+        assert_eq!(got.work, Work::Io { wait_ms: 100 });
+        let got = parse_body(br#"{"a": [[1]], "b": [[2]], "wait_ms": 0, "work": "add"}"#, &LIMITS).unwrap();
+        assert_eq!(got.work, Work::Add, "wait_ms is accepted with every kind");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `/multiprocessing` as `"Multiprocessing"`), not to the engine that computes.
 
 use crate::params::Limits;
+use crate::work::{DEFAULT_WAIT_MS, MAX_WAIT_MS, WORK_KINDS};
 
 /// What a server calls its endpoint and how its page describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,5 +33,16 @@ impl Endpoint {
             .replace("{{WORKERS}}", &limits.default_workers.to_string())
             .replace("{{MAX_N}}", &limits.max_n.to_string())
             .replace("{{MAX_WORKERS}}", &limits.max_workers.to_string())
+            .replace("{{WORK_OPTIONS}}", &work_options())
+            .replace("{{MAX_WAIT_MS}}", &MAX_WAIT_MS.to_string())
+            .replace("{{DEFAULT_WAIT_MS}}", &DEFAULT_WAIT_MS.to_string())
     }
+}
+
+/// The `<option>`s of the page's `work` menu, the default first.
+fn work_options() -> String {
+    WORK_KINDS
+        .iter()
+        .map(|kind| format!(r#"<option value="{kind}">{kind}</option>"#))
+        .collect()
 }

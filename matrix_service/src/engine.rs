@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::buffers::BufferPool;
 use crate::matrix::Overflow;
+use crate::work::Work;
 
 /// A parallel addition strategy. It owns the storage of the matrices it adds: heap buffers for
 /// engines whose workers see the server's memory, memory shared with worker processes for the
@@ -52,9 +53,11 @@ pub trait AddEngine: Send + Sync + 'static {
         Ok(work)
     }
 
-    /// Computes A + B into the workspace's sum with `workers` parallel workers, one band of rows
-    /// each. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
-    fn add(&self, work: &mut Self::Workspace, workers: usize) -> Result<Addition, AddError>;
+    /// Does `task` on the workspace's A and B into its sum with `workers` parallel workers, one
+    /// band of rows each: `add` adds; `io` has each band wait its share of `wait_ms` first
+    /// ([`Work::band_wait`]), then add. Blocking: the server calls it on a blocking-pool thread,
+    /// never on an async worker.
+    fn add(&self, work: &mut Self::Workspace, workers: usize, task: Work) -> Result<Addition, AddError>;
 
     /// Gives the engine's spare memory that has been idle since `now - RECLAIM_AFTER` back to
     /// the OS. The server calls it every [`RECLAIM_EVERY`].

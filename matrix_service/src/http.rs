@@ -21,6 +21,7 @@ use crate::matrix::{checksum, generate_into, sample};
 use crate::memory_budget::{Charge, ChargedBody, MemoryBudget};
 use crate::params::{GenerateParams, Limits, parse_query};
 use crate::upload::{BodyRules, Received, Upload};
+use crate::work::Work;
 
 /// One server's shared state: built once, outside the `HttpServer` factory, so every actix
 /// worker thread shares the same engine, admission bound and memory budget.
@@ -84,17 +85,30 @@ impl<E: AddEngine> Service<E> {
         generate_into(params.seed, a, b);
         let generation = generating.elapsed();
         let shape = Shape::Square { n: params.n };
-        self.add_and_answer(work, params.workers, shape, params.seed, generation, started)
+        let (task, workers) = (params.work, params.workers);
+        self.add_and_answer(work, (task, workers), shape, params.seed, generation, started)
     }
 
     /// Adds posted matrices and serializes the answer with the whole sum. Blocking.
     fn answer_posted(&self, body: AddBody, decoding: Duration, started: Instant) -> Result<Vec<u8>, ApiError> {
-        let AddBody { a, b, workers } = body;
+        let AddBody {
+            a,
+            b,
+            workers,
+            work: task,
+        } = body;
         let workers = workers.unwrap_or(self.limits.default_workers);
         let (rows, cols) = a.dim();
         let (a, b) = (into_elements(a), into_elements(b));
         let work = self.engine.workspace_with(a, b, (rows, cols))?;
-        self.add_and_answer(work, workers, Shape::Rect { rows, cols }, None, decoding, started)
+        self.add_and_answer(
+            work,
+            (task, workers),
+            Shape::Rect { rows, cols },
+            None,
+            decoding,
+            started,
+        )
     }
 
     /// Adds the workspace's matrices and serializes the answer (with the whole sum for a posted
@@ -102,14 +116,14 @@ impl<E: AddEngine> Service<E> {
     fn add_and_answer(
         &self,
         mut work: E::Workspace,
-        workers: usize,
+        (task, workers): (Work, usize),
         shape: Shape,
         seed: Option<u64>,
         generation: Duration,
         started: Instant,
     ) -> Result<Vec<u8>, ApiError> {
         let adding = Instant::now();
-        let added = self.engine.add(&mut work, workers);
+        let added = self.engine.add(&mut work, workers, task);
         let execution = adding.elapsed();
         let addition = added?;
         let (rows, cols) = work.shape();
@@ -121,6 +135,8 @@ impl<E: AddEngine> Service<E> {
             method: self.endpoint.method,
             shape,
             workers,
+            work: task.name(),
+            wait_ms: task.wait_ms(),
             seed,
             execution_time_sec: execution.as_secs_f64(),
             generation_time_sec: generation.as_secs_f64(),

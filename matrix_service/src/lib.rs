@@ -29,6 +29,7 @@ pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod upload;
+pub mod work;
 
 pub use buffers::BufferPool;
 pub use endpoint::Endpoint;
@@ -36,3 +37,4 @@ pub use engine::{AddEngine, AddError, Addition, Workspace};
 pub use heap_workspace::HeapWorkspace;
 pub use matrix::{Matrix, Operands};
 pub use server::{CommonArgs, ServerConfig, serve};
+pub use work::Work;

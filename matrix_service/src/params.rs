@@ -1,9 +1,11 @@
-//! Request parameters: the `GET` query (`n`, `workers`, `seed`) and the limits they are checked
+//! Request parameters: the `GET` query (`n`, `workers`, `seed`, `work`, `wait_ms`) and the limits they are checked
 //! against. Every rejection names the parameter, what was wrong with the value, and the allowed
 //! range, so a person at a browser can fix the URL without reading the source.
 
 use std::fmt;
 use std::ops::RangeInclusive;
+
+use crate::work::{DEFAULT_WAIT_MS, MAX_WAIT_MS, UnknownWork, Work};
 
 /// The limits a server enforces on every request, set by its flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +43,11 @@ pub struct GenerateParams {
     pub n: usize,
     pub workers: usize,
     pub seed: Option<u64>,
+    pub work: Work,
 }
 
 /// The query parameters a `GET` accepts.
-pub const QUERY_KEYS: [&str; 3] = ["n", "workers", "seed"];
+pub const QUERY_KEYS: [&str; 5] = ["n", "workers", "seed", "work", "wait_ms"];
 
 /// A rejected parameter: which one, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,8 +62,11 @@ pub enum ParamError {
         max: u64,
     },
     /// A query key the endpoint does not know.
-    #[error("unknown query parameter {0:?}; allowed: n, workers, seed")]
+    #[error("unknown query parameter {key:?}; allowed: {}", QUERY_KEYS.join(", "), key = .0)]
     Unknown(String),
+    /// `work` names no kind of work.
+    #[error(transparent)]
+    Work(#[from] UnknownWork),
     /// A key given more than once, where the meaning would be ambiguous.
     #[error("query parameter {name:?} is given {times} times; give it once")]
     Repeated { name: String, times: usize },
@@ -152,7 +158,7 @@ fn classify(raw: &str) -> Result<i128, Problem> {
 
 /// Parses a `GET` query string (`n=500&workers=4&seed=1`, percent-encoded) against `limits`.
 pub fn parse_query(query: &str, limits: &Limits) -> Result<GenerateParams, ParamError> {
-    let mut values: [Vec<String>; 3] = Default::default();
+    let mut values: [Vec<String>; QUERY_KEYS.len()] = Default::default();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let slot = QUERY_KEYS
             .iter()
@@ -170,8 +176,9 @@ pub fn parse_query(query: &str, limits: &Limits) -> Result<GenerateParams, Param
             }),
         }
     };
-    let (n, workers, seed) = (single(0)?, single(1)?, single(2)?);
+    let (n, workers, seed, work, wait_ms) = (single(0)?, single(1)?, single(2)?, single(3)?, single(4)?);
     Ok(GenerateParams {
+        work: parse_work(work.as_deref(), wait_ms.as_deref())?,
         n: match n {
             Some(raw) => parse_whole("n", &raw, limits.n_range())? as usize,
             None => DEFAULT_N.min(limits.max_n),
@@ -182,6 +189,16 @@ pub fn parse_query(query: &str, limits: &Limits) -> Result<GenerateParams, Param
         },
         seed: seed.map(|raw| parse_whole("seed", &raw, 0..=u64::MAX)).transpose()?,
     })
+}
+
+/// Reads `work` and `wait_ms` as given: `wait_ms` is checked whatever the kind (so a typo is
+/// caught before it matters), and used only by `io`.
+pub fn parse_work(work: Option<&str>, wait_ms: Option<&str>) -> Result<Work, ParamError> {
+    let wait_ms = wait_ms
+        .map(|raw| parse_whole("wait_ms", raw, 0..=MAX_WAIT_MS))
+        .transpose()?
+        .unwrap_or(DEFAULT_WAIT_MS);
+    Ok(Work::of(work, wait_ms)?)
 }
 
 #[cfg(test)]
@@ -208,21 +225,32 @@ mod tests {
             Ok(GenerateParams {
                 n: 500,
                 workers: 4,
-                seed: None
+                seed: None,
+                work: Work::Add,
             })
         );
     }
 
     #[test]
     fn every_parameter_is_read() {
-        let got = parse_query("n=100&workers=8&seed=18446744073709551615", &LIMITS);
+        let got = parse_query("n=100&workers=8&seed=18446744073709551615&work=io&wait_ms=250", &LIMITS);
         assert_eq!(
             got,
             Ok(GenerateParams {
                 n: 100,
                 workers: 8,
-                seed: Some(u64::MAX)
+                seed: Some(u64::MAX),
+                work: Work::Io { wait_ms: 250 },
             })
+        );
+        assert_eq!(
+            parse_query("work=io", &LIMITS).map(|p| p.work),
+            Ok(Work::Io { wait_ms: 100 })
+        );
+        assert_eq!(
+            parse_query("work=add&wait_ms=0", &LIMITS).map(|p| p.work),
+            Ok(Work::Add),
+            "wait_ms is accepted with every kind, used by io alone"
         );
         assert_eq!(
             parse_query("seed=0&n=%32", &LIMITS).map(|p| (p.n, p.seed)),
@@ -251,6 +279,10 @@ mod tests {
             ("seed=-1", "seed", Problem::Negative),
             ("seed=18446744073709551616", "seed", Problem::TooLarge),
             ("seed=x", "seed", Problem::NotANumber),
+            ("work=add&wait_ms=10001", "wait_ms", Problem::TooLarge),
+            ("work=io&wait_ms=-1", "wait_ms", Problem::Negative),
+            ("wait_ms=", "wait_ms", Problem::Empty),
+            ("wait_ms=0.5", "wait_ms", Problem::Fractional),
         ];
         for (query, name, expected) in cases {
             assert_eq!(problem(query), (name.to_owned(), expected), "{query}");
@@ -266,6 +298,22 @@ mod tests {
         );
         let message = parse_query("n=0", &LIMITS).unwrap_err().to_string();
         assert_eq!(message, r#"n must be a whole number from 1 to 2000; got "0" (zero)"#);
+    }
+
+    #[test]
+    fn an_unknown_or_empty_work_names_the_kinds_allowed() {
+        for query in ["work=", "work=matrix", "work=IO"] {
+            let message = parse_query(query, &LIMITS).unwrap_err().to_string();
+            assert!(
+                message.starts_with("work must be one of add, io; got "),
+                "{query}: {message}"
+            );
+        }
+        let message = parse_query("size=3", &LIMITS).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            r#"unknown query parameter "size"; allowed: n, workers, seed, work, wait_ms"#
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
+use matrix_service::work::MAX_WAIT_MS;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::socket::{AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, recv, send, sendmsg, socketpair};
@@ -139,6 +141,7 @@ impl ForkServer {
             a: a as u64,
             b: b as u64,
             len: task.a.len() as u64,
+            wait_us: u64::try_from(task.wait.as_micros()).ok()?,
         })
     }
 
@@ -256,6 +259,7 @@ fn fork_in_order(
         let offset = |value: u64| usize::try_from(value).ok();
         let (a, b) = (offset(band.a).zip(offset(band.b)).zip(offset(band.len)))
             .and_then(|((a, b), len)| memory.band_inputs(a, b, len))
+            .filter(|_| band.wait_us <= MAX_WAIT_MS * 1000)
             .ok_or(Errno::EINVAL)?;
         let task = BandTask {
             a,
@@ -263,6 +267,7 @@ fn fork_in_order(
             write_end: write_end.as_fd(),
             parent: server,
             fault,
+            wait: Duration::from_micros(band.wait_us),
         };
         fork_band_child_for_parent(&task)
     });

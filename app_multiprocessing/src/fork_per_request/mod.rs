@@ -20,7 +20,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::{Pid, getpid, pipe2};
 
 use matrix_service::bands::bands;
-use matrix_service::{AddEngine, AddError, Addition, Operands};
+use matrix_service::{AddEngine, AddError, Addition, Operands, Work};
 
 use crate::hooks::fault::ChildFault;
 use crate::slots::{SlotPool, SlotWorkspace};
@@ -61,12 +61,12 @@ impl AddEngine for ForkPerRequest {
         self.slots.workspace(rows, cols).map_err(AddError::Unavailable)
     }
 
-    fn add(&self, work: &mut SlotWorkspace, workers: usize) -> Result<Addition, AddError> {
+    fn add(&self, work: &mut SlotWorkspace, workers: usize, task: Work) -> Result<Addition, AddError> {
         let (inputs, sum) = work.split();
         let child_pids = add_forked(
             inputs,
             sum,
-            workers,
+            (workers, task),
             self.child_timeout,
             self.fault,
             self.fork_server.as_deref(),
@@ -89,7 +89,7 @@ impl AddEngine for ForkPerRequest {
 pub fn add_forked(
     inputs: Operands<'_>,
     out: &mut [i64],
-    workers: usize,
+    (workers, task): (usize, Work),
     timeout: Duration,
     fault: ChildFault,
     fork_server: Option<&ForkServer>,
@@ -107,6 +107,7 @@ pub fn add_forked(
         .collect();
     let mut children = Children::with_capacity(band_spans.len());
     let parent = getpid();
+    let wait = task.band_wait(band_spans.len());
 
     {
         let _forking = FORK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
@@ -124,6 +125,7 @@ pub fn add_forked(
                 write_end: write_end.as_fd(),
                 parent,
                 fault,
+                wait,
             })
             .collect();
         let forked = match fork_server {

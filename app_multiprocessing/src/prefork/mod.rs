@@ -9,8 +9,8 @@ pub mod worker;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use matrix_service::bands::bands;
-use matrix_service::{AddEngine, AddError, Addition, Workspace};
+use matrix_service::bands::{band_count, bands};
+use matrix_service::{AddEngine, AddError, Addition, Work, Workspace};
 
 use crate::slots::SlotWorkspace;
 use pool::{Pool, PoolError};
@@ -37,12 +37,13 @@ impl AddEngine for PreforkPool {
         self.pool.slots().workspace(rows, cols).map_err(AddError::Unavailable)
     }
 
-    fn add(&self, work: &mut SlotWorkspace, workers: usize) -> Result<Addition, AddError> {
+    fn add(&self, work: &mut SlotWorkspace, workers: usize, task: Work) -> Result<Addition, AddError> {
         let deadline = Instant::now() + self.timeout;
         let ((rows, cols), len) = (work.shape(), work.len());
+        let wait = task.band_wait(band_count(rows, workers));
         let added = self
             .pool
-            .add(work.slot_mut(), len, cols, bands(rows, workers), deadline);
+            .add(work.slot_mut(), len, cols, bands(rows, workers), (wait, deadline));
         match added {
             Ok(added) => Ok(Addition {
                 child_pids: Some(added.pids),

@@ -8,6 +8,7 @@ use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
+use matrix_service::work::MAX_WAIT_MS;
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getppid};
 
@@ -48,6 +49,11 @@ pub fn run(server: Pid, fault: ChildFault) -> i32 {
         let job = Job::decode(&message);
         if let Some(code) = act_out(fault, job, done) {
             return code;
+        }
+        if job.wait_us > 0 {
+            // An io band's share of its request's wait: the worker is blocked, as a real one
+            // reading a slow disk would be.
+            std::thread::sleep(Duration::from_micros(job.wait_us.min(MAX_WAIT_MS * 1000)));
         }
         let band = memory.add_band(job.a as usize, job.b as usize, job.out as usize, job.len as usize);
         let status = match band {

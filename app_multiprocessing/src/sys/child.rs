@@ -38,6 +38,8 @@ pub struct BandTask<'a> {
     /// The server's pid, to detect a parent that died before the child armed PR_SET_PDEATHSIG.
     pub parent: Pid,
     pub fault: ChildFault,
+    /// How long to wait before adding: an io band's share of its request's wait.
+    pub wait: std::time::Duration,
 }
 
 /// The child: computes its band into a stack buffer chunk by chunk, writes each chunk, exits.
@@ -63,6 +65,9 @@ pub(super) fn child_main(task: &BandTask<'_>) -> ! {
         ChildFault::Abort => std::process::abort(),
     }
 
+    if !task.wait.is_zero() {
+        std::thread::sleep(task.wait); // nanosleep(2), retried on EINTR
+    }
     let limit = match task.fault {
         ChildFault::HalfWrite => task.a.len() / 2,
         _ => task.a.len(),

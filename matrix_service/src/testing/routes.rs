@@ -110,6 +110,33 @@ pub async fn check_endpoints<E: AddEngine>(engine: E, endpoint: Endpoint) {
     );
     assert_eq!(answer["checksum"].as_i64(), Some(165i64.wrapping_add(i64::MAX)));
     assert!(answer.get("n").is_none() && answer["seed"].is_null());
+    assert_eq!((&answer["work"], answer.get("wait_ms")), (&json!("add"), None));
+
+    // io: the same sum, after the bands' waits; the answer says which work and how long.
+    let (status, _, body) = call(
+        &service,
+        TestRequest::get().uri(&format!("{path}?n=30&workers=3&seed=5&work=io&wait_ms=30")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let io = json_of(&body);
+    assert_eq!((&io["work"], &io["wait_ms"]), (&json!("io"), &json!(30)));
+    assert_eq!(
+        io["checksum"].as_i64(),
+        Some(crate::matrix::checksum(elements(&expected)))
+    );
+    assert!(
+        io["execution_time_sec"].as_f64().is_some_and(|t| t >= 0.010),
+        "each of 3 bands waits 10 ms: {io}"
+    );
+    let body = json!({"a": [[1, 2]], "b": [[3, 4]], "work": "io", "wait_ms": 0});
+    let (status, _, body) = call(&service, TestRequest::post().uri(&path).set_json(body)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let io = json_of(&body);
+    assert_eq!(
+        (&io["result"], &io["work"], &io["wait_ms"]),
+        (&json!([[4, 6]]), &json!("io"), &json!(0))
+    );
 }
 
 /// One bad request and what its answer must say.
@@ -151,6 +178,31 @@ fn bad_requests(path: &str) -> Vec<BadRequest> {
         ),
         bad(get("seed=1e3"), "write it without a decimal point"),
         bad(get("x=1"), "unknown query parameter"),
+        bad(get("x=1"), "allowed: n, workers, seed, work, wait_ms"),
+        bad(get("work="), r#"work must be one of add, io; got """#),
+        bad(get("work=sleep"), r#"work must be one of add, io; got "sleep""#),
+        bad(
+            get("work=io&wait_ms=10001"),
+            "wait_ms must be a whole number from 0 to 10000",
+        ),
+        bad(get("work=add&wait_ms=-5"), "(negative)"),
+        bad(get("work=io&work=add"), "given 2 times"),
+        bad(
+            post(r#"{"a": [[1]], "b": [[1]], "work": "mul"}"#),
+            r#"work must be one of add, io; got "mul""#,
+        ),
+        bad(
+            post(r#"{"a": [[1]], "b": [[1]], "work": 3}"#),
+            "work as a string, one of add, io",
+        ),
+        bad(
+            post(r#"{"a": [[1]], "b": [[1]], "wait_ms": 20000}"#),
+            "wait_ms must be a whole number from 0 to 10000",
+        ),
+        bad(
+            post(r#"{"a": [[1]], "b": [[1]], "size": 3}"#),
+            "allowed: a, b, workers, work, wait_ms",
+        ),
         bad(get("n=1&n=2"), "given 2 times"),
         bad(
             post(r#"{"a": [[1, 2], [3]], "b": [[1, 2], [3, 4]]}"#),

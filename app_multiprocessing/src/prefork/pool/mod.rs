@@ -207,7 +207,7 @@ impl Pool {
         len: usize,
         cols: usize,
         bands: impl Iterator<Item = Range<usize>>,
-        deadline: Instant,
+        (wait, deadline): (Duration, Instant),
     ) -> Result<PoolAddition, PoolError> {
         let mut state = self.shared.lock();
         if state.stopping {
@@ -227,6 +227,7 @@ impl Pool {
                 b: offset + len as u64,
                 out: offset + 2 * len as u64,
                 len: (rows.len() * cols) as u64,
+                wait_us: u64::try_from(wait.as_micros()).unwrap_or(u64::MAX),
             };
             state.next_job += 1;
             slot.lend();

@@ -1,0 +1,65 @@
+//! `work=io` in every lab server: a request's bands wait at once, not one after another, and a
+//! waiting request holds up neither `/healthz` nor the answer's sum.
+
+use actix_web::http::StatusCode;
+use lab_tests::start;
+use loadtest::lab_servers::LAB_SERVERS;
+use matrix_service::matrix::{checksum, elements, generate_pair, reference_add};
+use matrix_service::testing::{client, get};
+
+#[actix_web::test]
+async fn an_io_request_s_bands_wait_in_parallel() {
+    let (a, b) = generate_pair(100, Some(3));
+    let expected = checksum(elements(&reference_add(&a, &b).unwrap()));
+    for lab in &LAB_SERVERS {
+        let server = start(lab);
+        // 4 bands share 400 ms: 100 ms each, all at once. One after another they would take
+        // 400 ms, so anything under 350 ms proves they overlap.
+        let url = format!(
+            "{}{}?n=100&workers=4&seed=3&work=io&wait_ms=400",
+            server.url(),
+            lab.path
+        );
+        let reply = get(&client(), &url).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}: {}", lab.name, reply.json);
+        assert_eq!(reply.json["wait_ms"], 400, "{}", lab.name);
+        assert_eq!(reply.json["checksum"].as_i64(), Some(expected), "{}", lab.name);
+        let took = reply.json["execution_time_sec"].as_f64().unwrap();
+        assert!((0.1..0.35).contains(&took), "{}: the bands took {took} s", lab.name);
+    }
+}
+
+#[actix_web::test]
+async fn healthz_answers_while_an_io_request_waits() {
+    for lab in &LAB_SERVERS {
+        let server = start(lab);
+        let client = client();
+        let waiting = format!("{}{}?n=10&workers=2&work=io&wait_ms=3000", server.url(), lab.path);
+        let health = format!("{}/healthz", server.url());
+        let order = std::cell::RefCell::new(Vec::new());
+        let io = async {
+            let reply = get(&client, &waiting).await;
+            order.borrow_mut().push("io");
+            reply
+        };
+        let probe = async {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+            let reply = get(&client, &health).await;
+            order.borrow_mut().push("healthz");
+            reply
+        };
+        let (io, probe) = futures_util::future::join(io, probe).await;
+        assert_eq!(
+            (io.status, probe.status),
+            (StatusCode::OK, StatusCode::OK),
+            "{}",
+            lab.name
+        );
+        assert_eq!(
+            *order.borrow(),
+            ["healthz", "io"],
+            "{}: /healthz waited for the io request",
+            lab.name
+        );
+    }
+}
