@@ -9,14 +9,14 @@
 #   - stop the server with SIGTERM and check it exits 0 and leaves no child.
 # Prints one line of figures per server and exits non-zero if any check failed.
 #
-# Environment: REQUESTS, CONCURRENCY, N, SERVERS (default "threading multiprocessing prefork"),
+# Environment: REQUESTS, CONCURRENCY, N, SERVERS (default "threading thread-pool multiprocessing prefork"),
 # OHA (the oha binary; default: oha on PATH, else target/tools/bin/oha). Loopback only.
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-20000}
 CONCURRENCY=${CONCURRENCY:-64}
 N=${N:-100}
-SERVERS=${SERVERS:-threading multiprocessing prefork}
+SERVERS=${SERVERS:-threading thread-pool multiprocessing prefork}
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -101,9 +101,10 @@ start_server() { # name -> sets server_pid and server_url
     local name=$1 binary args=()
     case "$name" in
         threading) binary="$bin/app_threading" ;;
+        thread-pool) binary="$bin/app_threading" args=(--strategy pool) ;;
         multiprocessing) binary="$bin/app_multiprocessing" ;;
         prefork) binary="$bin/app_multiprocessing" args=(--strategy prefork) ;;
-        *) echo "soak.sh: unknown server $name (known: threading multiprocessing prefork)" >&2; exit 1 ;;
+        *) echo "soak.sh: unknown server $name (known: threading thread-pool multiprocessing prefork)" >&2; exit 1 ;;
     esac
     RUST_LOG=warn "$binary" --port 0 "${args[@]}" >"$workdir/$name.out" 2>"$workdir/$name.log" &
     server_pid=$!
@@ -134,8 +135,8 @@ check() { # description condition...
 printf '%-16s %-14s %8s %9s %8s %15s %21s %s\n' server 2xx req/s zombies children fds "PSS MiB" exit
 for name in $SERVERS; do
     start_server "$name"
-    path=/threading
-    [[ "$name" != threading ]] && path=/multiprocessing
+    path=/multiprocessing
+    [[ "$name" == threading || "$name" == thread-pool ]] && path=/threading
     url="$server_url$path?n=$N"
     "$oha" -n 500 -c "$CONCURRENCY" --no-tui "$url" >/dev/null # warm-up: buffers pooled, workers up
     settle "$server_pid"

@@ -2,7 +2,7 @@
 
 use matrix_service::Endpoint;
 
-/// `/threading`, computed by [`ScopedThreads`](crate::ScopedThreads).
+/// `/threading`, its bands run by threads started for the request (`--strategy scoped`).
 pub const SCOPED_THREADS: Endpoint = Endpoint {
     name: "threading",
     method: "Multithreading",
@@ -10,4 +10,14 @@ pub const SCOPED_THREADS: Endpoint = Endpoint {
     description: "Each request generates two random n x n integer matrices and adds them with \
         <code>workers</code> scoped threads in this one process; every thread owns a band of rows of the result, \
         sharing the inputs' memory without locks or copies.",
+};
+
+/// `/threading`, its bands run on a pool of threads started once (`--strategy pool`).
+pub const THREAD_POOL: Endpoint = Endpoint {
+    title: "Matrix addition with a pool of threads",
+    description: "Each request generates two random n x n integer matrices; its <code>workers</code> bands of rows \
+        become jobs on a pool of threads started once, at start-up, so a request starts no thread. Every job \
+        owns its band of the result and shares the inputs' memory without locks or copies. A pool thread that \
+        waits (<code>work=io</code>) holds up the jobs queued behind it.",
+    ..SCOPED_THREADS
 };

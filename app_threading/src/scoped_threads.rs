@@ -1,4 +1,5 @@
-//! Adding with scoped threads: each thread owns a disjoint band of output rows.
+//! Threads started per request, as the original lab did (`--strategy scoped`, the default):
+//! each thread owns a disjoint band of output rows.
 //!
 //! The output is split with `split_at_mut`, so every thread holds the only `&mut` to its band and
 //! shared `&` borrows of the inputs: no locks, no copies, no `unsafe`. `std::thread::scope` joins
@@ -6,101 +7,26 @@
 //! `workers` bands cost `workers - 1` thread starts. For `io`, each band's thread sleeps its
 //! share of the wait before adding, so the bands wait at once.
 
-use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
 
-use matrix_service::bands::bands;
-use matrix_service::matrix::{BandSum, add_into};
-use matrix_service::params::DEFAULT_N;
-use matrix_service::{AddEngine, AddError, Addition, BufferPool, HeapWorkspace, Operands, Work};
+use matrix_service::matrix::BandSum;
+use matrix_service::{AddError, Operands, Work};
 
-/// The threads engine. Its matrices live on the heap, in buffers it reuses across requests.
-#[derive(Debug, Clone)]
-pub struct ScopedThreads {
-    buffers: Arc<BufferPool>,
-}
+use crate::band_jobs::{band_jobs, checked};
 
-impl ScopedThreads {
-    /// An engine keeping spare buffers for `active_requests` requests at a time (and, once
-    /// idle, the default n's worth of them).
-    pub fn new(active_requests: usize) -> Self {
-        Self {
-            buffers: Arc::new(BufferPool::for_requests(active_requests, DEFAULT_N)),
-        }
-    }
-}
-
-impl AddEngine for ScopedThreads {
-    const UNITS: &'static str = "threads";
-
-    type Workspace = HeapWorkspace;
-
-    fn workspace(&self, rows: usize, cols: usize) -> Result<HeapWorkspace, AddError> {
-        Ok(HeapWorkspace::new(rows, cols, &self.buffers))
-    }
-
-    fn body_buffers(&self) -> Option<&Arc<BufferPool>> {
-        Some(&self.buffers)
-    }
-
-    fn workspace_with(
-        &self,
-        a: Vec<i64>,
-        b: Vec<i64>,
-        (rows, cols): (usize, usize),
-    ) -> Result<HeapWorkspace, AddError> {
-        Ok(HeapWorkspace::with_inputs(a, b, rows, cols, &self.buffers))
-    }
-
-    fn add(&self, work: &mut HeapWorkspace, workers: usize, task: Work) -> Result<Addition, AddError> {
-        let (inputs, sum) = work.split();
-        let checksum = add_scoped(inputs, sum, workers, task)?;
-        Ok(Addition {
-            child_pids: None,
-            checksum: Some(checksum),
-        })
-    }
-
-    fn reclaim_idle(&self, now: Instant) {
-        self.buffers.reclaim_idle(now);
-    }
-}
-
-/// `a + b` into `out` (as long as the inputs) on `workers` scoped threads (fewer if there are
-/// fewer rows), each waiting its band's share of `task`'s wait first. Returns the sum's
+/// `task` on `inputs` into `out` (as long as the inputs) on `workers` scoped threads (fewer if
+/// there are fewer rows), each waiting its band's share of an `io` wait first. Returns the sum's
 /// checksum, which the threads compute as they add.
 pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize, task: Work) -> Result<i64, AddError> {
-    let Operands {
-        a: a_all,
-        b: b_all,
-        cols,
-    } = inputs;
-    assert_eq!(out.len(), a_all.len(), "the sum has the inputs' shape");
-
-    // Pair each band's inputs with its own slice of the output.
-    let mut jobs = Vec::new();
-    let mut rest = out;
-    for band in bands(inputs.rows(), workers) {
-        let (mine, tail) = rest.split_at_mut(band.len() * cols);
-        rest = tail;
-        let span = band.start * cols..band.end * cols;
-        jobs.push((&a_all[span.clone()], &b_all[span], mine));
-    }
-
-    let wait = task.band_wait(jobs.len());
-    let band = move |a: &[i64], b: &[i64], out: &mut [i64]| {
-        wait_for(wait);
-        add_into(a, b, out)
-    };
+    let mut jobs = band_jobs(inputs, out, workers, task);
     let total = thread::scope(|scope| {
         let last = jobs.pop();
         let mut started = Vec::with_capacity(jobs.len());
         let mut spawn_error = None;
-        for (a, b, out) in jobs {
+        for job in jobs {
             match thread::Builder::new()
                 .name("add-band".into())
-                .spawn_scoped(scope, move || band(a, b, out))
+                .spawn_scoped(scope, move || job.run())
             {
                 Ok(handle) => started.push(handle),
                 Err(e) => {
@@ -110,7 +36,7 @@ pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize, task: W
             }
         }
         let here = match last {
-            Some((a, b, out)) if spawn_error.is_none() => band(a, b, out),
+            Some(job) if spawn_error.is_none() => job.run(),
             _ => BandSum::default(),
         };
         // Join every started thread before deciding, so none outlives this call.
@@ -124,21 +50,7 @@ pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize, task: W
         }
         Ok(total)
     })?;
-
-    if total.overflowed {
-        let overflow = inputs.first_overflow_in(0..a_all.len());
-        return Err(AddError::Overflow(
-            overflow.expect("a band reported an overflow, so one exists"),
-        ));
-    }
-    Ok(total.checksum)
-}
-
-/// Blocks the thread for `wait` (an io band's share), if any.
-fn wait_for(wait: Duration) {
-    if !wait.is_zero() {
-        thread::sleep(wait);
-    }
+    checked(total, inputs)
 }
 
 #[cfg(test)]

@@ -11,19 +11,17 @@ use anyhow::bail;
 use clap::Parser;
 use matrix_service::params::DEFAULT_WORKERS;
 
-use crate::lab_servers::{LAB_SERVERS, LabServer, is_lab_name, lab_server_name};
+use crate::lab_servers::{ALL_LAB_SERVERS, LAB_SERVERS, LabServer, is_lab_name, lab_server_name};
 use crate::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec};
 use crate::summary::ScenarioKey;
 use crate::uploads::UploadsArgs;
 
-/// Every lab server, as `--servers` lists them by default.
-const ALL_LAB_SERVERS: &str = "threading,multiprocessing,prefork";
-
 /// Threads or processes: drives `oha` against the lab servers and reports which serves the
 /// matrix endpoint better, by how much, and why (tables, charts, conclusions).
 ///
-/// With no arguments: builds and starts the three lab servers (threads, a fork per request, a
-/// pre-forked pool of processes) on free ports, checks their answers, runs a warm-up and 5
+/// With no arguments: builds and starts the four lab servers (threads per request, a thread
+/// pool, a fork per request, a pre-forked pool of processes) on free ports, checks their
+/// answers, runs a warm-up and 5
 /// alternating trials of 5 s per server at 20 connections, samples each server's CPU and memory,
 /// and writes results/<UTC time>/ (summary.json, report.md, charts, raw oha JSON).
 #[derive(Debug, Parser)]
@@ -83,6 +81,11 @@ pub struct Cli {
     /// starting one; its CPU and memory are sampled only with --pid threading=PID.
     #[arg(long, value_name = "URL")]
     pub threading_url: Option<String>,
+
+    /// Measure an already running thread-pool server (app_threading --strategy pool, base URL
+    /// or full /threading URL) instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub thread_pool_url: Option<String>,
 
     /// Measure an already running fork-per-request processes server instead of starting one.
     #[arg(long, value_name = "URL")]
@@ -242,6 +245,7 @@ impl Cli {
     fn lab_url(&self, name: &str) -> Option<&String> {
         match name {
             "threading" => self.threading_url.as_ref(),
+            "thread-pool" => self.thread_pool_url.as_ref(),
             "multiprocessing" => self.multiprocessing_url.as_ref(),
             "prefork" => self.prefork_url.as_ref(),
             _ => None,
@@ -428,14 +432,22 @@ mod tests {
     #[test]
     fn every_lab_server_takes_part_by_default_and_the_harness_starts_them() {
         let plan = plan(&[]).unwrap();
-        assert_eq!(lab_names(&plan), ["threading", "multiprocessing", "prefork"]);
+        assert_eq!(
+            lab_names(&plan),
+            ["threading", "thread-pool", "multiprocessing", "prefork"]
+        );
         assert!(plan.lab.iter().all(|l| l.url.is_none()));
         assert_eq!(
             ALL_LAB_SERVERS,
             LAB_SERVERS.iter().map(|s| s.name).collect::<Vec<_>>().join(","),
             "the default lists the whole table"
         );
-        let prefork = &plan.lab[2].server;
+        let pool = &plan.lab[1].server;
+        assert_eq!(
+            (pool.binary, pool.path, pool.args),
+            ("app_threading", "/threading", &["--strategy", "pool"][..])
+        );
+        let prefork = &plan.lab[3].server;
         assert_eq!(
             (prefork.binary, prefork.path, prefork.args),
             (
@@ -452,14 +464,17 @@ mod tests {
         assert_eq!(lab_names(&plan), ["threading", "prefork"]);
         let err = plan_err(&["--servers", "threading,forking"]);
         assert!(err.contains("\"forking\" is not a lab server"), "{err}");
-        assert!(err.contains("threading, multiprocessing, prefork"), "{err}");
+        assert!(
+            err.contains("threading, thread-pool, multiprocessing, prefork"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_url_makes_that_server_one_already_running() {
         let plan = plan(&["--prefork-url", "http://127.0.0.1:9/"]).unwrap();
         let urls: Vec<Option<&str>> = plan.lab.iter().map(|l| l.url.as_deref()).collect();
-        assert_eq!(urls, [None, None, Some("http://127.0.0.1:9/")]);
+        assert_eq!(urls, [None, None, None, Some("http://127.0.0.1:9/")]);
         let err = plan_err(&["--servers", "threading", "--prefork-url", "http://127.0.0.1:9"]);
         assert!(
             err.contains("--prefork-url is given, but prefork is not in --servers"),
@@ -494,7 +509,7 @@ mod tests {
         let me: i32 = me.parse().unwrap();
         assert_eq!(plan.extra_targets[0].pid, Some(me));
         let pids: Vec<Option<i32>> = plan.lab.iter().map(|l| l.pid).collect();
-        assert_eq!(pids, [Some(me), None, None]);
+        assert_eq!(pids, [Some(me), None, None, None]);
     }
 
     #[test]

@@ -14,13 +14,23 @@ pub struct LabServer {
     pub args: &'static [&'static str],
 }
 
+/// Every lab server's name, in [`LAB_SERVERS`]' order: the default of the `--servers` flags
+/// (a test holds the two lists equal).
+pub const ALL_LAB_SERVERS: &str = "threading,thread-pool,multiprocessing,prefork";
+
 /// Every lab server, in the order runs list and alternate them.
-pub static LAB_SERVERS: [LabServer; 3] = [
+pub static LAB_SERVERS: [LabServer; 4] = [
     LabServer {
         name: "threading",
         binary: "app_threading",
         path: "/threading",
         args: &[],
+    },
+    LabServer {
+        name: "thread-pool",
+        binary: "app_threading",
+        path: "/threading",
+        args: &["--strategy", "pool"],
     },
     LabServer {
         name: "multiprocessing",

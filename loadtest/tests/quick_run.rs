@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use loadtest::lab_servers::LAB_SERVERS;
 use serde_json::Value;
 
 /// Keys every `results` entry must have (`docs/harness.md`, "What it writes").
@@ -34,7 +35,10 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "loadtest failed: {}\n{stderr}", output.status);
     assert!(
-        stdout.contains("threading") && stdout.contains("multiprocessing") && stdout.contains("prefork"),
+        stdout.contains("threading")
+            && stdout.contains("thread-pool")
+            && stdout.contains("multiprocessing")
+            && stdout.contains("prefork"),
         "the table: {stdout}"
     );
 
@@ -46,7 +50,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     );
     let results = summary["results"].as_array().expect("results is an array");
     let servers: Vec<&str> = results.iter().filter_map(|r| r["server"].as_str()).collect();
-    assert_eq!(servers, ["threading", "multiprocessing", "prefork"]);
+    assert_eq!(servers, LAB_SERVERS.iter().map(|s| s.name).collect::<Vec<_>>());
     for result in results {
         for key in RESULT_KEYS {
             assert!(
@@ -80,7 +84,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         assert!(result["cpu_vs_work"].as_f64().is_some_and(|x| x > 0.0), "{result}");
     }
     let trials = summary["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), 3, "one trial per server, no warm-up");
+    assert_eq!(trials.len(), LAB_SERVERS.len(), "one trial per server, no warm-up");
     for trial in trials {
         assert_eq!(trial["valid"], true, "{trial}");
         let command: Vec<&str> = trial["oha_command"]
@@ -115,7 +119,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         assert!(svg.contains("<svg") && svg.contains("threading"), "{chart}");
         assert!(report.contains(&format!("]({chart})")), "report.md links {chart}");
     }
-    for log in ["threading", "multiprocessing", "prefork"] {
+    for log in LAB_SERVERS.iter().map(|s| s.name) {
         assert!(out.path().join(format!("logs/{log}.log")).exists(), "{log}.log");
     }
 }

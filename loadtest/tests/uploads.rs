@@ -1,4 +1,4 @@
-//! Hostile uploads at a scaled-down size, against all three lab servers (built and started by
+//! Hostile uploads at a scaled-down size, against all four lab servers (built and started by
 //! `loadtest uploads`): the servers' memory stays within their budget, every client gets a whole
 //! answer, `/healthz` keeps answering, and a plain upload is accepted afterwards. The full-size
 //! runs (40 and 400 uploads of 60 MB) are in docs/results.md.
@@ -28,7 +28,11 @@ fn uploads(args: &[&str]) -> Vec<Value> {
     let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("uploads.json")).unwrap()).unwrap();
     let results = summary["results"].as_array().expect("results").clone();
     let servers: Vec<&str> = results.iter().filter_map(|r| r["server"].as_str()).collect();
-    assert_eq!(servers, ["threading", "multiprocessing", "prefork"], "{stderr}");
+    assert_eq!(
+        servers,
+        ["threading", "thread-pool", "multiprocessing", "prefork"],
+        "{stderr}"
+    );
     results
 }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::lab_servers::{LabServer, lab_server_name};
+use crate::lab_servers::{ALL_LAB_SERVERS, LabServer, lab_server_name};
 use crate::sampler::Sampler;
 use crate::servers;
 use client::{CLIENT_STACK_BYTES, Outcome, Pace, UploadPlan, probe_health, upload};
@@ -39,7 +39,7 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 #[derive(Debug, clap::Args)]
 pub struct UploadsArgs {
     /// The lab servers to send the uploads to, one after another, each started afresh.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "threading,multiprocessing,prefork", value_parser = lab_server_name)]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = ALL_LAB_SERVERS, value_parser = lab_server_name)]
     pub servers: Vec<&'static LabServer>,
 
     /// Clients uploading at once; a list runs each count in turn, such as 40,400.
