@@ -57,6 +57,7 @@ fn add(c: &mut Criterion) {
         slots: 1,
         slot_elements: largest,
         resident_elements: 0,
+        resident_slots: 1,
         fault: ChildFault::None,
     })
     .expect("the pool starts before any other thread");

@@ -127,14 +127,19 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     // Let an in-flight request finish even if it queued, then ran its children to the deadline.
     config.shutdown_timeout = child_timeout + config.admission.queue_timeout + Duration::from_secs(5);
     matrix_service::server::init_logging();
-    // Every request that may compute at once has a slot of shared memory, with room for A, B
-    // and the sum at the largest n; after a request, a slot keeps the default n's worth resident.
-    let slots = config.admission.active_requests;
+    // Every request that may compute or wait at once has a slot of shared memory, with room
+    // for A, B and the sum at the largest n: virtual memory, resident only as requests touch
+    // it, and bounded in use by the memory budget. After a request, as many slots as requests
+    // may compute keep the default n's worth resident; the others give all their pages back.
+    let (computing, slots) = (
+        config.admission.active_requests,
+        config.admission.active_requests + config.admission.waiting_requests,
+    );
     let slot_elements = 3 * config.limits.max_n * config.limits.max_n;
     let resident_elements = 3 * DEFAULT_N * DEFAULT_N;
     match cli.strategy {
         Strategy::Fork => {
-            let slots = Arc::new(SlotPool::new(slots, slot_elements, resident_elements)?);
+            let slots = Arc::new(SlotPool::new(slots, slot_elements, resident_elements)?.keeping_floor_in(computing));
             // Before anything starts a thread: the fork server is forked here.
             let fork_server = match cli.fork_from {
                 ForkFrom::ForkServer => Some(Arc::new(ForkServer::start(
@@ -163,6 +168,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
                 slots,
                 slot_elements,
                 resident_elements,
+                resident_slots: computing,
                 fault: cli.debug_child_fault,
             })?;
             let served = serve_in_storm(cli.debug_signal_storm, || {

@@ -29,6 +29,9 @@ pub struct SlotPool {
     count: usize,
     slot_elements: usize,
     resident_elements: usize,
+    /// How many free slots, the most recently used, keep `resident_elements` when idle; the
+    /// others give all their pages back.
+    resident_slots: usize,
 }
 
 impl SlotPool {
@@ -50,7 +53,25 @@ impl SlotPool {
             count,
             slot_elements,
             resident_elements,
+            resident_slots: count,
         })
+    }
+
+    /// Lets only the `slots` most recently used free slots keep their resident floor when
+    /// idle: the server has a slot for every request that may wait (`work=io`) as well as
+    /// every one that may compute, and only the latter should keep memory between requests.
+    pub fn keeping_floor_in(mut self, slots: usize) -> Self {
+        self.resident_slots = slots;
+        self
+    }
+
+    /// The floor of the free slot at `index` of `free` (the last is the most recently used).
+    fn floor(&self, index: usize, free: usize) -> usize {
+        if free - index <= self.resident_slots {
+            self.resident_elements
+        } else {
+            0
+        }
     }
 
     pub fn memory(&self) -> &SharedMemory {
@@ -101,23 +122,27 @@ impl SlotPool {
         });
     }
 
-    /// Gives the pages beyond `resident_elements` of every slot unused since
-    /// `now - RECLAIM_AFTER` back to the OS.
+    /// Gives the pages beyond its floor of every slot unused since `now - RECLAIM_AFTER` back
+    /// to the OS.
     pub fn reclaim_idle(&self, now: Instant) {
-        for free in self.lock().iter_mut() {
-            if free.touched > self.resident_elements && now.saturating_duration_since(free.since) >= RECLAIM_AFTER {
-                match free.slot.release_beyond(self.resident_elements) {
-                    Ok(()) => free.touched = self.resident_elements,
+        let mut slots = self.lock();
+        let count = slots.len();
+        for (index, free) in slots.iter_mut().enumerate() {
+            let floor = self.floor(index, count);
+            if free.touched > floor && now.saturating_duration_since(free.since) >= RECLAIM_AFTER {
+                match free.slot.release_beyond(floor) {
+                    Ok(()) => free.touched = floor,
                     Err(e) => tracing::warn!("could not return a slot's pages to the OS: {e}"),
                 }
             }
         }
     }
 
-    /// Elements of free slots possibly resident beyond `resident_elements`.
+    /// Elements of free slots possibly resident beyond their floor.
     pub fn idle_excess_elements(&self) -> usize {
-        (self.lock().iter())
-            .map(|free| free.touched.saturating_sub(self.resident_elements))
+        let slots = self.lock();
+        (slots.iter().enumerate())
+            .map(|(index, free)| free.touched.saturating_sub(self.floor(index, slots.len())))
             .sum()
     }
 

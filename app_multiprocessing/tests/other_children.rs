@@ -44,6 +44,7 @@ fn main() {
         slots: 1,
         slot_elements: 3 * N * N,
         resident_elements: 0,
+        resident_slots: 1,
         fault: ChildFault::None,
     })
     .expect("the pool starts while this process has one thread");

@@ -75,6 +75,7 @@ fn the_pool_refuses_to_start_in_a_threaded_process() {
         slots: 1,
         slot_elements: 3,
         resident_elements: 3,
+        resident_slots: 1,
         fault: Default::default(),
     })
     .err()

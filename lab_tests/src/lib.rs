@@ -24,6 +24,11 @@ pub fn binary_dir() -> PathBuf {
 /// # Panics
 /// If its binary has not been built in this profile: the message says how to build it.
 pub fn start(server: &LabServer) -> ServerProcess {
+    start_with(server, &[])
+}
+
+/// As [`start`], with `extra` arguments after the server's own.
+pub fn start_with(server: &LabServer, extra: &[&str]) -> ServerProcess {
     let binary = binary_dir().join(server.binary);
     assert!(
         binary.exists(),
@@ -32,5 +37,6 @@ pub fn start(server: &LabServer) -> ServerProcess {
         binary.display(),
         server.binary
     );
-    ServerProcess::start(binary, server.args)
+    let args: Vec<&str> = server.args.iter().chain(extra).copied().collect();
+    ServerProcess::start(binary, &args)
 }

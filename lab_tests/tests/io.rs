@@ -2,7 +2,7 @@
 //! waiting request holds up neither `/healthz` nor the answer's sum.
 
 use actix_web::http::StatusCode;
-use lab_tests::start;
+use lab_tests::{start, start_with};
 use loadtest::lab_servers::LAB_SERVERS;
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add};
 use matrix_service::testing::{client, get};
@@ -59,6 +59,39 @@ async fn healthz_answers_while_an_io_request_waits() {
             *order.borrow(),
             ["healthz", "io"],
             "{}: /healthz waited for the io request",
+            lab.name
+        );
+    }
+}
+
+#[actix_web::test]
+async fn io_requests_wait_together_beyond_the_compute_bound() {
+    for lab in &LAB_SERVERS {
+        // One request may compute at a time, but eight may wait: eight requests of one band
+        // waiting 400 ms each take about 400 ms together, not 3.2 s one after another. The
+        // pools get a thread or worker for each, so only admission could serialize them.
+        let pool_size = match lab.name {
+            "thread-pool" => &["--pool-threads", "8"][..],
+            "prefork" => &["--pool-workers", "8"][..],
+            _ => &[][..],
+        };
+        let args = [
+            &["--max-active-requests", "1", "--max-waiting-requests", "8"][..],
+            pool_size,
+        ]
+        .concat();
+        let server = start_with(lab, &args);
+        let client = client();
+        let url = format!("{}{}?n=8&workers=1&work=io&wait_ms=400", server.url(), lab.path);
+        let started = std::time::Instant::now();
+        let replies = futures_util::future::join_all((0..8).map(|_| get(&client, &url))).await;
+        let took = started.elapsed();
+        for reply in &replies {
+            assert_eq!(reply.status, StatusCode::OK, "{}: {}", lab.name, reply.json);
+        }
+        assert!(
+            took < std::time::Duration::from_millis(1600),
+            "{}: 8 waits took {took:?}",
             lab.name
         );
     }

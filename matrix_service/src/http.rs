@@ -189,7 +189,7 @@ async fn get_add<E: AddEngine>(request: HttpRequest, service: Data<Service<E>>) 
         .await?;
     let permit = service
         .admission
-        .admit_by(band_count(params.n, params.workers), deadline)
+        .admit_by(band_count(params.n, params.workers), params.work.waits(), deadline)
         .await?;
     let service = service.into_inner();
     let json = blocking(move || {
@@ -227,7 +227,11 @@ async fn post_add<E: AddEngine>(
         .and_then(|v| v.parse::<u64>().ok());
     let Received { body, charge, decoding } = upload.receive(declared, payload).await?;
     let workers = body.workers.unwrap_or(service.limits.default_workers);
-    let permit = service.admission.admit(band_count(body.a.nrows(), workers)).await?;
+    let waits = body.work.waits();
+    let permit = service
+        .admission
+        .admit(band_count(body.a.nrows(), workers), waits)
+        .await?;
     let service = service.into_inner();
     let json = blocking(move || {
         let _permit = permit;

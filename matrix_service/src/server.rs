@@ -19,6 +19,10 @@ use crate::memory_budget::{DEFAULT_MAX_BODY_MEMORY, MemoryBudget};
 use crate::params::{DEFAULT_WORKERS, Limits};
 use crate::upload::BodyRules;
 
+/// `--max-waiting-requests` by default: as many as the default live-worker bound has workers
+/// for at one band each.
+pub const DEFAULT_WAITING_REQUESTS: usize = 256;
+
 /// Flags both servers take. Each binary adds `--port` (its own default) and its own bound on
 /// live workers (`--max-threads` or `--max-children`).
 #[derive(Debug, Clone, clap::Args)]
@@ -66,6 +70,12 @@ pub struct CommonArgs {
     /// available core].
     #[arg(long, env = "MATRIX_LAB_MAX_ACTIVE_REQUESTS", value_parser = positive)]
     pub max_active_requests: Option<usize>,
+
+    /// Requests that wait at once (work=io with a wait): a waiting request holds no CPU, so many
+    /// may, each still holding its matrices (charged to --max-body-memory) and its threads or
+    /// children (counted in the live-worker bound).
+    #[arg(long, env = "MATRIX_LAB_MAX_WAITING_REQUESTS", default_value_t = DEFAULT_WAITING_REQUESTS, value_parser = positive)]
+    pub max_waiting_requests: usize,
 
     /// Seconds a request may wait to start (for an active slot and its workers) before it is
     /// answered 503.
@@ -130,6 +140,7 @@ impl CommonArgs {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let admission = AdmissionLimits {
             active_requests: self.max_active_requests.unwrap_or(2 * cores),
+            waiting_requests: self.max_waiting_requests,
             live_workers: max_live_workers,
             live_workers_flag: flag,
             queue_timeout: Duration::from_secs_f64(self.queue_timeout),
@@ -288,6 +299,7 @@ mod tests {
         assert_eq!(config.body_timeout, Duration::from_secs(30));
         assert_eq!(config.admission.queue_timeout, Duration::from_secs(10));
         assert_eq!(config.admission.live_workers, 256);
+        assert_eq!(config.admission.waiting_requests, 256);
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(config.admission.active_requests, 2 * cores);
     }

@@ -45,6 +45,7 @@ pub const TEST_MAX_BODY_BYTES: usize = 4096;
 pub fn test_service<E: AddEngine>(engine: E, endpoint: Endpoint) -> Data<Service<E>> {
     let limits = AdmissionLimits {
         active_requests: 4,
+        waiting_requests: 16,
         live_workers: 256,
         live_workers_flag: "--max-live",
         queue_timeout: Duration::from_secs(10),

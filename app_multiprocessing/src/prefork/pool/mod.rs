@@ -63,6 +63,9 @@ pub struct PoolConfig {
     pub slot_elements: usize,
     /// Elements per slot kept resident after a request; pages beyond go back to the OS.
     pub resident_elements: usize,
+    /// How many free slots keep `resident_elements` (the most recently used); the others keep
+    /// none.
+    pub resident_slots: usize,
     /// Test hook: how every worker misbehaves.
     pub fault: ChildFault,
 }
@@ -148,11 +151,10 @@ impl Pool {
         if thread_count() != Some(1) {
             anyhow::bail!("the worker pool must start before any thread does (forking a threaded process is unsafe)");
         }
-        let slots = Arc::new(SlotPool::new(
-            config.slots,
-            config.slot_elements,
-            config.resident_elements,
-        )?);
+        let slots = Arc::new(
+            SlotPool::new(config.slots, config.slot_elements, config.resident_elements)?
+                .keeping_floor_in(config.resident_slots),
+        );
         let (wake_rx, wake) = pipe2(OFlag::O_CLOEXEC)?;
         let server = getpid();
         let mut workers = Vec::with_capacity(config.workers);
