@@ -21,6 +21,7 @@ pub mod error;
 pub mod heap_workspace;
 pub mod http;
 pub mod launch;
+pub mod matmul;
 pub mod matrix;
 pub mod memory;
 pub mod memory_budget;
