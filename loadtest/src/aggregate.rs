@@ -145,6 +145,7 @@ pub fn comparisons(trials: &[TrialRecord], results: &[ScenarioResult], servers: 
                     Verdict::Higher => "faster",
                     Verdict::Lower => "slower",
                     Verdict::WithinNoise => "within noise",
+                    Verdict::TooFewTrials => "one trial: no verdict",
                 };
                 comparisons.push(Comparison {
                     scenario,

@@ -179,11 +179,15 @@ pub enum Verdict {
     Lower,
     /// The interval reaches into the noise band.
     WithinNoise,
+    /// One side has a single trial: no interval, so no verdict.
+    TooFewTrials,
 }
 
 impl Verdict {
     pub fn of(ratio: &Ratio) -> Self {
-        if ratio.ci_low > 1.0 + NOISE_BAND {
+        if ratio.n_a < 2 || ratio.n_b < 2 {
+            Self::TooFewTrials
+        } else if ratio.ci_low > 1.0 + NOISE_BAND {
             Self::Higher
         } else if ratio.ci_high < 1.0 - NOISE_BAND {
             Self::Lower

@@ -173,7 +173,7 @@ mod tests {
     fn the_headline_names_the_winner_with_its_ratio_and_interval() {
         let s = summary();
         let text = conclusions(&s).join("\n");
-        assert!(text.starts_with("**Threads win.**"), "{text}");
+        assert!(text.starts_with("**Fastest: threading.**"), "{text}");
         assert!(text.contains("a ratio of 3.95x (95% interval 3.76 to 4.21)"), "{text}");
         assert!(text.contains("of CPU (whole process tree"), "{text}");
         assert!(

@@ -1,14 +1,15 @@
 //! Who served more requests per second, and by how much.
 //!
-//! The lab's own question (threads against a fork per request) leads. With more than two servers
-//! a ranking follows, so a reader has the whole order in one line, then a sentence per other pair
-//! of lab servers (each pair answers a question of its own: threads against a pool of processes,
-//! a pool against a fork per request), then one sentence per other server (`--target`) with its
-//! ratio to each lab server, then the pairs of other servers. A sentence names a winner only when
-//! the ratio's whole interval lies beyond the noise band, and it puts the server that served more
-//! first, so its ratio reads "so many times as much".
+//! The headline ranks every server: who is fastest, who ties with it within noise, who is slower
+//! and by how much. Then the lab's own question (threads against a fork per request), then a
+//! sentence per other pair of lab servers (each pair answers a question of its own: threads
+//! against a pool of processes, a pool against a fork per request), then one sentence per other
+//! server (`--target`) with its ratio to each lab server, then the pairs of other servers. A
+//! sentence names a winner only when the ratio's whole interval lies beyond the noise band, and
+//! never from a single trial; it puts the server that served more first, so its ratio reads "so
+//! many times as much".
 
-use super::{PROCESSES, THREADS, describe, ratio_phrase, result, rps_phrase, rps_ratio, servers_in};
+use super::{PROCESSES, THREADS, and_list, describe, ratio_phrase, result, rps_phrase, rps_ratio, servers_in};
 use crate::lab_servers::is_lab_name;
 use crate::stats::{NOISE_BAND, Verdict};
 use crate::summary::{RunSummary, ScenarioKey};
@@ -19,8 +20,8 @@ pub(super) fn verdicts(summary: &RunSummary, scenario: ScenarioKey) -> Vec<Strin
     let lab: Vec<&str> = names.iter().copied().filter(|n| is_lab_name(n)).collect();
     let others: Vec<&str> = names.iter().copied().filter(|n| !is_lab_name(n)).collect();
     let mut out = Vec::new();
+    out.extend(headline(summary, scenario));
     out.extend(pair(summary, THREADS, PROCESSES, scenario));
-    out.extend(ranking(summary, scenario));
     for (a, b) in pairs(&lab) {
         if !is_lab_question(a, b) {
             out.extend(pair(summary, a, b, scenario));
@@ -49,51 +50,98 @@ fn is_lab_question(a: &str, b: &str) -> bool {
     (a, b) == (THREADS, PROCESSES) || (a, b) == (PROCESSES, THREADS)
 }
 
-/// "Ranked by req/s at ...: threading 800, prefork 400, multiprocessing 202." With two servers
-/// the pair's own sentence says it all, so there is no ranking.
-fn ranking(summary: &RunSummary, scenario: ScenarioKey) -> Option<String> {
+/// The bold first sentence: the fastest server, those within noise of it, and each slower one
+/// with its ratio to the fastest. With a single trial on any side nothing is declared: the
+/// servers are listed by req/s, and the sentence says why there is no winner.
+fn headline(summary: &RunSummary, scenario: ScenarioKey) -> Option<String> {
     let mut ranked: Vec<(&str, f64)> = servers_in(summary, scenario)
         .filter_map(|r| r.rps_median.map(|rps| (r.server.as_str(), rps)))
         .collect();
-    if ranked.len() < 3 {
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (&(top, top_rps), rest) = ranked.split_first()?;
+    let listed: Vec<String> = ranked.iter().map(|(name, rps)| format!("{name} {rps:.0}")).collect();
+    if rest.is_empty() {
         return None;
     }
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let list: Vec<String> = ranked.iter().map(|(name, rps)| format!("{name} {rps:.0}")).collect();
-    Some(format!(
-        "Ranked by req/s at {} (medians of trials): {}.",
+    let against_top: Vec<(&str, Option<crate::stats::Ratio>)> = rest
+        .iter()
+        .map(|(name, _)| (*name, rps_ratio(summary, name, top, scenario)))
+        .collect();
+    let undecided = against_top
+        .iter()
+        .any(|(_, ratio)| ratio.is_none_or(|r| Verdict::of(&r) == Verdict::TooFewTrials));
+    if undecided {
+        return Some(format!(
+            "**No winner declared: one trial per server cannot separate them.** Ranked by req/s at {} (one trial \
+             each): {}. Run with more trials (the default is 5) for a verdict.",
+            describe(scenario),
+            listed.join(", ")
+        ));
+    }
+    let (tied, slower): (Vec<_>, Vec<_>) = against_top
+        .iter()
+        .partition(|(_, ratio)| ratio.is_some_and(|r| Verdict::of(&r) == Verdict::WithinNoise));
+    let named = |servers: &[(&str, Option<crate::stats::Ratio>)]| -> Vec<String> {
+        servers
+            .iter()
+            .filter_map(|(name, ratio)| ratio.map(|r| format!("{name} {}", ratio_phrase(r))))
+            .collect()
+    };
+    let tied_names: Vec<String> = tied.iter().map(|(name, _)| (*name).to_owned()).collect();
+    let lead = if tied.is_empty() {
+        format!("**Fastest: {top}.**")
+    } else {
+        format!("**Fastest: {top}, within noise of {}.**", and_list(&tied_names))
+    };
+    let mut sentence = format!(
+        "{lead} At {}, {top} answered {} req/s (median).",
         describe(scenario),
-        list.join(", ")
-    ))
+        top_rps.round()
+    );
+    if !tied.is_empty() {
+        sentence.push_str(&format!(
+            " Within the ±{:.0}% noise band of it, by req/s over {top}'s: {}.",
+            NOISE_BAND * 100.0,
+            and_list(&named(&tied))
+        ));
+    }
+    if !slower.is_empty() {
+        sentence.push_str(&format!(
+            " Slower, by req/s over {top}'s: {}.",
+            and_list(&named(&slower))
+        ));
+    }
+    sentence.push_str(&format!(" Ranked by req/s (medians of trials): {}.", listed.join(", ")));
+    Some(sentence)
 }
 
-/// Who of `a` and `b` served more, by how much; the lab's question gets a bold headline.
+/// Who of `a` and `b` served more, by how much.
 fn pair(summary: &RunSummary, a: &str, b: &str, scenario: ScenarioKey) -> Option<String> {
     let ratio = rps_ratio(summary, a, b, scenario)?;
     let rps_a = rps_phrase(result(summary, a, scenario)?)?;
     let rps_b = rps_phrase(result(summary, b, scenario)?)?;
-    let headline = is_lab_question(a, b);
     let (winner, loser, rps_w, rps_l, ratio) = match Verdict::of(&ratio) {
         Verdict::Higher => (a, b, rps_a, rps_b, ratio),
         Verdict::Lower => (b, a, rps_b, rps_a, ratio.inverse()),
         Verdict::WithinNoise => {
             return Some(format!(
-                "{}At {}: no clear winner between {a} ({rps_a}) and {b} ({rps_b}); the ratio {} reaches into the \
+                "At {}: no clear winner between {a} ({rps_a}) and {b} ({rps_b}); the ratio {} reaches into the \
                  ±{:.0}% noise band.",
-                if headline { "**No clear winner.** " } else { "" },
                 describe(scenario),
                 ratio_phrase(ratio),
                 NOISE_BAND * 100.0
             ));
         }
-    };
-    let lead = match (headline, winner == THREADS) {
-        (false, _) => "",
-        (true, true) => "**Threads win.** ",
-        (true, false) => "**Processes win.** ",
+        Verdict::TooFewTrials => {
+            return Some(format!(
+                "At {}: {a} ({rps_a}) against {b} ({rps_b}), a ratio of {}; one trial cannot tell them apart.",
+                describe(scenario),
+                ratio_phrase(ratio)
+            ));
+        }
     };
     Some(format!(
-        "{lead}At {}: the {winner} server served more than the {loser} server; {winner} answered {rps_w} against \
+        "At {}: the {winner} server served more than the {loser} server; {winner} answered {rps_w} against \
          {rps_l} for {loser}, a ratio of {}.",
         describe(scenario),
         ratio_phrase(ratio)
@@ -107,10 +155,10 @@ fn against_lab(summary: &RunSummary, other: &str, lab: &[&str], scenario: Scenar
         .iter()
         .filter_map(|server| {
             let ratio = rps_ratio(summary, server, other, scenario)?;
-            let noise = if Verdict::of(&ratio) == Verdict::WithinNoise {
-                ", within noise"
-            } else {
-                ""
+            let noise = match Verdict::of(&ratio) {
+                Verdict::WithinNoise => ", within noise",
+                Verdict::TooFewTrials => ", one trial: no verdict",
+                Verdict::Higher | Verdict::Lower => "",
             };
             Some(format!("{server} {}{noise}", ratio_phrase(ratio)))
         })
@@ -127,20 +175,26 @@ fn against_lab(summary: &RunSummary, other: &str, lab: &[&str], scenario: Scenar
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testdata::{KEY, three_servers};
+    use crate::testdata::{KEY, three_servers, with_trials};
 
     #[test]
-    fn the_lab_question_leads_then_the_ranking_then_each_pair_winner_first() {
+    fn the_ranking_leads_then_the_lab_question_then_each_pair_winner_first() {
         let lines = verdicts(&three_servers(), KEY);
-        assert!(lines[0].starts_with("**Threads win.** At n=500"), "{lines:#?}");
-        assert!(lines[0].contains("the threading server served more than the multiprocessing server"));
         assert!(
-            lines[1].starts_with(
-                "Ranked by req/s at n=500, workers=4, 20 connections (medians of trials): threading 805, prefork 40"
+            lines[0].starts_with("**Fastest: threading.** At n=500, workers=4, 20 connections, threading answered 805"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[0].contains("Slower, by req/s over threading's: prefork 0.50x"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[0].ends_with(
+                "Ranked by req/s (medians of trials): threading 805, prefork 402, multiprocessing 202, python 100."
             ),
             "{lines:#?}"
         );
-        assert!(lines[1].ends_with("multiprocessing 202, python 100."), "{lines:#?}");
+        assert!(lines[1].contains("the threading server served more than the multiprocessing server"));
         assert!(lines[2].contains("the threading server served more than the prefork server; threading answered 805"));
         // Computed as multiprocessing over prefork, told the other way round.
         assert!(
@@ -169,8 +223,39 @@ mod tests {
     }
 
     #[test]
-    fn two_servers_get_no_ranking() {
+    fn two_servers_get_the_headline_and_their_pair() {
         let lines = verdicts(&crate::testdata::summary(), KEY);
-        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(lines[0].starts_with("**Fastest: threading.**"), "{lines:#?}");
+    }
+
+    #[test]
+    fn servers_within_noise_of_the_fastest_tie_with_it() {
+        let summary = with_trials(&[
+            ("threading", &[800.0, 820.0, 780.0, 810.0]),
+            ("multiprocessing", &[200.0, 210.0, 190.0, 205.0]),
+            ("prefork", &[790.0, 805.0, 795.0, 812.0]),
+        ]);
+        let lines = verdicts(&summary, KEY);
+        assert!(
+            lines[0].starts_with("**Fastest: threading, within noise of prefork.**"),
+            "{lines:#?}"
+        );
+        assert!(lines[0].contains("Within the ±5% noise band of it"), "{lines:#?}");
+    }
+
+    #[test]
+    fn one_trial_each_declares_no_winner() {
+        let summary = with_trials(&[
+            ("threading", &[800.0]),
+            ("multiprocessing", &[200.0]),
+            ("prefork", &[400.0]),
+        ]);
+        let lines = verdicts(&summary, KEY);
+        assert!(
+            lines[0].starts_with("**No winner declared: one trial per server"),
+            "{lines:#?}"
+        );
+        assert!(lines.iter().all(|l| !l.contains("served more than")), "{lines:#?}");
     }
 }
