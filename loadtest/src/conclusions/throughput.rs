@@ -100,7 +100,7 @@ fn headline(summary: &RunSummary, scenario: ScenarioKey) -> Option<String> {
     );
     if !tied.is_empty() {
         sentence.push_str(&format!(
-            " Within the ±{:.0}% noise band of it, by req/s over {top}'s: {}.",
+            " Not told apart from it (the interval of req/s over {top}'s reaches into the ±{:.0}% noise band): {}.",
             NOISE_BAND * 100.0,
             and_list(&named(&tied))
         ));
@@ -241,7 +241,10 @@ mod tests {
             lines[0].starts_with("**Fastest: threading, within noise of prefork.**"),
             "{lines:#?}"
         );
-        assert!(lines[0].contains("Within the ±5% noise band of it"), "{lines:#?}");
+        assert!(
+            lines[0].contains("Not told apart from it (the interval of req/s over threading's reaches into the ±5% noise band): prefork"),
+            "{lines:#?}"
+        );
     }
 
     #[test]
