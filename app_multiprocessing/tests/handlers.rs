@@ -14,7 +14,7 @@ fn engine() -> ForkPerRequest {
         fault: ChildFault::None,
         slots: Arc::new(SlotPool::new(4, 3 * 2000 * 2000, 0).expect("shared memory")),
         // This test process has several threads, so no fork server can start in it; the
-        // fork server's path runs in the real binary's tests (tests/server.rs).
+        // fork server's path runs in the real binary's tests (tests/fork_server.rs and the rest).
         fork_server: None,
     }
 }

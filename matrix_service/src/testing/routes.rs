@@ -21,6 +21,13 @@ async fn call<E: AddEngine>(service: &Data<Service<E>>, request: TestRequest) ->
     (status, headers, test::read_body(response).await.to_vec())
 }
 
+/// Sends `request`, checks it is answered 200, and returns the answer's JSON.
+async fn answer_of<E: AddEngine>(service: &Data<Service<E>>, request: TestRequest) -> Value {
+    let (status, _, body) = call(service, request).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    json_of(&body)
+}
+
 pub(super) fn json_of(body: &[u8]) -> Value {
     serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
 }
@@ -50,13 +57,11 @@ pub async fn check_endpoints<E: AddEngine>(engine: E, endpoint: Endpoint) {
     let (status, _, body) = call(&service, TestRequest::get().uri("/healthz")).await;
     assert_eq!((status, json_of(&body)), (StatusCode::OK, json!({"status": "ok"})));
 
-    let (status, _, body) = call(
+    let answer = answer_of(
         &service,
         TestRequest::get().uri(&format!("{path}?n=30&workers=3&seed=5")),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let answer = json_of(&body);
     let (a, b) = crate::matrix::generate_pair(30, Some(5));
     let expected = crate::matrix::reference_add(&a, &b).unwrap();
     assert_eq!(answer["status"], "ok");
@@ -82,9 +87,7 @@ pub async fn check_endpoints<E: AddEngine>(engine: E, endpoint: Endpoint) {
     }
     assert!(answer["total_time_sec"].as_f64() >= answer["execution_time_sec"].as_f64());
 
-    let (status, _, body) = call(&service, TestRequest::get().uri(&path)).await;
-    let answer = json_of(&body);
-    assert_eq!(status, StatusCode::OK);
+    let answer = answer_of(&service, TestRequest::get().uri(&path)).await;
     assert_eq!(
         (
             answer["n"].as_u64(),
@@ -96,9 +99,7 @@ pub async fn check_endpoints<E: AddEngine>(engine: E, endpoint: Endpoint) {
     assert_eq!(answer["sample"].as_array().map(Vec::len), Some(10));
 
     let body = json!({"a": [[1, 2, 3], [4, 5, 6]], "b": [[10, 20, 30], [40, 50, i64::MAX - 6]], "workers": 2});
-    let (status, _, body) = call(&service, TestRequest::post().uri(&path).set_json(body)).await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let answer = json_of(&body);
+    let answer = answer_of(&service, TestRequest::post().uri(&path).set_json(body)).await;
     assert_eq!(answer["result"], json!([[11, 22, 33], [44, 55, i64::MAX]]));
     assert_eq!(
         (
@@ -113,13 +114,8 @@ pub async fn check_endpoints<E: AddEngine>(engine: E, endpoint: Endpoint) {
     assert_eq!((&answer["work"], answer.get("wait_ms")), (&json!("add"), None));
 
     // io: the same sum, after the bands' waits; the answer says which work and how long.
-    let (status, _, body) = call(
-        &service,
-        TestRequest::get().uri(&format!("{path}?n=30&workers=3&seed=5&work=io&wait_ms=30")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let io = json_of(&body);
+    let io_query = format!("{path}?n=30&workers=3&seed=5&work=io&wait_ms=30");
+    let io = answer_of(&service, TestRequest::get().uri(&io_query)).await;
     assert_eq!((&io["work"], &io["wait_ms"]), (&json!("io"), &json!(30)));
     assert_eq!(
         io["checksum"].as_i64(),
@@ -130,9 +126,7 @@ pub async fn check_endpoints<E: AddEngine>(engine: E, endpoint: Endpoint) {
         "each of 3 bands waits 10 ms: {io}"
     );
     let body = json!({"a": [[1, 2]], "b": [[3, 4]], "work": "io", "wait_ms": 0});
-    let (status, _, body) = call(&service, TestRequest::post().uri(&path).set_json(body)).await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let io = json_of(&body);
+    let io = answer_of(&service, TestRequest::post().uri(&path).set_json(body)).await;
     assert_eq!(
         (&io["result"], &io["work"], &io["wait_ms"]),
         (&json!([[4, 6]]), &json!("io"), &json!(0))
