@@ -15,16 +15,17 @@
 //! same run (this machine is shared and noisy). Lives here because it needs both engines.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::sync::Arc;
 
-use app_multiprocessing::{ChildFault, ForkServer, Pool, PoolConfig, SlotPool, SlotWorkspace, add_forked};
-use app_threading::add_scoped;
+use app_multiprocessing::{
+    ChildFault, ForkPerRequest, ForkServer, Pool, PoolConfig, PreforkPool, SlotPool, SlotWorkspace,
+};
+use app_threading::compute_scoped;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use matrix_service::bands::bands;
-use matrix_service::matrix::{add_into, generate_into, generate_pair};
-use matrix_service::{Operands, Work, Workspace};
+use matrix_service::matrix::{add_into, elements, generate_into, generate_pair};
+use matrix_service::{Engine, Operands, Shapes, Task, Work, Workspace};
 
 const SIZES: [usize; 3] = [100, 500, 2000];
 const WORKERS: [usize; 4] = [1, 2, 4, 8];
@@ -61,43 +62,46 @@ fn add(c: &mut Criterion) {
         fault: ChildFault::None,
     })
     .expect("the pool starts before any other thread");
+    let forked = |fork_server: Option<Arc<ForkServer>>, slots: &Arc<SlotPool>| ForkPerRequest {
+        child_timeout: CHILD_TIMEOUT,
+        fault: ChildFault::None,
+        slots: Arc::clone(slots),
+        fork_server,
+    };
+    let engines = [
+        ("forked_children", forked(None, &fork_server_slots)),
+        (
+            "fork_server_children",
+            forked(Some(Arc::new(fork_server)), &fork_server_slots),
+        ),
+    ];
+    let prefork = PreforkPool::new(Arc::clone(&pool), CHILD_TIMEOUT);
     let mut group = c.benchmark_group("add");
     for n in SIZES {
         let (a, b) = generate_pair(n, Some(2));
+        let (a, b) = (elements(&a), elements(&b));
+        let task = Task::prepare(Work::Add, Shapes::sum(n, n), &mut a.to_vec(), &mut b.to_vec());
+        let inputs = Operands::new(a, b, task);
         group.throughput(Throughput::Elements((n * n) as u64));
-        let inputs = Operands::of(&a, &b);
         let mut out = vec![0i64; n * n];
         group.bench_with_input(BenchmarkId::new("one_thread", n), &n, |bench, _| {
-            bench.iter(|| black_box(add_into(inputs.a, inputs.b, &mut out)));
+            bench.iter(|| black_box(add_into(a, b, &mut out)));
         });
         for workers in WORKERS {
             let id = format!("{n}/{workers}");
             group.bench_function(BenchmarkId::new("scoped_threads", &id), |bench| {
-                bench.iter(|| add_scoped(inputs, black_box(&mut out), workers, Work::Add).expect("no overflow"));
+                bench.iter(|| compute_scoped(inputs, black_box(&mut out), workers).expect("no overflow"));
             });
             // Both process engines keep the matrices in shared memory, as the server does.
-            let mut work = holding(pool.slots(), inputs, n);
-            let mut forked_work = holding(&fork_server_slots, inputs, n);
-            for (name, work, forker) in [
-                ("forked_children", &mut work, None),
-                ("fork_server_children", &mut forked_work, Some(&fork_server)),
-            ] {
-                group.bench_function(BenchmarkId::new(name, &id), |bench| {
-                    bench.iter(|| {
-                        let (inputs, out) = work.split();
-                        let task = (workers, Work::Add);
-                        add_forked(inputs, black_box(out), task, CHILD_TIMEOUT, ChildFault::None, forker)
-                            .expect("children add")
-                    });
+            for (name, engine) in &engines {
+                let mut work = holding(&fork_server_slots, inputs);
+                group.bench_function(BenchmarkId::new(*name, &id), |bench| {
+                    bench.iter(|| black_box(engine.compute(&mut work, workers, task).expect("children add")));
                 });
             }
-            drop(forked_work);
+            let mut work = holding(pool.slots(), inputs);
             group.bench_function(BenchmarkId::new("prefork_pool", &id), |bench| {
-                bench.iter(|| {
-                    let deadline = Instant::now() + CHILD_TIMEOUT;
-                    let added = pool.add(work.slot_mut(), n * n, n, bands(n, workers), (Duration::ZERO, deadline));
-                    black_box(added.expect("the pool adds"))
-                });
+                bench.iter(|| black_box(prefork.compute(&mut work, workers, task).expect("the pool adds")));
             });
         }
     }
@@ -105,9 +109,9 @@ fn add(c: &mut Criterion) {
     pool.shutdown(Duration::from_secs(5));
 }
 
-/// A workspace of `slots` holding the n x n `inputs`, as a request's would after generation.
-fn holding(slots: &Arc<SlotPool>, inputs: Operands<'_>, n: usize) -> SlotWorkspace {
-    let mut work = slots.workspace(n, n).expect("one request at a time");
+/// A workspace of `slots` holding `inputs`, as a request's would after generation.
+fn holding(slots: &Arc<SlotPool>, inputs: Operands<'_>) -> SlotWorkspace {
+    let mut work = slots.workspace(inputs.task.shapes).expect("one request at a time");
     let (a, b) = work.inputs_mut();
     a.copy_from_slice(inputs.a);
     b.copy_from_slice(inputs.b);

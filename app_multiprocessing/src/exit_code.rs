@@ -18,6 +18,9 @@ pub const ORPHANED: i32 = 5;
 pub const BROKEN: i32 = 6;
 /// A pool worker acted out the `crash-at-start` test hook.
 pub const CRASHED_AT_START: i32 = 7;
+/// A band child's band did not make one band of its kernel, or a row of its result was wider
+/// than its stack buffer (the server's limits prevent both).
+pub const BAD_BAND: i32 = 8;
 /// Something unwound (a panic) in a forked process: its guard exited instead of returning.
 pub const UNWOUND: i32 = 101;
 
@@ -28,6 +31,7 @@ fn meaning(code: i32) -> Option<&'static str> {
         OVERFLOW => Some("a sum overflowed"),
         ORPHANED => Some("the server was gone before it started"),
         BROKEN => Some("its pipes or shared memory broke"),
+        BAD_BAND => Some("its band did not fit its kernel or its buffer"),
         UNWOUND => Some("it panicked"),
         _ => None,
     }
@@ -55,7 +59,16 @@ mod tests {
 
     #[test]
     fn codes_are_distinct_and_described() {
-        let codes = [OK, WRITE_FAILED, OVERFLOW, ORPHANED, BROKEN, CRASHED_AT_START, UNWOUND];
+        let codes = [
+            OK,
+            WRITE_FAILED,
+            OVERFLOW,
+            ORPHANED,
+            BROKEN,
+            CRASHED_AT_START,
+            BAD_BAND,
+            UNWOUND,
+        ];
         let distinct: std::collections::BTreeSet<_> = codes.iter().collect();
         assert_eq!(distinct.len(), codes.len());
         let pid = Pid::from_raw(1);

@@ -25,7 +25,7 @@ use matrix_service::params::DEFAULT_N;
 use nix::unistd::Pid;
 
 pub use fork_per_request::fork_server::ForkServer;
-pub use fork_per_request::{ForkPerRequest, add_forked};
+pub use fork_per_request::{ForkPerRequest, compute_forked};
 pub use hooks::fault::ChildFault;
 pub use hooks::signal_storm::SignalStorm;
 pub use prefork::PreforkPool;
@@ -123,12 +123,19 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         return Ok(prefork::worker::run(Pid::from_raw(server), cli.debug_child_fault));
     }
     let mut config = cli.common.config(cli.port, cli.max_children, "--max-children")?;
+    anyhow::ensure!(
+        config.limits.max_n <= sys::MAX_RESULT_COLS,
+        "--max-n {} is above {}, the widest result row a band child can compute on its stack",
+        config.limits.max_n,
+        sys::MAX_RESULT_COLS
+    );
     let child_timeout = Duration::from_secs_f64(cli.child_timeout);
     // Let an in-flight request finish even if it queued, then ran its children to the deadline.
     config.shutdown_timeout = child_timeout + config.admission.queue_timeout + Duration::from_secs(5);
     matrix_service::server::init_logging();
     // Every request that may compute or wait at once has a slot of shared memory, with room
-    // for A, B and the sum at the largest n: virtual memory, resident only as requests touch
+    // for A, B and the result at the largest n (a product's three matrices, at most n x n
+    // each, take no more than a sum's): virtual memory, resident only as requests touch
     // it, and bounded in use by the memory budget. After a request, as many slots as requests
     // may compute keep the default n's worth resident; the others give all their pages back.
     let (computing, slots) = (

@@ -4,17 +4,31 @@
 //! fork server's go over a `SOCK_SEQPACKET` socket, which keeps every message whole. The bulk
 //! data never crosses a pipe or socket: a message names spans of the shared memory.
 
-/// "Wait `wait_us` microseconds (an io band's share), then add `len` elements at offset `a` to
-/// those at `b`, into `out`" (offsets in elements, from the start of the shared memory).
+use matrix_service::Kernel;
+
+/// One band's work, as a message names it: wait `wait_us` microseconds (an io band's share),
+/// then run `kernel` on the `a_len` elements at offset `a` and the `b_len` at `b`, into the
+/// `out_len` at `out` (offsets in elements, from the start of the shared memory). For a
+/// product, `a` holds the band's rows of A and `b` all of B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BandSpec {
+    pub kernel: Kernel,
+    pub a: u64,
+    pub a_len: u64,
+    pub b: u64,
+    pub b_len: u64,
+    pub out: u64,
+    pub out_len: u64,
+    pub wait_us: u64,
+}
+
+/// "Do this band": [`BandSpec`], to a pool worker, which writes the result into the shared
+/// memory at `out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Job {
     /// Unique per pool, echoed in [`Done`], so a message about an older job is recognized.
     pub id: u64,
-    pub a: u64,
-    pub b: u64,
-    pub out: u64,
-    pub len: u64,
-    pub wait_us: u64,
+    pub band: BandSpec,
 }
 
 /// "Job `id` is finished, with this status; the band's results sum to `checksum` (wrapping)."
@@ -39,22 +53,20 @@ pub enum Status {
 }
 
 impl Job {
-    pub const BYTES: usize = 6 * 8;
+    pub const BYTES: usize = 8 + BandSpec::BYTES;
 
     pub fn encode(&self) -> [u8; Self::BYTES] {
-        words([self.id, self.a, self.b, self.out, self.len, self.wait_us])
+        let mut bytes = [0; Self::BYTES];
+        bytes[..8].copy_from_slice(&self.id.to_ne_bytes());
+        bytes[8..].copy_from_slice(&self.band.encode());
+        bytes
     }
 
-    pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
-        let [id, a, b, out, len, wait_us] = unwords(bytes);
-        Self {
-            id,
-            a,
-            b,
-            out,
-            len,
-            wait_us,
-        }
+    /// `None` for a message no healthy server sends (an unknown kernel).
+    pub fn decode(bytes: &[u8; Self::BYTES]) -> Option<Self> {
+        let id = u64::from_ne_bytes(bytes[..8].try_into().expect("8 bytes"));
+        let band = BandSpec::decode(bytes[8..].try_into().expect("a band's bytes"))?;
+        Some(Self { id, band })
     }
 }
 
@@ -87,19 +99,6 @@ impl Done {
     }
 }
 
-/// To the fork server, one per band: "fork a child that waits `wait_us` microseconds, then adds
-/// the `len` elements at offset `a` to those at `b`" (offsets in elements, from the start of the
-/// shared memory). A request's
-/// bands go in one message ([`BandRequest::encode_batch`]), the write ends of their pipes
-/// attached in the same order (SCM_RIGHTS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BandRequest {
-    pub a: u64,
-    pub b: u64,
-    pub len: u64,
-    pub wait_us: u64,
-}
-
 /// The fork server's answer for one band. It forks the bands of a message in order and stops
 /// at the first refusal, so an answer holds one of these per band it tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,39 +109,80 @@ pub enum Forked {
     Refused(i32),
 }
 
-impl BandRequest {
-    pub const BYTES: usize = 4 * 8;
+/// Kernels on the wire.
+const SUM: u64 = 0;
+const PRODUCT_F64: u64 = 1;
+const PRODUCT_I128: u64 = 2;
 
-    /// The most bands one message carries: far below the kernel's limit of 253 descriptors per
-    /// message (SCM_MAX_FD). A request with more bands sends several.
+impl BandSpec {
+    pub const BYTES: usize = 10 * 8;
+
+    /// The most bands one message to the fork server carries (a request's bands go in one
+    /// message, the write ends of their pipes attached in the same order, SCM_RIGHTS): far
+    /// below the kernel's limit of 253 descriptors per message (SCM_MAX_FD). A request with
+    /// more bands sends several.
     pub const MAX_BATCH: usize = 64;
 
     pub fn encode(&self) -> [u8; Self::BYTES] {
-        words([self.a, self.b, self.len, self.wait_us])
+        let (code, inner, cols) = match self.kernel {
+            Kernel::Sum => (SUM, 0, 0),
+            Kernel::Product { inner, cols, in_f64 } => {
+                let code = if in_f64 { PRODUCT_F64 } else { PRODUCT_I128 };
+                (code, inner as u64, cols as u64)
+            }
+        };
+        words([
+            code,
+            inner,
+            cols,
+            self.a,
+            self.a_len,
+            self.b,
+            self.b_len,
+            self.out,
+            self.out_len,
+            self.wait_us,
+        ])
     }
 
-    pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
-        let [a, b, len, wait_us] = unwords(bytes);
-        Self { a, b, len, wait_us }
+    /// `None` for an unknown kernel.
+    pub fn decode(bytes: &[u8; Self::BYTES]) -> Option<Self> {
+        let [code, inner, cols, a, a_len, b, b_len, out, out_len, wait_us] = unwords(bytes);
+        let (inner, cols) = (usize::try_from(inner).ok()?, usize::try_from(cols).ok()?);
+        let kernel = match code {
+            SUM => Kernel::Sum,
+            PRODUCT_F64 | PRODUCT_I128 => Kernel::Product {
+                inner,
+                cols,
+                in_f64: code == PRODUCT_F64,
+            },
+            _ => return None,
+        };
+        Some(Self {
+            kernel,
+            a,
+            a_len,
+            b,
+            b_len,
+            out,
+            out_len,
+            wait_us,
+        })
     }
 
-    /// Bands one after another.
     pub fn encode_batch(bands: &[Self]) -> Vec<u8> {
         bands.iter().flat_map(|band| band.encode()).collect()
     }
 
-    /// `None` unless `bytes` is 1 to [`MAX_BATCH`](Self::MAX_BATCH) whole bands.
+    /// `None` unless the bytes are 1 to [`MAX_BATCH`](Self::MAX_BATCH) whole, known bands.
     pub fn decode_batch(bytes: &[u8]) -> Option<Vec<Self>> {
         let count = bytes.len() / Self::BYTES;
         if !bytes.len().is_multiple_of(Self::BYTES) || !(1..=Self::MAX_BATCH).contains(&count) {
             return None;
         }
-        let bands = bytes.chunks_exact(Self::BYTES);
-        Some(
-            bands
-                .map(|band| Self::decode(band.try_into().expect("exact chunks")))
-                .collect(),
-        )
+        (bytes.chunks_exact(Self::BYTES))
+            .map(|band| Self::decode(band.try_into().expect("exact chunks")))
+            .collect()
     }
 }
 
@@ -209,17 +249,42 @@ fn unwords<const N: usize, const B: usize>(bytes: &[u8; B]) -> [u64; N] {
 mod tests {
     use super::*;
 
+    fn band(i: u64, kernel: Kernel) -> BandSpec {
+        BandSpec {
+            kernel,
+            a: i,
+            a_len: 6,
+            b: u64::MAX - i,
+            b_len: 2,
+            out: 3,
+            out_len: 1 << 40,
+            wait_us: 25_000,
+        }
+    }
+
+    const KERNELS: [Kernel; 3] = [
+        Kernel::Sum,
+        Kernel::Product {
+            inner: 3,
+            cols: 500,
+            in_f64: true,
+        },
+        Kernel::Product {
+            inner: 2000,
+            cols: 1,
+            in_f64: false,
+        },
+    ];
+
     #[test]
     fn messages_survive_encoding() {
-        let job = Job {
-            id: u64::MAX,
-            a: 1,
-            b: 2,
-            out: 3,
-            len: 4,
-            wait_us: 25_000,
-        };
-        assert_eq!(Job::decode(&job.encode()), job);
+        for kernel in KERNELS {
+            let job = Job {
+                id: u64::MAX,
+                band: band(1, kernel),
+            };
+            assert_eq!(Job::decode(&job.encode()), Some(job));
+        }
         for status in [Status::Ok, Status::Overflow, Status::BadJob, Status::Unknown(77)] {
             let done = Done {
                 id: 9,
@@ -228,38 +293,11 @@ mod tests {
             };
             assert_eq!(Done::decode(&done.encode()), done);
         }
-        let request = BandRequest {
-            a: 0,
-            b: u64::MAX,
-            len: 250_000,
-            wait_us: 1,
-        };
-        assert_eq!(BandRequest::decode(&request.encode()), request);
         for forked in [Forked::Child(1), Forked::Child(i32::MAX), Forked::Refused(libc::EAGAIN)] {
             assert_eq!(Forked::decode(&forked.encode()), Some(forked));
         }
         for corrupt in [0i64, i64::MAX, i64::MIN, -(1 << 40)] {
             assert_eq!(Forked::decode(&(corrupt as u64).to_ne_bytes()), None, "{corrupt}");
-        }
-        let bands: Vec<BandRequest> = (0..BandRequest::MAX_BATCH as u64)
-            .map(|i| BandRequest {
-                a: i,
-                b: i + 1,
-                len: 7,
-                wait_us: i,
-            })
-            .collect();
-        assert_eq!(
-            BandRequest::decode_batch(&BandRequest::encode_batch(&bands)),
-            Some(bands.clone())
-        );
-        let too_many = [bands.clone(), bands[..1].to_vec()].concat();
-        for bad in [
-            &[][..],
-            &BandRequest::encode_batch(&too_many),
-            &BandRequest::encode_batch(&bands)[1..],
-        ] {
-            assert_eq!(BandRequest::decode_batch(bad), None, "{} bytes", bad.len());
         }
         let answers = [Forked::Child(5), Forked::Refused(libc::EAGAIN)];
         assert_eq!(
@@ -267,5 +305,27 @@ mod tests {
             Some(answers.to_vec())
         );
         assert_eq!(Forked::decode_batch(&[0; 12]), None);
+    }
+
+    #[test]
+    fn a_batch_holds_one_to_64_known_bands() {
+        let bands: Vec<BandSpec> = (0..BandSpec::MAX_BATCH as u64)
+            .map(|i| band(i, KERNELS[i as usize % 3]))
+            .collect();
+        assert_eq!(
+            BandSpec::decode_batch(&BandSpec::encode_batch(&bands)),
+            Some(bands.clone())
+        );
+        let too_many = [bands.clone(), bands[..1].to_vec()].concat();
+        let mut unknown_kernel = BandSpec::encode_batch(&bands[..1]);
+        unknown_kernel[0] = 3;
+        for bad in [
+            &[][..],
+            &BandSpec::encode_batch(&too_many),
+            &BandSpec::encode_batch(&bands)[1..],
+            &unknown_kernel,
+        ] {
+            assert_eq!(BandSpec::decode_batch(bad), None, "{} bytes", bad.len());
+        }
     }
 }

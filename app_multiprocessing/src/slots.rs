@@ -13,11 +13,12 @@
 //! request above the floor fault its slot in afresh, a jump in CPU per request from n=500 to
 //! n=1000.
 
+use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use matrix_service::buffers::RECLAIM_AFTER;
-use matrix_service::{Operands, Workspace};
+use matrix_service::{Shapes, Workspace};
 
 use crate::sys::{SharedMemory, SlotMemory};
 
@@ -83,10 +84,10 @@ impl SlotPool {
         Arc::clone(&self.memory)
     }
 
-    /// A request's workspace for `rows` x `cols` matrices, or why there is none now.
-    pub fn workspace(self: &Arc<Self>, rows: usize, cols: usize) -> Result<SlotWorkspace, String> {
+    /// A request's workspace for matrices of `shapes`, or why there is none now.
+    pub fn workspace(self: &Arc<Self>, shapes: Shapes) -> Result<SlotWorkspace, String> {
         assert!(
-            3 * rows * cols <= self.slot_elements,
+            shapes.elements() <= self.slot_elements,
             "the server's limits keep every request within a slot"
         );
         // The slot freed last: its pages are the likeliest to be resident still.
@@ -98,9 +99,8 @@ impl SlotPool {
         })?;
         Ok(SlotWorkspace {
             slot: Some(free.slot),
-            touched: free.touched.max(3 * rows * cols),
-            rows,
-            cols,
+            touched: free.touched.max(shapes.elements()),
+            shapes,
             slots: Arc::clone(self),
         })
     }
@@ -159,25 +159,15 @@ struct FreeSlot {
     touched: usize,
 }
 
-/// A request's slot: A, then B, then the sum, `rows * cols` elements each.
+/// A request's slot: A, then B, then the result, one after the other.
 pub struct SlotWorkspace {
     slot: Option<SlotMemory>,
     touched: usize,
-    rows: usize,
-    cols: usize,
+    shapes: Shapes,
     slots: Arc<SlotPool>,
 }
 
 impl SlotWorkspace {
-    /// Elements per matrix.
-    pub fn len(&self) -> usize {
-        self.rows * self.cols
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     pub fn slot_mut(&mut self) -> &mut SlotMemory {
         self.slot.as_mut().expect("a workspace holds its slot until dropped")
     }
@@ -186,37 +176,39 @@ impl SlotWorkspace {
         self.slot.as_ref().expect("a workspace holds its slot until dropped")
     }
 
-    /// A and B, to read.
-    pub fn inputs(&self) -> Operands<'_> {
-        let len = self.len();
-        Operands::new(
-            self.slot().elements(0..len),
-            self.slot().elements(len..2 * len),
-            self.cols,
-        )
+    /// Where A, B and the result lie in the slot.
+    pub fn spans(&self) -> [Range<usize>; 3] {
+        let (a, b) = (self.shapes.a_len(), self.shapes.b_len());
+        [0..a, a..a + b, a + b..a + b + self.shapes.out_len()]
     }
 
-    /// The inputs to read and the sum to write, borrowed at once.
-    pub fn split(&mut self) -> (Operands<'_>, &mut [i64]) {
-        let (len, cols) = (self.len(), self.cols);
-        let (a, b, sum) = self.slot_mut().three(len);
-        (Operands::new(a, b, cols), sum)
+    /// A and B, to read.
+    pub fn inputs(&self) -> (&[i64], &[i64]) {
+        let [a, b, _] = self.spans();
+        (self.slot().elements(a), self.slot().elements(b))
+    }
+
+    /// The inputs to read and the result to write, borrowed at once.
+    pub fn split(&mut self) -> (&[i64], &[i64], &mut [i64]) {
+        let shapes = self.shapes;
+        self.slot_mut()
+            .three((shapes.a_len(), shapes.b_len(), shapes.out_len()))
     }
 }
 
 impl Workspace for SlotWorkspace {
-    fn shape(&self) -> (usize, usize) {
-        (self.rows, self.cols)
+    fn shapes(&self) -> Shapes {
+        self.shapes
     }
 
     fn inputs_mut(&mut self) -> (&mut [i64], &mut [i64]) {
-        let len = self.len();
-        self.slot_mut().two_mut(0..len, len..2 * len)
+        let [a, b, _] = self.spans();
+        self.slot_mut().two_mut(a, b)
     }
 
-    fn sum(&self) -> &[i64] {
-        let len = self.len();
-        self.slot().elements(2 * len..3 * len)
+    fn result(&self) -> &[i64] {
+        let [_, _, out] = self.spans();
+        self.slot().elements(out)
     }
 }
 
@@ -238,11 +230,11 @@ mod tests {
 
     /// Writes every element of a request's three matrices, as a request does.
     fn serve(slots: &Arc<SlotPool>, n: usize) {
-        let mut work = slots.workspace(n, n).expect("a free slot");
+        let mut work = slots.workspace(Shapes::sum(n, n)).expect("a free slot");
         let (a, b) = work.inputs_mut();
         a.fill(1);
         b.fill(2);
-        work.split().1.fill(3);
+        work.split().2.fill(3);
     }
 
     #[test]

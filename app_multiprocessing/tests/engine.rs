@@ -1,5 +1,5 @@
-//! The fork-per-request engine, called directly: correct sums for any shape, and every way a
-//! child can fail ends in a clear error with every child reaped.
+//! The fork-per-request engine, called directly: correct results for every kind of work and any
+//! shape, and every way a child can fail ends in a clear error with every child reaped.
 //!
 //! Tests that count this process's children hold `SERIAL`, so under `cargo test` (tests as
 //! threads of one process) one test's children never show up in another's count.
@@ -7,12 +7,10 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use app_multiprocessing::{ChildFault, SlotPool, add_forked};
-use matrix_service::Workspace;
-use matrix_service::matrix::{elements, generate_pair, reference_add};
-use matrix_service::testing::{add_matrices, children_of, process_state};
-use matrix_service::{AddError, Matrix, Work};
-use proptest::prelude::*;
+use app_multiprocessing::{ChildFault, SlotPool, compute_forked};
+use matrix_service::matrix::{elements, generate_pair, reference_add, reference_product};
+use matrix_service::testing::{check_strategy, children_of, compute_matrices, process_state};
+use matrix_service::{Matrix, Shapes, Task, Work, WorkError, Workspace};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -22,59 +20,47 @@ fn serial() -> MutexGuard<'static, ()> {
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The kinds of work every fault is tried with: a child fails the same way whatever it computes.
+const WORKS: [Work; 3] = [Work::Add, Work::Matmul, Work::Io { wait_ms: 20 }];
+
 fn my_children() -> Vec<(i32, char)> {
     children_of(std::process::id() as i32)
 }
 
 fn forked(
-    a: &Matrix,
-    b: &Matrix,
+    (a, b, work): (&Matrix, &Matrix, Work),
     workers: usize,
     timeout: Duration,
     fault: ChildFault,
-) -> Result<(Matrix, Vec<i32>), AddError> {
-    add_matrices(a, b, |inputs, out| {
-        add_forked(inputs, out, (workers, Work::Add), timeout, fault, None)
+) -> Result<(Matrix, Vec<i32>), WorkError> {
+    compute_matrices(a, b, work, |inputs, out| {
+        compute_forked(inputs, out, workers, timeout, fault, None)
     })
 }
 
-fn add(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
-    forked(a, b, workers, TIMEOUT, ChildFault::None).map(|(sum, _)| sum)
+fn add(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, WorkError> {
+    forked((a, b, Work::Add), workers, TIMEOUT, ChildFault::None).map(|(sum, _)| sum)
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+#[test]
+fn every_kind_of_work_equals_the_reference() {
+    let _serial = serial();
+    check_strategy(24, |inputs, out, workers| {
+        let done = compute_forked(inputs, out, workers, TIMEOUT, ChildFault::None, None).map(|_| None);
+        assert!(my_children().is_empty(), "every child is reaped");
+        done
+    });
+}
 
-    #[test]
-    fn equals_the_reference_for_any_shape_and_worker_count(
-        rows in 1usize..40,
-        cols in 1usize..40,
-        workers in 1usize..70,
-        seed in any::<u64>(),
-        negative in any::<bool>(),
-    ) {
-        let _serial = serial();
-        let (mut a, b) = generate_pair(rows.max(cols), Some(seed));
-        if negative {
-            a.mapv_inplace(|v| -v * 1_000_000_007);
-        }
-        let (a, b) = (a.slice(ndarray::s![..rows, ..cols]).to_owned(), b.slice(ndarray::s![..rows, ..cols]).to_owned());
-        prop_assert_eq!(add(&a, &b, workers), Ok(reference_add(&a, &b).unwrap()));
-        prop_assert!(my_children().is_empty());
-    }
-
-    #[test]
-    fn overflow_anywhere_is_reported_at_its_first_position(
-        rows in 1usize..20, cols in 1usize..20, workers in 1usize..8, at in any::<proptest::sample::Index>(),
-    ) {
-        let _serial = serial();
-        let a = Matrix::from_elem((rows, cols), -1);
-        let mut b = Matrix::zeros((rows, cols));
-        let index = at.index(rows * cols);
-        b[[index / cols, index % cols]] = i64::MIN;
-        let expected = reference_add(&a, &b).unwrap_err();
-        prop_assert_eq!(add(&a, &b, workers), Err(AddError::Overflow(expected)));
-        prop_assert!(my_children().is_empty());
+#[test]
+fn a_product_at_n_300_matches_the_reference_on_any_worker_count() {
+    let _serial = serial();
+    let (a, b) = generate_pair(300, Some(4));
+    let expected = reference_product(&a, &b).unwrap();
+    for workers in [1, 2, 7, 64] {
+        let (got, pids) = forked((&a, &b, Work::Matmul), workers, TIMEOUT, ChildFault::None).unwrap();
+        assert!(got == expected, "workers={workers}");
+        assert_eq!(pids.len(), workers);
     }
 }
 
@@ -101,7 +87,7 @@ fn child_pids_are_distinct_one_per_band_and_already_reaped() {
     let _serial = serial();
     let (a, b) = generate_pair(10, Some(1));
     for (workers, bands) in [(4, 4), (64, 10), (1, 1)] {
-        let (_, pids) = forked(&a, &b, workers, TIMEOUT, ChildFault::None).unwrap();
+        let (_, pids) = forked((&a, &b, Work::Add), workers, TIMEOUT, ChildFault::None).unwrap();
         let mut distinct = pids.clone();
         distinct.sort_unstable();
         distinct.dedup();
@@ -114,19 +100,40 @@ fn child_pids_are_distinct_one_per_band_and_already_reaped() {
     }
 }
 
-fn failure(fault: ChildFault, timeout: Duration) -> AddError {
+/// How `fault` fails a request of each kind of [`WORKS`], every child reaped after each.
+fn failures(fault: ChildFault, timeout: Duration) -> Vec<WorkError> {
     let _serial = serial();
     let (a, b) = generate_pair(64, Some(2));
-    let err = forked(&a, &b, 4, timeout, fault).expect_err("the fault must fail the addition");
-    assert!(my_children().is_empty(), "{fault:?} left children: {:?}", my_children());
-    err
+    (WORKS.iter())
+        .map(|&work| {
+            let err = forked((&a, &b, work), 4, timeout, fault).expect_err("the fault must fail the request");
+            assert!(
+                my_children().is_empty(),
+                "{fault:?} {work:?} left children: {:?}",
+                my_children()
+            );
+            err
+        })
+        .collect()
 }
 
+/// The message of the worker failure `fault` causes, checked to be the same for every kind of
+/// work but for the children's pids.
 fn failure_message(fault: ChildFault) -> String {
-    match failure(fault, TIMEOUT) {
-        AddError::WorkerFailed(message) => message,
-        other => panic!("{fault:?}: expected a worker failure, got {other:?}"),
-    }
+    let messages: Vec<String> = (failures(fault, TIMEOUT).into_iter())
+        .map(|err| match err {
+            WorkError::WorkerFailed(message) => message,
+            other => panic!("{fault:?}: expected a worker failure, got {other:?}"),
+        })
+        .collect();
+    let without_digits = |m: &String| m.replace(|c: char| c.is_ascii_digit(), "");
+    assert!(
+        messages
+            .iter()
+            .all(|m| without_digits(m) == without_digits(&messages[0])),
+        "{messages:?}"
+    );
+    messages[0].clone()
 }
 
 #[test]
@@ -165,8 +172,9 @@ fn a_child_that_panics_exits_through_the_unwind_guard() {
 #[test]
 fn a_hung_child_is_killed_at_the_deadline() {
     let started = Instant::now();
-    let err = failure(ChildFault::Hang, Duration::from_millis(300));
-    assert_eq!(err, AddError::TimedOut(Duration::from_millis(300)));
+    for err in failures(ChildFault::Hang, Duration::from_millis(300)) {
+        assert_eq!(err, WorkError::TimedOut(Duration::from_millis(300)));
+    }
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",
@@ -198,16 +206,37 @@ fn requests_of_any_size_in_turn_in_one_shared_slot_add_correctly() {
     // sum was, and its children must still see them whole.
     let _serial = serial();
     let slots = Arc::new(SlotPool::new(1, 3 * 1000 * 1000, 0).unwrap());
-    for n in [1000, 100, 1000, 10, 700, 1] {
+    for (n, work) in [
+        (1000, Work::Add),
+        (100, Work::Matmul),
+        (1000, Work::Add),
+        (10, Work::Add),
+        (300, Work::Matmul),
+        (1, Work::Add),
+    ] {
         let (a, b) = generate_pair(n, Some(n as u64));
-        let mut work = slots.workspace(n, n).unwrap();
-        let (a_in, b_in) = work.inputs_mut();
+        let shapes = Shapes::square(work, n);
+        let mut slot = slots.workspace(shapes).unwrap();
+        let (a_in, b_in) = slot.inputs_mut();
         a_in.copy_from_slice(elements(&a));
         b_in.copy_from_slice(elements(&b));
-        let (inputs, out) = work.split();
-        add_forked(inputs, out, (4, Work::Add), TIMEOUT, ChildFault::None, None)
-            .unwrap_or_else(|e| panic!("n={n}: {e}"));
-        assert!(work.sum() == elements(&reference_add(&a, &b).unwrap()), "n={n}");
+        let task = Task::prepare(work, shapes, a_in, b_in);
+        let (a_in, b_in, out) = slot.split();
+        compute_forked(
+            matrix_service::Operands::new(a_in, b_in, task),
+            out,
+            4,
+            TIMEOUT,
+            ChildFault::None,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("n={n}: {e}"));
+        let expected = if work.multiplies() {
+            reference_product(&a, &b).unwrap()
+        } else {
+            reference_add(&a, &b).unwrap()
+        };
+        assert!(slot.result() == elements(&expected), "n={n} {work:?}");
     }
     assert!(my_children().is_empty());
 }

@@ -63,12 +63,16 @@ async fn a_hung_child_is_killed_at_the_child_timeout_and_answered_504() {
 
 /// Makes one slow request (every child sleeps `sleep` before its band), and `signal`s one of its
 /// children while it sleeps; returns the answer. Every child must be reaped afterwards.
-async fn signal_a_child_mid_request(signal: Signal, sleep: &str, extra: &[&str]) -> matrix_service::testing::Reply {
+async fn signal_a_child_mid_request(
+    (signal, work): (Signal, &str),
+    sleep: &str,
+    extra: &[&str],
+) -> matrix_service::testing::Reply {
     let mut args = vec!["--debug-child-fault", sleep];
     args.extend_from_slice(extra);
     let server = start(&args);
     let client = client();
-    let url = format!("{}/multiprocessing?n=40&workers=2", server.url());
+    let url = format!("{}/multiprocessing?n=40&workers=2&work={work}", server.url());
     let (reply, ()) = futures_util::future::join(get(&client, &url), async {
         let forked = async {
             loop {
@@ -90,20 +94,31 @@ async fn signal_a_child_mid_request(signal: Signal, sleep: &str, extra: &[&str])
 
 #[actix_web::test]
 async fn a_child_killed_mid_request_gets_that_request_a_500() {
-    let reply = signal_a_child_mid_request(Signal::SIGKILL, "sleep-ms:1500", &[]).await;
-    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", reply.json);
-    let error = reply.json["error"].as_str().unwrap_or_default();
-    assert!(error.contains("killed by SIGKILL"), "{error}");
+    // Whatever the child computes: a sum, a product, or a sum after a wait.
+    for work in ["add", "matmul", "io&wait_ms=200"] {
+        let reply = signal_a_child_mid_request((Signal::SIGKILL, work), "sleep-ms:1500", &[]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{work}: {}",
+            reply.json
+        );
+        let error = reply.json["error"].as_str().unwrap_or_default();
+        assert!(error.contains("killed by SIGKILL"), "{work}: {error}");
+    }
 }
 
 #[actix_web::test]
 async fn a_stopped_child_is_killed_at_the_child_timeout_and_the_request_answered() {
     let started = std::time::Instant::now();
     // Unstopped, the children finish in 0.4 s, well within the 1.5 s timeout.
-    let reply = signal_a_child_mid_request(Signal::SIGSTOP, "sleep-ms:400", &["--child-timeout", "1.5"]).await;
-    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT, "{}", reply.json);
+    for work in ["add", "matmul"] {
+        let reply =
+            signal_a_child_mid_request((Signal::SIGSTOP, work), "sleep-ms:400", &["--child-timeout", "1.5"]).await;
+        assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT, "{work}: {}", reply.json);
+    }
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(20),
         "took {:?}",
         started.elapsed()
     );

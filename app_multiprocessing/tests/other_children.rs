@@ -9,16 +9,18 @@
 //! would do that too, but it also runs tests on worker threads.
 
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app_multiprocessing::prefork::worker::WORKER_FLAG;
 use app_multiprocessing::{ChildFault, Cli, Pool, PoolConfig};
+use app_multiprocessing::{PreforkPool, SlotWorkspace};
 use clap::Parser;
-use matrix_service::Workspace;
-use matrix_service::bands::bands;
+
 use matrix_service::matrix::{generate_into, reference_add};
 use matrix_service::testing::{children_of, eventually};
+use matrix_service::{Computed, Engine, Shapes, Task, Work, WorkError, Workspace};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid};
 
@@ -54,16 +56,11 @@ fn main() {
     std::thread::scope(|scope| {
         // Jobs all the while, so the pool is busy and its workers' deaths are noticed.
         scope.spawn(|| {
-            let mut work = pool.slots().workspace(N, N).expect("one request at a time");
+            let engine = PreforkPool::new(pool.clone(), Duration::from_secs(30));
+            let mut work = engine.workspace(Shapes::sum(N, N)).expect("one request at a time");
             while !stop.load(Ordering::Relaxed) {
-                let (a, b) = work.inputs_mut();
-                generate_into(Some(1), a, b);
-                let deadline = Instant::now() + Duration::from_secs(30);
                 // A job on a worker killed below fails; the next one goes to its replacement.
-                if pool
-                    .add(work.slot_mut(), N * N, N, bands(N, WORKERS), (Duration::ZERO, deadline))
-                    .is_ok()
-                {
+                if add_seeded(&engine, &mut work, 1).is_ok() {
                     additions.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -116,20 +113,25 @@ fn command_name(pid: i32) -> Option<String> {
         .map(|name| name.trim().to_owned())
 }
 
-fn check_the_pool_still_adds(pool: &Pool) {
-    let mut work = pool.slots().workspace(N, N).expect("one request at a time");
+/// Generates the seed's matrices into `work` and adds them on the pool.
+fn add_seeded(engine: &PreforkPool, work: &mut SlotWorkspace, seed: u64) -> Result<Computed, WorkError> {
+    let shapes = work.shapes();
     let (a, b) = work.inputs_mut();
-    generate_into(Some(5), a, b);
+    generate_into(Some(seed), a, b);
+    let task = Task::prepare(Work::Add, shapes, a, b);
+    engine.compute(work, WORKERS, task)
+}
+
+fn check_the_pool_still_adds(pool: &Arc<Pool>) {
+    let engine = PreforkPool::new(pool.clone(), Duration::from_secs(30));
+    let mut work = engine.workspace(Shapes::sum(N, N)).expect("one request at a time");
+    add_seeded(&engine, &mut work, 5).expect("the replaced workers add");
     let expected = {
         let (a, b) = matrix_service::matrix::generate_pair(N, Some(5));
         reference_add(&a, &b).expect("no overflow")
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    pool.add(work.slot_mut(), N * N, N, bands(N, WORKERS), (Duration::ZERO, deadline))
-        .expect("the replaced workers add");
-    let (_, sum) = work.split();
     assert!(
-        sum == expected.as_slice().expect("standard layout"),
+        work.result() == expected.as_slice().expect("standard layout"),
         "the replaced workers' sum is wrong"
     );
 }

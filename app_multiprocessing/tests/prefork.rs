@@ -198,51 +198,62 @@ async fn past_the_queue_timeout_a_saturated_pool_answers_503_with_retry_after() 
 #[actix_web::test]
 async fn a_worker_killed_mid_job_fails_that_request_and_is_replaced_and_reaped() {
     let server = start_pool(1, &["--debug-child-fault", "sleep-ms:1500"]);
-    let [victim] = pool_of(&server, 1)[..] else {
-        unreachable!()
-    };
     let client = client();
-    let url = format!("{}/multiprocessing?n=20&workers=1", server.url());
-    let (reply, ()) = join(get(&client, &url), async {
-        actix_web::rt::time::sleep(Duration::from_millis(400)).await;
-        kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
-    })
-    .await;
-    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", reply.json);
-    assert!(
-        error_of(&reply.json).contains(&format!("pool worker {victim} was killed by SIGKILL")),
-        "{}",
-        reply.json
-    );
-    let replacement = pool_of(&server, 1);
-    assert_ne!(replacement, [victim]);
-    assert_eq!(process_state(victim), None, "the killed worker is reaped");
-    let next = get(&client, &url).await;
-    assert_eq!(next.status, StatusCode::OK, "{}", next.json);
-    assert_eq!(next.json["child_pids"], json!(replacement));
+    // Whatever the job computes: a sum, a product, or a sum after a wait.
+    for work in ["add", "matmul", "io&wait_ms=200"] {
+        let [victim] = pool_of(&server, 1)[..] else {
+            unreachable!()
+        };
+        let url = format!("{}/multiprocessing?n=20&workers=1&work={work}", server.url());
+        let (reply, ()) = join(get(&client, &url), async {
+            actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+            kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
+        })
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{work}: {}",
+            reply.json
+        );
+        assert!(
+            error_of(&reply.json).contains(&format!("pool worker {victim} was killed by SIGKILL")),
+            "{work}: {}",
+            reply.json
+        );
+        let replacement = pool_of(&server, 1);
+        assert_ne!(replacement, [victim]);
+        assert_eq!(process_state(victim), None, "the killed worker is reaped");
+        let next = get(&client, &url).await;
+        assert_eq!(next.status, StatusCode::OK, "{work}: {}", next.json);
+        assert_eq!(next.json["child_pids"], json!(replacement));
+    }
 }
 
 // B7
 #[actix_web::test]
 async fn a_hung_worker_is_killed_at_the_deadline_answered_504_and_replaced() {
     let server = start_pool(2, &["--child-timeout", "1", "--debug-child-fault", "hang"]);
-    let before = pool_of(&server, 2);
-    let started = Instant::now();
-    let reply = get(&client(), &format!("{}/multiprocessing?n=20&workers=1", server.url())).await;
-    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT, "{}", reply.json);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
-    let after = pool_of(&server, 2);
-    let replaced: Vec<&i32> = before.iter().filter(|pid| !after.contains(pid)).collect();
-    assert_eq!(
-        replaced.len(),
-        1,
-        "exactly the hung worker is replaced: {before:?} -> {after:?}"
-    );
-    assert_eq!(process_state(*replaced[0]), None, "and reaped");
+    for work in ["add", "matmul", "io&wait_ms=200"] {
+        let before = pool_of(&server, 2);
+        let started = Instant::now();
+        let url = format!("{}/multiprocessing?n=20&workers=1&work={work}", server.url());
+        let reply = get(&client(), &url).await;
+        assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT, "{work}: {}", reply.json);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{work} took {:?}",
+            started.elapsed()
+        );
+        let after = pool_of(&server, 2);
+        let replaced: Vec<&i32> = before.iter().filter(|pid| !after.contains(pid)).collect();
+        assert_eq!(
+            replaced.len(),
+            1,
+            "{work}: exactly the hung worker is replaced: {before:?} -> {after:?}"
+        );
+        assert_eq!(process_state(*replaced[0]), None, "and reaped");
+    }
 }
 
 // B8

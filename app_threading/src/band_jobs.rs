@@ -1,61 +1,55 @@
-//! A request's bands as jobs for threads: each band's rows of A and B with the only `&mut` to
-//! its rows of the sum, so any thread may run any band with no lock and no copy. Both threads
-//! engines (scoped threads, the pool) split a request this way and check its result the same way.
+//! A request's bands as jobs for threads: each band's inputs (its rows of A, and its rows of B
+//! or all of B for a product) with the only `&mut` to its rows of the result, so any thread may
+//! run any band with no lock and no copy. Both threads engines (scoped threads, the pool) split
+//! a request this way and check its result the same way.
 
+use std::ops::Range;
 use std::time::Duration;
 
-use matrix_service::bands::bands;
-use matrix_service::matrix::{BandSum, add_into};
-use matrix_service::{AddError, Operands, Work};
+use matrix_service::matrix::BandSum;
+use matrix_service::{Kernel, Operands};
 
-/// One band: its inputs, its slice of the sum, and how long it waits first (`io`).
+/// One band: its inputs, its slice of the result, its kernel, and how long it waits first (`io`).
 pub struct BandJob<'a> {
     a: &'a [i64],
     b: &'a [i64],
     out: &'a mut [i64],
+    kernel: Kernel,
     wait: Duration,
+    rows: Range<usize>,
 }
 
 impl BandJob<'_> {
-    /// Waits the band's share (`io`), then adds its rows; returns their checksum.
-    pub fn run(self) -> BandSum {
+    /// Waits the band's share (`io`), then computes its rows; returns them with their checksum.
+    pub fn run(self) -> (Range<usize>, BandSum) {
         if !self.wait.is_zero() {
             std::thread::sleep(self.wait);
         }
-        add_into(self.a, self.b, self.out)
+        (self.rows, self.kernel.run(self.a, self.b, self.out))
     }
 }
 
-/// `task` on `inputs` into `out` (as long as the inputs), as one job per band of `workers`
-/// (fewer if there are fewer rows).
-pub fn band_jobs<'a>(inputs: Operands<'a>, out: &'a mut [i64], workers: usize, task: Work) -> Vec<BandJob<'a>> {
-    let Operands { a, b, cols } = inputs;
-    assert_eq!(out.len(), a.len(), "the sum has the inputs' shape");
-    let spans: Vec<_> = bands(inputs.rows(), workers).collect();
-    let wait = task.band_wait(spans.len());
-    let mut jobs = Vec::with_capacity(spans.len());
+/// The task of `inputs` into `out` (the result's length), as one job per band of `workers`
+/// (fewer if there are fewer rows), in order.
+pub fn band_jobs<'a>(inputs: Operands<'a>, out: &'a mut [i64], workers: usize) -> Vec<BandJob<'a>> {
+    let task = inputs.task;
+    assert_eq!(out.len(), task.shapes.out_len(), "the result has the task's shape");
+    let bands = task.bands(workers);
+    let wait = task.band_wait(bands.len());
+    let mut jobs = Vec::with_capacity(bands.len());
     let mut rest = out;
-    for band in spans {
-        let (mine, tail) = rest.split_at_mut(band.len() * cols);
+    for band in bands {
+        let (mine, tail) = rest.split_at_mut(band.out.len());
         rest = tail;
-        let span = band.start * cols..band.end * cols;
+        let (a, b) = inputs.of(&band);
         jobs.push(BandJob {
-            a: &a[span.clone()],
-            b: &b[span],
+            a,
+            b,
             out: mine,
+            kernel: task.kernel,
             wait,
+            rows: band.rows,
         });
     }
     jobs
-}
-
-/// The request's checksum from its bands' sums, or the first overflowing element.
-pub fn checked(total: BandSum, inputs: Operands<'_>) -> Result<i64, AddError> {
-    if total.overflowed {
-        let overflow = inputs.first_overflow_in(0..inputs.a.len());
-        return Err(AddError::Overflow(
-            overflow.expect("a band reported an overflow, so one exists"),
-        ));
-    }
-    Ok(total.checksum)
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use matrix_service::params::DEFAULT_N;
-use matrix_service::{AddEngine, AddError, Addition, BufferPool, HeapWorkspace, Work};
+use matrix_service::{BufferPool, Computed, Engine, HeapWorkspace, Operands, Shapes, Task, WorkError};
 
-use crate::scoped_threads::add_scoped;
-use crate::thread_pool::add_pooled;
+use crate::scoped_threads::compute_scoped;
+use crate::thread_pool::compute_pooled;
 
 /// Who runs a request's bands.
 #[derive(Debug)]
@@ -52,35 +52,31 @@ impl Threads {
     }
 }
 
-impl AddEngine for Threads {
+impl Engine for Threads {
     const UNITS: &'static str = "threads";
 
     type Workspace = HeapWorkspace;
 
-    fn workspace(&self, rows: usize, cols: usize) -> Result<HeapWorkspace, AddError> {
-        Ok(HeapWorkspace::new(rows, cols, &self.buffers))
+    fn workspace(&self, shapes: Shapes) -> Result<HeapWorkspace, WorkError> {
+        Ok(HeapWorkspace::new(shapes, &self.buffers))
     }
 
     fn body_buffers(&self) -> Option<&Arc<BufferPool>> {
         Some(&self.buffers)
     }
 
-    fn workspace_with(
-        &self,
-        a: Vec<i64>,
-        b: Vec<i64>,
-        (rows, cols): (usize, usize),
-    ) -> Result<HeapWorkspace, AddError> {
-        Ok(HeapWorkspace::with_inputs(a, b, rows, cols, &self.buffers))
+    fn workspace_with(&self, a: Vec<i64>, b: Vec<i64>, shapes: Shapes) -> Result<HeapWorkspace, WorkError> {
+        Ok(HeapWorkspace::with_inputs(a, b, shapes, &self.buffers))
     }
 
-    fn add(&self, work: &mut HeapWorkspace, workers: usize, task: Work) -> Result<Addition, AddError> {
-        let (inputs, sum) = work.split();
+    fn compute(&self, work: &mut HeapWorkspace, workers: usize, task: Task) -> Result<Computed, WorkError> {
+        let (a, b, out) = work.split();
+        let inputs = Operands::new(a, b, task);
         let checksum = match &self.runner {
-            Runner::Scoped => add_scoped(inputs, sum, workers, task)?,
-            Runner::Pool(pool) => add_pooled(pool, inputs, sum, workers, task)?,
+            Runner::Scoped => compute_scoped(inputs, out, workers)?,
+            Runner::Pool(pool) => compute_pooled(pool, inputs, out, workers)?,
         };
-        Ok(Addition {
+        Ok(Computed {
             child_pids: None,
             checksum: Some(checksum),
         })

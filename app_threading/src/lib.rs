@@ -14,8 +14,8 @@ use clap::{Parser, ValueEnum};
 use matrix_service::CommonArgs;
 
 pub use engine::{Runner, Threads};
-pub use scoped_threads::add_scoped;
-pub use thread_pool::add_pooled;
+pub use scoped_threads::compute_scoped;
+pub use thread_pool::compute_pooled;
 
 /// Who runs a request's bands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

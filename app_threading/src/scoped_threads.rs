@@ -9,23 +9,22 @@
 
 use std::thread;
 
-use matrix_service::matrix::BandSum;
-use matrix_service::{AddError, Operands, Work};
+use matrix_service::{Operands, WorkError};
 
-use crate::band_jobs::{band_jobs, checked};
+use crate::band_jobs::band_jobs;
 
-/// `task` on `inputs` into `out` (as long as the inputs) on `workers` scoped threads (fewer if
-/// there are fewer rows), each waiting its band's share of an `io` wait first. Returns the sum's
-/// checksum, which the threads compute as they add.
-pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize, task: Work) -> Result<i64, AddError> {
-    let mut jobs = band_jobs(inputs, out, workers, task);
-    let total = thread::scope(|scope| {
+/// The task of `inputs` into `out` (the result's length) on `workers` scoped threads (fewer if
+/// there are fewer rows), each waiting its band's share of an `io` wait first. Returns the
+/// result's checksum, which the threads compute as they go.
+pub fn compute_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Result<i64, WorkError> {
+    let mut jobs = band_jobs(inputs, out, workers);
+    let results = thread::scope(|scope| {
         let last = jobs.pop();
         let mut started = Vec::with_capacity(jobs.len());
         let mut spawn_error = None;
         for job in jobs {
             match thread::Builder::new()
-                .name("add-band".into())
+                .name("band".into())
                 .spawn_scoped(scope, move || job.run())
             {
                 Ok(handle) => started.push(handle),
@@ -35,76 +34,36 @@ pub fn add_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize, task: W
                 }
             }
         }
-        let here = match last {
-            Some(job) if spawn_error.is_none() => job.run(),
-            _ => BandSum::default(),
-        };
+        let here = last.filter(|_| spawn_error.is_none()).map(|job| job.run());
         // Join every started thread before deciding, so none outlives this call.
         let joined: Vec<_> = started.into_iter().map(|handle| handle.join()).collect();
         if let Some(e) = spawn_error {
-            return Err(AddError::Unavailable(format!("the OS refused a new thread: {e}")));
+            return Err(WorkError::Unavailable(format!("the OS refused a new thread: {e}")));
         }
-        let mut total = here;
+        let mut results = Vec::with_capacity(joined.len() + 1);
         for result in joined {
-            total = total.and(result.map_err(|_| AddError::WorkerFailed("a band's thread panicked".into()))?);
+            results.push(result.map_err(|_| WorkError::WorkerFailed("a band's thread panicked".into()))?);
         }
-        Ok(total)
+        results.extend(here);
+        Ok(results)
     })?;
-    checked(total, inputs)
+    inputs.finish(results)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use matrix_service::Matrix;
-    use matrix_service::matrix::{generate_pair, reference_add};
-    use matrix_service::testing::add_matrices;
-    use proptest::prelude::*;
+    use matrix_service::Work;
+    use matrix_service::matrix::{generate_pair, reference_add, reference_product};
+    use matrix_service::testing::{check_strategy, run_strategy};
 
-    fn scoped(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, AddError> {
-        let (sum, checksum) = add_matrices(a, b, |inputs, out| add_scoped(inputs, out, workers, Work::Add))?;
-        assert_eq!(
-            checksum,
-            matrix_service::matrix::checksum(matrix_service::matrix::elements(&sum))
-        );
-        Ok(sum)
-    }
-
-    fn matrix(rows: usize, cols: usize, values: &[i64]) -> Matrix {
-        Matrix::from_shape_fn((rows, cols), |(r, c)| values[(r * cols + c) % values.len()])
-    }
-
-    proptest! {
-        #[test]
-        fn equals_the_reference_for_any_shape_and_worker_count(
-            rows in 1usize..40,
-            cols in 1usize..40,
-            workers in 1usize..70,
-            values in proptest::collection::vec(-1_000_000i64..1_000_000, 1..64),
-        ) {
-            let a = matrix(rows, cols, &values);
-            let b = matrix(rows, cols, &values.iter().rev().copied().collect::<Vec<_>>());
-            prop_assert_eq!(scoped(&a, &b, workers), Ok(reference_add(&a, &b).unwrap()));
-        }
-
-        #[test]
-        fn overflow_anywhere_is_reported_at_its_first_position(
-            rows in 1usize..20, cols in 1usize..20, workers in 1usize..8, at in any::<proptest::sample::Index>(),
-        ) {
-            let a = Matrix::from_elem((rows, cols), 1);
-            let mut b = Matrix::zeros((rows, cols));
-            let index = at.index(rows * cols);
-            b[[index / cols, index % cols]] = i64::MAX;
-            let expected = reference_add(&a, &b).unwrap_err();
-            prop_assert_eq!(scoped(&a, &b, workers), Err(AddError::Overflow(expected)));
-        }
+    fn scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Result<Option<i64>, WorkError> {
+        compute_scoped(inputs, out, workers).map(Some)
     }
 
     #[test]
-    fn one_by_one_and_extremes_add_exactly() {
-        let a = matrix(1, 1, &[i64::MIN]);
-        let b = matrix(1, 1, &[i64::MAX]);
-        assert_eq!(scoped(&a, &b, 4).unwrap()[[0, 0]], -1);
+    fn every_kind_of_work_equals_the_reference() {
+        check_strategy(64, scoped);
     }
 
     #[test]
@@ -112,7 +71,22 @@ mod tests {
         let (a, b) = generate_pair(2000, Some(3));
         let expected = reference_add(&a, &b).unwrap();
         for workers in [1, 3, 4, 64] {
-            assert!(scoped(&a, &b, workers).unwrap() == expected, "workers={workers}");
+            assert!(
+                run_strategy(&scoped, &a, &b, Work::Add, workers).unwrap() == expected,
+                "workers={workers}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_product_at_n_300_matches_the_reference_on_any_worker_count() {
+        let (a, b) = generate_pair(300, Some(4));
+        let expected = reference_product(&a, &b).unwrap();
+        for workers in [1, 2, 7, 64] {
+            assert!(
+                run_strategy(&scoped, &a, &b, Work::Matmul, workers).unwrap() == expected,
+                "workers={workers}"
+            );
         }
     }
 }

@@ -1,11 +1,11 @@
-//! Every lab server gives the same answer to the same request: the same seed, the same sum
-//! (checksum and sample) whatever the worker count and the kind of work, and the same posted
-//! sum.
+//! Every lab server gives the same answer to the same request: the same seed, the same result
+//! (checksum and sample) whatever the worker count, for every kind of work, and the same posted
+//! sum and product.
 
 use actix_web::http::StatusCode;
 use lab_tests::start;
 use loadtest::lab_servers::LAB_SERVERS;
-use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, sample};
+use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, reference_product, sample};
 use matrix_service::testing::{client, get, post_json};
 use serde_json::json;
 
@@ -14,8 +14,18 @@ async fn the_same_seed_gives_the_same_answer_in_every_server() {
     let servers: Vec<_> = LAB_SERVERS.iter().map(|lab| (lab, start(lab))).collect();
     let client = client();
     let (a, b) = generate_pair(300, Some(77));
-    let expected = reference_add(&a, &b).unwrap();
-    for (workers, work) in [(1, "add"), (4, "add"), (7, "add"), (3, "io&wait_ms=30")] {
+    let (sum, product) = (reference_add(&a, &b).unwrap(), reference_product(&a, &b).unwrap());
+    let cases = [
+        (1, "add"),
+        (4, "add"),
+        (7, "add"),
+        (3, "io&wait_ms=30"),
+        (1, "matmul"),
+        (2, "matmul"),
+        (64, "matmul"),
+    ];
+    for (workers, work) in cases {
+        let expected = if work == "matmul" { &product } else { &sum };
         for (lab, server) in &servers {
             let url = format!(
                 "{}{}?n=300&workers={workers}&seed=77&work={work}",
@@ -27,13 +37,13 @@ async fn the_same_seed_gives_the_same_answer_in_every_server() {
             let answer = &reply.json;
             assert_eq!(
                 answer["checksum"].as_i64(),
-                Some(checksum(elements(&expected))),
+                Some(checksum(elements(expected))),
                 "{}: {answer}",
                 lab.name
             );
             assert_eq!(
                 answer["sample"],
-                json!(sample(elements(&expected), expected.ncols())),
+                json!(sample(elements(expected), expected.ncols())),
                 "{}: {answer}",
                 lab.name
             );
@@ -55,6 +65,28 @@ async fn the_same_posted_matrices_give_the_same_sum_in_every_server() {
         assert_eq!(
             (reply.json["rows"].as_u64(), reply.json["cols"].as_u64()),
             (Some(2), Some(3))
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_same_posted_product_is_the_same_in_every_server() {
+    // 3x2 . 2x4, negative values, one element exactly i64::MIN: the exact (i128) kernel.
+    let body = json!({
+        "a": [[1, -2], [-2, 0], [-1, 1]],
+        "b": [[4611686018427387904i64, 1, 0, -5], [4611686018427387904i64, 0, 7, 2]],
+        "work": "matmul",
+        "workers": 3,
+    });
+    let result = json!([[i64::MIN / 2, 1, -14, -9], [i64::MIN, -2, 0, 10], [0, -1, 7, 7]]);
+    for lab in &LAB_SERVERS {
+        let server = start(lab);
+        let reply = post_json(&client(), &format!("{}{}", server.url(), lab.path), &body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}: {}", lab.name, reply.json);
+        assert_eq!(reply.json["result"], result, "{}", lab.name);
+        assert_eq!(
+            (reply.json["rows"].as_u64(), reply.json["cols"].as_u64()),
+            (Some(3), Some(4))
         );
     }
 }

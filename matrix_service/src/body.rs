@@ -14,13 +14,17 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use crate::buffers::BufferPool;
 use crate::matrix::Matrix;
 use crate::params::{Limits, ParamError, Problem, check_whole};
+use crate::shapes::Shapes;
 use crate::work::{DEFAULT_WAIT_MS, MAX_WAIT_MS, WORK_KINDS, Work};
 
-/// A parsed, validated `POST` body: two non-empty matrices of one shape.
+/// A parsed, validated `POST` body: two non-empty matrices whose shapes fit its work (one shape
+/// for a sum; a's columns as many as b's rows for a product).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddBody {
     pub a: Matrix,
     pub b: Matrix,
+    /// The shapes of A, B and the result.
+    pub shapes: Shapes,
     /// `workers` if the body gives it.
     pub workers: Option<usize>,
     /// `work` and `wait_ms`, or their defaults.
@@ -33,7 +37,7 @@ pub struct AddBody {
 pub struct BodyError(pub String);
 
 /// What a body should look like, for error messages.
-pub const BODY_SHAPE: &str = r#"a JSON object {"a": [[integers]], "b": [[integers]], "workers": k, "work": "add" or "io", "wait_ms": ms} with two matrices of one shape"#;
+pub const BODY_SHAPE: &str = r#"a JSON object {"a": [[integers]], "b": [[integers]], "workers": k, "work": "add", "matmul" or "io", "wait_ms": ms} with two matrices of one shape (for matmul, b with as many rows as a has columns)"#;
 
 /// Parses and validates a `POST` body held whole in memory against `limits`.
 pub fn parse_body(bytes: &[u8], limits: &Limits) -> Result<AddBody, BodyError> {
@@ -69,17 +73,13 @@ fn parse_with<'de, R: serde_json::de::Read<'de>>(
             )));
         }
     }
-    if a.dim() != b.dim() {
-        let ((ar, ac), (br, bc)) = (a.dim(), b.dim());
-        return Err(BodyError(format!(
-            "a is {ar}x{ac} but b is {br}x{bc}; the matrices must have the same shape"
-        )));
-    }
     let work = Work::of(body.work.as_deref(), body.wait_ms.unwrap_or(DEFAULT_WAIT_MS))
         .map_err(|e| BodyError(e.to_string()))?;
+    let shapes = Shapes::of(work, a.dim(), b.dim()).map_err(|e| BodyError(e.to_string()))?;
     Ok(AddBody {
         a,
         b,
+        shapes,
         workers: body.workers,
         work,
     })
@@ -424,6 +424,7 @@ mod tests {
         let want = AddBody {
             a: array![[1, -2], [3, 4]],
             b: array![[10, 20], [30, i64::MAX]],
+            shapes: Shapes::sum(2, 2),
             workers: Some(3),
             work: Work::Add,
         };
@@ -436,6 +437,12 @@ mod tests {
         assert_eq!(got.work, Work::Io { wait_ms: 100 });
         let got = parse_body(br#"{"a": [[1]], "b": [[2]], "wait_ms": 0, "work": "add"}"#, &LIMITS).unwrap();
         assert_eq!(got.work, Work::Add, "wait_ms is accepted with every kind");
+        let got = parse_body(
+            br#"{"a": [[1, 2, 3]], "b": [[1], [2], [3]], "work": "matmul"}"#,
+            &LIMITS,
+        )
+        .unwrap();
+        assert_eq!((got.work, got.shapes), (Work::Matmul, Shapes::product(1, 3, 1)));
     }
 
     #[test]
@@ -445,7 +452,18 @@ mod tests {
                 r#"{"a": [[1, 2], [3]], "b": [[1, 2], [3, 4]]}"#,
                 "a[1] has 1 values but a[0] has 2",
             ),
-            (r#"{"a": [[1, 2]], "b": [[1], [2]]}"#, "a is 1x2 but b is 2x1"),
+            (
+                r#"{"a": [[1, 2]], "b": [[1], [2]]}"#,
+                "a is 1x2 but b is 2x1; work=add needs two matrices of the same shape",
+            ),
+            (
+                r#"{"a": [[1, 2]], "b": [[1, 2]], "work": "matmul"}"#,
+                "a is 1x2 but b is 1x2; work=matmul needs b to have as many rows as a has columns (2)",
+            ),
+            (
+                r#"{"a": [[1]], "b": [[1]], "work": ""}"#,
+                "work must be one of add, matmul, io",
+            ),
             (r#"{"a": [], "b": []}"#, "a is empty"),
             (r#"{"a": [[]], "b": [[]]}"#, "a is empty"),
             (r#"{"a": [[1]]}"#, "the body has no \"b\""),

@@ -1,28 +1,30 @@
-//! The one thing the two servers do differently: how they add two matrices in parallel.
+//! The one thing the two servers do differently: how they run a request's bands in parallel.
 //!
-//! Everything else (parameters, generation, limits, answers, errors, routes) is shared, so a
-//! difference the load test measures is a difference between threads and processes, not between
-//! two hand-written servers.
+//! Everything else (parameters, generation, limits, answers, errors, routes, the kernels
+//! themselves) is shared, so a difference the load test measures is a difference between
+//! threads and processes, not between two hand-written servers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::buffers::BufferPool;
+use crate::matmul::ProductOverflow;
 use crate::matrix::Overflow;
-use crate::work::Work;
+use crate::shapes::Shapes;
+use crate::task::Task;
 
-/// A parallel addition strategy. It owns the storage of the matrices it adds: heap buffers for
+/// A parallel strategy. It owns the storage of the matrices it computes on: heap buffers for
 /// engines whose workers see the server's memory, memory shared with worker processes for the
 /// others.
-pub trait AddEngine: Send + Sync + 'static {
+pub trait Engine: Send + Sync + 'static {
     /// What the engine runs in parallel, plural, for messages: `"threads"` or `"child processes"`.
     const UNITS: &'static str;
 
     /// Where this engine keeps a request's matrices.
     type Workspace: Workspace;
 
-    /// Storage for one `rows` x `cols` addition.
-    fn workspace(&self, rows: usize, cols: usize) -> Result<Self::Workspace, AddError>;
+    /// Storage for one request's matrices of `shapes`.
+    fn workspace(&self, shapes: Shapes) -> Result<Self::Workspace, WorkError>;
 
     /// Where a posted body's matrices are parsed into: the engine's own spare heap buffers when
     /// its workspaces are on the heap (they then become the workspace with no copy), or `None`
@@ -31,21 +33,16 @@ pub trait AddEngine: Send + Sync + 'static {
         None
     }
 
-    /// A workspace holding posted matrices `a` and `b` (`rows * cols` elements each, row-major,
-    /// parsed into [`body_buffers`](Self::body_buffers)). The default copies them into
+    /// A workspace holding posted matrices `a` and `b` (of `shapes`, row-major, parsed into
+    /// [`body_buffers`](Self::body_buffers)). The default copies them into
     /// [`workspace`](Self::workspace)'s storage one at a time and frees each buffer once copied,
     /// so a request holds at most three matrices' worth of fresh memory at once. Freed, not kept
     /// as spares: such an engine keeps its matrices elsewhere, so a spare heap buffer would sit
     /// idle, charged to no request, beside the copy (measured: 218 MiB at the peak of one
     /// 2000 x 2000 upload when kept, against 157 MiB before). Engines whose workspace is on the
     /// heap take the buffers themselves, with no copy.
-    fn workspace_with(
-        &self,
-        a: Vec<i64>,
-        b: Vec<i64>,
-        (rows, cols): (usize, usize),
-    ) -> Result<Self::Workspace, AddError> {
-        let mut work = self.workspace(rows, cols)?;
+    fn workspace_with(&self, a: Vec<i64>, b: Vec<i64>, shapes: Shapes) -> Result<Self::Workspace, WorkError> {
+        let mut work = self.workspace(shapes)?;
         work.inputs_mut().0.copy_from_slice(&a);
         drop(a);
         work.inputs_mut().1.copy_from_slice(&b);
@@ -53,11 +50,11 @@ pub trait AddEngine: Send + Sync + 'static {
         Ok(work)
     }
 
-    /// Does `task` on the workspace's A and B into its sum with `workers` parallel workers, one
-    /// band of rows each: `add` adds; `io` has each band wait its share of `wait_ms` first
-    /// ([`Work::band_wait`]), then add. Blocking: the server calls it on a blocking-pool thread,
-    /// never on an async worker.
-    fn add(&self, work: &mut Self::Workspace, workers: usize, task: Work) -> Result<Addition, AddError>;
+    /// Runs `task` on the workspace (its inputs prepared by [`Task::prepare`]) into its result
+    /// with `workers` parallel workers, one band of rows each ([`Task::bands`]): each band
+    /// waits its share of an `io` request's wait ([`Task::band_wait`]), then runs the task's
+    /// kernel. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
+    fn compute(&self, work: &mut Self::Workspace, workers: usize, task: Task) -> Result<Computed, WorkError>;
 
     /// Gives the engine's spare memory that has been idle since `now - RECLAIM_AFTER` back to
     /// the OS. The server calls it every [`RECLAIM_EVERY`].
@@ -68,35 +65,39 @@ pub trait AddEngine: Send + Sync + 'static {
     fn reclaim_idle(&self, _now: Instant) {}
 }
 
-/// One request's matrices while it is served: A, B and their sum, row-major, of one shape.
+/// One request's matrices while it is served: A, B and the result, row-major, of the shapes
+/// it was made for.
 ///
-/// The server fills A and B, the engine computes the sum, the server reads it for the answer.
-/// Dropping the workspace gives its storage back.
+/// The server fills A and B, the engine computes the result, the server reads it for the
+/// answer. Dropping the workspace gives its storage back.
 pub trait Workspace: Send + 'static {
-    /// Rows and columns of each of the three matrices.
-    fn shape(&self) -> (usize, usize);
+    /// The shapes of the three matrices.
+    fn shapes(&self) -> Shapes;
     /// A and B, to fill; their old contents mean nothing.
     fn inputs_mut(&mut self) -> (&mut [i64], &mut [i64]);
-    /// The sum; meaningful once [`AddEngine::add`] has succeeded.
-    fn sum(&self) -> &[i64];
+    /// The result; meaningful once [`Engine::compute`] has succeeded.
+    fn result(&self) -> &[i64];
 }
 
-/// A finished addition: the sum is in the workspace.
+/// A finished computation: the result is in the workspace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Addition {
+pub struct Computed {
     /// The processes that computed the bands, for engines that use processes.
     pub child_pids: Option<Vec<i32>>,
-    /// The sum's checksum, when the workers computed it while adding; otherwise the server
-    /// computes it from the sum.
+    /// The result's checksum, when the workers computed it on the way; otherwise the server
+    /// computes it from the result.
     pub checksum: Option<i64>,
 }
 
-/// Why an addition did not produce a sum.
+/// Why a request's work did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AddError {
+pub enum WorkError {
     /// The inputs' sum does not fit an `i64`: the client's fault (400).
     #[error("{0}")]
     Overflow(Overflow),
+    /// An element of the inputs' product does not fit an `i64`: the client's fault (400).
+    #[error("{0}")]
+    ProductOverflow(ProductOverflow),
     /// The OS refused a thread or process for now (EAGAIN, ENOMEM): try again later (503).
     #[error("could not start a worker: {0}; try again shortly")]
     Unavailable(String),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::admission::AdmissionBusy;
 use crate::body::BodyError;
-use crate::engine::AddError;
+use crate::engine::WorkError;
 use crate::memory_budget::BudgetBusy;
 use crate::params::ParamError;
 
@@ -35,7 +35,7 @@ pub enum ApiError {
     #[error("{0}; retry after {RETRY_AFTER_SECS} s")]
     Overloaded(#[from] AdmissionBusy),
     #[error(transparent)]
-    Add(#[from] AddError),
+    Work(#[from] WorkError),
     #[error("no route for {method} {path}; this server answers {routes}")]
     NotFound {
         method: String,
@@ -69,11 +69,11 @@ impl ResponseError for ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Add(add) => match add {
-                AddError::Overflow(_) => StatusCode::BAD_REQUEST,
-                AddError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                AddError::WorkerFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
-                AddError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Work(error) => match error {
+                WorkError::Overflow(_) | WorkError::ProductOverflow(_) => StatusCode::BAD_REQUEST,
+                WorkError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                WorkError::WorkerFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                WorkError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
             },
         }
     }

@@ -1,4 +1,4 @@
-//! The routes both servers serve, generic over the [`AddEngine`] that does the parallel part.
+//! The routes both servers serve, generic over the [`Engine`] that does the parallel part.
 //!
 //! Handlers stay thin: parse, wait for admission, run the blocking work on actix's blocking pool
 //! (`web::block`) so the async workers keep answering other connections, and answer. The JSON is
@@ -15,11 +15,13 @@ use crate::answer::{Answer, Rows, Shape};
 use crate::bands::band_count;
 use crate::body::AddBody;
 use crate::endpoint::Endpoint;
-use crate::engine::{AddEngine, Workspace};
+use crate::engine::{Engine, Workspace};
 use crate::error::ApiError;
 use crate::matrix::{checksum, generate_into, sample};
 use crate::memory_budget::{Charge, ChargedBody, MemoryBudget};
 use crate::params::{GenerateParams, Limits, parse_query};
+use crate::shapes::Shapes;
+use crate::task::Task;
 use crate::upload::{BodyRules, Received, Upload};
 use crate::work::Work;
 
@@ -43,7 +45,7 @@ pub struct ServiceParts {
     pub body_rules: BodyRules,
 }
 
-impl<E: AddEngine> Service<E> {
+impl<E: Engine> Service<E> {
     pub fn new(engine: E, endpoint: Endpoint, parts: ServiceParts) -> Self {
         let ServiceParts {
             limits,
@@ -77,31 +79,32 @@ impl<E: AddEngine> Service<E> {
         &self.endpoint
     }
 
-    /// Generates the matrices, adds them, and serializes the answer. Blocking.
+    /// Generates the matrices, computes, and serializes the answer. Blocking.
     fn answer_generated(&self, params: GenerateParams, started: Instant) -> Result<Vec<u8>, ApiError> {
-        let mut work = self.engine.workspace(params.n, params.n)?;
+        let mut work = self.engine.workspace(Shapes::square(params.work, params.n))?;
         let generating = Instant::now();
         let (a, b) = work.inputs_mut();
         generate_into(params.seed, a, b);
         let generation = generating.elapsed();
         let shape = Shape::Square { n: params.n };
         let (task, workers) = (params.work, params.workers);
-        self.add_and_answer(work, (task, workers), shape, params.seed, generation, started)
+        self.compute_and_answer(work, (task, workers), shape, params.seed, generation, started)
     }
 
-    /// Adds posted matrices and serializes the answer with the whole sum. Blocking.
+    /// Computes on posted matrices and serializes the answer with the whole result. Blocking.
     fn answer_posted(&self, body: AddBody, decoding: Duration, started: Instant) -> Result<Vec<u8>, ApiError> {
         let AddBody {
             a,
             b,
+            shapes,
             workers,
             work: task,
         } = body;
         let workers = workers.unwrap_or(self.limits.default_workers);
-        let (rows, cols) = a.dim();
+        let (rows, cols) = shapes.out;
         let (a, b) = (into_elements(a), into_elements(b));
-        let work = self.engine.workspace_with(a, b, (rows, cols))?;
-        self.add_and_answer(
+        let work = self.engine.workspace_with(a, b, shapes)?;
+        self.compute_and_answer(
             work,
             (task, workers),
             Shape::Rect { rows, cols },
@@ -111,9 +114,9 @@ impl<E: AddEngine> Service<E> {
         )
     }
 
-    /// Adds the workspace's matrices and serializes the answer (with the whole sum for a posted
-    /// `Rect` shape). Blocking.
-    fn add_and_answer(
+    /// Runs the work on the workspace's matrices and serializes the answer (with the whole
+    /// result for a posted `Rect` shape). Blocking.
+    fn compute_and_answer(
         &self,
         mut work: E::Workspace,
         (task, workers): (Work, usize),
@@ -122,14 +125,18 @@ impl<E: AddEngine> Service<E> {
         generation: Duration,
         started: Instant,
     ) -> Result<Vec<u8>, ApiError> {
-        let adding = Instant::now();
-        let added = self.engine.add(&mut work, workers, task);
-        let execution = adding.elapsed();
-        let addition = added?;
-        let (rows, cols) = work.shape();
-        let sum = work.sum();
+        // Preparing the inputs (a product's conversion to f64) is part of the computation.
+        let computing = Instant::now();
+        let shapes = work.shapes();
+        let (a, b) = work.inputs_mut();
+        let prepared = Task::prepare(task, shapes, a, b);
+        let computed = self.engine.compute(&mut work, workers, prepared);
+        let execution = computing.elapsed();
+        let computed = computed?;
+        let (rows, cols) = shapes.out;
+        let values = work.result();
         let result = matches!(shape, Shape::Rect { .. })
-            .then(|| Rows(ArrayView2::from_shape((rows, cols), sum).expect("the workspace holds rows * cols")));
+            .then(|| Rows(ArrayView2::from_shape((rows, cols), values).expect("the workspace holds rows * cols")));
         let answer = Answer {
             status: "ok",
             method: self.endpoint.method,
@@ -141,9 +148,9 @@ impl<E: AddEngine> Service<E> {
             execution_time_sec: execution.as_secs_f64(),
             generation_time_sec: generation.as_secs_f64(),
             total_time_sec: started.elapsed().as_secs_f64(),
-            sample: sample(sum, cols),
-            checksum: addition.checksum.unwrap_or_else(|| checksum(sum)),
-            child_pids: addition.child_pids.as_deref(),
+            sample: sample(values, cols),
+            checksum: computed.checksum.unwrap_or_else(|| checksum(values)),
+            child_pids: computed.child_pids.as_deref(),
             result,
         };
         Ok(serde_json::to_vec(&answer).expect("an answer of numbers and strings always serializes"))
@@ -151,7 +158,7 @@ impl<E: AddEngine> Service<E> {
 }
 
 /// Registers `/`, `/healthz` and the engine's endpoint, and JSON answers for anything else.
-pub fn routes<E: AddEngine>(service: Data<Service<E>>) -> impl FnOnce(&mut web::ServiceConfig) {
+pub fn routes<E: Engine>(service: Data<Service<E>>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         let path = service.endpoint.path();
         cfg.app_data(service)
@@ -167,7 +174,7 @@ pub fn routes<E: AddEngine>(service: Data<Service<E>>) -> impl FnOnce(&mut web::
     }
 }
 
-async fn index<E: AddEngine>(service: Data<Service<E>>) -> HttpResponse {
+async fn index<E: Engine>(service: Data<Service<E>>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(service.index_page.clone())
@@ -177,12 +184,12 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn get_add<E: AddEngine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
+async fn get_add<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let params = parse_query(request.query_string(), &service.limits)?;
     // One deadline for both waits, so a GET waits --queue-timeout at most in all.
     let deadline = tokio::time::Instant::now() + service.body_rules.queue_timeout;
-    let elements = (params.n * params.n) as u64;
+    let elements = Shapes::square(params.work, params.n).elements() as u64;
     let charge = service
         .budget
         .charge(MemoryBudget::exact_need(0, elements), deadline)
@@ -200,7 +207,7 @@ async fn get_add<E: AddEngine>(request: HttpRequest, service: Data<Service<E>>) 
     Ok(json_response(json, charge))
 }
 
-async fn post_add<E: AddEngine>(
+async fn post_add<E: Engine>(
     request: HttpRequest,
     payload: web::Payload,
     service: Data<Service<E>>,
@@ -249,7 +256,7 @@ async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiErr
     })
 }
 
-async fn not_found<E: AddEngine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
+async fn not_found<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound {
         method: request.method().to_string(),
         path: request.path().to_owned(),

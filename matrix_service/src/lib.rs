@@ -1,9 +1,11 @@
 //! What both lab servers share.
 //!
-//! `app_threading` and `app_multiprocessing` differ in the [`AddEngine`] that adds two matrices
-//! in parallel, and in the words of their [`Endpoint`]. Everything around them lives here, once:
-//! request parameters and their limits ([`params`], [`body`]), seeded matrices and the addition
-//! kernel ([`matrix`]), splitting rows into bands ([`bands`]), reusing matrix buffers on the heap
+//! `app_threading` and `app_multiprocessing` differ in the [`Engine`] that runs a request's
+//! bands in parallel, and in the words of their [`Endpoint`]. Everything around them lives here,
+//! once: request parameters and their limits ([`params`], [`body`]), the kinds of work
+//! ([`work`]) and the shapes of their matrices ([`shapes`]), seeded matrices and the addition
+//! kernel ([`matrix`]), the product kernels ([`matmul`]), what a band computes ([`task`]),
+//! splitting rows into bands ([`bands`]), reusing matrix buffers on the heap
 //! ([`buffers`], [`heap_workspace`]), the JSON answers and errors ([`answer`], [`error`]),
 //! the bound on live workers ([`admission`]), the budget for request memory ([`memory_budget`]),
 //! receiving a body ([`upload`]), the routes ([`http`]) and start-up ([`server`]),
@@ -27,6 +29,8 @@ pub mod memory;
 pub mod memory_budget;
 pub mod params;
 pub mod server;
+pub mod shapes;
+pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod upload;
@@ -34,8 +38,10 @@ pub mod work;
 
 pub use buffers::BufferPool;
 pub use endpoint::Endpoint;
-pub use engine::{AddEngine, AddError, Addition, Workspace};
+pub use engine::{Computed, Engine, WorkError, Workspace};
 pub use heap_workspace::HeapWorkspace;
-pub use matrix::{Matrix, Operands};
+pub use matrix::Matrix;
 pub use server::{CommonArgs, ServerConfig, serve};
+pub use shapes::Shapes;
+pub use task::{Band, Kernel, Operands, Task};
 pub use work::Work;

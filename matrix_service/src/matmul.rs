@@ -118,6 +118,20 @@ pub struct ProductOverflow {
     pub col: usize,
 }
 
+impl std::fmt::Display for ProductOverflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "c[{r}][{c}], the sum of a[{r}][p] * b[p][{c}] over p, overflows a 64-bit integer; \
+             every element of the product must lie in {}..={}",
+            i64::MIN,
+            i64::MAX,
+            r = self.row,
+            c = self.col,
+        )
+    }
+}
+
 /// `out` (r x c) = `a` (r x k) · `b` (k x c) with `i128` sums, exact for any `i64` inputs: each
 /// product fits an `i128` (below 2^126 in magnitude), and a sum that wraps past the `i128`
 /// range is counted, so it is known not to fit an `i64`. Stops at the first element, in
@@ -153,29 +167,16 @@ pub fn band_i128(a: &[i64], b: &[i64], (k, c): (usize, usize), out: &mut [i64]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::exact_dot;
     use proptest::prelude::*;
 
-    /// The plain definition, or `None` where an element does not fit an `i64`. Each product
-    /// is split into its high 64 bits (signed) and low 64 bits, summed apart (300 terms fit
-    /// either sum), so no intermediate can overflow, whatever the values.
+    /// The plain definition, or `None` where an element does not fit an `i64`.
     fn reference(a: &[i64], b: &[i64], k: usize, c: usize) -> Vec<Option<i64>> {
         let r = a.len() / k;
         (0..r * c)
             .map(|e| {
                 let (i, j) = (e / c, e % c);
-                let (mut high, mut low) = (0i128, 0u128);
-                for p in 0..k {
-                    let product = i128::from(a[i * k + p]) * i128::from(b[p * c + j]);
-                    high += product >> 64;
-                    low += u128::from(product as u64);
-                }
-                let high = high + (low >> 64) as i128;
-                let low = low as u64;
-                match high {
-                    0 if low < 1 << 63 => Some(low as i64),
-                    -1 if low >= 1 << 63 => Some(low as i64),
-                    _ => None,
-                }
+                exact_dot(a[i * k..][..k].iter().copied(), (0..k).map(|p| b[p * c + j]))
             })
             .collect()
     }

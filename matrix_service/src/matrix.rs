@@ -1,13 +1,13 @@
 //! The matrices themselves: seeded generation, the addition kernel every strategy shares, the
-//! answer's checksum and sample, and a deliberately plain reference addition for tests.
+//! answer's checksum and sample, and deliberately plain reference sums and products for tests.
 //!
 //! A matrix is an [`ndarray::Array2<i64>`] in standard (row-major, contiguous) layout, so a band
 //! of rows is one contiguous slice: threads can own disjoint `&mut` bands and a forked child can
 //! stream its band through a pipe as raw bytes.
 
-use std::ops::Range;
-
 use rand::{Rng, RngExt, SeedableRng};
+
+use crate::matmul::ProductOverflow;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// A dense `i64` matrix in row-major layout.
@@ -112,56 +112,6 @@ pub fn elements(m: &Matrix) -> &[i64] {
     m.as_slice().expect("matrices are built in standard (row-major) layout")
 }
 
-/// Two matrices of one shape, row-major, borrowed for an addition: what every strategy reads.
-#[derive(Debug, Clone, Copy)]
-pub struct Operands<'a> {
-    pub a: &'a [i64],
-    pub b: &'a [i64],
-    pub cols: usize,
-}
-
-impl<'a> Operands<'a> {
-    /// # Panics
-    /// If `a` and `b` differ in length, or the length is not a whole number of `cols`-wide rows.
-    pub fn new(a: &'a [i64], b: &'a [i64], cols: usize) -> Self {
-        assert_eq!(a.len(), b.len(), "the server checks shapes before adding");
-        assert!(
-            if cols == 0 {
-                a.is_empty()
-            } else {
-                a.len().is_multiple_of(cols)
-            },
-            "{} elements are not rows of {cols}",
-            a.len()
-        );
-        Self { a, b, cols }
-    }
-
-    /// The operands of `a + b`.
-    pub fn of(a: &'a Matrix, b: &'a Matrix) -> Self {
-        assert_eq!(a.dim(), b.dim(), "the server checks shapes before adding");
-        Self::new(elements(a), elements(b), a.ncols())
-    }
-
-    pub fn rows(&self) -> usize {
-        self.a.len().checked_div(self.cols).unwrap_or(0)
-    }
-
-    /// The first overflow among the elements `span` (flat, row-major indices), if any: for the
-    /// error message once a kernel has reported that its band overflowed.
-    pub fn first_overflow_in(&self, span: Range<usize>) -> Option<Overflow> {
-        let start = span.start;
-        let index = start + first_overflow(&self.a[span.clone()], &self.b[span])?;
-        let (row, col) = (index / self.cols, index % self.cols);
-        Some(Overflow {
-            row,
-            col,
-            a: self.a[index],
-            b: self.b[index],
-        })
-    }
-}
-
 /// What adding a band found: whether any sum overflowed `i64` (the stored value then wraps), and
 /// the band's share of the answer's checksum (the wrapping sum of its results).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -254,6 +204,41 @@ pub fn reference_add(a: &Matrix, b: &Matrix) -> Result<Matrix, Overflow> {
         *value = x.checked_add(y).ok_or(Overflow { row, col, a: x, b: y })?;
     }
     Ok(out)
+}
+
+/// `a · b` the plain way, each element summed exactly ([`exact_dot`]): the oracle the
+/// product kernels are tested against. `a`'s columns must be `b`'s rows.
+pub fn reference_product(a: &Matrix, b: &Matrix) -> Result<Matrix, ProductOverflow> {
+    assert_eq!(
+        a.ncols(),
+        b.nrows(),
+        "reference_product needs a's columns to be b's rows"
+    );
+    let mut out = Matrix::zeros((a.nrows(), b.ncols()));
+    for ((row, col), value) in out.indexed_iter_mut() {
+        *value =
+            exact_dot(a.row(row).iter().copied(), b.column(col).iter().copied()).ok_or(ProductOverflow { row, col })?;
+    }
+    Ok(out)
+}
+
+/// The sum of `x * y` over the pairs, or `None` if it does not fit an `i64`, computed so that
+/// nothing can overflow on the way: each product's high 64 bits (signed) and low 64 bits are
+/// summed apart (fewer than 2^62 terms fit either sum).
+pub fn exact_dot(xs: impl IntoIterator<Item = i64>, ys: impl IntoIterator<Item = i64>) -> Option<i64> {
+    let (mut high, mut low) = (0i128, 0u128);
+    for (x, y) in xs.into_iter().zip(ys) {
+        let product = i128::from(x) * i128::from(y);
+        high += product >> 64;
+        low += u128::from(product as u64);
+    }
+    let high = high + (low >> 64) as i128;
+    let low = low as u64;
+    match high {
+        0 if low < 1 << 63 => Some(low as i64),
+        -1 if low >= 1 << 63 => Some(low as i64),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -418,14 +403,6 @@ mod tests {
                 b: 1
             }
         );
-        assert_eq!(
-            Operands::new(&[0, 0, 0, i64::MAX, 5, 5], &[0, 0, 0, 1, 0, 0], 2).first_overflow_in(0..6),
-            Some(err)
-        );
         assert!(err.to_string().contains("a[1][1] + b[1][1]"), "{err}");
-        let band = Operands::new(&[i64::MAX, 1, i64::MAX, 1], &[1, 0, 1, 0], 2);
-        assert_eq!(band.first_overflow_in(1..4).map(|o| (o.row, o.col)), Some((1, 0)));
-        assert_eq!(band.first_overflow_in(1..2), None);
-        assert_eq!(band.rows(), 2);
     }
 }

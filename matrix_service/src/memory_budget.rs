@@ -4,15 +4,19 @@
 //! 64 MiB `--max-body-bytes` held 2.3 GB of this server's memory while their bodies were held
 //! at the last byte, and 4.7 GB once they completed. So every request is charged, before any of
 //! its body is read, what it may hold: its body's length plus its three matrices (A, B and the
-//! sum, `rows * cols * 8` bytes each), and keeps the charge until its answer is written. A
+//! result, 8 bytes an element), and keeps the charge until its answer is written. A
 //! request that cannot get its charge within `--queue-timeout` is answered 503.
 //!
 //! Before a body is parsed its shape is unknown, so the charge starts at the most that body
 //! could need and is trimmed to the exact figure once the matrices are read (trimming never
 //! waits, so two requests can never each hold half the budget while waiting for more). The most
-//! a body of `len` bytes can need: a JSON matrix element takes at least two bytes (`1,`), and the
-//! two matrices have the same number of elements, so each has at most `len / 4`; and no matrix
-//! has more than `--max-n` squared.
+//! a body of `len` bytes can need for a sum: a JSON matrix element takes at least two bytes
+//! (`1,`), and the two matrices have the same number of elements, so each of the three has at
+//! most `len / 4`; and no matrix has more than `--max-n` squared. A product's result (r x c for
+//! A of r x k and B of k x c) can be larger than both inputs together (a column times a row:
+//! a 16 KB body, a 32 MB result), so a posted product whose exact need exceeds that bound grows
+//! its charge once parsed, waiting fairly within the same deadline, rather than every body being
+//! charged as if it held the largest product its length allows (for 1 MB, 36 MB instead of 7).
 //!
 //! The charges come from one fair (FIFO) semaphore counted in KiB, so requests are charged in
 //! the order they asked, and a large upload at the head of the queue is not starved by small
@@ -85,15 +89,16 @@ impl MemoryBudget {
         self.total_bytes
     }
 
-    /// What a request with a body of `body_bytes` and matrices of `elements` elements each holds.
+    /// What a request with a body of `body_bytes` and matrices of `elements` elements in all
+    /// (A, B and the result: [`Shapes::elements`](crate::Shapes::elements)) holds.
     pub fn exact_need(body_bytes: u64, elements: u64) -> u64 {
-        body_bytes + 3 * ELEMENT_BYTES * elements
+        body_bytes + ELEMENT_BYTES * elements
     }
 
     /// The most a body of `body_bytes` can need before its shape is known (see the module docs).
     pub fn bound_for_body(&self, body_bytes: u64) -> u64 {
-        let max_elements = (self.max_n as u64).saturating_mul(self.max_n as u64);
-        Self::exact_need(body_bytes, max_elements.min(body_bytes.div_ceil(4)))
+        let most = (self.max_n as u64).saturating_mul(self.max_n as u64);
+        Self::exact_need(body_bytes, 3 * most.min(body_bytes.div_ceil(4)))
     }
 
     /// Charges `bytes` (all of the budget if it asks for more), waiting fairly until `deadline`.
@@ -213,7 +218,7 @@ mod tests {
         assert_eq!(budget.bound_for_body(60_000_000), 60_000_000 + 3 * 8 * 4_000_000);
         // 1 MB encodes at most 250,000 elements a matrix ("1," each, two matrices).
         assert_eq!(budget.bound_for_body(1_000_000), 1_000_000 + 3 * 8 * 250_000);
-        assert_eq!(MemoryBudget::exact_need(100, 9), 100 + 216);
+        assert_eq!(MemoryBudget::exact_need(100, 27), 100 + 216);
         assert_eq!(budget.bound_for_body(0), 0, "a GET is charged its matrices only");
     }
 

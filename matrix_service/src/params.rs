@@ -253,6 +253,10 @@ mod tests {
             "wait_ms is accepted with every kind, used by io alone"
         );
         assert_eq!(
+            parse_query("work=matmul&wait_ms=7", &LIMITS).map(|p| p.work),
+            Ok(Work::Matmul)
+        );
+        assert_eq!(
             parse_query("seed=0&n=%32", &LIMITS).map(|p| (p.n, p.seed)),
             Ok((2, Some(0)))
         );
@@ -305,7 +309,7 @@ mod tests {
         for query in ["work=", "work=matrix", "work=IO"] {
             let message = parse_query(query, &LIMITS).unwrap_err().to_string();
             assert!(
-                message.starts_with("work must be one of add, io; got "),
+                message.starts_with("work must be one of add, matmul, io; got "),
                 "{query}: {message}"
             );
         }

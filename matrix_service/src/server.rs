@@ -13,7 +13,7 @@ use actix_web::{App, HttpServer};
 use crate::admission::{Admission, AdmissionLimits};
 use crate::buffers::RECLAIM_EVERY;
 use crate::endpoint::Endpoint;
-use crate::engine::AddEngine;
+use crate::engine::Engine;
 use crate::http::{Service, ServiceParts, routes};
 use crate::memory_budget::{DEFAULT_MAX_BODY_MEMORY, MemoryBudget};
 use crate::params::{DEFAULT_WORKERS, Limits};
@@ -200,7 +200,7 @@ pub fn init_logging() {
 /// socket is bound, so scripts and tests can find the server. Builds the actix runtime itself,
 /// so the caller's `main` stays synchronous: a pre-fork pool must fork before any thread exists.
 /// The caller sets the allocator policy first ([`crate::memory::set_allocator_policy`]).
-pub fn serve<E: AddEngine>(engine: E, endpoint: Endpoint, config: ServerConfig) -> std::io::Result<()> {
+pub fn serve<E: Engine>(engine: E, endpoint: Endpoint, config: ServerConfig) -> std::io::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let parts = ServiceParts {
             limits: config.limits,

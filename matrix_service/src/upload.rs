@@ -70,9 +70,9 @@ pub struct Received {
 pub struct Upload<'s> {
     pub rules: BodyRules,
     pub budget: &'s MemoryBudget,
-    /// Where the matrices are parsed into ([`AddEngine::body_buffers`]).
+    /// Where the matrices are parsed into ([`Engine::body_buffers`]).
     ///
-    /// [`AddEngine::body_buffers`]: crate::engine::AddEngine::body_buffers
+    /// [`Engine::body_buffers`]: crate::engine::Engine::body_buffers
     pub pool: Option<&'s Arc<BufferPool>>,
     pub limits: Limits,
     /// `--body-timeout` after the request head was read.
@@ -94,8 +94,11 @@ impl Upload<'_> {
         // A timed-out stream was dropped, closing the parser's channel: the parser ends at once.
         let (parser, received) = streamed.map_err(|_| ApiError::BodyTimeout(self.rules.timeout))??;
         let (body, decoding) = parser.await.map_err(|e| ApiError::Internal(e.to_string()))??;
-        let (rows, cols) = body.a.dim();
-        charge.trim_to(MemoryBudget::exact_need(received, (rows * cols) as u64));
+        // Exact now: less for most bodies; more for a product larger than its inputs, waited
+        // for within the same deadline (see `memory_budget`).
+        let need = MemoryBudget::exact_need(received, body.shapes.elements() as u64);
+        self.budget.grow(&mut charge, need, queue_deadline).await?;
+        charge.trim_to(need);
         Ok(Received { body, charge, decoding })
     }
 

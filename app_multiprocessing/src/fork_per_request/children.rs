@@ -17,6 +17,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use matrix_service::Band;
+
 use crate::exit_code::{self, describe};
 
 const ELEMENT_BYTES: usize = std::mem::size_of::<i64>();
@@ -28,6 +30,8 @@ struct Child {
     pipe: Option<OwnedFd>,
     /// Its band, as a range of elements of the output.
     band: Range<usize>,
+    /// The same band as rows of the result.
+    rows: Range<usize>,
     /// Bytes received so far.
     received: usize,
     /// Set once the child has been waited for.
@@ -47,8 +51,8 @@ pub enum ChildrenError {
     TimedOut,
     /// A child broke the protocol or died; the message says which and how.
     Failed(String),
-    /// Some child's sums overflowed; this is the first such band.
-    Overflow { band: Range<usize> },
+    /// Some child's results overflowed; these are the rows of the first such band.
+    Overflow { rows: Range<usize> },
 }
 
 /// The children of one request. Dropping it SIGKILLs and reaps any child not yet reaped.
@@ -64,12 +68,13 @@ impl Children {
         }
     }
 
-    /// Takes charge of a forked child that will write `band` (elements of the output) to `pipe`.
-    pub fn push(&mut self, pid: Pid, pipe: OwnedFd, band: Range<usize>) {
+    /// Takes charge of a forked child that will write `band`'s result to `pipe`.
+    pub fn push(&mut self, pid: Pid, pipe: OwnedFd, band: &Band) {
         self.children.push(Child {
             pid,
             pipe: Some(pipe),
-            band,
+            band: band.out.clone(),
+            rows: band.rows.clone(),
             received: 0,
             status: None,
         });
@@ -187,7 +192,7 @@ impl Children {
             match status {
                 WaitStatus::Exited(_, exit_code::OK) => {}
                 WaitStatus::Exited(_, exit_code::OVERFLOW) => {
-                    overflow.get_or_insert_with(|| self.children[index].band.clone());
+                    overflow.get_or_insert_with(|| self.children[index].rows.clone());
                 }
                 status => {
                     let pid = self.children[index].pid;
@@ -196,7 +201,7 @@ impl Children {
             }
         }
         match overflow {
-            Some(band) => Err(ChildrenError::Overflow { band }),
+            Some(rows) => Err(ChildrenError::Overflow { rows }),
             None => Ok(()),
         }
     }

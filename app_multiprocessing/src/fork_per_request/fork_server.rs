@@ -12,7 +12,7 @@
 //! - It is forked before any thread exists, after the shared memory that holds the requests'
 //!   matrices is mapped, so its children inherit that mapping as the server's would.
 //! - For each request the server sends one message on a `SOCK_SEQPACKET` socket: a
-//!   [`BandRequest`] per band (where the band's A and B lie in the shared memory), with the
+//!   [`BandSpec`] per band (its kernel, and where its A and B lie in the shared memory), with the
 //!   write ends of the bands' pipes attached (SCM_RIGHTS). It reads back a [`Forked`] per band:
 //!   the child's pid or fork's errno.
 //! - The fork server forks with `clone(CLONE_PARENT)`, so each child is the server's own child:
@@ -41,7 +41,7 @@ use nix::unistd::{Pid, getpid, getppid};
 
 use crate::fork_per_request::{fork_band_children, until_first_failure};
 use crate::hooks::fault::ChildFault;
-use crate::protocol::{BandRequest, Forked};
+use crate::protocol::{BandSpec, Forked};
 use crate::sys::thread_count;
 use crate::sys::{
     BandTask, SharedMemory, close_all_fds_but, fork_band_child_for_parent, fork_single_threaded, ignore_stop_signals,
@@ -83,7 +83,7 @@ impl ForkServer {
 
     /// Forks a child of this process for each of `tasks`, in order, stopping at the first
     /// refusal: through the fork server (one message for all of them, up to
-    /// [`BandRequest::MAX_BATCH`] bands a message), or right here if the fork server is gone (or
+    /// [`BandSpec::MAX_BATCH`] bands a message), or right here if the fork server is gone (or
     /// a task is not in its shared memory). Returns one result per band tried; only the last may
     /// be an error.
     ///
@@ -91,15 +91,15 @@ impl ForkServer {
     /// for [`fork_band_children`].
     pub fn fork_bands(&self, tasks: &[BandTask<'_>]) -> Vec<nix::Result<Pid>> {
         let mut socket = self.lock();
-        let requests: Option<Vec<BandRequest>> = tasks.iter().map(|task| self.request_for(task)).collect();
+        let requests: Option<Vec<BandSpec>> = tasks.iter().map(|task| self.request_for(task)).collect();
         let (Some(channel), Some(requests)) = (socket.as_ref(), requests) else {
             return fork_band_children(tasks);
         };
         let mut forked = Vec::with_capacity(tasks.len());
         let mut failure = None;
         for (batch, requests) in tasks
-            .chunks(BandRequest::MAX_BATCH)
-            .zip(requests.chunks(BandRequest::MAX_BATCH))
+            .chunks(BandSpec::MAX_BATCH)
+            .zip(requests.chunks(BandSpec::MAX_BATCH))
         {
             match ask(channel.as_fd(), requests, batch) {
                 Ok(answers) => {
@@ -134,13 +134,18 @@ impl ForkServer {
         forked
     }
 
-    /// Where `task`'s inputs lie in the shared memory, if they do.
-    fn request_for(&self, task: &BandTask<'_>) -> Option<BandRequest> {
+    /// `task` as the fork server is told it: where its inputs lie in the shared memory, if
+    /// they do. (The child writes its result to its pipe, so `out` names nothing.)
+    fn request_for(&self, task: &BandTask<'_>) -> Option<BandSpec> {
         let (a, b) = (self.memory.offset_of(task.a)?, self.memory.offset_of(task.b)?);
-        Some(BandRequest {
+        Some(BandSpec {
+            kernel: task.kernel,
             a: a as u64,
+            a_len: task.a.len() as u64,
             b: b as u64,
-            len: task.a.len() as u64,
+            b_len: task.b.len() as u64,
+            out: 0,
+            out_len: task.out_len as u64,
             wait_us: u64::try_from(task.wait.as_micros()).ok()?,
         })
     }
@@ -168,9 +173,9 @@ struct AskFailure {
 
 /// One exchange: the bands with their pipes' write ends attached, then the answers: one per
 /// band tried, all children but perhaps a refused last one.
-fn ask(socket: BorrowedFd<'_>, requests: &[BandRequest], tasks: &[BandTask<'_>]) -> Result<Vec<Forked>, AskFailure> {
+fn ask(socket: BorrowedFd<'_>, requests: &[BandSpec], tasks: &[BandTask<'_>]) -> Result<Vec<Forked>, AskFailure> {
     let failed = |asked: bool| move |why: String| AskFailure { why, asked };
-    let message = BandRequest::encode_batch(requests);
+    let message = BandSpec::encode_batch(requests);
     let fds: Vec<RawFd> = tasks.iter().map(|task| task.write_end.as_raw_fd()).collect();
     let control = [ControlMessage::ScmRights(&fds)];
     loop {
@@ -217,14 +222,14 @@ fn serve(socket: BorrowedFd<'_>, memory: &SharedMemory, server: Pid, fault: Chil
         return 1;
     }
     // One byte more than the largest request: a longer one arrives truncated, and is refused.
-    let mut message = vec![0u8; BandRequest::BYTES * BandRequest::MAX_BATCH + 1];
+    let mut message = vec![0u8; BandSpec::BYTES * BandSpec::MAX_BATCH + 1];
     loop {
         let (received, write_ends) = match receive_with_fds(socket, &mut message) {
             Ok((0, _)) => return 0, // the server closed the socket
             Ok(got) => got,
             Err(_) => return 1,
         };
-        let bands = BandRequest::decode_batch(&message[..received]).filter(|bands| bands.len() == write_ends.len());
+        let bands = BandSpec::decode_batch(&message[..received]).filter(|bands| bands.len() == write_ends.len());
         let answers = match bands {
             Some(bands) => fork_in_order(&bands, &write_ends, memory, server, fault),
             None => vec![Forked::Refused(Errno::EINVAL as i32)],
@@ -248,22 +253,22 @@ fn serve(socket: BorrowedFd<'_>, memory: &SharedMemory, server: Pid, fault: Chil
 
 /// Forks a child of the server for each band, in order, stopping at the first refusal.
 fn fork_in_order(
-    bands: &[BandRequest],
+    bands: &[BandSpec],
     write_ends: &[OwnedFd],
     memory: &SharedMemory,
     server: Pid,
     fault: ChildFault,
 ) -> Vec<Forked> {
-    let jobs: Vec<(&BandRequest, &OwnedFd)> = bands.iter().zip(write_ends).collect();
+    let jobs: Vec<(&BandSpec, &OwnedFd)> = bands.iter().zip(write_ends).collect();
     let forked = until_first_failure(&jobs, |(band, write_end)| {
-        let offset = |value: u64| usize::try_from(value).ok();
-        let (a, b) = (offset(band.a).zip(offset(band.b)).zip(offset(band.len)))
-            .and_then(|((a, b), len)| memory.band_inputs(a, b, len))
+        let (a, b) = (memory.band_inputs(band))
             .filter(|_| band.wait_us <= MAX_WAIT_MS * 1000)
             .ok_or(Errno::EINVAL)?;
         let task = BandTask {
             a,
             b,
+            kernel: band.kernel,
+            out_len: band.out_len as usize,
             write_end: write_end.as_fd(),
             parent: server,
             fault,

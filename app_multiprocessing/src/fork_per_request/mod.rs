@@ -1,4 +1,4 @@
-//! Adding with a child process per band, forked for each request, as the original lab did.
+//! Computing with a child process per band, forked for each request, as the original lab did.
 //!
 //! Under one process-wide lock: make a pipe (O_CLOEXEC) per band, fork a child per band that
 //! inherits A and B (through the fork server by default, see [`fork_server`]; the
@@ -10,7 +10,6 @@
 pub mod children;
 pub mod fork_server;
 
-use std::ops::Range;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -19,8 +18,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::{Pid, getpid, pipe2};
 
-use matrix_service::bands::bands;
-use matrix_service::{AddEngine, AddError, Addition, Operands, Work};
+use matrix_service::{Band, Computed, Engine, Operands, Shapes, Task, WorkError};
 
 use crate::hooks::fault::ChildFault;
 use crate::slots::{SlotPool, SlotWorkspace};
@@ -52,26 +50,26 @@ pub struct ForkPerRequest {
     pub fork_server: Option<Arc<ForkServer>>,
 }
 
-impl AddEngine for ForkPerRequest {
+impl Engine for ForkPerRequest {
     const UNITS: &'static str = "child processes";
 
     type Workspace = SlotWorkspace;
 
-    fn workspace(&self, rows: usize, cols: usize) -> Result<SlotWorkspace, AddError> {
-        self.slots.workspace(rows, cols).map_err(AddError::Unavailable)
+    fn workspace(&self, shapes: Shapes) -> Result<SlotWorkspace, WorkError> {
+        self.slots.workspace(shapes).map_err(WorkError::Unavailable)
     }
 
-    fn add(&self, work: &mut SlotWorkspace, workers: usize, task: Work) -> Result<Addition, AddError> {
-        let (inputs, sum) = work.split();
-        let child_pids = add_forked(
-            inputs,
-            sum,
-            (workers, task),
+    fn compute(&self, work: &mut SlotWorkspace, workers: usize, task: Task) -> Result<Computed, WorkError> {
+        let (a, b, out) = work.split();
+        let child_pids = compute_forked(
+            Operands::new(a, b, task),
+            out,
+            workers,
             self.child_timeout,
             self.fault,
             self.fork_server.as_deref(),
         )?;
-        Ok(Addition {
+        Ok(Computed {
             child_pids: Some(child_pids),
             checksum: None,
         })
@@ -82,50 +80,48 @@ impl AddEngine for ForkPerRequest {
     }
 }
 
-/// `a + b` into `out` (as long as the inputs), computed by one forked child per band (fewer
-/// children if there are fewer rows), forked by `fork_server` if given (the inputs must then
+/// The task of `inputs` into `out` (the result's length), computed by one forked child per band
+/// (fewer children if there are fewer rows), forked by `fork_server` if given (the inputs must then
 /// lie in its shared memory), else by this thread. Returns the children's pids, in band order,
 /// all reaped.
-pub fn add_forked(
+pub fn compute_forked(
     inputs: Operands<'_>,
     out: &mut [i64],
-    (workers, task): (usize, Work),
+    workers: usize,
     timeout: Duration,
     fault: ChildFault,
     fork_server: Option<&ForkServer>,
-) -> Result<Vec<i32>, AddError> {
-    let Operands {
-        a: a_all,
-        b: b_all,
-        cols,
-    } = inputs;
-    assert_eq!(out.len(), a_all.len(), "the sum has the inputs' shape");
+) -> Result<Vec<i32>, WorkError> {
+    let task = inputs.task;
+    assert_eq!(out.len(), task.shapes.out_len(), "the result has the task's shape");
     let deadline = Instant::now() + timeout;
-    // Everything the children and the drain need is allocated before the first fork.
-    let band_spans: Vec<Range<usize>> = bands(inputs.rows(), workers)
-        .map(|r| r.start * cols..r.end * cols)
-        .collect();
-    let mut children = Children::with_capacity(band_spans.len());
+    let bands: Vec<Band> = task.bands(workers).collect();
+    let mut children = Children::with_capacity(bands.len());
     let parent = getpid();
-    let wait = task.band_wait(band_spans.len());
+    let wait = task.band_wait(bands.len());
 
     {
         let _forking = FORK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut pipes = Vec::with_capacity(band_spans.len());
-        for span in &band_spans {
+        let mut pipes = Vec::with_capacity(bands.len());
+        for band in &bands {
             let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).map_err(|e| start_error("a pipe", e))?;
-            let band_bytes = span.len() * std::mem::size_of::<i64>();
+            let band_bytes = band.out.len() * std::mem::size_of::<i64>();
             let _ = fcntl(&write_end, FcntlArg::F_SETPIPE_SZ(band_bytes.min(PIPE_BYTES) as i32));
             pipes.push((read_end, write_end));
         }
-        let tasks: Vec<BandTask<'_>> = (band_spans.iter().zip(&pipes))
-            .map(|(span, (_, write_end))| BandTask {
-                a: &a_all[span.clone()],
-                b: &b_all[span.clone()],
-                write_end: write_end.as_fd(),
-                parent,
-                fault,
-                wait,
+        let tasks: Vec<BandTask<'_>> = (bands.iter().zip(&pipes))
+            .map(|(band, (_, write_end))| {
+                let (a, b) = inputs.of(band);
+                BandTask {
+                    a,
+                    b,
+                    kernel: task.kernel,
+                    out_len: band.out.len(),
+                    write_end: write_end.as_fd(),
+                    parent,
+                    fault,
+                    wait,
+                }
             })
             .collect();
         let forked = match fork_server {
@@ -136,13 +132,13 @@ pub fn add_forked(
         // Every write end closes here, the children's being their only ones; a band whose fork
         // failed, or was never tried, goes with its whole pipe.
         let tried = forked.len();
-        for ((read_end, _write_end), (span, result)) in pipes.into_iter().zip(band_spans.iter().zip(forked)) {
+        for ((read_end, _write_end), (band, result)) in pipes.into_iter().zip(bands.iter().zip(forked)) {
             let pid = result.map_err(|e| start_error("a child process", e))?;
-            children.push(pid, read_end, span.clone());
+            children.push(pid, read_end, band);
         }
-        if tried < band_spans.len() {
-            let why = format!("only {tried} of {} children were forked", band_spans.len());
-            return Err(AddError::WorkerFailed(why));
+        if tried < bands.len() {
+            let why = format!("only {tried} of {} children were forked", bands.len());
+            return Err(WorkError::WorkerFailed(why));
         }
     }
 
@@ -152,14 +148,10 @@ pub fn add_forked(
     let finished = children.drain_into(out, deadline).and_then(|()| children.reap_all());
     match finished {
         Ok(()) => {}
-        Err(ChildrenError::TimedOut) => return Err(AddError::TimedOut(timeout)),
-        Err(ChildrenError::Failed(why)) => return Err(AddError::WorkerFailed(why)),
-        Err(ChildrenError::Overflow { band }) => {
-            let overflow = inputs.first_overflow_in(band);
-            return Err(AddError::Overflow(
-                overflow.expect("the child saw an overflow in its band"),
-            ));
-        }
+        Err(ChildrenError::TimedOut) => return Err(WorkError::TimedOut(timeout)),
+        Err(ChildrenError::Failed(why)) => return Err(WorkError::WorkerFailed(why)),
+        // The child only says that its band overflowed; find where, for the client.
+        Err(ChildrenError::Overflow { rows }) => return Err(inputs.overflow_in(rows)),
     }
     Ok(children.pids())
 }
@@ -186,11 +178,11 @@ pub(crate) fn until_first_failure<T, R, E>(items: &[T], mut step: impl FnMut(&T)
 }
 
 /// Maps a failure to create a pipe or process: running out is temporary (503), the rest is not.
-fn start_error(what: &str, errno: Errno) -> AddError {
+fn start_error(what: &str, errno: Errno) -> WorkError {
     match errno {
         Errno::EAGAIN | Errno::ENOMEM | Errno::EMFILE | Errno::ENFILE => {
-            AddError::Unavailable(format!("the OS refused {what}: {errno}"))
+            WorkError::Unavailable(format!("the OS refused {what}: {errno}"))
         }
-        _ => AddError::WorkerFailed(format!("could not create {what}: {errno}")),
+        _ => WorkError::WorkerFailed(format!("could not create {what}: {errno}")),
     }
 }

@@ -9,8 +9,7 @@ pub mod worker;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use matrix_service::bands::{band_count, bands};
-use matrix_service::{AddEngine, AddError, Addition, Work, Workspace};
+use matrix_service::{Computed, Engine, Operands, Shapes, Task, WorkError};
 
 use crate::slots::SlotWorkspace;
 use pool::{Pool, PoolError};
@@ -28,37 +27,36 @@ impl PreforkPool {
     }
 }
 
-impl AddEngine for PreforkPool {
+impl Engine for PreforkPool {
     const UNITS: &'static str = "pool jobs";
 
     type Workspace = SlotWorkspace;
 
-    fn workspace(&self, rows: usize, cols: usize) -> Result<SlotWorkspace, AddError> {
-        self.pool.slots().workspace(rows, cols).map_err(AddError::Unavailable)
+    fn workspace(&self, shapes: Shapes) -> Result<SlotWorkspace, WorkError> {
+        self.pool.slots().workspace(shapes).map_err(WorkError::Unavailable)
     }
 
-    fn add(&self, work: &mut SlotWorkspace, workers: usize, task: Work) -> Result<Addition, AddError> {
+    fn compute(&self, work: &mut SlotWorkspace, workers: usize, task: Task) -> Result<Computed, WorkError> {
         let deadline = Instant::now() + self.timeout;
-        let ((rows, cols), len) = (work.shape(), work.len());
-        let wait = task.band_wait(band_count(rows, workers));
+        let bands = task.bands(workers);
+        let wait = task.band_wait(bands.len());
+        let starts = work.spans().map(|span| span.start);
         let added = self
             .pool
-            .add(work.slot_mut(), len, cols, bands(rows, workers), (wait, deadline));
+            .compute(work.slot_mut(), (task.kernel, starts), bands, (wait, deadline));
         match added {
-            Ok(added) => Ok(Addition {
+            Ok(added) => Ok(Computed {
                 child_pids: Some(added.pids),
                 checksum: Some(added.checksum),
             }),
             // The worker only says that its band overflowed; find where, for the client.
             Err(PoolError::Overflow { rows }) => {
-                let overflow = work.inputs().first_overflow_in(rows.start * cols..rows.end * cols);
-                Err(AddError::Overflow(
-                    overflow.expect("the worker saw an overflow in its band"),
-                ))
+                let (a, b) = work.inputs();
+                Err(Operands::new(a, b, task).overflow_in(rows))
             }
-            Err(PoolError::Unavailable(why)) => Err(AddError::Unavailable(why)),
-            Err(PoolError::Lost(why)) => Err(AddError::WorkerFailed(why)),
-            Err(PoolError::TimedOut) => Err(AddError::TimedOut(self.timeout)),
+            Err(PoolError::Unavailable(why)) => Err(WorkError::Unavailable(why)),
+            Err(PoolError::Lost(why)) => Err(WorkError::WorkerFailed(why)),
+            Err(PoolError::TimedOut) => Err(WorkError::TimedOut(self.timeout)),
         }
     }
 

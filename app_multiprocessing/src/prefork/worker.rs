@@ -1,4 +1,4 @@
-//! A pool worker process: reads jobs on stdin, adds bands of the shared memory, answers on
+//! A pool worker process: reads jobs on stdin, computes bands of the shared memory, answers on
 //! stdout, and exits when the server closes its end (EOF).
 //!
 //! The same function runs in the workers forked at start-up and in replacements started by
@@ -46,16 +46,18 @@ pub fn run(server: Pid, fault: ChildFault) -> i32 {
             Ok(false) => return exit_code::OK,
             Err(_) => return exit_code::BROKEN,
         }
-        let job = Job::decode(&message);
+        let Some(job) = Job::decode(&message) else {
+            return exit_code::BROKEN; // no healthy server sends an unknown kernel
+        };
         if let Some(code) = act_out(fault, job, done) {
             return code;
         }
-        if job.wait_us > 0 {
+        if job.band.wait_us > 0 {
             // An io band's share of its request's wait: the worker is blocked, as a real one
             // reading a slow disk would be.
-            std::thread::sleep(Duration::from_micros(job.wait_us.min(MAX_WAIT_MS * 1000)));
+            std::thread::sleep(Duration::from_micros(job.band.wait_us.min(MAX_WAIT_MS * 1000)));
         }
-        let band = memory.add_band(job.a as usize, job.b as usize, job.out as usize, job.len as usize);
+        let band = memory.run_band(&job.band);
         let status = match band {
             Some(band) if band.overflowed => Status::Overflow,
             Some(_) => Status::Ok,

@@ -4,7 +4,8 @@
 //! starts with one thread and a copy of memory in which other threads may have held locks: the
 //! allocator's, stdout's, tracing's, tokio's. Until it exits it may only do async-signal-safe
 //! things (fork(2), signal-safety(7)). So the child:
-//! - computes on memory that existed before the fork (its bands of A and B, a stack buffer);
+//! - computes on memory that existed before the fork (its band of A, its band or all of B, a
+//!   stack buffer);
 //! - `write(2)`s the result to its own pipe, retrying on EINTR and partial writes;
 //! - ends with `_exit(2)`, never returning into the parent's code: a returning child would run
 //!   the copied tokio runtime, which shares the parent's epoll instance and client sockets;
@@ -17,22 +18,31 @@ use std::os::fd::BorrowedFd;
 use nix::errno::Errno;
 use nix::unistd::{Pid, getppid};
 
-use matrix_service::matrix::add_into;
+use matrix_service::Kernel;
 
 use super::fds::close_all_fds_but;
 use super::signals::ignore_stop_signals;
 use crate::exit_code;
 use crate::hooks::fault::ChildFault;
 
-/// Elements the child adds per `write(2)`: 64 KiB of stack, one default pipe's worth.
+/// Elements the child computes per `write(2)`: 64 KiB of stack, one default pipe's worth. A
+/// product's child computes whole rows at a time, so no row of a result may be wider
+/// ([`MAX_RESULT_COLS`]).
 const CHUNK_ELEMENTS: usize = 8192;
+
+/// The widest result a band child can compute: one row must fit its stack buffer. The server
+/// refuses a `--max-n` above it.
+pub const MAX_RESULT_COLS: usize = CHUNK_ELEMENTS;
 
 /// A child's whole job. Everything it refers to exists before the fork, so the child needs no
 /// allocation.
 pub struct BandTask<'a> {
-    /// The child's rows of A and B, flattened.
+    /// The child's rows of A, and its rows of B (a sum) or all of B (a product), flattened.
     pub a: &'a [i64],
     pub b: &'a [i64],
+    pub kernel: Kernel,
+    /// Elements of the result the child computes and writes.
+    pub out_len: usize,
     /// The write end of the child's own pipe.
     pub write_end: BorrowedFd<'a>,
     /// The server's pid, to detect a parent that died before the child armed PR_SET_PDEATHSIG.
@@ -68,24 +78,30 @@ pub(super) fn child_main(task: &BandTask<'_>) -> ! {
     if !task.wait.is_zero() {
         std::thread::sleep(task.wait); // nanosleep(2), retried on EINTR
     }
+    if !task.kernel.fits(task.a.len(), task.b.len(), task.out_len) {
+        exit_now(exit_code::BAD_BAND);
+    }
     let limit = match task.fault {
-        ChildFault::HalfWrite => task.a.len() / 2,
-        _ => task.a.len(),
+        ChildFault::HalfWrite => task.out_len / 2,
+        _ => task.out_len,
     };
-    let (a, b) = (
-        task.a.get(..limit).unwrap_or(task.a),
-        task.b.get(..limit).unwrap_or(task.b),
-    );
     let mut chunk = [0i64; CHUNK_ELEMENTS];
-    let mut overflowed = false;
-    for (a, b) in a.chunks(CHUNK_ELEMENTS).zip(b.chunks(CHUNK_ELEMENTS)) {
-        overflowed |= add_into(a, b, &mut chunk).overflowed;
-        let sums = chunk.get(..a.len()).unwrap_or(&chunk);
-        let Ok(bytes) = bytemuck::try_cast_slice::<i64, u8>(sums) else {
+    let (mut overflowed, mut written) = (false, 0);
+    for (a, b, len) in task.kernel.pieces(task.a, task.b, CHUNK_ELEMENTS) {
+        let Some(piece) = chunk.get_mut(..len) else {
+            exit_now(exit_code::BAD_BAND)
+        };
+        overflowed |= task.kernel.run(a, b, piece).overflowed;
+        let send = piece.get(..len.min(limit - written)).unwrap_or_default();
+        let Ok(bytes) = bytemuck::try_cast_slice::<i64, u8>(send) else {
             exit_now(exit_code::WRITE_FAILED)
         };
         if write_all(task.write_end, bytes).is_err() {
             exit_now(exit_code::WRITE_FAILED);
+        }
+        written += send.len();
+        if written == limit {
+            break;
         }
     }
     if task.fault == ChildFault::ExtraByte && write_all(task.write_end, &[0]).is_err() {

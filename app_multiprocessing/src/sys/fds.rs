@@ -27,15 +27,15 @@ pub fn close_all_fds_but(keep: BorrowedFd<'_>) {
 }
 
 /// Receives one message on a `SOCK_SEQPACKET` socket into `buf`, with the descriptors sent
-/// along with it (SCM_RIGHTS; room for [`BandRequest::MAX_BATCH`], the kernel closes any
+/// along with it (SCM_RIGHTS; room for [`BandSpec::MAX_BATCH`], the kernel closes any
 /// beyond), retrying on EINTR. Returns the message's length (0: the peer closed) and the
 /// descriptors, in order.
 ///
-/// [`BandRequest::MAX_BATCH`]: crate::protocol::BandRequest::MAX_BATCH
+/// [`BandSpec::MAX_BATCH`]: crate::protocol::BandSpec::MAX_BATCH
 pub fn receive_with_fds(socket: BorrowedFd<'_>, buf: &mut [u8]) -> nix::Result<(usize, Vec<OwnedFd>)> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
     loop {
-        let mut space = nix::cmsg_space!([RawFd; crate::protocol::BandRequest::MAX_BATCH]);
+        let mut space = nix::cmsg_space!([RawFd; crate::protocol::BandSpec::MAX_BATCH]);
         let mut iov = [std::io::IoSliceMut::new(buf)];
         let message = match recvmsg::<()>(socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()) {
             Err(Errno::EINTR) => continue,

@@ -12,7 +12,7 @@ pub mod fork;
 pub mod shm;
 pub mod signals;
 
-pub use child::{BAND_CHILD_NAME, BandTask, write_all};
+pub use child::{BAND_CHILD_NAME, BandTask, MAX_RESULT_COLS, write_all};
 pub use fds::{WORKER_MEMORY_FD, close_all_fds_but, close_stray_fds, pass_worker_memory, receive_with_fds};
 pub use fork::{fork_band_child, fork_band_child_for_parent, fork_pool_worker, fork_single_threaded, thread_count};
 pub use shm::{SharedMemory, SlotMemory};

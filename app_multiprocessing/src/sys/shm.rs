@@ -17,7 +17,9 @@ use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 use nix::unistd::ftruncate;
 
-use matrix_service::matrix::{BandSum, add_into};
+use matrix_service::matrix::BandSum;
+
+use crate::protocol::BandSpec;
 
 use super::fds::WORKER_MEMORY_FD;
 
@@ -116,13 +118,14 @@ impl SharedMemory {
         )
     }
 
-    /// Worker side: `out[i] = a[i] + b[i]` over three spans of the shared memory, each `len`
-    /// elements from the given offsets. `None` if a span is out of bounds or the output
-    /// overlaps an input (a corrupt job).
-    pub fn add_band(&self, a: usize, b: usize, out: usize, len: usize) -> Option<BandSum> {
-        let (a, b, out) = (self.span(a, len)?, self.span(b, len)?, self.span(out, len)?);
+    /// Worker side: runs `band` on the shared memory, into its output span. `None` if a span
+    /// is out of bounds, the output overlaps an input, or the lengths do not make one band of
+    /// its kernel (a corrupt job).
+    pub fn run_band(&self, band: &BandSpec) -> Option<BandSum> {
+        let (a, b) = self.input_spans(band)?;
+        let out = self.span_of(band.out, band.out_len)?;
         let overlaps = |x: &Range<usize>| x.start < out.end && out.start < x.end;
-        if len > 0 && (overlaps(&a) || overlaps(&b)) {
+        if !out.is_empty() && (overlaps(&a) || overlaps(&b)) {
             return None;
         }
         // SAFETY: the spans are in bounds (checked above) and the output overlaps neither
@@ -131,27 +134,39 @@ impl SharedMemory {
         // (or its death), so nothing else accesses these elements while the slices live.
         let (a, b, out) = unsafe {
             (
-                std::slice::from_raw_parts(self.base.as_ptr().add(a.start), len),
-                std::slice::from_raw_parts(self.base.as_ptr().add(b.start), len),
-                std::slice::from_raw_parts_mut(self.base.as_ptr().add(out.start), len),
+                std::slice::from_raw_parts(self.base.as_ptr().add(a.start), a.len()),
+                std::slice::from_raw_parts(self.base.as_ptr().add(b.start), b.len()),
+                std::slice::from_raw_parts_mut(self.base.as_ptr().add(out.start), out.len()),
             )
         };
-        Some(add_into(a, b, out))
+        Some(band.kernel.run(a, b, out))
     }
 
-    /// Fork-server side: the `len` elements at offsets `a` and `b`, a band's inputs, to hand
-    /// to the child forked for it. `None` if either is out of bounds (a corrupt request).
-    pub fn band_inputs(&self, a: usize, b: usize, len: usize) -> Option<(&[i64], &[i64])> {
-        let (a, b) = (self.span(a, len)?, self.span(b, len)?);
+    /// Fork-server side: a band's inputs, to hand to the child forked for it. `None` if either
+    /// is out of bounds or the lengths do not make one band of its kernel (a corrupt request).
+    pub fn band_inputs(&self, band: &BandSpec) -> Option<(&[i64], &[i64])> {
+        let (a, b) = self.input_spans(band)?;
         // SAFETY: both spans are in bounds (checked above). The server writes a request's
         // inputs before it asks for the request's children and not again until it has reaped
         // them, so nothing writes these elements while the child (the only reader) runs.
         Some(unsafe {
             (
-                std::slice::from_raw_parts(self.base.as_ptr().add(a.start), len),
-                std::slice::from_raw_parts(self.base.as_ptr().add(b.start), len),
+                std::slice::from_raw_parts(self.base.as_ptr().add(a.start), a.len()),
+                std::slice::from_raw_parts(self.base.as_ptr().add(b.start), b.len()),
             )
         })
+    }
+
+    /// The spans of a band's A and B, if in bounds and of lengths that fit its kernel.
+    fn input_spans(&self, band: &BandSpec) -> Option<(Range<usize>, Range<usize>)> {
+        let (a, b) = (self.span_of(band.a, band.a_len)?, self.span_of(band.b, band.b_len)?);
+        let out_len = usize::try_from(band.out_len).ok()?;
+        band.kernel.fits(a.len(), b.len(), out_len).then_some((a, b))
+    }
+
+    /// The span a message names, if in bounds.
+    fn span_of(&self, start: u64, len: u64) -> Option<Range<usize>> {
+        self.span(usize::try_from(start).ok()?, usize::try_from(len).ok()?)
     }
 
     /// Where `elements` start in this memory, if they lie wholly inside it: the offset a
@@ -263,10 +278,10 @@ impl SlotMemory {
         }
     }
 
-    /// The slot's first three spans of `len` elements (A, B and the sum): the first two to
-    /// read, the third to write.
-    pub fn three(&mut self, len: usize) -> (&[i64], &[i64], &mut [i64]) {
-        let whole = self.checked(0..3 * len);
+    /// The slot's first three spans, of `lens` elements (A, B and the result, one after the
+    /// other): the first two to read, the third to write.
+    pub fn three(&mut self, (a_len, b_len, out_len): (usize, usize, usize)) -> (&[i64], &[i64], &mut [i64]) {
+        let whole = self.checked(0..a_len + b_len + out_len);
         let base = self.memory.base.as_ptr();
         // SAFETY: the three spans lie inside this slot (checked), do not overlap, and no band is
         // lent (checked), so these are the only references to those elements in this process
@@ -274,9 +289,9 @@ impl SlotMemory {
         unsafe {
             let a = base.add(whole.start);
             (
-                std::slice::from_raw_parts(a, len),
-                std::slice::from_raw_parts(a.add(len), len),
-                std::slice::from_raw_parts_mut(a.add(2 * len), len),
+                std::slice::from_raw_parts(a, a_len),
+                std::slice::from_raw_parts(a.add(a_len), b_len),
+                std::slice::from_raw_parts_mut(a.add(a_len + b_len), out_len),
             )
         }
     }

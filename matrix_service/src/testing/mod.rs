@@ -7,16 +7,22 @@
 //! - [`client`] and [`get`] talk to a running server over real sockets; [`fuzz_queries`] and
 //!   [`fuzz_bodies`] send it hostile input.
 //!
+//! - [`check_strategy`] runs one set of checks against every parallel strategy: every kind of
+//!   work equals a plain reference.
+//!
 //! One file a concern: `routes` (route checks), `process` (a server process and what `/proc`
-//! shows of it), `http_client` (a client, and fuzzing over real sockets).
+//! shows of it), `http_client` (a client, and fuzzing over real sockets), `strategies` (the
+//! strategies' checks).
 
 mod http_client;
 mod process;
 mod routes;
+mod strategies;
 
 pub use http_client::*;
 pub use process::*;
 pub use routes::*;
+pub use strategies::*;
 
 use std::time::Duration;
 
@@ -24,12 +30,15 @@ use actix_web::web::Data;
 
 use crate::admission::{Admission, AdmissionLimits};
 use crate::endpoint::Endpoint;
-use crate::engine::{AddEngine, AddError};
+use crate::engine::{Engine, WorkError};
 use crate::http::{Service, ServiceParts};
-use crate::matrix::{Matrix, Operands};
+use crate::matrix::{Matrix, elements};
 use crate::memory_budget::{DEFAULT_MAX_BODY_MEMORY, MemoryBudget};
 use crate::params::{DEFAULT_WORKERS, Limits};
+use crate::shapes::Shapes;
+use crate::task::{Operands, Task};
 use crate::upload::BodyRules;
+use crate::work::Work;
 
 /// The limits the handler checks run with.
 pub const TEST_LIMITS: Limits = Limits {
@@ -42,7 +51,7 @@ pub const TEST_LIMITS: Limits = Limits {
 pub const TEST_MAX_BODY_BYTES: usize = 4096;
 
 /// A service around `engine` on `endpoint` with [`TEST_LIMITS`] and [`TEST_MAX_BODY_BYTES`].
-pub fn test_service<E: AddEngine>(engine: E, endpoint: Endpoint) -> Data<Service<E>> {
+pub fn test_service<E: Engine>(engine: E, endpoint: Endpoint) -> Data<Service<E>> {
     let limits = AdmissionLimits {
         active_requests: 4,
         waiting_requests: 16,
@@ -63,17 +72,25 @@ pub fn test_service<E: AddEngine>(engine: E, endpoint: Endpoint) -> Data<Service
     Data::new(Service::new(engine, endpoint, parts))
 }
 
-/// Runs an addition kernel on `a` and `b` (same shape) and returns the sum as a matrix, with
-/// whatever else the kernel returns.
-pub fn add_matrices<T>(
+/// Runs a parallel strategy on `a` and `b` for `work`, with the inputs prepared as the server
+/// prepares them ([`Task::prepare`]), and returns the result as a matrix, with whatever else
+/// the strategy returns.
+///
+/// # Panics
+/// If the shapes do not fit `work`.
+pub fn compute_matrices<T>(
     a: &Matrix,
     b: &Matrix,
-    kernel: impl FnOnce(Operands<'_>, &mut [i64]) -> Result<T, AddError>,
-) -> Result<(Matrix, T), AddError> {
-    let mut sum = vec![0; a.len()];
-    let extra = kernel(Operands::of(a, b), &mut sum)?;
+    work: Work,
+    strategy: impl FnOnce(Operands<'_>, &mut [i64]) -> Result<T, WorkError>,
+) -> Result<(Matrix, T), WorkError> {
+    let shapes = Shapes::of(work, a.dim(), b.dim()).expect("shapes that fit the work");
+    let (mut a, mut b) = (elements(a).to_vec(), elements(b).to_vec());
+    let task = Task::prepare(work, shapes, &mut a, &mut b);
+    let mut out = vec![0; shapes.out_len()];
+    let extra = strategy(Operands::new(&a, &b, task), &mut out)?;
     Ok((
-        Matrix::from_shape_vec(a.dim(), sum).expect("the sum has the inputs' shape"),
+        Matrix::from_shape_vec(shapes.out, out).expect("the result has the task's shape"),
         extra,
     ))
 }

@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 
 use super::{TEST_MAX_BODY_BYTES, test_service};
 use crate::endpoint::Endpoint;
-use crate::engine::AddEngine;
+use crate::engine::Engine;
 use crate::http::{Service, routes};
 use crate::matrix::elements;
 
 /// Sends `request` through the real routes; returns the status, headers and body.
-async fn call<E: AddEngine>(service: &Data<Service<E>>, request: TestRequest) -> (StatusCode, HeaderMap, Vec<u8>) {
+async fn call<E: Engine>(service: &Data<Service<E>>, request: TestRequest) -> (StatusCode, HeaderMap, Vec<u8>) {
     let app = test::init_service(App::new().configure(routes(service.clone()))).await;
     let response = test::call_service(&app, request.to_request()).await;
     let (status, headers) = (response.status(), response.headers().clone());
@@ -22,7 +22,7 @@ async fn call<E: AddEngine>(service: &Data<Service<E>>, request: TestRequest) ->
 }
 
 /// Sends `request`, checks it is answered 200, and returns the answer's JSON.
-async fn answer_of<E: AddEngine>(service: &Data<Service<E>>, request: TestRequest) -> Value {
+async fn answer_of<E: Engine>(service: &Data<Service<E>>, request: TestRequest) -> Value {
     let (status, _, body) = call(service, request).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     json_of(&body)
@@ -33,8 +33,8 @@ pub(super) fn json_of(body: &[u8]) -> Value {
 }
 
 /// Checks every endpoint's good answers: the index page, `/healthz`, a seeded `GET` (its keys and
-/// values), and a `POST` with a known sum.
-pub async fn check_endpoints<E: AddEngine>(engine: E, endpoint: Endpoint) {
+/// values), a `POST` with a known sum, and the same for `io` and `matmul`.
+pub async fn check_endpoints<E: Engine>(engine: E, endpoint: Endpoint) {
     let service = test_service(engine, endpoint);
     let path = endpoint.path();
 
@@ -131,6 +131,29 @@ pub async fn check_endpoints<E: AddEngine>(engine: E, endpoint: Endpoint) {
         (&io["result"], &io["work"], &io["wait_ms"]),
         (&json!([[4, 6]]), &json!("io"), &json!(0))
     );
+
+    // matmul: the seed's product, and a posted 2x3 . 3x1 (the result has a's rows, b's columns).
+    let product = answer_of(
+        &service,
+        TestRequest::get().uri(&format!("{path}?n=30&workers=3&seed=5&work=matmul")),
+    )
+    .await;
+    let expected = crate::matrix::reference_product(&a, &b).unwrap();
+    assert_eq!(
+        (&product["work"], product["checksum"].as_i64(), product.get("wait_ms")),
+        (
+            &json!("matmul"),
+            Some(crate::matrix::checksum(elements(&expected))),
+            None
+        )
+    );
+    assert_eq!(product["sample"], json!(crate::matrix::sample(elements(&expected), 30)));
+    let body = json!({"a": [[1, 2, 3], [-4, 5, i64::MAX]], "b": [[1], [0], [1]], "work": "matmul", "workers": 8});
+    let product = answer_of(&service, TestRequest::post().uri(&path).set_json(body)).await;
+    assert_eq!(
+        (&product["result"], product["rows"].as_u64(), product["cols"].as_u64()),
+        (&json!([[4], [i64::MAX - 4]]), Some(2), Some(1))
+    );
 }
 
 /// One bad request and what its answer must say.
@@ -173,8 +196,8 @@ fn bad_requests(path: &str) -> Vec<BadRequest> {
         bad(get("seed=1e3"), "write it without a decimal point"),
         bad(get("x=1"), "unknown query parameter"),
         bad(get("x=1"), "allowed: n, workers, seed, work, wait_ms"),
-        bad(get("work="), r#"work must be one of add, io; got """#),
-        bad(get("work=sleep"), r#"work must be one of add, io; got "sleep""#),
+        bad(get("work="), r#"work must be one of add, matmul, io; got """#),
+        bad(get("work=sleep"), r#"work must be one of add, matmul, io; got "sleep""#),
         bad(
             get("work=io&wait_ms=10001"),
             "wait_ms must be a whole number from 0 to 10000",
@@ -183,11 +206,11 @@ fn bad_requests(path: &str) -> Vec<BadRequest> {
         bad(get("work=io&work=add"), "given 2 times"),
         bad(
             post(r#"{"a": [[1]], "b": [[1]], "work": "mul"}"#),
-            r#"work must be one of add, io; got "mul""#,
+            r#"work must be one of add, matmul, io; got "mul""#,
         ),
         bad(
             post(r#"{"a": [[1]], "b": [[1]], "work": 3}"#),
-            "work as a string, one of add, io",
+            "work as a string, one of add, matmul, io",
         ),
         bad(
             post(r#"{"a": [[1]], "b": [[1]], "wait_ms": 20000}"#),
@@ -204,7 +227,15 @@ fn bad_requests(path: &str) -> Vec<BadRequest> {
         ),
         bad(
             post(r#"{"a": [[1, 2]], "b": [[1, 2], [3, 4]]}"#),
-            "a is 1x2 but b is 2x2",
+            "a is 1x2 but b is 2x2; work=add needs two matrices of the same shape",
+        ),
+        bad(
+            post(r#"{"a": [[1, 2]], "b": [[1, 2]], "work": "matmul"}"#),
+            "work=matmul needs b to have as many rows as a has columns (2)",
+        ),
+        bad(
+            post(r#"{"a": [[1, 1], [4611686018427387904, 4611686018427387904]], "b": [[1], [1]], "work": "matmul"}"#),
+            "c[1][0], the sum of a[1][p] * b[p][0] over p, overflows a 64-bit integer",
         ),
         bad(post(r#"{"a": [], "b": []}"#), "a is empty"),
         bad(
@@ -253,7 +284,7 @@ fn bad_requests(path: &str) -> Vec<BadRequest> {
 
 /// Checks that every kind of bad input gets its status and a JSON error naming what was wrong,
 /// and that the service still answers afterwards.
-pub async fn check_bad_requests<E: AddEngine>(engine: E, endpoint: Endpoint) {
+pub async fn check_bad_requests<E: Engine>(engine: E, endpoint: Endpoint) {
     let service = test_service(engine, endpoint);
     for case in bad_requests(&endpoint.path()) {
         let (status, _, body) = call(&service, case.request).await;

@@ -35,8 +35,10 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid, pipe2};
 
+use matrix_service::{Band, Kernel};
+
 use crate::hooks::fault::ChildFault;
-use crate::protocol::{Job, Status};
+use crate::protocol::{BandSpec, Job, Status};
 use crate::slots::SlotPool;
 use crate::sys::{SlotMemory, thread_count};
 
@@ -200,15 +202,14 @@ impl Pool {
         &self.shared.slots
     }
 
-    /// Computes `sum = a + b` for the request in `slot` (A, B and the sum, `len` elements each,
-    /// in that order, at the slot's start), one job per band of rows of `cols` elements, by
+    /// Runs `kernel` on each of `bands` for the request in `slot` (A, B and the result start at
+    /// the slot-relative offsets `starts`), one job per band, each waiting `wait` first, by
     /// `deadline`. Blocking.
-    pub fn add(
+    pub fn compute(
         &self,
         slot: &mut SlotMemory,
-        len: usize,
-        cols: usize,
-        bands: impl Iterator<Item = Range<usize>>,
+        (kernel, starts): (Kernel, [usize; 3]),
+        bands: impl Iterator<Item = Band>,
         (wait, deadline): (Duration, Instant),
     ) -> Result<PoolAddition, PoolError> {
         let mut state = self.shared.lock();
@@ -218,18 +219,22 @@ impl Pool {
         if let (Some(why), true) = (&state.down, state.workers.is_empty()) {
             return Err(PoolError::Unavailable(why.clone()));
         }
-        let base = slot.start();
-        let bands: Vec<Range<usize>> = bands.collect();
+        let [a, b, out] = starts.map(|start| (slot.start() + start) as u64);
+        let bands: Vec<Band> = bands.collect();
         let mut ids = Vec::with_capacity(bands.len());
-        for rows in bands.iter().cloned() {
-            let offset = (base + rows.start * cols) as u64;
+        for band in &bands {
             let job = Job {
                 id: state.next_job,
-                a: offset,
-                b: offset + len as u64,
-                out: offset + 2 * len as u64,
-                len: (rows.len() * cols) as u64,
-                wait_us: u64::try_from(wait.as_micros()).unwrap_or(u64::MAX),
+                band: BandSpec {
+                    kernel,
+                    a: a + band.a.start as u64,
+                    a_len: band.a.len() as u64,
+                    b: b + band.b.start as u64,
+                    b_len: band.b.len() as u64,
+                    out: out + band.out.start as u64,
+                    out_len: band.out.len() as u64,
+                    wait_us: u64::try_from(wait.as_micros()).unwrap_or(u64::MAX),
+                },
             };
             state.next_job += 1;
             slot.lend();
@@ -265,7 +270,7 @@ impl Pool {
             checksum: 0,
         };
         let mut overflow = None;
-        for (rows, outcome) in bands.iter().zip(outcomes) {
+        for (band, outcome) in bands.iter().zip(outcomes) {
             let (status, checksum, pid) = match outcome.expect("collected in time") {
                 Outcome::Finished { status, checksum, pid } => (status, checksum, pid),
                 Outcome::Lost(why) => return Err(PoolError::Lost(why)),
@@ -273,7 +278,7 @@ impl Pool {
             };
             match status {
                 Status::Ok => {}
-                Status::Overflow => _ = overflow.get_or_insert_with(|| rows.clone()),
+                Status::Overflow => _ = overflow.get_or_insert_with(|| band.rows.clone()),
                 Status::BadJob | Status::Unknown(_) => {
                     return Err(PoolError::Lost(format!(
                         "pool worker {pid} answered {status:?} to a well-formed job"
