@@ -76,6 +76,8 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
     let ok: u64 = all.iter().map(|t| t.responses_2xx).sum();
     Some(ScenarioResult {
         server: server.to_owned(),
+        work: scenario.work,
+        wait_ms: scenario.wait_ms,
         concurrency: scenario.concurrency,
         n: scenario.n,
         workers: scenario.workers,
@@ -162,12 +164,12 @@ pub fn comparisons(trials: &[TrialRecord], results: &[ScenarioResult], servers: 
     comparisons
 }
 
-/// Sets each result's CPU per request as a multiple of the in-process work at its n.
+/// Sets each result's CPU per request as a multiple of the in-process work of its kind at its n.
 pub fn attach_work_costs(results: &mut [ScenarioResult], costs: &[WorkCost]) {
     for result in results {
         let work = costs
             .iter()
-            .find(|c| c.n == result.n)
+            .find(|c| c.n == result.n && c.work == result.work)
             .map(|c| c.cpu_ms)
             .filter(|ms| *ms > 0.0);
         result.cpu_vs_work = result.cpu_ms_per_request.zip(work).map(|(cpu, work)| cpu / work);
@@ -177,9 +179,11 @@ pub fn attach_work_costs(results: &mut [ScenarioResult], costs: &[WorkCost]) {
 /// A result's scenario.
 pub fn key(result: &ScenarioResult) -> ScenarioKey {
     ScenarioKey {
+        work: result.work,
         concurrency: result.concurrency,
         n: result.n,
         workers: result.workers,
+        wait_ms: result.wait_ms,
     }
 }
 

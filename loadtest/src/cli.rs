@@ -15,6 +15,7 @@ use crate::lab_servers::{ALL_LAB_SERVERS, LAB_SERVERS, LabServer, is_lab_name, l
 use crate::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec};
 use crate::summary::ScenarioKey;
 use crate::uploads::UploadsArgs;
+use crate::workload::WorkKind;
 
 /// Threads or processes: drives `oha` against the lab servers and reports which serves the
 /// matrix endpoint better, by how much, and why (tables, charts, conclusions).
@@ -58,6 +59,22 @@ pub struct Cli {
     /// Workers per request asked of the servers; a list sweeps it, e.g. 1,2,4,8,16,32,64.
     #[arg(long, value_delimiter = ',', default_values_t = [DEFAULT_WORKERS as u32], value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Vec<u32>,
+
+    /// The kinds of work asked of the servers: add (the original lab's sum, memory-bound),
+    /// matmul (C = A·B, CPU-bound), io (the sum after --wait-ms of waiting, IO-bound). A list
+    /// runs each, and with a --workers list sweeps both together: one chart per kind.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "add")]
+    pub work: Vec<WorkKind>,
+
+    /// Milliseconds each io request waits, spread over its bands (the servers' wait_ms).
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub wait_ms: u32,
+
+    /// The whole lab: add and matmul at n=500 with 20 connections, io at n=100 with
+    /// --wait-ms 100 and 64 connections, each at 1, 2, 4, 8, 16, 32 and 64 workers, on every
+    /// lab server, 3 trials of 2 s after a 1 s warm-up each (about 12 minutes with four servers).
+    #[arg(long, conflicts_with_all = ["work", "workers", "sizes", "concurrency", "quick", "trials", "duration", "requests", "warmup"])]
+    pub lab: bool,
 
     /// Matrix side n; a list sweeps it, e.g. 100,250,500,1000,2000.
     #[arg(long = "sizes", value_delimiter = ',', default_value = "500", value_parser = clap::value_parser!(u32).range(1..))]
@@ -164,9 +181,25 @@ fn pid_spec(raw: &str) -> Result<PidSpec, String> {
     }
 }
 
+/// `--lab`'s grid.
+const LAB_WORKERS: [u32; 7] = [1, 2, 4, 8, 16, 32, 64];
+const LAB_TRIALS: u32 = 3;
+const LAB_DURATION_SECS: f64 = 2.0;
+const LAB_WARMUP_SECS: f64 = 1.0;
+/// io at a small n, so the wait dominates, and with more connections than add's 20, so the
+/// servers have many waiting requests at once.
+const LAB_IO_N: u32 = 100;
+const LAB_IO_CONCURRENCY: u32 = 64;
+
 impl Cli {
     /// Checks the flags together and turns them into a plan.
-    pub fn plan(self, now_utc: &str) -> anyhow::Result<Plan> {
+    pub fn plan(mut self, now_utc: &str) -> anyhow::Result<Plan> {
+        if self.lab {
+            self.work = crate::workload::ALL_WORK.to_vec();
+            self.workers = LAB_WORKERS.to_vec();
+            self.wait_ms = self.wait_ms.max(1);
+            (self.trials, self.duration, self.warmup) = (LAB_TRIALS, LAB_DURATION_SECS, LAB_WARMUP_SECS);
+        }
         let swept: Vec<(SweepKind, &Vec<u32>)> = [
             (SweepKind::Concurrency, &self.concurrency),
             (SweepKind::Workers, &self.workers),
@@ -187,12 +220,34 @@ impl Cli {
         });
         // A sweep's headline scenario is the lab's default when the sweep includes it.
         let base = ScenarioKey {
+            work: WorkKind::Add,
             concurrency: headline(&self.concurrency, 20),
             n: headline(&self.sizes, matrix_service::params::DEFAULT_N as u32),
             workers: headline(&self.workers, DEFAULT_WORKERS as u32),
+            wait_ms: None,
         };
+        let works: Vec<WorkKind> = dedup(&self.work);
+        let work_bases = works
+            .iter()
+            .map(|&work| {
+                let key = ScenarioKey {
+                    work,
+                    wait_ms: (work == WorkKind::Io).then_some(self.wait_ms),
+                    ..base
+                };
+                match (self.lab, work) {
+                    (true, WorkKind::Io) => ScenarioKey {
+                        n: LAB_IO_N,
+                        concurrency: LAB_IO_CONCURRENCY,
+                        ..key
+                    },
+                    _ => key,
+                }
+            })
+            .collect::<Vec<_>>();
+        let base = work_bases[0];
         let mode = if self.quick {
-            if sweep.is_some() || self.requests.is_some() {
+            if sweep.is_some() || self.requests.is_some() || works.len() > 1 {
                 bail!(
                     "--quick runs exactly `oha -n 200 -c 20` once per server; drop the sweep and --requests, or drop --quick"
                 );
@@ -231,6 +286,18 @@ impl Cli {
                 base
             },
             sweep,
+            works: if self.quick {
+                work_bases
+                    .iter()
+                    .map(|key| ScenarioKey {
+                        concurrency: 20,
+                        ..*key
+                    })
+                    .collect()
+            } else {
+                work_bases
+            },
+            lab_grid: self.lab,
             out_dir,
             oha: self.oha,
             lab,
@@ -330,7 +397,7 @@ fn headline(values: &[u32], default: u32) -> u32 {
     if values.contains(&default) { default } else { values[0] }
 }
 
-fn dedup(values: &[u32]) -> Vec<u32> {
+fn dedup<T: PartialEq + Copy>(values: &[T]) -> Vec<T> {
     let mut seen = Vec::new();
     for v in values {
         if !seen.contains(v) {
@@ -366,6 +433,8 @@ mod tests {
         assert_eq!(
             plan.base,
             ScenarioKey {
+                work: crate::workload::WorkKind::Add,
+                wait_ms: None,
                 concurrency: 20,
                 n: 500,
                 workers: 4
@@ -401,11 +470,66 @@ mod tests {
         assert_eq!(
             scenarios[3],
             ScenarioKey {
+                work: crate::workload::WorkKind::Add,
+                wait_ms: None,
                 concurrency: 20,
                 n: 500,
                 workers: 8
             }
         );
+    }
+
+    #[test]
+    fn work_kinds_are_swept_together_with_the_workers() {
+        let swept = plan(&["--work", "add,io,matmul,io", "--workers", "1,2", "--wait-ms", "40"]).unwrap();
+        let got: Vec<(WorkKind, u32, Option<u32>)> = swept
+            .scenarios()
+            .iter()
+            .map(|s| (s.work, s.workers, s.wait_ms))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (WorkKind::Add, 1, None),
+                (WorkKind::Add, 2, None),
+                (WorkKind::Io, 1, Some(40)),
+                (WorkKind::Io, 2, Some(40)),
+                (WorkKind::Matmul, 1, None),
+                (WorkKind::Matmul, 2, None),
+            ]
+        );
+        assert!(!swept.lab_grid);
+        let at_default = |key: ScenarioKey| swept.extra_targets_join(ScenarioKey { workers: 4, ..key });
+        assert!(at_default(swept.scenarios()[0]));
+        assert!(!at_default(swept.scenarios()[2]), "a --target is sent add's URL only");
+        assert!(plan(&["--work", "sleep"]).is_err());
+    }
+
+    #[test]
+    fn the_lab_is_every_kind_at_every_worker_count_with_io_at_its_own_size() {
+        let lab = plan(&["--lab"]).unwrap();
+        let scenarios = lab.scenarios();
+        assert_eq!(scenarios.len(), 3 * 7);
+        assert!(lab.lab_grid && lab.trials == 3 && lab.warmup == Some(Duration::from_secs(1)));
+        assert_eq!(lab.trial_load, crate::plan::TrialLoad::Duration(Duration::from_secs(2)));
+        let io: Vec<_> = scenarios.iter().filter(|s| s.work == WorkKind::Io).collect();
+        assert_eq!(io.len(), 7);
+        assert!(
+            io.iter()
+                .all(|s| (s.n, s.concurrency, s.wait_ms) == (100, 64, Some(100)))
+        );
+        let matmul = scenarios.iter().filter(|s| s.work == WorkKind::Matmul);
+        let workers: Vec<u32> = matmul.clone().map(|s| s.workers).collect();
+        assert_eq!(workers, [1, 2, 4, 8, 16, 32, 64]);
+        assert!(matmul.clone().all(|s| (s.n, s.concurrency) == (500, 20)));
+        assert_eq!(lab.lab.len(), 4, "every lab server");
+        for clash in [
+            &["--lab", "--workers", "2"][..],
+            &["--lab", "--trials", "5"],
+            &["--lab", "--quick"],
+        ] {
+            assert!(plan(clash).is_err(), "{clash:?}");
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod trial;
 pub mod uploads;
 pub mod verify;
 pub mod work_cost;
+pub mod workload;
 
 #[cfg(test)]
 mod testdata;
@@ -84,11 +85,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let measuring = Instant::now();
     let probes = verify::verify(&targets, &plan.scenarios(), |s| plan.extra_targets_join(s), &client)?;
     eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");
-    let mut sizes: Vec<u32> = plan.scenarios().iter().map(|s| s.n).collect();
+    let mut sizes: Vec<(workload::WorkKind, u32)> = plan.scenarios().iter().map(|s| (s.work, s.n)).collect();
     sizes.dedup();
     let work_before = sizes
         .iter()
-        .map(|n| work_cost::measure(*n))
+        .map(|(work, n)| work_cost::measure(*work, *n))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let machine = machine::describe(workspace.as_deref());
@@ -105,10 +106,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     // a busy or throttled machine (another process, a noisy neighbour) only ever inflates it.
     let mut work_costs = Vec::with_capacity(work_before.len());
     for before in work_before {
-        let after = work_cost::measure(before.n)?;
+        let after = work_cost::measure(before.work, before.n)?;
         eprintln!(
-            "in-process work at n={}: {:.2} ms of CPU before the trials, {:.2} ms after (generate and add, one thread)",
-            before.n, before.cpu_ms, after.cpu_ms
+            "in-process {} at n={}: {:.2} ms of CPU before the trials, {:.2} ms after (generate and compute, one thread)",
+            before.work.name(),
+            before.n,
+            before.cpu_ms,
+            after.cpu_ms
         );
         work_costs.push(before.lower(after));
     }
@@ -265,5 +269,9 @@ fn design(plan: &Plan) -> Design {
         concurrency: plan.base.concurrency,
         n: plan.base.n,
         workers: plan.base.workers,
+        work: plan.base.work,
+        wait_ms: plan.base.wait_ms,
+        works: plan.works.iter().map(|key| key.work).collect(),
+        lab: plan.lab_grid,
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::lab_servers::LabServer;
 use crate::summary::ScenarioKey;
+use crate::workload::WorkKind;
 
 /// Quick look or measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,9 +136,16 @@ pub struct Plan {
     pub trial_load: TrialLoad,
     /// Warm-up per server and scenario (discarded), if any.
     pub warmup: Option<Duration>,
-    /// The scenario when nothing is swept; the fixed values when something is.
+    /// The scenario when nothing is swept; the fixed values when something is. Its `work` is
+    /// the first of `works`.
     pub base: ScenarioKey,
     pub sweep: Option<Sweep>,
+    /// The kinds of work (`--work`), each swept the same way: the one sweep of two variables.
+    /// Each has its own base: `base` with its `work` (and `wait_ms` for `io`), and under
+    /// `--lab` io's own n and connections.
+    pub works: Vec<ScenarioKey>,
+    /// Whether this is the `--lab` grid.
+    pub lab_grid: bool,
     pub out_dir: PathBuf,
     pub oha: Option<PathBuf>,
     /// The lab servers taking part (`--servers`), in the order of [`crate::lab_servers::LAB_SERVERS`].
@@ -150,16 +158,18 @@ pub struct Plan {
 impl Plan {
     /// The scenarios, in the order they run.
     pub fn scenarios(&self) -> Vec<ScenarioKey> {
-        match &self.sweep {
-            None => vec![self.base],
-            Some(sweep) => sweep.values.iter().map(|v| sweep.kind.apply(self.base, *v)).collect(),
-        }
+        let swept = |base: ScenarioKey| match &self.sweep {
+            None => vec![base],
+            Some(sweep) => sweep.values.iter().map(|v| sweep.kind.apply(base, *v)).collect(),
+        };
+        self.works.iter().flat_map(|base| swept(*base)).collect()
     }
 
     /// Whether a `--target` server (which is sent its URL as given) takes part in `scenario`:
-    /// only where n and workers are the defaults its URL implies.
+    /// only where the work, n and workers are the defaults its URL implies.
     pub fn extra_targets_join(&self, scenario: ScenarioKey) -> bool {
-        scenario.n == matrix_service::params::DEFAULT_N as u32
+        scenario.work == WorkKind::Add
+            && scenario.n == matrix_service::params::DEFAULT_N as u32
             && scenario.workers == matrix_service::params::DEFAULT_WORKERS as u32
     }
 }

@@ -34,7 +34,13 @@ impl Target {
     /// The URL the load for `scenario` goes to.
     pub fn url_for(&self, scenario: ScenarioKey) -> String {
         if self.lab {
-            format!("{}?n={}&workers={}", self.endpoint, scenario.n, scenario.workers)
+            format!(
+                "{}?n={}&workers={}{}",
+                self.endpoint,
+                scenario.n,
+                scenario.workers,
+                scenario.work.query(scenario.wait_ms)
+            )
         } else {
             self.endpoint.clone()
         }
@@ -351,6 +357,8 @@ mod tests {
     #[test]
     fn only_lab_servers_get_scenario_parameters() {
         let key = ScenarioKey {
+            work: crate::workload::WorkKind::Add,
+            wait_ms: None,
             concurrency: 20,
             n: 100,
             workers: 2,

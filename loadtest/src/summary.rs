@@ -7,6 +7,7 @@
 //! [`ScenarioResult`] up to `peak_memory_bytes`, `results` and `oha_version` are part of the
 //! lab's contract (`docs/harness.md`, "What it writes"); the rest may grow.
 
+use crate::workload::WorkKind;
 use serde::{Deserialize, Serialize};
 
 use crate::stats::{Ratio, Stats};
@@ -107,6 +108,30 @@ pub struct Design {
     /// Matrix side and workers asked of the servers when they are not swept.
     pub n: u32,
     pub workers: u32,
+    /// The kind of work of the headline scenario (the first of `--work`), and io's wait.
+    #[serde(default)]
+    pub work: WorkKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u32>,
+    /// Every kind of work the run asked for (`--work`), each swept alike.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub works: Vec<WorkKind>,
+    /// Whether the run was `--lab`'s grid.
+    #[serde(default)]
+    pub lab: bool,
+}
+
+impl Design {
+    /// The headline scenario.
+    pub fn base(&self) -> ScenarioKey {
+        ScenarioKey {
+            work: self.work,
+            concurrency: self.concurrency,
+            n: self.n,
+            workers: self.workers,
+            wait_ms: self.wait_ms,
+        }
+    }
 }
 
 /// The timings a lab server reports in its answers (`generation_time_sec`,
@@ -129,9 +154,15 @@ pub struct Probe {
 /// One scenario: a server under one load and parameter set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ScenarioKey {
+    /// The kind of work asked for (`add` in runs from before there were others).
+    #[serde(default)]
+    pub work: WorkKind,
     pub concurrency: u32,
     pub n: u32,
     pub workers: u32,
+    /// An `io` scenario's `wait_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u32>,
 }
 
 /// The raw figures of one trial (one oha run against one server).
@@ -191,6 +222,11 @@ pub struct TrialRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
     pub server: String,
+    /// The kind of work (`add` in runs from before there were others).
+    #[serde(default)]
+    pub work: WorkKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u32>,
     pub concurrency: u32,
     pub n: u32,
     pub workers: u32,

@@ -5,6 +5,8 @@ use crate::summary::{Design, Machine, Probe, RunSummary, ScenarioKey, ServerInfo
 
 /// The lab's default scenario: 20 connections, n=500, 4 workers.
 pub const KEY: ScenarioKey = ScenarioKey {
+    work: crate::workload::WorkKind::Add,
+    wait_ms: None,
     concurrency: 20,
     n: 500,
     workers: 4,
@@ -168,6 +170,10 @@ fn probe(name: &str, execution_ms: f64) -> Probe {
 /// `-z 5s` at 20 connections, n=500 and 4 workers unless swept, after a warm-up.
 fn design(measured_trials: u32, sweep: Option<&str>) -> Design {
     Design {
+        work: crate::workload::WorkKind::Add,
+        wait_ms: None,
+        works: Vec::new(),
+        lab: false,
         mode: "measured".into(),
         load: "-z 5s".into(),
         warmup_trials: 1,
@@ -200,6 +206,7 @@ fn facts(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunFac
         design,
         probes,
         work_costs: vec![WorkCost {
+            work: crate::workload::WorkKind::Add,
             n: 500,
             cpu_ms: 1.25,
             iterations: 50,

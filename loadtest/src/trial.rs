@@ -6,6 +6,7 @@
 //! `-n`, every request was answered. Invalid trials are kept in the data and left out of the
 //! aggregates, with their reasons.
 
+use crate::workload::WorkKind;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -88,8 +89,14 @@ impl TrialRunner<'_> {
             .with_context(|| format!("sampling the {} server's processes", target.name))?;
         target.check_alive()?;
 
+        // The work is named unless it is the original lab's `add`, so runs of one kind keep
+        // their file names and runs of several never overwrite one kind's files with another's.
+        let work = match scenario.work {
+            WorkKind::Add => String::new(),
+            other => format!("{}_", other.name()),
+        };
         let raw_file = format!(
-            "raw/{}_c{}_n{}_w{}_{}{}.json",
+            "raw/{}_{work}c{}_n{}_w{}_{}{}.json",
             target.name,
             scenario.concurrency,
             scenario.n,
@@ -336,6 +343,8 @@ mod tests {
             wall_secs: 2.0,
         };
         let key = ScenarioKey {
+            work: crate::workload::WorkKind::Add,
+            wait_ms: None,
             concurrency: 20,
             n: 500,
             workers: 4,

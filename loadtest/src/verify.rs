@@ -167,6 +167,8 @@ mod tests {
     use serde_json::json;
 
     const KEY: ScenarioKey = ScenarioKey {
+        work: crate::workload::WorkKind::Add,
+        wait_ms: None,
         concurrency: 20,
         n: 500,
         workers: 4,

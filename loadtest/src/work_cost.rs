@@ -1,6 +1,7 @@
 //! The in-process cost of one request's work, measured in the same run as the load: generating
-//! two n x n matrices of values in 0..100 and adding them, on one thread, with the servers' own
-//! code (`matrix_service`), reusing buffers as the servers do. It is the floor a server's CPU per
+//! two n x n matrices of values in 0..100 and adding (or, for `matmul`, multiplying) them, on
+//! one thread, with the servers' own code (`matrix_service`), reusing buffers as the servers do.
+//! An `io` request's CPU is an `add`'s: its wait holds none. It is the floor a server's CPU per
 //! request is compared against: `CPU ms per request / work ms` says how much a server spends
 //! beyond the work itself (HTTP, JSON, threads or processes, copies).
 //!
@@ -10,15 +11,20 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use matrix_service::matrix::{add_into, generate_into};
+use matrix_service::matrix::generate_into;
+use matrix_service::{Shapes, Task, Work};
 use nix::time::{ClockId, clock_gettime};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::median;
+use crate::workload::WorkKind;
 
 /// The cost of one request's work at one matrix size.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct WorkCost {
+    /// The kind of work (`add` in runs from before there were others).
+    #[serde(default)]
+    pub work: WorkKind,
     pub n: u32,
     /// Median CPU time of one generate-and-add, in ms.
     pub cpu_ms: f64,
@@ -38,13 +44,18 @@ const MIN_ITERATIONS: usize = 10;
 const MAX_ITERATIONS: usize = 200;
 const BUDGET: Duration = Duration::from_millis(1500);
 
-/// Measures the work at side `n`.
-pub fn measure(n: u32) -> anyhow::Result<WorkCost> {
+/// Measures `work` at side `n`.
+pub fn measure(work: WorkKind, n: u32) -> anyhow::Result<WorkCost> {
     let side = n as usize;
-    let (mut a, mut b, mut sum) = (
-        vec![0i64; side * side],
-        vec![0i64; side * side],
-        vec![0i64; side * side],
+    let kind = match work {
+        WorkKind::Add | WorkKind::Io => Work::Add,
+        WorkKind::Matmul => Work::Matmul,
+    };
+    let shapes = Shapes::square(kind, side);
+    let (mut a, mut b, mut out) = (
+        vec![0i64; shapes.a_len()],
+        vec![0i64; shapes.b_len()],
+        vec![0i64; shapes.out_len()],
     );
     let mut samples = Vec::new();
     let started = Instant::now();
@@ -52,8 +63,9 @@ pub fn measure(n: u32) -> anyhow::Result<WorkCost> {
     for round in 0..MAX_ITERATIONS + 2 {
         let before = thread_cpu()?;
         generate_into(Some(round as u64), &mut a, &mut b);
-        black_box(add_into(&a, &b, &mut sum));
-        black_box(&sum);
+        let task = Task::prepare(kind, shapes, &mut a, &mut b);
+        black_box(task.kernel.run(&a, &b, &mut out));
+        black_box(&out);
         let after = thread_cpu()?;
         if round >= 2 {
             samples.push((after - before).as_secs_f64() * 1000.0);
@@ -64,6 +76,7 @@ pub fn measure(n: u32) -> anyhow::Result<WorkCost> {
     }
     let cpu_ms = median(&samples).expect("at least MIN_ITERATIONS samples");
     Ok(WorkCost {
+        work,
         n,
         cpu_ms,
         iterations: samples.len() as u32,
@@ -82,6 +95,7 @@ mod tests {
     #[test]
     fn the_lower_of_two_measurements_is_kept() {
         let cost = |cpu_ms| WorkCost {
+            work: WorkKind::Add,
             n: 500,
             cpu_ms,
             iterations: 10,
@@ -92,9 +106,12 @@ mod tests {
 
     #[test]
     fn the_work_costs_more_for_a_bigger_matrix() {
-        let small = measure(20).unwrap();
-        let large = measure(400).unwrap();
+        let small = measure(WorkKind::Add, 20).unwrap();
+        let large = measure(WorkKind::Add, 400).unwrap();
         assert!(small.iterations >= MIN_ITERATIONS as u32 && large.iterations >= MIN_ITERATIONS as u32);
         assert!(small.cpu_ms > 0.0 && large.cpu_ms > small.cpu_ms, "{small:?} {large:?}");
+        // A product does n times the arithmetic of a sum on the same data.
+        let product = measure(WorkKind::Matmul, 400).unwrap();
+        assert!(product.cpu_ms > large.cpu_ms, "{product:?} {large:?}");
     }
 }

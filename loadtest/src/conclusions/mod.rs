@@ -5,7 +5,8 @@
 //!
 //! Each kind of finding has its file: `throughput` (who served more), `costs` (why: CPU,
 //! the servers' own timings, memory), `tails` (p99 against p50), `sweeps` (what a sweep
-//! shows, and how CPU scales with n) and `warnings`. This file holds the entry point and the
+//! shows, and how CPU scales with n), `workloads` (a sweep of workers for each kind of work)
+//! and `warnings`. This file holds the entry point and the
 //! look-ups and phrases they share.
 
 mod costs;
@@ -13,6 +14,7 @@ mod sweeps;
 mod tails;
 mod throughput;
 mod warnings;
+mod workloads;
 
 pub use warnings::warnings;
 
@@ -37,7 +39,17 @@ pub fn conclusions(summary: &RunSummary) -> Vec<String> {
         out.extend(costs::memory(summary, scenario));
     }
     if let Some(sweep) = &summary.design.sweep {
-        out.extend(sweeps::findings(summary, sweep, &scenarios));
+        // The one-variable findings are about the headline's kind of work; a sweep of several
+        // kinds gets its findings per kind.
+        let headline: Vec<ScenarioKey> = scenarios
+            .iter()
+            .copied()
+            .filter(|s| s.work == summary.design.work)
+            .collect();
+        out.extend(sweeps::findings(summary, sweep, &headline));
+        if sweep == "workers" && summary.design.works.len() > 1 {
+            out.extend(workloads::findings(summary, &scenarios));
+        }
     }
     if out.is_empty() {
         out.push("No valid measured trial: nothing can be concluded. See the warnings.".into());
@@ -58,11 +70,7 @@ fn scenario_order(results: &[ScenarioResult]) -> Vec<ScenarioKey> {
 
 /// The scenario the headline is about: the design's base scenario if it ran, else the first.
 fn main_scenario(summary: &RunSummary, scenarios: &[ScenarioKey]) -> Option<ScenarioKey> {
-    let base = ScenarioKey {
-        concurrency: summary.design.concurrency,
-        n: summary.design.n,
-        workers: summary.design.workers,
-    };
+    let base = summary.design.base();
     scenarios
         .iter()
         .copied()
@@ -102,8 +110,12 @@ fn probe<'a>(summary: &'a RunSummary, server: &str, scenario: ScenarioKey) -> Op
 }
 
 fn describe(scenario: ScenarioKey) -> String {
+    let work = match scenario.work {
+        crate::workload::WorkKind::Add => String::new(),
+        other => format!("{}, ", other.name()),
+    };
     format!(
-        "n={}, workers={}, {} connections",
+        "{work}n={}, workers={}, {} connections",
         scenario.n, scenario.workers, scenario.concurrency
     )
 }

@@ -1,6 +1,7 @@
 //! `report.md`: what a person reads. Conclusions first, then the tables they rest on, the charts,
 //! the warnings, how it was measured, and every trial.
 
+use crate::workload::WorkKind;
 use std::fmt::Write;
 
 use crate::report::table::number;
@@ -146,8 +147,14 @@ fn bullets(md: &mut String, lines: &[String]) {
     md.push('\n');
 }
 
+/// `c=20 n=500 w=4`, with the work when it is not the original lab's `add`.
 fn scenario(key: ScenarioKey) -> String {
-    format!("c={} n={} w={}", key.concurrency, key.n, key.workers)
+    let work = match key.work {
+        WorkKind::Add => String::new(),
+        WorkKind::Io => format!("io (wait {} ms) ", key.wait_ms.unwrap_or(0)),
+        other => format!("{} ", other.name()),
+    };
+    format!("{work}c={} n={} w={}", key.concurrency, key.n, key.workers)
 }
 
 fn mib(bytes: Option<u64>) -> String {

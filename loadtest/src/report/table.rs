@@ -13,6 +13,7 @@ pub fn comparison_table(summary: &RunSummary) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic);
     table.set_header([
         "server",
+        "work",
         "c",
         "n",
         "workers",
@@ -34,6 +35,7 @@ pub fn comparison_table(summary: &RunSummary) -> Table {
             .map_or_else(|| "-".into(), |s| format!("{:.0} to {:.0}", s.min, s.max));
         table.add_row([
             r.server.clone(),
+            r.work.name().to_owned(),
             r.concurrency.to_string(),
             r.n.to_string(),
             r.workers.to_string(),
@@ -53,7 +55,7 @@ pub fn comparison_table(summary: &RunSummary) -> Table {
             format!("{:.1}%", r.success_rate * 100.0),
         ]);
     }
-    for column in 1..14 {
+    for column in 2..15 {
         if let Some(column) = table.column_mut(column) {
             column.set_cell_alignment(CellAlignment::Right);
         }

@@ -5,6 +5,7 @@
 
 use crate::stats::{self, Stats};
 use crate::summary::{RunSummary, ScenarioKey, ScenarioResult, TrialRecord};
+use crate::workload::WorkKind;
 
 use super::{BYTES_PER_MIB, Servers};
 
@@ -67,20 +68,11 @@ impl Point {
 
 /// The scenario that is not swept: the design's own concurrency, n and workers.
 pub(super) fn fixed_key(summary: &RunSummary) -> ScenarioKey {
-    let d = &summary.design;
-    ScenarioKey {
-        concurrency: d.concurrency,
-        n: d.n,
-        workers: d.workers,
-    }
+    summary.design.base()
 }
 
 fn key_of(result: &ScenarioResult) -> ScenarioKey {
-    ScenarioKey {
-        concurrency: result.concurrency,
-        n: result.n,
-        workers: result.workers,
-    }
+    crate::aggregate::key(result)
 }
 
 fn result_for<'a>(summary: &'a RunSummary, server: &str, key: ScenarioKey) -> Option<&'a ScenarioResult> {
@@ -289,6 +281,7 @@ pub(super) fn memory_chart(summary: &RunSummary, servers: &Servers) -> Option<Ba
 #[derive(Clone, Copy)]
 pub(super) enum SweepFigure {
     Rps,
+    P50,
     P99,
 }
 
@@ -296,6 +289,10 @@ impl SweepFigure {
     fn of(self, result: &ScenarioResult) -> (Option<f64>, Option<Stats>) {
         match self {
             Self::Rps => (result.rps_median.or(result.rps.map(|s| s.median)), result.rps),
+            Self::P50 => (
+                result.latency_p50_ms.or(result.latency_p50.map(|s| s.median)),
+                result.latency_p50,
+            ),
             Self::P99 => (
                 result.latency_p99_ms.or(result.latency_p99.map(|s| s.median)),
                 result.latency_p99,
@@ -304,25 +301,55 @@ impl SweepFigure {
     }
 }
 
-/// The swept parameter's value in `result`, if `result` belongs to the sweep (its other two
-/// parameters are the design's).
-fn swept_value(summary: &RunSummary, axis: &str, result: &ScenarioResult) -> Option<u32> {
-    let fixed = fixed_key(summary);
+/// The swept parameter's value in `result`, if `result` belongs to the sweep: its other
+/// parameters are `fixed`'s.
+fn swept_value(fixed: ScenarioKey, axis: &str, result: &ScenarioResult) -> Option<u32> {
     let key = key_of(result);
-    match axis {
-        "concurrency" => (key.n == fixed.n && key.workers == fixed.workers).then_some(key.concurrency),
-        "workers" => (key.n == fixed.n && key.concurrency == fixed.concurrency).then_some(key.workers),
-        "n" => (key.concurrency == fixed.concurrency && key.workers == fixed.workers).then_some(key.n),
-        _ => None,
+    let (value, rest) = match axis {
+        "concurrency" => (
+            key.concurrency,
+            ScenarioKey {
+                concurrency: fixed.concurrency,
+                ..key
+            },
+        ),
+        "workers" => (
+            key.workers,
+            ScenarioKey {
+                workers: fixed.workers,
+                ..key
+            },
+        ),
+        "n" => (key.n, ScenarioKey { n: fixed.n, ..key }),
+        _ => return None,
+    };
+    (rest == fixed).then_some(value)
+}
+
+/// The fixed parameters of `work`'s sweep: the design's, or, for another kind of work than the
+/// headline's, those its results ran with (under `--lab`, io has its own n and connections).
+fn fixed_for(summary: &RunSummary, work: Option<WorkKind>) -> Option<ScenarioKey> {
+    let base = fixed_key(summary);
+    match work {
+        None => Some(base),
+        Some(work) if work == base.work => Some(base),
+        Some(work) => summary.results.iter().find(|r| r.work == work).map(key_of),
     }
 }
 
-pub(super) fn sweep_chart(summary: &RunSummary, servers: &Servers, figure: SweepFigure) -> Option<LineChart> {
+/// The sweep's chart of `figure`, for one kind of work (`None`: the headline's, in a run of one
+/// kind).
+pub(super) fn sweep_chart(
+    summary: &RunSummary,
+    servers: &Servers,
+    (figure, work): (SweepFigure, Option<WorkKind>),
+) -> Option<LineChart> {
     let axis = summary.design.sweep.as_deref()?;
+    let fixed = fixed_for(summary, work)?;
     let mut x_values: Vec<u32> = summary
         .results
         .iter()
-        .filter_map(|r| swept_value(summary, axis, r))
+        .filter_map(|r| swept_value(fixed, axis, r))
         .collect();
     x_values.sort_unstable();
     x_values.dedup();
@@ -334,7 +361,7 @@ pub(super) fn sweep_chart(summary: &RunSummary, servers: &Servers, figure: Sweep
                 .iter()
                 .filter(|r| r.server == name)
                 .filter_map(|r| {
-                    let x = x_values.binary_search(&swept_value(summary, axis, r)?).ok()?;
+                    let x = x_values.binary_search(&swept_value(fixed, axis, r)?).ok()?;
                     let (value, stats) = figure.of(r);
                     Some(Point {
                         x,
@@ -356,16 +383,28 @@ pub(super) fn sweep_chart(summary: &RunSummary, servers: &Servers, figure: Sweep
         "workers" => "workers per request",
         _ => "matrix side n",
     };
+    let of_work = work.map_or(String::new(), |w| format!("{} ({}): ", w.name(), w.bound()));
+    let throughput = if work.is_some() { "throughput" } else { "Throughput" };
     let (title, y_desc) = match figure {
         SweepFigure::Rps => (
-            format!("Throughput by {axis} (2xx responses per second)"),
+            format!("{of_work}{throughput} by {axis} (2xx responses per second)"),
             "requests per second",
         ),
-        SweepFigure::P99 => (format!("p99 latency by {axis} (ms)"), "p99 latency (ms)"),
+        SweepFigure::P50 => (format!("{of_work}p50 latency by {axis} (ms)"), "p50 latency (ms)"),
+        SweepFigure::P99 => (format!("{of_work}p99 latency by {axis} (ms)"), "p99 latency (ms)"),
+    };
+    let subtitle = match work {
+        Some(_) => format!(
+            "n={}, {} connections{}; whiskers: min-max of the trials",
+            fixed.n,
+            fixed.concurrency,
+            fixed.wait_ms.map_or(String::new(), |w| format!(", wait_ms={w}"))
+        ),
+        None => subtitle(summary, Some(axis)),
     };
     let labels = Labels {
         title,
-        subtitle: subtitle(summary, Some(axis)),
+        subtitle,
         x_desc: axis_desc.into(),
         y_desc: y_desc.into(),
     };

@@ -24,6 +24,7 @@ use anyhow::{Context, Result};
 use plotters::prelude::*;
 
 use crate::summary::RunSummary;
+use crate::workload::WorkKind;
 
 use data::{BarChart, LineChart, SweepFigure, cpu_chart, latency_chart, memory_chart, sweep_chart, throughput_chart};
 use draw::{draw_bars, draw_lines};
@@ -68,20 +69,37 @@ const BYTES_PER_MIB: f64 = 1024.0 * 1024.0;
 /// left out of that chart. `dir` is created if needed.
 pub fn write_charts(summary: &RunSummary, dir: &Path) -> Result<Vec<String>> {
     let servers = Servers::of(summary);
-    let charts = [
-        ("throughput.svg", throughput_chart(summary, &servers).map(Chart::Bars)),
-        ("latency.svg", latency_chart(summary, &servers).map(Chart::Bars)),
-        ("cpu_per_request.svg", cpu_chart(summary, &servers).map(Chart::Bars)),
-        ("memory.svg", memory_chart(summary, &servers).map(Chart::Bars)),
+    let mut charts = vec![
         (
-            "sweep_rps.svg",
-            sweep_chart(summary, &servers, SweepFigure::Rps).map(Chart::Lines),
+            "throughput.svg".to_owned(),
+            throughput_chart(summary, &servers).map(Chart::Bars),
         ),
+        ("latency.svg".into(), latency_chart(summary, &servers).map(Chart::Bars)),
         (
-            "sweep_latency_p99.svg",
-            sweep_chart(summary, &servers, SweepFigure::P99).map(Chart::Lines),
+            "cpu_per_request.svg".into(),
+            cpu_chart(summary, &servers).map(Chart::Bars),
         ),
+        ("memory.svg".into(), memory_chart(summary, &servers).map(Chart::Bars)),
     ];
+    if summary.design.works.len() > 1 || summary.design.work != WorkKind::Add {
+        // Several kinds of work: one pair of sweep charts per kind.
+        for &work in &summary.design.works {
+            for (figure, name) in [(SweepFigure::Rps, "rps"), (SweepFigure::P50, "latency_p50")] {
+                let chart = sweep_chart(summary, &servers, (figure, Some(work))).map(Chart::Lines);
+                charts.push((format!("sweep_{}_{name}.svg", work.name()), chart));
+            }
+        }
+    } else {
+        for (figure, file) in [
+            (SweepFigure::Rps, "sweep_rps.svg"),
+            (SweepFigure::P99, "sweep_latency_p99.svg"),
+        ] {
+            charts.push((
+                file.into(),
+                sweep_chart(summary, &servers, (figure, None)).map(Chart::Lines),
+            ));
+        }
+    }
     let mut written = Vec::new();
     for (file, chart) in charts {
         let Some(chart) = chart else { continue };
@@ -89,9 +107,9 @@ pub fn write_charts(summary: &RunSummary, dir: &Path) -> Result<Vec<String>> {
             .render(&servers)
             .with_context(|| format!("drawing chart {file}"))?;
         fs::create_dir_all(dir).with_context(|| format!("creating chart directory {}", dir.display()))?;
-        let path = dir.join(file);
+        let path = dir.join(&file);
         fs::write(&path, svg).with_context(|| format!("writing chart {}", path.display()))?;
-        written.push(file.to_owned());
+        written.push(file);
     }
     Ok(written)
 }

@@ -21,6 +21,10 @@ const SWEEP_CHARTS: [(&str, &str); 2] = [
 
 fn design(sweep: Option<&str>) -> Design {
     Design {
+        work: crate::workload::WorkKind::Add,
+        wait_ms: None,
+        works: Vec::new(),
+        lab: false,
         mode: "measured".into(),
         load: "-z 5s".into(),
         warmup_trials: 1,
@@ -113,6 +117,8 @@ fn result_of(server: &str, key: ScenarioKey, trials: &[TrialRecord]) -> Scenario
     let cpu = stats::stats(&pick(|t| t.cpu_ms_per_request));
     ScenarioResult {
         server: server.into(),
+        work: key.work,
+        wait_ms: key.wait_ms,
         concurrency: key.concurrency,
         n: key.n,
         workers: key.workers,
@@ -165,6 +171,8 @@ pub(crate) fn fake_summary(sweep: bool) -> RunSummary {
     let concurrencies: &[u32] = if sweep { &[1, 4, 20, 64] } else { &[20] };
     for &concurrency in concurrencies {
         let key = ScenarioKey {
+            work: crate::workload::WorkKind::Add,
+            wait_ms: None,
             concurrency,
             n: 500,
             workers: 4,
@@ -268,6 +276,62 @@ fn a_sweep_adds_one_line_per_server_over_the_swept_values() {
 }
 
 #[test]
+fn a_sweep_of_several_kinds_of_work_draws_a_pair_of_charts_per_kind() {
+    use crate::workload::WorkKind;
+    let mut summary = empty_summary(design(Some("workers")), &["threading", "multiprocessing"]);
+    summary.design.works = vec![WorkKind::Add, WorkKind::Io];
+    for (work, n, wait_ms) in [(WorkKind::Add, 500, None), (WorkKind::Io, 100, Some(100))] {
+        for workers in [1, 2, 4] {
+            let key = ScenarioKey {
+                work,
+                wait_ms,
+                concurrency: 20,
+                n,
+                workers,
+            };
+            let rps = if work == WorkKind::Io {
+                180.0 * f64::from(workers)
+            } else {
+                900.0
+            };
+            add_scenario(&mut summary, "threading", key, &[rps, rps * 1.02, rps * 0.98]);
+            add_scenario(&mut summary, "multiprocessing", key, &[rps / 2.0, rps / 2.1, rps / 1.9]);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let written = write_charts(&summary, dir.path()).unwrap();
+    let sweeps: Vec<&str> = written
+        .iter()
+        .map(String::as_str)
+        .filter(|f| f.starts_with("sweep"))
+        .collect();
+    assert_eq!(
+        sweeps,
+        [
+            "sweep_add_rps.svg",
+            "sweep_add_latency_p50.svg",
+            "sweep_io_rps.svg",
+            "sweep_io_latency_p50.svg"
+        ]
+    );
+    let io = fs::read_to_string(dir.path().join("sweep_io_rps.svg")).unwrap();
+    assert_well_formed(
+        &io,
+        "io (IO-bound): throughput by workers (2xx responses per second)",
+        &["threading", "multiprocessing"],
+    );
+    assert!(
+        texts(&io)
+            .iter()
+            .any(|t| t.starts_with("n=100, 20 connections, wait_ms=100")),
+        "io's own n and wait"
+    );
+    for tick in ["1", "2", "4"] {
+        assert!(texts(&io).iter().any(|t| t == tick), "x tick {tick} missing");
+    }
+}
+
+#[test]
 fn the_same_server_gets_the_same_colour_in_every_chart() {
     let dir = tempfile::tempdir().unwrap();
     let written = write_charts(&fake_summary(true), dir.path()).unwrap();
@@ -332,7 +396,7 @@ fn an_unknown_sweep_draws_no_sweep_chart() {
     let mut summary = fake_summary(true);
     summary.design.sweep = Some("duration".into());
     let servers = Servers::of(&summary);
-    assert!(sweep_chart(&summary, &servers, SweepFigure::Rps).is_none());
+    assert!(sweep_chart(&summary, &servers, (SweepFigure::Rps, None)).is_none());
 }
 
 #[test]

@@ -1,0 +1,174 @@
+//! What a sweep of workers shows for each kind of work (`--work add,matmul,io`, `--lab`): who
+//! is fastest at each worker count, where each server stops scaling, and why, from the data:
+//! for `matmul` the cores (a request's own product on more workers, with no other load), for
+//! `io` the waiting (against the ceiling the waits set), for `add` the cost of each worker.
+
+use super::{probe, result};
+use crate::summary::{RunSummary, ScenarioKey};
+use crate::workload::WorkKind;
+
+/// Throughput must grow by more than this from one worker count to the next to count as
+/// scaling: the noise between trials here is a few percent.
+const SCALING: f64 = 1.10;
+
+/// One sentence group per kind of work the run swept.
+pub(super) fn findings(summary: &RunSummary, scenarios: &[ScenarioKey]) -> Vec<String> {
+    let mut out = Vec::new();
+    for &work in &summary.design.works {
+        let points: Vec<ScenarioKey> = scenarios.iter().copied().filter(|s| s.work == work).collect();
+        if points.len() < 2 {
+            continue;
+        }
+        out.extend(fastest(summary, work, &points));
+        out.extend(
+            summary
+                .servers
+                .iter()
+                .filter_map(|s| scaling(summary, &s.name, &points)),
+        );
+        out.extend(why(summary, work, &points));
+    }
+    out
+}
+
+/// The servers' req/s at each point, `(workers, server, rps)`.
+fn rps_at(summary: &RunSummary, point: ScenarioKey) -> Vec<(&str, f64)> {
+    (summary.servers.iter())
+        .filter_map(|s| Some((s.name.as_str(), result(summary, &s.name, point)?.rps_median?)))
+        .collect()
+}
+
+/// "**matmul (CPU-bound), n=500, 20 connections.** Fastest by workers: 1: threading (195 req/s), ..."
+fn fastest(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Option<String> {
+    let first = points[0];
+    let wait = first.wait_ms.map_or(String::new(), |w| format!(", wait_ms={w}"));
+    let by_workers: Vec<String> = (points.iter())
+        .filter_map(|&point| {
+            let best = rps_at(summary, point).into_iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+            Some(format!("{}: {} ({:.0})", point.workers, best.0, best.1))
+        })
+        .collect();
+    (!by_workers.is_empty()).then(|| {
+        format!(
+            "**{} ({}), n={}, {} connections{wait}.** Fastest by workers (req/s): {}.",
+            work.name(),
+            work.bound(),
+            first.n,
+            first.concurrency,
+            by_workers.join(", ")
+        )
+    })
+}
+
+/// "threading peaked at workers=2 (204 req/s) and stopped scaling at workers=2: ..."
+fn scaling(summary: &RunSummary, server: &str, points: &[ScenarioKey]) -> Option<String> {
+    let series: Vec<(u32, f64)> = (points.iter())
+        .filter_map(|&p| Some((p.workers, result(summary, server, p)?.rps_median?)))
+        .collect();
+    let (first, last) = (series.first()?, series.last()?);
+    if series.len() < 2 {
+        return None;
+    }
+    let peak = series.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let stop = series
+        .windows(2)
+        .find(|pair| pair[1].1 < SCALING * pair[0].1)
+        .map(|pair| pair[0].0);
+    let stops = match stop {
+        Some(w) if w == first.0 => format!("more workers never gained more than {:.0}%", (SCALING - 1.0) * 100.0),
+        Some(w) => format!("it stopped scaling after workers={w}"),
+        None => "it scaled all the way".into(),
+    };
+    Some(format!(
+        "{server}: {:.0} req/s at workers={}, {:.0} at workers={}; peak {:.0} at workers={}; {stops}.",
+        first.1, first.0, last.1, last.0, peak.1, peak.0
+    ))
+}
+
+/// Why, for each kind, from the data.
+fn why(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Vec<String> {
+    let cpus = summary.machine.cpus;
+    match work {
+        WorkKind::Matmul => {
+            // A request alone (the probes: sequential, no other load): does its product get
+            // faster with a second worker?
+            let (one, two) = (
+                points.iter().find(|p| p.workers == 1),
+                points.iter().find(|p| p.workers == 2),
+            );
+            let Some((one, two)) = one.zip(two) else {
+                return Vec::new();
+            };
+            let alone: Vec<String> = (summary.servers.iter())
+                .filter_map(|s| {
+                    let t1 = probe(summary, &s.name, *one)?.execution_ms?;
+                    let t2 = probe(summary, &s.name, *two)?.execution_ms?;
+                    Some(format!("{} {t1:.1} to {t2:.1} ms ({:.2}x)", s.name, t2 / t1))
+                })
+                .collect();
+            if alone.is_empty() {
+                return Vec::new();
+            }
+            vec![format!(
+                "Why: the product is CPU-bound. One request alone (no other load), from 1 worker to 2: {}. \
+                 Rust threads have no global interpreter lock, so a request's bands use the {cpus} CPUs at \
+                 once, as processes do: what the original Python lab could not show (CPython runs Python code \
+                 on one thread at a time). \
+                 Under {} connections the CPUs are already busy with other requests, so more workers per \
+                 request cannot add throughput beyond {cpus} CPUs' worth; they only add the cost of starting \
+                 or handing off each band.",
+                alone.join(", "),
+                points[0].concurrency
+            )]
+        }
+        WorkKind::Io => {
+            let Some(wait) = points[0].wait_ms.filter(|w| *w > 0) else {
+                return Vec::new();
+            };
+            // Every connection's request waits wait_ms / workers (its bands wait at once), so
+            // c connections can complete at most c * workers * 1000 / wait_ms requests a second.
+            let lines: Vec<String> = (points.iter())
+                .map(|&point| {
+                    let ideal =
+                        f64::from(point.concurrency) * f64::from(point.workers.min(point.n)) * 1000.0 / f64::from(wait);
+                    let shares: Vec<String> = rps_at(summary, point)
+                        .into_iter()
+                        .map(|(server, rps)| format!("{server} {:.0}%", 100.0 * rps / ideal))
+                        .collect();
+                    format!("{}: {:.0} ({})", point.workers, ideal, shares.join(", "))
+                })
+                .collect();
+            vec![format!(
+                "Why: io is waiting, not computing. With {c} connections, each request waiting {wait} ms spread \
+                 over its bands (which wait at once), at most {c} x workers x 1000 / {wait} requests a second \
+                 can finish; by workers, that ceiling and each server's share of it: {}. A pool of P threads or \
+                 processes blocks in the waits, so it serves at most P x 1000 / {wait} requests a second \
+                 whatever the workers (its knob: --pool-threads or --pool-workers).",
+                lines.join("; "),
+                c = points[0].concurrency
+            )]
+        }
+        WorkKind::Add => {
+            let (first, last) = (points[0], points[points.len() - 1]);
+            let falls: Vec<String> = (summary.servers.iter())
+                .filter_map(|s| {
+                    let a = result(summary, &s.name, first)?.rps_median?;
+                    let b = result(summary, &s.name, last)?.rps_median?;
+                    Some(format!("{} {:.2}x", s.name, b / a))
+                })
+                .collect();
+            if falls.is_empty() {
+                return Vec::new();
+            }
+            vec![format!(
+                "Why: the sum is memory-bound and short (a fraction of a millisecond at n={}), so each worker \
+                 costs more than the share of the work it takes: a thread start, a fork, or a hand-off to a \
+                 pool. Req/s at workers={} over workers={}: {}.",
+                first.n,
+                last.workers,
+                first.workers,
+                falls.join(", ")
+            )]
+        }
+    }
+}
