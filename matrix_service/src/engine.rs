@@ -5,13 +5,12 @@
 //! threads and processes, not between two hand-written servers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::buffers::BufferPool;
-use crate::matmul::ProductOverflow;
-use crate::matrix::Overflow;
 use crate::shapes::Shapes;
 use crate::task::Task;
+pub use crate::work_error::WorkError;
 
 /// A parallel strategy. It owns the storage of the matrices it computes on: heap buffers for
 /// engines whose workers see the server's memory, memory shared with worker processes for the
@@ -87,24 +86,4 @@ pub struct Computed {
     /// The result's checksum, when the workers computed it on the way; otherwise the server
     /// computes it from the result.
     pub checksum: Option<i64>,
-}
-
-/// Why a request's work did not produce a result.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WorkError {
-    /// The inputs' sum does not fit an `i64`: the client's fault (400).
-    #[error("{0}")]
-    Overflow(Overflow),
-    /// An element of the inputs' product does not fit an `i64`: the client's fault (400).
-    #[error("{0}")]
-    ProductOverflow(ProductOverflow),
-    /// The OS refused a thread or process for now (EAGAIN, ENOMEM): try again later (503).
-    #[error("could not start a worker: {0}; try again shortly")]
-    Unavailable(String),
-    /// A worker crashed, was killed or broke the protocol (500).
-    #[error("a worker failed: {0}")]
-    WorkerFailed(String),
-    /// A worker did not finish in time and was killed (504).
-    #[error("the workers did not finish within {0:?} (--child-timeout); they were killed")]
-    TimedOut(Duration),
 }

@@ -35,6 +35,7 @@ pub mod task;
 pub mod testing;
 pub mod upload;
 pub mod work;
+pub mod work_error;
 
 pub use buffers::BufferPool;
 pub use endpoint::Endpoint;

@@ -9,11 +9,11 @@ use std::ops::Range;
 use std::time::Duration;
 
 use crate::bands::bands;
-use crate::engine::WorkError;
 use crate::matmul::{ProductOverflow, band_f64, band_i128, f64_is_exact, max_magnitude};
 use crate::matrix::{BandSum, Overflow, add_into, checksum, first_overflow};
 use crate::shapes::Shapes;
 use crate::work::Work;
+use crate::work_error::WorkError;
 
 /// What one band computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

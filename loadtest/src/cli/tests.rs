@@ -1,0 +1,260 @@
+//! The flags, checked together into a plan.
+use super::*;
+use crate::plan::TrialLoad;
+use clap::CommandFactory;
+
+fn plan(args: &[&str]) -> anyhow::Result<Plan> {
+    Cli::try_parse_from(std::iter::once("loadtest").chain(args.iter().copied()))?.plan("2026-01-01T00-00-00Z")
+}
+
+#[test]
+fn the_cli_definition_is_consistent() {
+    Cli::command().debug_assert();
+}
+
+#[test]
+fn no_arguments_is_the_measured_run() {
+    let plan = plan(&[]).unwrap();
+    assert_eq!(plan.mode, Mode::Measured);
+    assert_eq!(
+        (plan.trials, plan.trial_load),
+        (5, TrialLoad::Duration(Duration::from_secs(5)))
+    );
+    assert_eq!(
+        plan.base,
+        ScenarioKey {
+            work: crate::workload::WorkKind::Add,
+            wait_ms: None,
+            concurrency: 20,
+            n: 500,
+            workers: 4
+        }
+    );
+    assert_eq!(plan.warmup, Some(Duration::from_secs(2)));
+    assert_eq!(plan.out_dir, PathBuf::from("results/2026-01-01T00-00-00Z"));
+    assert!(plan.sweep.is_none());
+}
+
+#[test]
+fn quick_is_the_design_cards_load_once() {
+    let plan = plan(&["--quick"]).unwrap();
+    assert_eq!(
+        (plan.mode, plan.trials, plan.trial_load),
+        (Mode::Quick, 1, TrialLoad::Requests(200))
+    );
+    assert_eq!((plan.base.concurrency, plan.warmup), (20, None));
+}
+
+#[test]
+fn a_list_sweeps_that_variable() {
+    let plan = plan(&["--workers", "1,2,4,4,8"]).unwrap();
+    assert_eq!(
+        plan.sweep,
+        Some(Sweep {
+            kind: SweepKind::Workers,
+            values: vec![1, 2, 4, 8]
+        })
+    );
+    let scenarios = plan.scenarios();
+    assert_eq!(scenarios.len(), 4);
+    assert_eq!(
+        scenarios[3],
+        ScenarioKey {
+            work: crate::workload::WorkKind::Add,
+            wait_ms: None,
+            concurrency: 20,
+            n: 500,
+            workers: 8
+        }
+    );
+}
+
+#[test]
+fn work_kinds_are_swept_together_with_the_workers() {
+    let swept = plan(&["--work", "add,io,matmul,io", "--workers", "1,2", "--wait-ms", "40"]).unwrap();
+    let got: Vec<(WorkKind, u32, Option<u32>)> = swept
+        .scenarios()
+        .iter()
+        .map(|s| (s.work, s.workers, s.wait_ms))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (WorkKind::Add, 1, None),
+            (WorkKind::Add, 2, None),
+            (WorkKind::Io, 1, Some(40)),
+            (WorkKind::Io, 2, Some(40)),
+            (WorkKind::Matmul, 1, None),
+            (WorkKind::Matmul, 2, None),
+        ]
+    );
+    assert!(!swept.lab_grid);
+    let at_default = |key: ScenarioKey| swept.extra_targets_join(ScenarioKey { workers: 4, ..key });
+    assert!(at_default(swept.scenarios()[0]));
+    assert!(!at_default(swept.scenarios()[2]), "a --target is sent add's URL only");
+    assert!(plan(&["--work", "sleep"]).is_err());
+}
+
+#[test]
+fn the_lab_is_every_kind_at_every_worker_count_with_io_at_its_own_size() {
+    let lab = plan(&["--lab"]).unwrap();
+    let scenarios = lab.scenarios();
+    assert_eq!(scenarios.len(), 3 * 7);
+    assert!(lab.lab_grid && lab.trials == 3 && lab.warmup == Some(Duration::from_secs(1)));
+    assert_eq!(lab.trial_load, crate::plan::TrialLoad::Duration(Duration::from_secs(2)));
+    let io: Vec<_> = scenarios.iter().filter(|s| s.work == WorkKind::Io).collect();
+    assert_eq!(io.len(), 7);
+    assert!(
+        io.iter()
+            .all(|s| (s.n, s.concurrency, s.wait_ms) == (100, 64, Some(100)))
+    );
+    let matmul = scenarios.iter().filter(|s| s.work == WorkKind::Matmul);
+    let workers: Vec<u32> = matmul.clone().map(|s| s.workers).collect();
+    assert_eq!(workers, [1, 2, 4, 8, 16, 32, 64]);
+    assert!(matmul.clone().all(|s| (s.n, s.concurrency) == (500, 20)));
+    assert_eq!(lab.lab.len(), 4, "every lab server");
+    for clash in [
+        &["--lab", "--workers", "2"][..],
+        &["--lab", "--trials", "5"],
+        &["--lab", "--quick"],
+    ] {
+        assert!(plan(clash).is_err(), "{clash:?}");
+    }
+}
+
+#[test]
+fn contradictions_are_refused_with_the_flags_named() {
+    let err = plan(&["--workers", "1,2", "--sizes", "100,200"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--workers, --sizes"), "{err}");
+    assert!(plan(&["--quick", "--concurrency", "1,2"]).is_err());
+    let err = plan(&["--target", "threading=http://x/threading"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is taken"), "{err}");
+    assert!(plan(&["--target", "nameonly"]).is_err());
+    assert!(plan(&["--target", "a=ftp://x"]).is_err());
+    assert!(plan(&["--concurrency", "0"]).is_err());
+    assert!(plan(&["--duration", "0"]).is_err());
+}
+
+fn lab_names(plan: &Plan) -> Vec<&'static str> {
+    plan.lab.iter().map(|l| l.server.name).collect()
+}
+
+#[test]
+fn every_lab_server_takes_part_by_default_and_the_harness_starts_them() {
+    let plan = plan(&[]).unwrap();
+    assert_eq!(
+        lab_names(&plan),
+        ["threading", "thread-pool", "multiprocessing", "prefork"]
+    );
+    assert!(plan.lab.iter().all(|l| l.url.is_none()));
+    assert_eq!(
+        ALL_LAB_SERVERS,
+        LAB_SERVERS.iter().map(|s| s.name).collect::<Vec<_>>().join(","),
+        "the default lists the whole table"
+    );
+    let pool = &plan.lab[1].server;
+    assert_eq!(
+        (pool.binary, pool.path, pool.args),
+        ("app_threading", "/threading", &["--strategy", "pool"][..])
+    );
+    let prefork = &plan.lab[3].server;
+    assert_eq!(
+        (prefork.binary, prefork.path, prefork.args),
+        (
+            "app_multiprocessing",
+            "/multiprocessing",
+            &["--strategy", "prefork"][..]
+        )
+    );
+}
+
+#[test]
+fn servers_chooses_some_in_the_tables_order() {
+    let plan = plan(&["--servers", "prefork,threading,threading"]).unwrap();
+    assert_eq!(lab_names(&plan), ["threading", "prefork"]);
+    let err = plan_err(&["--servers", "threading,forking"]);
+    assert!(err.contains("\"forking\" is not a lab server"), "{err}");
+    assert!(
+        err.contains("threading, thread-pool, multiprocessing, prefork"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_url_makes_that_server_one_already_running() {
+    let plan = plan(&["--prefork-url", "http://127.0.0.1:9/"]).unwrap();
+    let urls: Vec<Option<&str>> = plan.lab.iter().map(|l| l.url.as_deref()).collect();
+    assert_eq!(urls, [None, None, None, Some("http://127.0.0.1:9/")]);
+    let err = plan_err(&["--servers", "threading", "--prefork-url", "http://127.0.0.1:9"]);
+    assert!(
+        err.contains("--prefork-url is given, but prefork is not in --servers"),
+        "{err}"
+    );
+}
+
+#[test]
+fn target_names_cannot_clash_with_any_lab_server() {
+    for name in ["threading", "multiprocessing", "prefork"] {
+        let err = plan_err(&["--target", &format!("{name}=http://x/y")]);
+        assert!(err.contains("is taken"), "{err}");
+    }
+    let err = plan_err(&["--target", "py=http://x/a", "--target", "py=http://x/b"]);
+    assert!(err.contains("is taken"), "{err}");
+}
+
+#[test]
+fn a_pid_is_given_to_the_server_it_names() {
+    let me = std::process::id().to_string();
+    let plan = plan(&[
+        "--target",
+        "python=http://127.0.0.1:9001/threading",
+        "--threading-url",
+        "http://127.0.0.1:8001",
+        "--pid",
+        &format!("python={me}"),
+        "--pid",
+        &format!("threading={me}"),
+    ])
+    .unwrap();
+    let me: i32 = me.parse().unwrap();
+    assert_eq!(plan.extra_targets[0].pid, Some(me));
+    let pids: Vec<Option<i32>> = plan.lab.iter().map(|l| l.pid).collect();
+    assert_eq!(pids, [Some(me), None, None, None]);
+}
+
+#[test]
+fn a_pid_must_be_a_positive_number_after_a_name() {
+    for bad in ["python", "python=", "python=abc", "python=0", "python=-4", "=42"] {
+        let err = Cli::try_parse_from(["loadtest", "--pid", bad]).unwrap_err().to_string();
+        assert!(err.contains("NAME=PID"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn a_pid_for_no_such_server_a_started_one_a_dead_one_or_twice_is_refused() {
+    let me = format!("{}", std::process::id());
+    let target = ["--target", "python=http://127.0.0.1:9001/threading"];
+    let with = |extra: &[&str]| plan_err(&[&target[..], extra].concat());
+
+    let err = with(&["--pid", &format!("ruby={me}")]);
+    assert!(
+        err.contains("no server given by URL is called \"ruby\"; --pid names one of: python"),
+        "{err}"
+    );
+    let err = with(&["--pid", &format!("prefork={me}")]);
+    assert!(err.contains("the harness starts the prefork server itself"), "{err}");
+    assert!(err.contains("--prefork-url"), "{err}");
+    // Above PID_MAX_LIMIT (2^22): no process can have it.
+    let err = with(&["--pid", "python=999999999"]);
+    assert!(err.contains("no process 999999999 is running"), "{err}");
+    let err = with(&["--pid", &format!("python={me}"), "--pid", &format!("python={me}")]);
+    assert!(err.contains("given twice"), "{err}");
+}
+
+fn plan_err(args: &[&str]) -> String {
+    plan(args).unwrap_err().to_string()
+}
