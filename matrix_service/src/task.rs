@@ -306,33 +306,29 @@ mod tests {
 
     #[test]
     fn small_values_take_the_f64_kernel_and_large_ones_the_exact_one() {
-        let (mut a, mut b) = (vec![2, -3], vec![5, 7]);
-        let task = product_task(&mut a, &mut b, (1, 2, 1));
-        assert_eq!(
-            task.kernel,
-            Kernel::Product {
-                inner: 2,
-                cols: 1,
-                in_f64: true
+        // (a, b, whether the f64 kernel is exact for them, the 1x1 result)
+        let cases = [
+            ([2, -3], [5, 7], true, -11),
+            ([i64::MAX, 1], [1, -1], false, i64::MAX - 1),
+        ];
+        for (a, b, in_f64, want) in cases {
+            let (mut a, mut b) = (a.to_vec(), b.to_vec());
+            let task = product_task(&mut a, &mut b, (1, 2, 1));
+            assert_eq!(
+                task.kernel,
+                Kernel::Product {
+                    inner: 2,
+                    cols: 1,
+                    in_f64
+                }
+            );
+            if in_f64 {
+                assert_eq!(f64::from_bits(a[1] as u64), -3.0, "converted in place");
             }
-        );
-        assert_eq!(f64::from_bits(a[1] as u64), -3.0, "converted in place");
-        let mut out = [0];
-        let done = task.kernel.run(&a, &b, &mut out);
-        assert_eq!((out, done.checksum, done.overflowed), ([-11], -11, false));
-
-        let (mut a, mut b) = (vec![i64::MAX, 1], vec![1, -1]);
-        let task = product_task(&mut a, &mut b, (1, 2, 1));
-        assert_eq!(
-            task.kernel,
-            Kernel::Product {
-                inner: 2,
-                cols: 1,
-                in_f64: false
-            }
-        );
-        let done = task.kernel.run(&a, &b, &mut out);
-        assert_eq!((out, done.overflowed), ([i64::MAX - 1], false));
+            let mut out = [0];
+            let done = task.kernel.run(&a, &b, &mut out);
+            assert_eq!((out, done.checksum, done.overflowed), ([want], want, false));
+        }
     }
 
     #[test]
