@@ -84,12 +84,18 @@ fn uploads_held_at_the_last_byte_stay_within_the_memory_budget() {
 
 #[test]
 fn trickled_bodies_are_answered_408_at_the_body_timeout_and_their_charges_freed() {
+    // A small body holds only its length while it arrives: 30 bodies of 100 kB fit an 8 MB
+    // budget, where charging each the 700 kB its matrices could need would let 11 in and
+    // answer the other 19 with 503 after the 1 s --queue-timeout.
     let results = uploads(&[
         "--clients=30",
         "--body-bytes=100000",
         "--n=50",
         "--trickle=0.5",
         "--server-arg=--body-timeout=3",
+        "--server-arg=--queue-timeout=1",
+        "--server-arg=--max-body-bytes=1000000",
+        "--server-arg=--max-body-memory=8000000",
         "--give-up-after=20",
     ]);
     for result in &results {

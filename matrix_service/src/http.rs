@@ -2,7 +2,8 @@
 //!
 //! Handlers stay thin: parse, wait for admission, run the blocking work on actix's blocking pool
 //! (`web::block`) so the async workers keep answering other connections, and answer. The JSON is
-//! serialized on the blocking thread too, since a `POST` answer can be tens of megabytes.
+//! serialized on the blocking thread too. A `POST`'s answer, which can be tens of megabytes, is
+//! made on a thread of lower priority instead ([`crate::background`]).
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use ndarray::ArrayView2;
 
 use crate::admission::Admission;
 use crate::answer::{Answer, Rows, Shape};
+use crate::background::spawn_background;
 use crate::bands::band_count;
 use crate::body::AddBody;
 use crate::endpoint::Endpoint;
@@ -240,7 +242,9 @@ async fn post_add<E: Engine>(
         .admit(band_count(body.a.nrows(), workers), waits)
         .await?;
     let service = service.into_inner();
-    let json = blocking(move || {
+    // A posted answer can be tens of megabytes of JSON: made at a lower priority, like the
+    // body's parsing, so that it does not delay the answers to other connections.
+    let json = in_background(move || {
         let _permit = permit;
         service.answer_posted(body, decoding, started)
     })
@@ -269,6 +273,16 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(work).await.map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// Runs `work` on a thread of lower priority ([`spawn_background`]); a panic there is a 500.
+async fn in_background<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    spawn_background("posted-answer", work)
+        .finish()
+        .await
+        .map_err(ApiError::Internal)?
 }
 
 /// The answer, holding the request's memory charge until it has been written.

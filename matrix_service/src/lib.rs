@@ -14,6 +14,7 @@
 
 pub mod admission;
 pub mod answer;
+pub mod background;
 pub mod bands;
 pub mod body;
 pub mod buffers;

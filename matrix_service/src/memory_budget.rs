@@ -2,14 +2,17 @@
 //!
 //! A limit per body bounds one request, not the server: forty clients each posting 60 MB under a
 //! 64 MiB `--max-body-bytes` held 2.3 GB of this server's memory while their bodies were held
-//! at the last byte, and 4.7 GB once they completed. So every request is charged, before any of
-//! its body is read, what it may hold: its body's length plus its three matrices (A, B and the
-//! result, 8 bytes an element), and keeps the charge until its answer is written. A
-//! request that cannot get its charge within `--queue-timeout` is answered 503.
+//! at the last byte, and 4.7 GB once they completed. So every request is charged what it may
+//! hold before it holds it: its body's length plus its three matrices (A, B and the result, 8
+//! bytes an element), and keeps the charge until its answer is written. A request that cannot
+//! get a charge within `--queue-timeout` is answered 503.
 //!
-//! Before a body is parsed its shape is unknown, so the charge starts at the most that body
-//! could need and is trimmed to the exact figure once the matrices are read (trimming never
-//! waits, so two requests can never each hold half the budget while waiting for more). The most
+//! Before a body is parsed its shape is unknown, so before its parser starts it is charged the
+//! most that body could need, trimmed to the exact figure once the matrices are read (when the
+//! parser starts, and how a body is charged before that, is [`crate::upload`]'s). Trimming never
+//! waits; a request that waits for more while holding part (a small body once gathered, a
+//! chunked body, a large product) waits only until its deadline, so no two requests can hold
+//! the budget between them for longer than that. The most
 //! a body of `len` bytes can need for a sum: a JSON matrix element takes at least two bytes
 //! (`1,`), and the two matrices have the same number of elements, so each of the three has at
 //! most `len / 4`; and no matrix has more than `--max-n` squared. A product's result (r x c for

@@ -53,10 +53,10 @@ pub struct CommonArgs {
 
     /// Server-wide budget in bytes for request memory (512 MiB by default; at least
     /// --max-body-bytes). Each request is charged its body's length plus its three matrices
-    /// (rows x cols x 8 bytes each) and holds the charge until its answer is written. A body is
-    /// charged before it is read, at the most its length could hold (up to 7 times its length),
-    /// and trimmed once parsed; a request that cannot get its charge within --queue-timeout is
-    /// answered 503.
+    /// (rows x cols x 8 bytes each) and holds the charge until its answer is written. Before its
+    /// parser starts, a body is charged the most its length could hold (up to 7 times its
+    /// length; a body under 1 MiB holds only its length while it arrives), trimmed once parsed;
+    /// a request that cannot get a charge within --queue-timeout is answered 503.
     #[arg(long, env = "MATRIX_LAB_MAX_BODY_MEMORY", default_value_t = DEFAULT_MAX_BODY_MEMORY, value_parser = positive)]
     pub max_body_memory: usize,
 

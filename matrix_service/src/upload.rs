@@ -1,12 +1,15 @@
 //! Receiving a `POST` body: charged to the memory budget before it is read, parsed as it
 //! arrives, and bounded in time.
 //!
-//! - **Charged first.** Before the first byte is read the request is charged the most its body
-//!   could need ([`MemoryBudget::bound_for_body`]: its declared length, or for a chunked body,
-//!   growing as the body does), and once parsed, its exact need. A request that cannot get its
-//!   charge within `--queue-timeout` is answered 503.
+//! - **Charged before it is held.** Every byte is charged before it is read: a body parsed as
+//!   it streams in is charged from its first byte the most it could need
+//!   ([`MemoryBudget::bound_for_body`]); a smaller body, gathered first, is charged its length
+//!   while it arrives and its matrices' bound once it has ended, before its parser starts (so a
+//!   client trickling a small body holds its bytes' worth, not seven times that). A chunked
+//!   body's charge grows as it does. Once parsed, the charge is the exact need. A request that
+//!   cannot get a charge within `--queue-timeout` is answered 503.
 //! - **Never held whole.** Past [`STREAM_FROM_BYTES`] the body's chunks go to a parser on a
-//!   blocking thread as they arrive (a few chunks in flight at most), which builds the two
+//!   thread of lower priority ([`crate::background`]) as they arrive (a few chunks in flight at most), which builds the two
 //!   matrices directly: no copy of the body, no JSON tree. A smaller body is gathered first and
 //!   then parsed, so a client trickling a small body holds no thread.
 //! - **Bounded in time.** The body's last byte must arrive within `--body-timeout` of the request
@@ -29,15 +32,17 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 
+use crate::background::{Background, spawn_background};
 use crate::body::{AddBody, BodyError, parse_body_from};
 use crate::buffers::BufferPool;
 use crate::error::ApiError;
 use crate::memory_budget::{Charge, MemoryBudget};
 use crate::params::Limits;
 
-/// Bodies larger than this are parsed as they arrive, on a blocking thread; smaller ones are
+/// Bodies larger than this are parsed as they arrive, on a background thread; smaller ones are
 /// gathered first. At 1 MiB a streamed body is charged at least 7 MiB, so a 512 MiB budget lets
-/// at most about 73 parsers wait on their clients at once.
+/// at most about 73 parsers wait on their clients at once; smaller bodies still on their way
+/// hold only their own length.
 pub const STREAM_FROM_BYTES: usize = 1 << 20;
 
 /// Chunks on their way to the parser at most: the reader does not run ahead of the parser.
@@ -88,12 +93,12 @@ impl Upload<'_> {
             return Err(ApiError::BodyTooLarge { limit: max_bytes });
         }
         let queue_deadline = Instant::now() + self.rules.queue_timeout;
-        let wanted = self.budget.bound_for_body(declared.unwrap_or(0));
+        let wanted = self.charge_while_reading(declared.unwrap_or(0));
         let mut charge = self.budget.charge(wanted, queue_deadline).await?;
         let streamed = timeout_at(self.deadline, self.stream(&mut payload, declared, &mut charge)).await;
         // A timed-out stream was dropped, closing the parser's channel: the parser ends at once.
         let (parser, received) = streamed.map_err(|_| ApiError::BodyTimeout(self.rules.timeout))??;
-        let (body, decoding) = parser.await.map_err(|e| ApiError::Internal(e.to_string()))??;
+        let (body, decoding) = parser.finish().await.map_err(ApiError::Internal)??;
         // Exact now: less for most bodies; more for a product larger than its inputs, waited
         // for within the same deadline (see `memory_budget`).
         let need = MemoryBudget::exact_need(received, body.shapes.elements() as u64);
@@ -123,11 +128,7 @@ impl Upload<'_> {
                 });
             }
             if declared.is_none() {
-                let grow_by = Instant::now() + self.rules.queue_timeout;
-                (self
-                    .budget
-                    .grow(charge, self.budget.bound_for_body(received), grow_by)
-                    .await)?;
+                self.grow(charge, self.charge_while_reading(received)).await?;
             }
             match &parser {
                 Some((_, chunks)) => {
@@ -137,23 +138,47 @@ impl Upload<'_> {
                 None => {
                     held.push(chunk);
                     if received >= STREAM_FROM_BYTES as u64 {
-                        parser = Some(self.start_parser(&mut held).await);
+                        parser = Some(self.start_parser(&mut held, received, charge).await?);
                     }
                 }
             }
         }
         let (parser, _chunks) = match parser {
             Some(started) => started,
-            None => self.start_parser(&mut held).await,
+            None => self.start_parser(&mut held, received, charge).await?,
         };
         Ok((parser, received))
     }
 
-    /// Starts the parser on a blocking thread and sends it the chunks held so far.
-    async fn start_parser(&self, held: &mut Vec<Bytes>) -> (Parser, mpsc::Sender<Bytes>) {
+    /// What a body of `length` bytes is charged while it is read: a body streamed to its parser
+    /// the most it could need from the start, a smaller one, gathered first, its bytes alone.
+    fn charge_while_reading(&self, length: u64) -> u64 {
+        if length >= STREAM_FROM_BYTES as u64 {
+            self.budget.bound_for_body(length)
+        } else {
+            length
+        }
+    }
+
+    /// Raises `charge` to `bytes`, waiting for it up to `--queue-timeout` from now.
+    async fn grow(&self, charge: &mut Charge, bytes: u64) -> Result<(), ApiError> {
+        let grow_by = Instant::now() + self.rules.queue_timeout;
+        Ok(self.budget.grow(charge, bytes, grow_by).await?)
+    }
+
+    /// Charges the most the `received` bytes could need as matrices (a gathered body has held
+    /// only its own length so far), then starts the parser on a background thread and sends it
+    /// the chunks held so far.
+    async fn start_parser(
+        &self,
+        held: &mut Vec<Bytes>,
+        received: u64,
+        charge: &mut Charge,
+    ) -> Result<(Parser, mpsc::Sender<Bytes>), ApiError> {
+        self.grow(charge, self.budget.bound_for_body(received)).await?;
         let (chunks, incoming) = mpsc::channel(CHUNKS_IN_FLIGHT);
         let (limits, pool) = (self.limits, self.pool.map(Arc::clone));
-        let parser = actix_web::rt::task::spawn_blocking(move || {
+        let parser = spawn_background("body-parser", move || {
             let started = std::time::Instant::now();
             let reader = BufReader::with_capacity(PARSER_BUFFER_BYTES, ChunkReader::new(incoming));
             parse_body_from(reader, &limits, pool.as_deref()).map(|body| (body, started.elapsed()))
@@ -161,12 +186,12 @@ impl Upload<'_> {
         for chunk in held.drain(..) {
             let _ = chunks.send(chunk).await;
         }
-        (parser, chunks)
+        Ok((parser, chunks))
     }
 }
 
-/// The parser's result: the body and how long it took.
-type Parser = actix_web::rt::task::JoinHandle<Result<(AddBody, Duration), BodyError>>;
+/// The parser, on its way to the body and how long it took ([`spawn_background`]).
+type Parser = Background<Result<(AddBody, Duration), BodyError>>;
 
 /// The body's chunks, as the parser's blocking reader. Ends when the sender is gone: the body
 /// ended, or the request gave up on it.

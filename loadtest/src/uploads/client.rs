@@ -3,23 +3,24 @@
 //! The client behaves as curl does with a large body: it reads while it sends, and stops sending
 //! once an answer has arrived. What it does on purpose is hold its body back: all but the last
 //! byte and then a pause ([`Pace::HoldLastByte`]), or one byte at a time ([`Pace::Trickle`]).
+//!
+//! Every upload of a wave runs on one thread ([`run_uploads`]), as tasks of a single-threaded
+//! tokio runtime. A thread per upload (400 clients were 800 threads) made the harness a crowd
+//! on the server's CPUs: the scheduler shares a CPU among runnable threads, so 800 of them, even
+//! at nice 19 (a weight of 15 each against a server thread's 1024, 12,000 in all), took most of
+//! the two CPUs while the server's event loop and the `/healthz` probe waited their turn.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-/// How long one blocking socket call may take before the client looks at the clock again.
-const POLL: Duration = Duration::from_millis(100);
-
-/// Threads of the client stay small: 400 clients are 800 threads.
-pub const CLIENT_STACK_BYTES: usize = 256 << 10;
-
-/// How the body is held back.
+/// How one upload's body is held back.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "pace", rename_all = "snake_case")]
 pub enum Pace {
@@ -56,115 +57,101 @@ pub enum Outcome {
     NotConnected,
 }
 
+/// Makes `count` uploads of `plan` at once, on one new thread, and says how each ended and
+/// after how long, in start order.
+pub fn run_uploads(plan: &UploadPlan, count: u32) -> std::io::Result<Vec<(Outcome, Duration)>> {
+    let plan = plan.clone();
+    let clients = thread::Builder::new().name("upload-clients".into()).spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let plan = Arc::new(plan);
+            let uploads: Vec<_> = (0..count)
+                .map(|_| {
+                    let plan = Arc::clone(&plan);
+                    tokio::spawn(async move { upload(&plan).await })
+                })
+                .collect();
+            let mut ends = Vec::with_capacity(uploads.len());
+            for upload in uploads {
+                ends.push(upload.await.unwrap_or((Outcome::Closed, Duration::ZERO)));
+            }
+            Ok(ends)
+        })
+    })?;
+    clients
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the upload clients' thread panicked")))
+}
+
 /// Makes one upload and says how it ended, and after how long.
-pub fn upload(plan: &UploadPlan) -> (Outcome, Duration) {
-    let started = Instant::now();
+pub async fn upload(plan: &UploadPlan) -> (Outcome, Duration) {
+    let started = tokio::time::Instant::now();
     let deadline = started + plan.give_up_after;
-    let Ok(stream) = TcpStream::connect_timeout(&plan.address, plan.give_up_after.min(Duration::from_secs(10))) else {
+    let connecting = tokio::net::TcpStream::connect(plan.address);
+    let connect_by = started + plan.give_up_after.min(Duration::from_secs(10));
+    let Ok(Ok(stream)) = tokio::time::timeout_at(connect_by, connecting).await else {
         return (Outcome::NotConnected, started.elapsed());
     };
-    let answered = Arc::new(AtomicBool::new(false));
-    let reading = match stream.try_clone() {
-        Ok(stream) => {
-            let answered = Arc::clone(&answered);
-            thread::Builder::new()
-                .stack_size(CLIENT_STACK_BYTES)
-                .spawn(move || read_answer(stream, deadline, &answered))
+    let (reader, writer) = stream.into_split();
+    let reading = read_answer(reader);
+    tokio::pin!(reading);
+    let outcome = tokio::time::timeout_at(deadline, async {
+        tokio::select! {
+            // An answer ends the upload: the send, wherever it is, is dropped (curl stops too).
+            outcome = &mut reading => outcome,
+            // A finished or failed send is no verdict: the server may have answered and closed.
+            // A finished one keeps its write half open: dropping it would send a FIN.
+            sent = send(writer, plan) => {
+                let _still_open = sent;
+                reading.await
+            }
         }
-        Err(e) => Err(e),
-    };
-    let Ok(reading) = reading else {
-        return (Outcome::NotConnected, started.elapsed());
-    };
-    // A failed send is no verdict: the server may have answered and closed. The reader decides.
-    let _ = send(&stream, plan, deadline, &answered);
-    let outcome = reading.join().unwrap_or(Outcome::Closed);
+    })
+    .await
+    .unwrap_or(Outcome::Hang);
     (outcome, started.elapsed())
 }
 
-fn send(mut stream: &TcpStream, plan: &UploadPlan, deadline: Instant, answered: &AtomicBool) -> std::io::Result<()> {
-    stream.set_write_timeout(Some(POLL))?;
+/// Sends the head and the body at the plan's pace; the write half is kept open afterwards, as
+/// the reading side may still be waiting for the answer.
+async fn send(mut writer: OwnedWriteHalf, plan: &UploadPlan) -> std::io::Result<OwnedWriteHalf> {
     let head = format!(
         "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         plan.path,
         plan.address,
         plan.body.len()
     );
-    let stop = || answered.load(Ordering::Relaxed) || Instant::now() >= deadline;
-    write_until(&mut stream, head.as_bytes(), &stop)?;
+    writer.write_all(head.as_bytes()).await?;
     let body = plan.body.as_slice();
     match plan.pace {
         Pace::HoldLastByte { hold_secs } => {
             let (most, last) = body.split_at(body.len().saturating_sub(1));
-            write_until(&mut stream, most, &stop)?;
-            pause(Duration::from_secs_f64(hold_secs), &stop);
-            write_until(&mut stream, last, &stop)
+            writer.write_all(most).await?;
+            tokio::time::sleep(Duration::from_secs_f64(hold_secs)).await;
+            writer.write_all(last).await?;
         }
         Pace::Trickle { every_secs } => {
             for byte in body.chunks(1) {
-                write_until(&mut stream, byte, &stop)?;
-                pause(Duration::from_secs_f64(every_secs), &stop);
-                if stop() {
-                    break;
-                }
+                writer.write_all(byte).await?;
+                tokio::time::sleep(Duration::from_secs_f64(every_secs)).await;
             }
-            Ok(())
         }
     }
+    Ok(writer)
 }
 
-/// Writes all of `bytes` unless `stop` says to give up first.
-fn write_until(stream: &mut &TcpStream, mut bytes: &[u8], stop: &dyn Fn() -> bool) -> std::io::Result<()> {
-    while !bytes.is_empty() && !stop() {
-        match stream.write(bytes) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = &bytes[n..],
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-fn pause(length: Duration, stop: &dyn Fn() -> bool) {
-    let until = Instant::now() + length;
-    while !stop() && Instant::now() < until {
-        thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
-    }
-}
-
-/// Reads until a whole answer has arrived, the connection ends, or `deadline`.
-fn read_answer(mut stream: TcpStream, deadline: Instant, answered: &AtomicBool) -> Outcome {
-    let outcome = read_until_answered(&mut stream, deadline);
-    answered.store(true, Ordering::Relaxed);
-    outcome
-}
-
-fn read_until_answered(stream: &mut TcpStream, deadline: Instant) -> Outcome {
-    if stream.set_read_timeout(Some(POLL)).is_err() {
-        return Outcome::Closed;
-    }
+/// Reads until a whole answer has arrived or the connection ends.
+async fn read_answer(mut reader: OwnedReadHalf) -> Outcome {
     let mut received = Vec::new();
-    let mut buffer = [0u8; 16 << 10];
+    let mut buffer = vec![0u8; 16 << 10];
     loop {
         if let Some(status) = whole_answer(&received) {
             return Outcome::Answered(status);
         }
-        if Instant::now() >= deadline {
-            return Outcome::Hang;
-        }
-        match stream.read(&mut buffer) {
+        match reader.read(&mut buffer).await {
             Ok(0) => return Outcome::Closed,
             Ok(n) => received.extend_from_slice(&buffer[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if e.kind() == ErrorKind::ConnectionReset => return Outcome::Reset,
             Err(_) => return Outcome::Closed,
         }

@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::lab_servers::{ALL_LAB_SERVERS, LabServer, lab_server_name};
 use crate::sampler::Sampler;
 use crate::servers;
-use client::{CLIENT_STACK_BYTES, Outcome, Pace, UploadPlan, probe_health, upload};
+use client::{Outcome, Pace, UploadPlan, probe_health, run_uploads};
 
 /// How often `/healthz` is asked, and how long one probe may take before it counts as failed.
 const HEALTH_EVERY: Duration = Duration::from_millis(50);
@@ -227,29 +227,17 @@ impl Wave {
             thread::spawn(move || probe_until(address, &stop))
         };
         let started = Instant::now();
-        let uploads: Vec<_> = (0..self.clients)
-            .map(|_| {
-                let plan = self.plan.clone();
-                thread::Builder::new()
-                    .stack_size(CLIENT_STACK_BYTES)
-                    .spawn(move || upload(&plan))
-            })
-            .collect::<Result<_, _>>()
-            .context("starting the upload threads")?;
-        let ends: Vec<(Outcome, Duration)> = uploads
-            .into_iter()
-            .map(|u| u.join().unwrap_or((Outcome::Closed, Duration::ZERO)))
-            .collect();
+        let ends = run_uploads(&self.plan, self.clients).context("running the uploads")?;
         let wall_secs = started.elapsed().as_secs_f64();
         stop.store(true, Ordering::Relaxed);
         let latencies = prober.join().unwrap_or_default();
         let window = sampler.map(Sampler::finish).transpose()?;
         // A plain upload afterwards: the charges of every upload above must be free again.
-        let after = upload(&UploadPlan {
+        let plain = UploadPlan {
             pace: Pace::HoldLastByte { hold_secs: 0.0 },
             ..self.plan.clone()
-        })
-        .0;
+        };
+        let after = run_uploads(&plain, 1).context("the plain upload afterwards")?[0].0;
         let mut result = UploadsResult {
             server: self.server.to_owned(),
             clients: self.clients,
