@@ -11,7 +11,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use matrix_service::matrix::generate_into;
+use matrix_service::matrix::generate_encoded;
 use matrix_service::{Shapes, Task, Work};
 use nix::time::{ClockId, clock_gettime};
 use serde::{Deserialize, Serialize};
@@ -62,8 +62,8 @@ pub fn measure(work: WorkKind, n: u32) -> anyhow::Result<WorkCost> {
     // Two untimed rounds first, so buffers are mapped and caches warm, as in a running server.
     for round in 0..MAX_ITERATIONS + 2 {
         let before = thread_cpu()?;
-        generate_into(Some(round as u64), &mut a, &mut b);
-        let task = Task::prepare(kind, shapes, &mut a, &mut b);
+        let task = Task::generated(kind, shapes);
+        generate_encoded(Some(round as u64), &mut a, &mut b, task.encoding());
         black_box(task.kernel.run(&a, &b, &mut out));
         black_box(&out);
         let after = thread_cpu()?;

@@ -19,13 +19,12 @@ use crate::body::AddBody;
 use crate::endpoint::Endpoint;
 use crate::engine::{Engine, Workspace};
 use crate::error::ApiError;
-use crate::matrix::{checksum, generate_into, sample};
+use crate::matrix::{checksum, generate_encoded, sample};
 use crate::memory_budget::{Charge, ChargedBody, MemoryBudget};
 use crate::params::{GenerateParams, Limits, parse_query};
 use crate::shapes::Shapes;
 use crate::task::Task;
 use crate::upload::{BodyRules, Received, Upload};
-use crate::work::Work;
 
 /// One server's shared state: built once, outside the `HttpServer` factory, so every actix
 /// worker thread shares the same engine, admission bound and memory budget.
@@ -83,14 +82,24 @@ impl<E: Engine> Service<E> {
 
     /// Generates the matrices, computes, and serializes the answer. Blocking.
     fn answer_generated(&self, params: GenerateParams, started: Instant) -> Result<Vec<u8>, ApiError> {
-        let mut work = self.engine.workspace(Shapes::square(params.work, params.n))?;
+        let shapes = Shapes::square(params.work, params.n);
+        let mut work = self.engine.workspace(shapes)?;
+        // Generated values have a known bound, so the task is known before them, and they are
+        // written as its kernel reads them: nothing is left to prepare.
+        let task = Task::generated(params.work, shapes);
         let generating = Instant::now();
         let (a, b) = work.inputs_mut();
-        generate_into(params.seed, a, b);
+        generate_encoded(params.seed, a, b, task.encoding());
         let generation = generating.elapsed();
         let shape = Shape::Square { n: params.n };
-        let (task, workers) = (params.work, params.workers);
-        self.compute_and_answer(work, (task, workers), shape, params.seed, generation, started)
+        self.compute_and_answer(
+            work,
+            (|_: &mut E::Workspace| task, params.workers),
+            shape,
+            params.seed,
+            generation,
+            started,
+        )
     }
 
     /// Computes on posted matrices and serializes the answer with the whole result. Blocking.
@@ -106,9 +115,15 @@ impl<E: Engine> Service<E> {
         let (rows, cols) = shapes.out;
         let (a, b) = (into_elements(a), into_elements(b));
         let work = self.engine.workspace_with(a, b, shapes)?;
+        // Posted values are read for their largest, and converted for the f64 kernel if it is
+        // exact for them: part of the computation.
+        let prepare = |work: &mut E::Workspace| {
+            let (a, b) = work.inputs_mut();
+            Task::prepare(task, shapes, a, b)
+        };
         self.compute_and_answer(
             work,
-            (task, workers),
+            (prepare, workers),
             Shape::Rect { rows, cols },
             None,
             decoding,
@@ -116,22 +131,21 @@ impl<E: Engine> Service<E> {
         )
     }
 
-    /// Runs the work on the workspace's matrices and serializes the answer (with the whole
-    /// result for a posted `Rect` shape). Blocking.
+    /// Prepares the task (`prepare`), runs it on the workspace's matrices and serializes the
+    /// answer (with the whole result for a posted `Rect` shape). Blocking.
     fn compute_and_answer(
         &self,
         mut work: E::Workspace,
-        (task, workers): (Work, usize),
+        (prepare, workers): (impl FnOnce(&mut E::Workspace) -> Task, usize),
         shape: Shape,
         seed: Option<u64>,
         generation: Duration,
         started: Instant,
     ) -> Result<Vec<u8>, ApiError> {
-        // Preparing the inputs (a product's conversion to f64) is part of the computation.
         let computing = Instant::now();
-        let shapes = work.shapes();
-        let (a, b) = work.inputs_mut();
-        let prepared = Task::prepare(task, shapes, a, b);
+        let prepared = prepare(&mut work);
+        let shapes = prepared.shapes;
+        let task = prepared.work;
         let computed = self.engine.compute(&mut work, workers, prepared);
         let execution = computing.elapsed();
         let computed = computed?;

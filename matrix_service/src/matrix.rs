@@ -33,10 +33,47 @@ pub fn generate_pair(n: usize, seed: Option<u64>) -> (Matrix, Matrix) {
 /// [`generate_pair`] into storage a server already has (reused buffers, or memory shared with
 /// worker processes): every element of `a`, then of `b`, is overwritten.
 pub fn generate_into(seed: Option<u64>, a: &mut [i64], b: &mut [i64]) {
+    generate_encoded(seed, a, b, Encoding::Integer);
+}
+
+/// How generated values are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// As the integers themselves.
+    Integer,
+    /// As the bits of the `f64` equal to each: the form the `f64` product kernel reads (see
+    /// [`Task::generated`](crate::Task::generated)). Written as the values are drawn, it costs
+    /// the generator one conversion an element, where converting afterwards would be a second
+    /// pass over both matrices (about 0.7 ms at n=500 here, a tenth of the product on one
+    /// thread, and serial: no worker could share it).
+    F64Bits,
+}
+
+impl Encoding {
+    #[inline(always)]
+    fn encode(self, value: i64) -> i64 {
+        match self {
+            Self::Integer => value,
+            Self::F64Bits => (value as f64).to_bits() as i64,
+        }
+    }
+}
+
+/// [`generate_into`], storing the values as `encoding` says. The values drawn are the same.
+pub fn generate_encoded(seed: Option<u64>, a: &mut [i64], b: &mut [i64], encoding: Encoding) {
     let seed = seed.unwrap_or_else(|| rand::rng().random());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    fill_below_bound(&mut rng, a);
-    fill_below_bound(&mut rng, b);
+    match encoding {
+        // Each encoding gets its own copy of the loop, so the integer one stays as it was.
+        Encoding::Integer => {
+            fill_below_bound(&mut rng, a, Encoding::Integer);
+            fill_below_bound(&mut rng, b, Encoding::Integer);
+        }
+        Encoding::F64Bits => {
+            fill_below_bound(&mut rng, a, Encoding::F64Bits);
+            fill_below_bound(&mut rng, b, Encoding::F64Bits);
+        }
+    }
 }
 
 /// Fills `out` with independent values uniform in `0..VALUE_BOUND`, four per 64-bit draw.
@@ -53,21 +90,22 @@ pub fn generate_into(seed: Option<u64>, a: &mut [i64], b: &mut [i64]) {
 /// a rejected lane and for the last few values (criterion `generate/500`: 412 -> 380 µs; no change
 /// at n=2000, where writing the memory dominates). Both paths keep the lanes in the same order,
 /// so a seed gives the same values.
-pub fn fill_below_bound(rng: &mut impl Rng, out: &mut [i64]) {
+#[inline(always)]
+pub fn fill_below_bound(rng: &mut impl Rng, out: &mut [i64], encoding: Encoding) {
     let mut next = 0;
     while let Some(group) = out.get_mut(next..next + LANES) {
         let draw = lanes(rng.next_u64());
         if draw.iter().all(|&scaled| accepted(scaled)) {
             for (slot, scaled) in group.iter_mut().zip(draw) {
-                *slot = value(scaled);
+                *slot = encoding.encode(value(scaled));
             }
             next += LANES;
         } else {
-            next += store_accepted(draw, &mut group[..]);
+            next += store_accepted(draw, &mut group[..], encoding);
         }
     }
     while next < out.len() {
-        next += store_accepted(lanes(rng.next_u64()), &mut out[next..]);
+        next += store_accepted(lanes(rng.next_u64()), &mut out[next..], encoding);
     }
 }
 
@@ -93,12 +131,12 @@ fn value(scaled: u32) -> i64 {
 
 /// Stores the accepted lanes of one draw at the start of `out`, in order, as far as it has room;
 /// returns how many it stored.
-fn store_accepted(draw: [u32; LANES], out: &mut [i64]) -> usize {
+fn store_accepted(draw: [u32; LANES], out: &mut [i64], encoding: Encoding) -> usize {
     let mut slots = out.iter_mut();
     let mut stored = 0;
     for scaled in draw.into_iter().filter(|&scaled| accepted(scaled)) {
         let Some(slot) = slots.next() else { break };
-        *slot = value(scaled);
+        *slot = encoding.encode(value(scaled));
         stored += 1;
     }
     stored
@@ -258,13 +296,30 @@ mod tests {
     }
 
     #[test]
+    fn the_f64_encoding_stores_the_same_values_as_f64_bits() {
+        let (a, b) = generate_pair(40, Some(9));
+        let (mut af, mut bf) = (vec![0; 1600], vec![0; 1600]);
+        generate_encoded(Some(9), &mut af, &mut bf, Encoding::F64Bits);
+        let decoded = |bits: &[i64]| {
+            bits.iter()
+                .map(|&v| f64::from_bits(v as u64) as i64)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            (decoded(&af), decoded(&bf)),
+            (elements(&a).to_vec(), elements(&b).to_vec())
+        );
+        assert_ne!(af, elements(&a), "stored as bits, not as the integers");
+    }
+
+    #[test]
     fn generated_values_are_uniform_over_0_to_99() {
         // 1,000,000 values in 100 buckets: each count is binomial with mean 10,000 and standard
         // deviation 99.5; with a fixed seed, every bucket within 5 standard deviations, and a
         // chi-square statistic (99 degrees of freedom) far below its 0.1% critical value (148.2).
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(2026);
         let mut values = vec![0i64; 1_000_000];
-        fill_below_bound(&mut rng, &mut values);
+        fill_below_bound(&mut rng, &mut values, Encoding::Integer);
         let mut counts = [0u32; 100];
         for v in &values {
             counts[usize::try_from(*v).expect("no negative values")] += 1;
@@ -288,7 +343,7 @@ mod tests {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         for len in [0, 1, 3, 4, 5, 1001] {
             let mut values = vec![-1i64; len];
-            fill_below_bound(&mut rng, &mut values);
+            fill_below_bound(&mut rng, &mut values, Encoding::Integer);
             assert!(values.iter().all(|v| (0..VALUE_BOUND).contains(v)), "len {len}");
         }
     }
@@ -312,7 +367,7 @@ mod tests {
         // 200,003 values see about 110 rejected lanes, and the length is not a multiple of 4.
         for len in [0, 1, 2, 3, 4, 7, 200_003] {
             let (mut fast, mut plain) = (vec![-1; len], vec![-1; len]);
-            fill_below_bound(&mut Xoshiro256PlusPlus::seed_from_u64(5), &mut fast);
+            fill_below_bound(&mut Xoshiro256PlusPlus::seed_from_u64(5), &mut fast, Encoding::Integer);
             lane_by_lane(&mut Xoshiro256PlusPlus::seed_from_u64(5), &mut plain);
             assert!(fast == plain, "len {len}");
         }

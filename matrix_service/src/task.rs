@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::bands::bands;
 use crate::matmul::{ProductOverflow, band_f64, band_i128, f64_is_exact, max_magnitude};
-use crate::matrix::{BandSum, Overflow, add_into, checksum, first_overflow};
+use crate::matrix::{BandSum, Encoding, Overflow, VALUE_BOUND, add_into, checksum, first_overflow};
 use crate::shapes::Shapes;
 use crate::work::Work;
 use crate::work_error::WorkError;
@@ -158,6 +158,30 @@ impl Task {
         Self { work, shapes, kernel }
     }
 
+    /// The task for `work` on matrices of `shapes` still to be generated: their values lie in
+    /// `0..VALUE_BOUND`, so a product's kernel is known without reading them (the `f64` one at
+    /// any allowed size), and the generator writes them as that kernel reads them
+    /// ([`Task::encoding`]): nothing is left to prepare.
+    pub fn generated(work: Work, shapes: Shapes) -> Self {
+        let kernel = if work.multiplies() {
+            let (inner, cols) = shapes.b;
+            let largest = VALUE_BOUND.unsigned_abs() - 1;
+            let in_f64 = f64_is_exact(largest, largest, inner);
+            Kernel::Product { inner, cols, in_f64 }
+        } else {
+            Kernel::Sum
+        };
+        Self { work, shapes, kernel }
+    }
+
+    /// How the inputs are stored for this task's kernel: as `f64` bits for the `f64` product.
+    pub fn encoding(&self) -> Encoding {
+        match self.kernel {
+            Kernel::Product { in_f64: true, .. } => Encoding::F64Bits,
+            _ => Encoding::Integer,
+        }
+    }
+
     /// The bands for `workers` workers, in order (see [`bands`]).
     pub fn bands(&self, workers: usize) -> impl ExactSizeIterator<Item = Band> + Clone + use<> {
         let (shapes, product) = (self.shapes, matches!(self.kernel, Kernel::Product { .. }));
@@ -302,6 +326,22 @@ mod tests {
         let sum = Task::prepare(Work::Add, Shapes::sum(6, 4), &mut [0; 24], &mut [0; 24]);
         let band = sum.bands(3).nth(2).unwrap();
         assert_eq!((band.a.clone(), band.b.clone(), band.out), (16..24, 16..24, 16..24));
+    }
+
+    #[test]
+    fn generated_matrices_are_multiplied_as_prepared_ones_are() {
+        use crate::matrix::{generate_encoded, generate_into};
+        for (work, n) in [(Work::Matmul, 2000), (Work::Matmul, 37), (Work::Add, 30)] {
+            let shapes = Shapes::square(work, n);
+            let (mut a, mut b) = (vec![0; shapes.a_len()], vec![0; shapes.b_len()]);
+            generate_into(Some(5), &mut a, &mut b);
+            let prepared = Task::prepare(work, shapes, &mut a, &mut b);
+            let generated = Task::generated(work, shapes);
+            assert_eq!(generated, prepared, "{work:?} at n={n}");
+            let (mut ag, mut bg) = (vec![0; shapes.a_len()], vec![0; shapes.b_len()]);
+            generate_encoded(Some(5), &mut ag, &mut bg, generated.encoding());
+            assert!(ag == a && bg == b, "{work:?} at n={n}: stored as prepare() leaves them");
+        }
     }
 
     #[test]
