@@ -11,6 +11,7 @@
 
 pub mod aggregate;
 pub mod cli;
+pub mod cluster;
 pub mod conclusions;
 pub mod http;
 pub mod lab_servers;

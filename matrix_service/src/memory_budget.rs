@@ -9,7 +9,7 @@
 //!
 //! Before a body is parsed its shape is unknown, so before its parser starts it is charged the
 //! most that body could need, trimmed to the exact figure once the matrices are read (when the
-//! parser starts, and how a body is charged before that, is [`crate::upload`]'s). Trimming never
+//! parser starts, and how a body is charged before that, is the `upload` module's). Trimming never
 //! waits; a request that waits for more while holding part (a small body once gathered, a
 //! chunked body, a large product) waits only until its deadline, so no two requests can hold
 //! the budget between them for longer than that. The most
