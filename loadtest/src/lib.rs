@@ -55,8 +55,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs the whole job; see the crate docs.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Some(cli::Command::Uploads(args)) = cli.command {
-        return uploads::run(args);
+    match cli.command {
+        Some(cli::Command::Uploads(args)) => return uploads::run(args),
+        Some(cli::Command::Cluster(args)) => return cluster::run(args),
+        None => {}
     }
     let started = Instant::now();
     let now = chrono::Utc::now();

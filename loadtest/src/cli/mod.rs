@@ -134,6 +134,7 @@ pub struct Cli {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     Uploads(UploadsArgs),
+    Cluster(crate::cluster::ClusterArgs),
 }
 
 fn seconds(raw: &str) -> Result<f64, String> {

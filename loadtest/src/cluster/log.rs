@@ -75,7 +75,7 @@ pub fn parse_log(log: &str) -> Result<Vec<LogRecord>, LogError> {
 }
 
 /// Requests that ended well and badly in one slot of a timeline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Slot {
     pub ok: u32,
     pub failed: u32,

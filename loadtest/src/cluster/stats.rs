@@ -27,6 +27,9 @@ pub struct ServerStats {
     pub redispatches: Option<u64>,
     /// `UP`, `DOWN`, `OPEN` (a frontend), or a transition such as `UP 1/2`.
     pub status: String,
+    /// The last health check's result (`L7OK` once `/healthz` answered 200; empty before the
+    /// first check).
+    pub check_status: Option<String>,
     /// Times its checks took it from up to down.
     #[serde(rename = "chkdown")]
     pub downs: Option<u64>,

@@ -155,7 +155,22 @@ pub enum RunError {
 /// Kills it (SIGKILL) and returns an error if it runs past `wall_limit`, or as soon as `cancel` becomes true
 /// (checked every [`POLL_INTERVAL`]).
 pub fn run(oha: &Path, args: &OhaArgs, wall_limit: Duration, cancel: &AtomicBool) -> Result<OhaRun, RunError> {
-    let mut command_line = vec![oha.to_string_lossy().into_owned()];
+    run_via(&[], oha, args, wall_limit, cancel)
+}
+
+/// [`run`], with oha started through `launcher`, a command that runs the rest of its arguments
+/// in another context and becomes it (`ip netns exec NS`: oha in a network namespace). The
+/// launcher must exec oha rather than fork it, so that oha's CPU time is still the harness's
+/// child's.
+pub fn run_via(
+    launcher: &[String],
+    oha: &Path,
+    args: &OhaArgs,
+    wall_limit: Duration,
+    cancel: &AtomicBool,
+) -> Result<OhaRun, RunError> {
+    let mut command_line = launcher.to_vec();
+    command_line.push(oha.to_string_lossy().into_owned());
     command_line.extend(args.to_args());
     let shown = command_line.join(" ");
 
@@ -164,7 +179,7 @@ pub fn run(oha: &Path, args: &OhaArgs, wall_limit: Duration, cancel: &AtomicBool
     // reaped mid-run would be counted here too).
     let cpu_before = children_cpu();
     let started = Instant::now();
-    let mut child = Command::new(oha)
+    let mut child = Command::new(&command_line[0])
         .args(&command_line[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

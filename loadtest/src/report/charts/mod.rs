@@ -35,7 +35,7 @@ mod draw;
 mod tests;
 
 /// Size of every chart, in pixels.
-const SIZE: (u32, u32) = (800, 480);
+pub(crate) const SIZE: (u32, u32) = (800, 480);
 /// Height of the title band above the plot.
 const TITLE_HEIGHT: u32 = 64;
 /// Width of the legend panel right of the plot.
@@ -57,9 +57,9 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(120, 120, 120),
     RGBColor(240, 228, 66),
 ];
-const INK: RGBColor = RGBColor(40, 40, 40);
-const FAINT: RGBColor = RGBColor(110, 110, 110);
-const FONT: &str = "sans-serif";
+pub(crate) const INK: RGBColor = RGBColor(40, 40, 40);
+pub(crate) const FAINT: RGBColor = RGBColor(110, 110, 110);
+pub(crate) const FONT: &str = "sans-serif";
 const BYTES_PER_MIB: f64 = 1024.0 * 1024.0;
 
 /// Writes every chart that `summary` has data for into `dir`; returns the files written (file
@@ -138,7 +138,7 @@ impl Servers {
     }
 }
 
-fn colour(server: usize) -> RGBColor {
+pub(crate) fn colour(server: usize) -> RGBColor {
     PALETTE[server % PALETTE.len()]
 }
 

@@ -1,0 +1,218 @@
+//! The cluster run's results: `summary.json` (its `cluster` object), `report.md`'s Cluster
+//! section, the charts, and the `haproxy.cfg` used.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::summary::{ClusterSummary, FaultEntry};
+use crate::summary::Machine;
+
+/// Everything `summary.json` holds for a cluster run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterRun {
+    pub command: Vec<String>,
+    pub started_utc: String,
+    pub elapsed_secs: f64,
+    pub machine: Machine,
+    pub cluster: ClusterSummary,
+    pub conclusions: Vec<String>,
+}
+
+impl ClusterRun {
+    pub fn new(cluster: ClusterSummary, command: Vec<String>, started_utc: String, elapsed_secs: f64) -> Self {
+        let machine = crate::machine::describe(crate::servers::workspace_root().as_deref());
+        Self {
+            conclusions: super::conclusions::conclusions(&cluster, machine.cpus),
+            command,
+            started_utc,
+            elapsed_secs,
+            machine,
+            cluster,
+        }
+    }
+}
+
+/// Writes `summary.json`, the charts, `report.md` and `haproxy.cfg` into `dir`.
+pub fn write(run: &ClusterRun, dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut files = vec!["summary.json".to_owned()];
+    let json = serde_json::to_vec_pretty(run).context("serializing the summary")?;
+    std::fs::write(dir.join("summary.json"), json).context("writing summary.json")?;
+    let charts = super::charts::write(&run.cluster, dir)?;
+    files.extend(charts.iter().cloned());
+    std::fs::write(dir.join("report.md"), markdown(run, &charts)).context("writing report.md")?;
+    files.push("report.md".to_owned());
+    // The configuration of the largest host count, retries on, as `haproxy.cfg`; every trial's
+    // own is in haproxy/.
+    if let Some(last) = run.cluster.scaling.last() {
+        let used = dir
+            .join("haproxy")
+            .join(format!("{}-scale-{}.cfg", last.server, last.hosts));
+        if used.exists() {
+            std::fs::copy(&used, dir.join("haproxy.cfg")).context("copying haproxy.cfg")?;
+            files.push("haproxy.cfg".to_owned());
+        }
+    }
+    Ok(files)
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
+}
+
+fn secs(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
+}
+
+/// The scaling and fault tables, in Markdown (also what the terminal shows).
+pub fn terminal_table(cluster: &ClusterSummary) -> String {
+    let mut out = scaling_table(cluster);
+    if !cluster.faults.is_empty() {
+        out.push('\n');
+        out.push_str(&fault_table(&cluster.faults));
+    }
+    out
+}
+
+fn scaling_table(cluster: &ClusterSummary) -> String {
+    let mut out = String::from(
+        "| server | hosts | req/s (median) | p50 ms | p99 ms | efficiency | CPU per host | throttled | requests per host |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for e in &cluster.scaling {
+        let cpus: Vec<String> = e.host_use.iter().map(|h| secs_or(h.cpus, 2)).collect();
+        let throttled: Vec<String> = e
+            .host_use
+            .iter()
+            .map(|h| {
+                h.throttled_share
+                    .map_or_else(|| "-".into(), |t| format!("{:.0}%", t * 100.0))
+            })
+            .collect();
+        let requests: Vec<String> = e.host_use.iter().map(|h| h.requests.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            e.server,
+            e.hosts,
+            e.rps_median,
+            ms(e.latency_p50_ms),
+            ms(e.latency_p99_ms),
+            e.efficiency
+                .map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0)),
+            cpus.join(" / "),
+            throttled.join(" / "),
+            requests.join(" / ")
+        );
+    }
+    out
+}
+
+fn secs_or(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+}
+
+fn fault_table(faults: &[FaultEntry]) -> String {
+    let mut out = String::from(
+        "| server | fault | retries | requests | ok | lost | lost as | in flight at fault | retried | redispatched | down after s | recovered after s | up again after s |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for e in faults {
+        let lost_as: Vec<String> = e.lost_by.iter().map(|(k, v)| format!("{v} x {k}")).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            e.server,
+            e.fault,
+            if e.retries { "on" } else { "off" },
+            e.requests,
+            e.ok,
+            e.lost,
+            if lost_as.is_empty() {
+                "-".into()
+            } else {
+                lost_as.join(", ")
+            },
+            e.in_flight,
+            e.retried,
+            e.redispatched,
+            secs(e.detect_s),
+            secs(e.recover_s),
+            secs(e.back_up_s)
+        );
+    }
+    out
+}
+
+/// `report.md`: the verdict, the tables, the charts, the method.
+pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
+    let c = &run.cluster;
+    let mut out = String::from("# Cluster\n\n");
+    let hosts = match c.host_cpus {
+        Some(cpus) => format!(
+            "Hosts are network namespaces on one bridge, each running one lab server under a CPU quota of {cpus} CPU (cgroup {}).",
+            c.cgroup.as_deref().unwrap_or("-")
+        ),
+        None => "Hosts are the servers given by `--host-url`; their CPU use is not measured from here.".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "{hosts} {} balances them (round robin, health checks on `/healthz` every 300 ms, down after 2 failures); \
+         oha sends GET `?n={}` over {} connections. Machine: {} ({} CPUs), commit {}.\n",
+        c.haproxy_version,
+        c.n,
+        c.concurrency,
+        run.machine.cpu_model,
+        run.machine.cpus,
+        run.machine.git_commit.as_deref().unwrap_or("unknown")
+    );
+    if !run.conclusions.is_empty() {
+        out.push_str("## Conclusions\n\n");
+        for line in &run.conclusions {
+            let _ = writeln!(out, "- {line}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "## Scaling\n\n{} trials of {} s per server and host count, after a warm-up; efficiency is req/s(hosts) / (hosts x req/s(1 host)). \
+         CPU per host is in CPUs; throttled is the share of scheduler periods the quota cut short.\n",
+        c.trials, c.trial_secs
+    );
+    out.push_str(&scaling_table(c));
+    if charts.iter().any(|f| f == "cluster_scaling.svg") {
+        out.push_str("\n![req/s against hosts](cluster_scaling.svg)\n");
+    }
+    if !c.faults.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Faults\n\nEach fault struck the last host {:.0}% into a {} s load and was healed at {:.0}%, once with the balancer's \
+             retries on (`retries 3`, `retry-on all-retryable-errors`, `option redispatch 1`) and once with `retries 0`. \
+             Requests, ok and lost are counted from HAProxy's log of every request (oha counts a 503 as a success and keeps \
+             no record of failures); oha's deadline cuts at the end are left out. Down and up again are from HAProxy's stats, \
+             polled every 100 ms; recovered is when 2xx answers were back at 90% of the remaining hosts' capacity.\n",
+            super::fault_trial::FAULT_AT * 100.0,
+            c.fault_trial_secs,
+            super::fault_trial::HEAL_AT * 100.0
+        );
+        out.push_str(&fault_table(&c.faults));
+        out.push('\n');
+        for chart in charts
+            .iter()
+            .filter(|f| f.starts_with("cluster_") && f.as_str() != "cluster_scaling.svg")
+        {
+            let _ = writeln!(out, "![{chart}]({chart})\n");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "## Method\n\nCommand: `{}`. Started {} UTC, took {:.0} s. Each trial's HAProxy configuration is in `haproxy/`, its \
+         request log in `raw/`, each server's log in `logs/`.",
+        run.command.join(" "),
+        run.started_utc,
+        run.elapsed_secs
+    );
+    out
+}

@@ -1,0 +1,154 @@
+//! Where a cluster run's pieces live, emulated or real, behind one interface: the balancer
+//! started over the first N hosts, oha run against it, and each host's CPU counters.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::balancer::Balancer;
+use super::cgroup::Throttling;
+use super::fleet::SERVER_PORT;
+use super::haproxy::{Backend, BalancerConfig};
+use super::names::Role;
+use super::netns;
+use super::topology::Topology;
+use crate::oha::OhaReport;
+use crate::oha::runner::{self, Load, OhaArgs, OhaRun};
+
+/// The port the balancer listens on in its namespace.
+const BALANCER_PORT: u16 = 8080;
+
+/// The longest a host may take to answer before the balancer gives up on it (and, with
+/// retries, tries another host). Far above any answer the lab's load gets from a healthy host at
+/// its quota (tens of ms), and short enough that a hung host's requests are tried elsewhere
+/// within the trial.
+pub const SERVER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// oha's per-request limit: past the balancer's own limits with every retry, so that the client
+/// never gives up first.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The hosts, the balancer's place and the client's.
+pub struct Site<'a> {
+    /// The emulated hosts, or `None` for `--host-url` servers.
+    pub topology: Option<&'a Topology>,
+    /// Every host's server address, host 1 first.
+    pub hosts: Vec<SocketAddr>,
+    pub oha: &'a Path,
+    /// The results folder: configurations go to `haproxy/`, logs to `raw/`.
+    pub out: &'a Path,
+    pub cancel: &'a AtomicBool,
+    listen: SocketAddr,
+    socket: PathBuf,
+}
+
+impl<'a> Site<'a> {
+    /// The emulated hosts of `topology`.
+    pub fn emulated(topology: &'a Topology, oha: &'a Path, out: &'a Path, cancel: &'a AtomicBool) -> Self {
+        Self {
+            hosts: topology
+                .hosts
+                .iter()
+                .map(|h| SocketAddr::from((h.address, SERVER_PORT)))
+                .collect(),
+            topology: Some(topology),
+            oha,
+            out,
+            cancel,
+            listen: SocketAddr::from((netns::BALANCER_ADDRESS, BALANCER_PORT)),
+            socket: topology.runtime_dir.join("haproxy.sock"),
+        }
+    }
+
+    /// Servers at `hosts`, with the balancer on a free port of 127.0.0.1 here.
+    pub fn real(
+        hosts: Vec<SocketAddr>,
+        runtime_dir: &Path,
+        oha: &'a Path,
+        out: &'a Path,
+        cancel: &'a AtomicBool,
+    ) -> anyhow::Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("finding a free port for the balancer")?
+            .port();
+        Ok(Self {
+            topology: None,
+            hosts,
+            oha,
+            out,
+            cancel,
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            socket: runtime_dir.join("haproxy.sock"),
+        })
+    }
+
+    /// Starts HAProxy over the first `hosts` hosts; its configuration is saved as
+    /// `haproxy/<name>.cfg` and its log as `raw/<name>.log`.
+    pub fn balancer(&self, hosts: u32, retries: bool, name: &str) -> anyhow::Result<Balancer> {
+        let config = BalancerConfig {
+            listen: self.listen,
+            stats_socket: self.socket.clone(),
+            backends: self.hosts[..hosts as usize]
+                .iter()
+                .enumerate()
+                .map(|(i, address)| Backend {
+                    name: format!("h{}", i + 1),
+                    address: *address,
+                })
+                .collect(),
+            retries,
+            server_timeout: SERVER_TIMEOUT,
+        };
+        let cfg = self.out.join("haproxy").join(format!("{name}.cfg"));
+        let log = self.out.join("raw").join(format!("{name}.log"));
+        let ns = self.topology.map(|t| t.namespace(Role::Balancer));
+        let place = self
+            .topology
+            .and_then(|t| t.balancer_group.as_ref())
+            .zip(ns.as_deref())
+            .map(|(group, ns)| (ns, group));
+        Balancer::start(place, &config, &cfg, &log)
+    }
+
+    /// Runs oha against the balancer for `load`, asking `path_and_query` of every request.
+    pub fn load(&self, path_and_query: &str, load: Load, concurrency: u32) -> anyhow::Result<(OhaRun, OhaReport)> {
+        let args = OhaArgs {
+            url: format!("http://{}{path_and_query}", self.listen),
+            load,
+            concurrency,
+            request_timeout: CLIENT_TIMEOUT,
+        };
+        let launcher = self
+            .topology
+            .map(|t| netns::exec_in(&t.namespace(Role::Client)))
+            .unwrap_or_default();
+        let limit = match load {
+            Load::Duration(d) => d + CLIENT_TIMEOUT + Duration::from_secs(10),
+            Load::Requests(_) => Duration::from_secs(600),
+        };
+        let run = runner::run_via(&launcher, self.oha, &args, limit, self.cancel)?;
+        let report = OhaReport::parse(&run.stdout).with_context(|| {
+            format!(
+                "oha's output for `{}` (its stderr: {})",
+                run.command.join(" "),
+                run.stderr.trim()
+            )
+        })?;
+        Ok((run, report))
+    }
+
+    /// Host `index`'s CPU time and throttling so far (emulated hosts only).
+    pub fn host_counters(&self, index: u32) -> Option<(Duration, Throttling)> {
+        let host = self.topology?.hosts.get(index as usize - 1)?;
+        Some((host.group.usage().ok()?, host.group.throttling().ok()?))
+    }
+
+    /// The balancer's CPU time so far (emulated only).
+    pub fn balancer_cpu(&self) -> Option<Duration> {
+        self.topology?.balancer_group.as_ref()?.usage().ok()
+    }
+}
