@@ -71,10 +71,12 @@ pub fn analyse(trial: &FaultTrial) -> FaultCost {
         };
         *lost_by.entry(key).or_insert(0) += 1;
     }
+    // A request the balancer tried again is logged with the host that answered last, so one
+    // in flight to the failed host and then retried elsewhere shows only as retried.
     let in_flight = trial
         .records
         .iter()
-        .filter(|r| r.host.as_deref() == Some(trial.victim) && r.accepted_ms < trial.fault_ms)
+        .filter(|r| r.accepted_ms < trial.fault_ms && (r.host.as_deref() == Some(trial.victim) || r.retries > 0))
         .filter(|r| r.total_ms < 0 || r.accepted_ms + r.total_ms as u64 > trial.fault_ms)
         .count() as u64;
 
@@ -161,8 +163,10 @@ mod tests {
                 }
             }
         }
-        // In flight to h2 at the fault: accepted before 3000, ended after.
+        // In flight to h2 at the fault: accepted before 3000, ended after; and one tried again
+        // on h1.
         records.push(record(2990, 200, 20, "h2", "----"));
+        records.push(LogRecord::parse("2995 200 600 +1 h1 ----").unwrap());
         // oha's deadline cut.
         records.push(record(9990, -1, -1, "h1", "CD--"));
         let polls = [
@@ -198,12 +202,14 @@ mod tests {
         assert_eq!(cost.lost_by, BTreeMap::from([("503".to_owned(), 60)]));
         assert_eq!(cost.client_aborted, 1);
         assert_eq!(cost.requests, records.len() as u64 - 1);
+        // h1 answers 1000, h2 700 (before the fault and after the heal), and the two in flight.
+        assert_eq!(cost.ok, 1702);
         assert_eq!(cost.ok + cost.lost, cost.requests);
-        assert_eq!(cost.in_flight, 1);
+        assert_eq!(cost.in_flight, 2);
         assert_eq!(cost.detect_s, Some(0.6));
         assert_eq!(cost.back_up_s, Some(0.7));
-        // 20 answers per 100 ms from 1 s to 3 s, and the one in flight at the fault.
-        assert!((cost.rps_before - 200.5).abs() < 1e-9, "{}", cost.rps_before);
+        // 20 answers per 100 ms from 1 s to 3 s, and the two in flight at the fault.
+        assert!((cost.rps_before - 201.0).abs() < 1e-9, "{}", cost.rps_before);
         // 90% of one host's 100/s over 500 ms is 45 answers: reached at once, since h1 goes on
         // answering 50 per 500 ms.
         assert_eq!(cost.recover_s, Some(0.0));

@@ -78,8 +78,8 @@ pub fn terminal_table(cluster: &ClusterSummary) -> String {
 
 fn scaling_table(cluster: &ClusterSummary) -> String {
     let mut out = String::from(
-        "| server | hosts | req/s (median) | p50 ms | p99 ms | efficiency | CPU per host | throttled | requests per host |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
+        "| server | hosts | req/s (median) | p50 ms | p99 ms | efficiency | host CPU ms per request | CPU per host | throttled | requests per host |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for e in &cluster.scaling {
         let cpus: Vec<String> = e.host_use.iter().map(|h| secs_or(h.cpus, 2)).collect();
@@ -94,7 +94,7 @@ fn scaling_table(cluster: &ClusterSummary) -> String {
         let requests: Vec<String> = e.host_use.iter().map(|h| h.requests.to_string()).collect();
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
             e.server,
             e.hosts,
             e.rps_median,
@@ -102,6 +102,7 @@ fn scaling_table(cluster: &ClusterSummary) -> String {
             ms(e.latency_p99_ms),
             e.efficiency
                 .map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0)),
+            secs_or(e.host_cpu_ms_per_request, 2),
             cpus.join(" / "),
             throttled.join(" / "),
             requests.join(" / ")
@@ -215,4 +216,83 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
         run.elapsed_secs
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_has_every_table_chart_and_the_method() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("haproxy")).unwrap();
+        std::fs::write(dir.path().join("haproxy").join("multiprocessing-scale-4.cfg"), "cfg").unwrap();
+        let run = ClusterRun::new(
+            crate::cluster::conclusions::tests::summary(),
+            vec!["loadtest".into(), "cluster".into()],
+            "2026-12-06T10:00:00Z".into(),
+            540.0,
+        );
+        let files = write(&run, dir.path()).unwrap();
+        for file in [
+            "summary.json",
+            "report.md",
+            "haproxy.cfg",
+            "cluster_scaling.svg",
+            "cluster_threading_crash.svg",
+            "cluster_threading_slow.svg",
+        ] {
+            assert!(files.iter().any(|f| f == file), "{file} not in {files:?}");
+            assert!(dir.path().join(file).exists(), "{file}");
+        }
+        let svg = std::fs::read_to_string(dir.path().join("cluster_threading_crash.svg")).unwrap();
+        assert!(
+            svg.contains("failed, retries off: 59 lost") && svg.contains("2xx, retries on"),
+            "{svg}"
+        );
+        let report = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+        for part in [
+            "# Cluster",
+            "## Conclusions",
+            "| threading | 4 | 620 | 10.0 | 50.0 | 97% | 1.60 | 0.25 / 0.25 / 0.25 / 0.25 | 90% / 90% / 90% / 90% | 100 / 100 / 100 / 100 |",
+            "| threading | crash | off | 1000 | 941 | 59 | 59 x 503 | 3 | 0 | 0 | 0.4 | 1.5 | 0.5 |",
+            "| threading | slow | on | 1000 | 1000 | 0 | - | 3 | 5 | 40 | - | 1.5 | 0.5 |",
+            "![req/s against hosts](cluster_scaling.svg)",
+            "![cluster_threading_crash.svg](cluster_threading_crash.svg)",
+            "## Method",
+        ] {
+            assert!(report.contains(part), "{part} missing:\n{report}");
+        }
+        let back: ClusterRun =
+            serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+        assert_eq!(back, run, "summary.json reads back to the run");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+        for key in [
+            "server",
+            "fault",
+            "hosts",
+            "retries",
+            "requests",
+            "ok",
+            "lost",
+            "retried",
+            "redispatched",
+            "detect_s",
+            "recover_s",
+        ] {
+            assert!(json["cluster"]["faults"][0].get(key).is_some(), "{key}");
+        }
+        for key in [
+            "server",
+            "hosts",
+            "rps_median",
+            "latency_p50_ms",
+            "latency_p99_ms",
+            "efficiency",
+        ] {
+            assert!(json["cluster"]["scaling"][0].get(key).is_some(), "{key}");
+        }
+        assert_eq!(json["cluster"]["host_cpus"], 0.25);
+    }
 }

@@ -49,7 +49,7 @@ pub fn measure(
                 .find(|s| s.is_host() && s.server == host)
                 .map_or(0, |s| s.sessions)
         };
-        let host_use = (1..=hosts)
+        let host_use: Vec<HostUse> = (1..=hosts)
             .map(|i| {
                 let name = format!("h{i}");
                 let after = site.host_counters(i);
@@ -83,6 +83,7 @@ pub fn measure(
             efficiency: one_host
                 .filter(|r| *r > 0.0)
                 .map(|r| rps_median / (f64::from(hosts) * r)),
+            host_cpu_ms_per_request: cpu_per_request(&host_use, secs),
             rps_trials: rps,
             failed,
             host_use,
@@ -110,4 +111,11 @@ pub fn measure(
 
 fn shown(ms: Option<f64>) -> String {
     ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1}"))
+}
+
+/// The hosts' CPU time per request sent to them, in ms, if every host's CPU use is known.
+fn cpu_per_request(hosts: &[HostUse], secs: f64) -> Option<f64> {
+    let cpu_secs: f64 = hosts.iter().map(|h| h.cpus.map(|c| c * secs)).sum::<Option<f64>>()?;
+    let requests: u64 = hosts.iter().map(|h| h.requests).sum();
+    (requests > 0).then(|| 1000.0 * cpu_secs / requests as f64)
 }

@@ -42,6 +42,9 @@ pub struct ScalingEntry {
     pub rps_trials: Vec<f64>,
     /// Answers that were not 2xx, and requests that failed, over the trials.
     pub failed: u64,
+    /// The hosts' CPU time per request they were sent, in ms (emulated hosts only): what one
+    /// answer costs each model, whatever its host count.
+    pub host_cpu_ms_per_request: Option<f64>,
     /// Each host's share of the load and of its CPU, over the measured trials.
     pub host_use: Vec<HostUse>,
     /// The balancer's CPU use, in CPUs (emulated hosts only).

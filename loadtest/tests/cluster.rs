@@ -1,0 +1,377 @@
+//! End to end: `loadtest cluster` with real namespaces, cgroups, HAProxy and oha. Every test
+//! needs root, iproute2, haproxy and oha; `.ci/run` installs them and runs the ignored tests.
+//! Each checks that the run left nothing behind: no namespace, link, cgroup or process named
+//! for it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn loadtest() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_loadtest"))
+}
+
+/// The prefix of every name run `pid` makes.
+fn prefix(pid: u32) -> String {
+    format!("ltc{pid:x}-")
+}
+
+fn lines_of(program: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new(program).args(args).output().expect("runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every namespace, link and cgroup named for run `pid`.
+fn leftovers(pid: u32) -> Vec<String> {
+    let prefix = prefix(pid);
+    let mut found: Vec<String> = lines_of("ip", &["netns", "list"])
+        .into_iter()
+        .filter(|l| l.starts_with(&prefix))
+        .collect();
+    found.extend(
+        lines_of("ip", &["-o", "link", "show"])
+            .into_iter()
+            .filter(|l| l.contains(&format!(": {prefix}"))),
+    );
+    for root in ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup"] {
+        if let Ok(entries) = std::fs::read_dir(root) {
+            found.extend(
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| n.starts_with(&prefix))
+                    .map(|n| format!("{root}/{n}")),
+            );
+        }
+    }
+    found
+}
+
+/// The processes in run `pid`'s first host's cgroup, once its server runs.
+fn wait_for_host_processes(pid: u32, child: &mut Child) -> Vec<i32> {
+    let procs = [
+        format!("/sys/fs/cgroup/cpu/{}h1/cgroup.procs", prefix(pid)),
+        format!("/sys/fs/cgroup/{}h1/cgroup.procs", prefix(pid)),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its hosts were up"
+        );
+        let pids: Vec<i32> = procs
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .flat_map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<_>>())
+            .collect();
+        if !pids.is_empty() {
+            return pids;
+        }
+        assert!(Instant::now() < deadline, "no server started on host 1 within 120 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the run did not end within {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie has exited; only its parent's wait is missing.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// A long run of one server kind, to interrupt.
+fn start_long_run(out: &std::path::Path) -> Child {
+    loadtest()
+        .args([
+            "cluster",
+            "--servers",
+            "threading",
+            "--hosts",
+            "1,2",
+            "--faults",
+            "none",
+        ])
+        .args(["--trials", "5", "--duration", "10", "--out"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("loadtest starts")
+}
+
+#[test]
+#[ignore = "needs root, haproxy and oha; run by .ci/run with --run-ignored"]
+fn two_hosts_scale_and_a_crash_costs_nothing_with_retries_and_leaves_nothing_behind() {
+    let out = tempfile::tempdir().unwrap();
+    let child = loadtest()
+        .args([
+            "cluster",
+            "--servers",
+            "threading",
+            "--hosts",
+            "1,2",
+            "--faults",
+            "crash",
+        ])
+        .args([
+            "--trials",
+            "1",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--fault-duration",
+            "5",
+            "--out",
+        ])
+        .arg(out.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("loadtest starts");
+    let pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}\n{stderr}", output.status);
+    assert_eq!(leftovers(pid), Vec::<String>::new(), "the run left these behind");
+
+    let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    let cluster = &summary["cluster"];
+    assert_eq!(cluster["host_cpus"], 0.25);
+    let scaling = cluster["scaling"].as_array().expect("scaling");
+    assert_eq!(scaling.len(), 2, "{scaling:?}");
+    for (entry, hosts) in scaling.iter().zip([1, 2]) {
+        assert_eq!(
+            (entry["server"].as_str(), entry["hosts"].as_u64()),
+            (Some("threading"), Some(hosts))
+        );
+        assert!(entry["rps_median"].as_f64().unwrap() > 0.0, "{entry}");
+        assert!(entry["latency_p50_ms"].as_f64().is_some() && entry["latency_p99_ms"].as_f64().is_some());
+        // Each host was given requests and used CPU under its quota.
+        for host in entry["host_use"].as_array().unwrap() {
+            assert!(host["requests"].as_u64().unwrap() > 0, "{host}");
+            let cpus = host["cpus"].as_f64().unwrap();
+            assert!(cpus > 0.0 && cpus < 0.3, "a host of 0.25 CPU used {cpus}");
+        }
+    }
+    assert!(scaling[1]["efficiency"].as_f64().is_some());
+
+    let faults = cluster["faults"].as_array().expect("faults");
+    assert_eq!(faults.len(), 2);
+    for fault in faults {
+        assert_eq!(
+            (fault["fault"].as_str(), fault["hosts"].as_u64()),
+            (Some("crash"), Some(2))
+        );
+        let (requests, ok, lost) = (
+            fault["requests"].as_u64().unwrap(),
+            fault["ok"].as_u64().unwrap(),
+            fault["lost"].as_u64().unwrap(),
+        );
+        assert_eq!(requests, ok + lost, "{fault}");
+        assert!(requests > 100, "{fault}");
+        assert!(
+            fault["detect_s"].as_f64().is_some_and(|s| s < 3.0),
+            "the crash was seen: {fault}"
+        );
+    }
+    let with = faults.iter().find(|f| f["retries"] == true).unwrap();
+    let without = faults.iter().find(|f| f["retries"] == false).unwrap();
+    assert_eq!(with["lost"], 0, "with retries a crash costs no GET: {with}");
+    assert!(with["redispatched"].as_u64().unwrap() > 0, "{with}");
+    // Without them, what the dead host was sent before its checks failed is the balancer's
+    // 5xx (503 for a refused connection, 502 for one cut mid-answer).
+    assert!(without["lost"].as_u64().unwrap() > 0, "{without}");
+    let lost_by = without["lost_by"].as_object().unwrap();
+    assert!(lost_by.keys().all(|status| status.starts_with('5')), "{without}");
+    assert!(lost_by.contains_key("503"), "{without}");
+
+    for file in [
+        "report.md",
+        "haproxy.cfg",
+        "cluster_scaling.svg",
+        "cluster_threading_crash.svg",
+    ] {
+        assert!(out.path().join(file).exists(), "{file} missing");
+    }
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(
+        report.starts_with("# Cluster") && report.contains("## Faults"),
+        "{report}"
+    );
+}
+
+#[test]
+#[ignore = "needs root, haproxy and oha; run by .ci/run with --run-ignored"]
+fn ctrl_c_removes_everything_the_run_made() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = start_long_run(out.path());
+    let pid = child.id();
+    let servers = wait_for_host_processes(pid, &mut child);
+    assert!(!leftovers(pid).is_empty());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(60));
+    assert!(!status.success(), "an interrupted run fails");
+    assert_eq!(leftovers(pid), Vec::<String>::new(), "left behind after Ctrl-C");
+    for server in servers {
+        assert!(!alive(server), "server process {server} still runs");
+    }
+}
+
+#[test]
+#[ignore = "needs root, haproxy and oha; run by .ci/run with --run-ignored"]
+fn cleanup_removes_a_killed_run_s_leftovers_and_nothing_else() {
+    let out = tempfile::tempdir().unwrap();
+    let mut child = start_long_run(out.path());
+    let pid = child.id();
+    let servers = wait_for_host_processes(pid, &mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!leftovers(pid).is_empty(), "a killed run leaves its hosts");
+
+    // A namespace named for a run that is alive (this test), and one named like no run.
+    let live = format!("{}h1", prefix(std::process::id()));
+    let other = "ltc-not-a-run".to_owned();
+    for ns in [&live, &other] {
+        assert!(
+            Command::new("ip")
+                .args(["netns", "add", ns])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let cleanup = loadtest().args(["cluster", "--cleanup"]).output().unwrap();
+    let namespaces = lines_of("ip", &["netns", "list"]).join("\n");
+    for ns in [&live, &other] {
+        Command::new("ip").args(["netns", "delete", ns]).status().unwrap();
+    }
+    let stderr = String::from_utf8_lossy(&cleanup.stderr);
+    assert!(cleanup.status.success(), "{stderr}");
+    assert_eq!(leftovers(pid), Vec::<String>::new(), "--cleanup left these: {stderr}");
+    for server in servers {
+        assert!(!alive(server), "server process {server} still runs");
+    }
+    assert!(
+        namespaces.contains(&live),
+        "--cleanup removed a live run's namespace: {stderr}"
+    );
+    assert!(
+        namespaces.contains(&other),
+        "--cleanup removed a namespace that is not a run's: {stderr}"
+    );
+}
+
+#[test]
+#[ignore = "needs haproxy and oha; run by .ci/run with --run-ignored"]
+fn host_urls_are_balanced_and_the_configuration_is_kept() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "app_threading"])
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_loadtest")).with_file_name("app_threading");
+    let servers: Vec<matrix_service::launch::LaunchedServer> = (0..2)
+        .map(|_| {
+            let mut command = Command::new(&binary);
+            command.args(["--port", "0"]).stderr(Stdio::null());
+            matrix_service::launch::LaunchedServer::start(command, Duration::from_secs(30)).unwrap()
+        })
+        .collect();
+    let out = tempfile::tempdir().unwrap();
+    let mut command = loadtest();
+    command.args([
+        "cluster",
+        "--servers",
+        "threading",
+        "--hosts",
+        "1,2",
+        "--trials",
+        "1",
+        "--duration",
+        "1",
+    ]);
+    for server in &servers {
+        command.args(["--host-url", server.url()]);
+    }
+    let output = command.arg("--out").arg(out.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    let cluster = &summary["cluster"];
+    assert_eq!(
+        (cluster["hosts_from"].as_str(), cluster["host_cpus"].is_null()),
+        (Some("urls"), true)
+    );
+    assert_eq!(cluster["faults"].as_array().map(Vec::len), Some(0));
+    let scaling = cluster["scaling"].as_array().unwrap();
+    assert_eq!(scaling.len(), 2);
+    let two = &scaling[1];
+    let requests: Vec<u64> = two["host_use"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["requests"].as_u64().unwrap())
+        .collect();
+    assert!(
+        requests.len() == 2 && requests.iter().all(|&r| r > 0),
+        "both servers got requests: {requests:?}"
+    );
+    let cfg = std::fs::read_to_string(out.path().join("haproxy.cfg")).unwrap();
+    for server in &servers {
+        let address = server.url().trim_start_matches("http://");
+        assert!(cfg.contains(address), "{address} not in haproxy.cfg:\n{cfg}");
+    }
+}
+
+#[test]
+fn without_root_the_run_refuses_and_says_what_to_do() {
+    if nix::unistd::geteuid().is_root() {
+        // As root, drop to nobody for this one run, if the machine can.
+        let Ok(output) = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_loadtest"))
+            .args(["cluster", "--hosts", "1", "--faults", "none"])
+            .output()
+        else {
+            panic!("setpriv (util-linux) is needed to run this test as root");
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("Permission denied") && !stderr.contains("loadtest") {
+            panic!("nobody cannot run {}: {stderr}", env!("CARGO_BIN_EXE_loadtest"));
+        }
+        check_refusal(&output.status, &stderr);
+    } else {
+        let output = loadtest()
+            .args(["cluster", "--hosts", "1", "--faults", "none"])
+            .output()
+            .unwrap();
+        check_refusal(&output.status, &String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+fn check_refusal(status: &std::process::ExitStatus, stderr: &str) {
+    assert!(!status.success());
+    assert!(
+        stderr.contains("needs root") && stderr.contains("--host-url") || stderr.contains("haproxy is not installed"),
+        "{stderr}"
+    );
+}
