@@ -1,5 +1,9 @@
 //! `loadtest cluster`'s flags.
 
+// Doc comments here are `--help` text, read as plain text, not Markdown: `<pid>` is a
+// placeholder, not an HTML tag.
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 
 use anyhow::bail;
@@ -17,7 +21,7 @@ use crate::lab_servers::{ALL_LAB_SERVERS, LabServer, lab_server_name};
 /// client namespace. It needs root, iproute2, haproxy and a cgroup cpu controller; everything it
 /// creates is named ltc<pid>-... and removed at the end, also on Ctrl-C or an error
 /// (--cleanup removes what a killed run left). With --host-url it measures servers already
-/// running elsewhere instead, and needs none of that.
+/// running elsewhere instead, with HAProxy and oha run here: no root, namespaces or cgroups.
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
     /// Host counts to measure, each for every server kind; the largest (at least 2) is where
