@@ -271,6 +271,7 @@ pub(crate) mod tests {
             lost_by: [("503".to_owned(), lost)].into_iter().filter(|(_, n)| *n > 0).collect(),
             in_flight: 3,
             aborted_at_deadline: 20,
+            client_requests: if retries { 1000 } else { 998 },
             retried: if retries { 5 } else { 0 },
             redispatched: if retries { 40 } else { 0 },
             detect_s,

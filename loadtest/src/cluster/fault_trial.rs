@@ -49,7 +49,7 @@ pub fn run(
     let start_ms = unix_ms();
     let started = Instant::now();
     let (outcome, fault_ms, heal_ms) = std::thread::scope(|scope| -> anyhow::Result<_> {
-        let load = scope.spawn(|| site.load(&path, Load::Duration(length), plan.concurrency));
+        let load = scope.spawn(|| site.load(&path, Load::Duration(length), plan.concurrency, Some(&name)));
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
                 if let Ok(stats) = balancer.show_stat()
@@ -105,6 +105,7 @@ pub fn run(
         lost_by: cost.lost_by,
         in_flight: cost.in_flight,
         aborted_at_deadline: report.deadline_aborts(),
+        client_requests: report.responses_2xx() + report.responses_non_2xx() + report.transport_errors(),
         retried: backend.and_then(|b| b.retries).unwrap_or(0),
         redispatched: backend.and_then(|b| b.redispatches).unwrap_or(0),
         detect_s: cost.detect_s,

@@ -200,6 +200,18 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
         );
         out.push_str(&fault_table(&c.faults));
         out.push('\n');
+        for e in c.faults.iter().filter(|e| e.client_requests != e.requests) {
+            let _ = writeln!(
+                out,
+                "- {} {} with retries {}: HAProxy logged {} requests, oha counted {} (its deadline cuts apart).",
+                e.server,
+                e.fault,
+                if e.retries { "on" } else { "off" },
+                e.requests,
+                e.client_requests
+            );
+        }
+        out.push('\n');
         for chart in charts
             .iter()
             .filter(|f| f.starts_with("cluster_") && f.as_str() != "cluster_scaling.svg")
@@ -210,7 +222,7 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
     let _ = writeln!(
         out,
         "## Method\n\nCommand: `{}`. Started {} UTC, took {:.0} s. Each trial's HAProxy configuration is in `haproxy/`, its \
-         request log in `raw/`, each server's log in `logs/`.",
+         request log and oha's JSON in `raw/`, each server's log in `logs/`.",
         run.command.join(" "),
         run.started_utc,
         run.elapsed_secs
@@ -259,10 +271,12 @@ mod tests {
             "| threading | slow | on | 1000 | 1000 | 0 | - | 3 | 5 | 40 | - | 1.5 | 0.5 |",
             "![req/s against hosts](cluster_scaling.svg)",
             "![cluster_threading_crash.svg](cluster_threading_crash.svg)",
+            "- threading crash with retries off: HAProxy logged 1000 requests, oha counted 998 (its deadline cuts apart).",
             "## Method",
         ] {
             assert!(report.contains(part), "{part} missing:\n{report}");
         }
+        assert!(!report.contains("crash with retries on: HAProxy logged"), "{report}");
         let back: ClusterRun =
             serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
         assert_eq!(back, run, "summary.json reads back to the run");

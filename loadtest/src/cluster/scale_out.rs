@@ -23,17 +23,19 @@ pub fn measure(
             &path,
             Load::Duration(Duration::from_secs_f64(plan.warmup)),
             plan.concurrency,
+            None,
         )?;
 
         let stats_before = balancer.show_stat()?;
         let counters_before: Vec<_> = (1..=hosts).map(|i| site.host_counters(i)).collect();
         let balancer_before = site.balancer_cpu();
         let (mut rps, mut p50, mut p99, mut failed, mut client_cpu) = (vec![], vec![], vec![], 0, Duration::ZERO);
-        for _ in 0..plan.trials {
+        for trial in 1..=plan.trials {
             let (run, report) = site.load(
                 &path,
                 Load::Duration(Duration::from_secs_f64(plan.duration)),
                 plan.concurrency,
+                Some(&format!("{}-scale-{hosts}-trial-{trial}", kind.name)),
             )?;
             rps.push(report.rps_2xx().unwrap_or(0.0));
             p50.extend(report.latency_ms("p50"));

@@ -114,8 +114,15 @@ impl<'a> Site<'a> {
         Balancer::start(place, &config, &cfg, &log)
     }
 
-    /// Runs oha against the balancer for `load`, asking `path_and_query` of every request.
-    pub fn load(&self, path_and_query: &str, load: Load, concurrency: u32) -> anyhow::Result<(OhaRun, OhaReport)> {
+    /// Runs oha against the balancer for `load`, asking `path_and_query` of every request; its
+    /// JSON is saved as `raw/<save_as>.json` if given.
+    pub fn load(
+        &self,
+        path_and_query: &str,
+        load: Load,
+        concurrency: u32,
+        save_as: Option<&str>,
+    ) -> anyhow::Result<(OhaRun, OhaReport)> {
         let args = OhaArgs {
             url: format!("http://{}{path_and_query}", self.listen),
             load,
@@ -131,6 +138,10 @@ impl<'a> Site<'a> {
             Load::Requests(_) => Duration::from_secs(600),
         };
         let run = runner::run_via(&launcher, self.oha, &args, limit, self.cancel)?;
+        if let Some(name) = save_as {
+            let path = self.out.join("raw").join(format!("{name}.json"));
+            std::fs::write(&path, &run.stdout).with_context(|| format!("writing {}", path.display()))?;
+        }
         let report = OhaReport::parse(&run.stdout).with_context(|| {
             format!(
                 "oha's output for `{}` (its stderr: {})",

@@ -86,6 +86,9 @@ pub struct FaultEntry {
     pub in_flight: u64,
     /// Requests oha cut at its deadline (not counted in `requests`).
     pub aborted_at_deadline: u64,
+    /// The requests oha itself saw end (answers of any status and failures, its deadline cuts
+    /// excluded): a check on `requests`, which is counted from the balancer's log.
+    pub client_requests: u64,
     /// The balancer's retries and redispatches, from its counters.
     pub retried: u64,
     pub redispatched: u64,
