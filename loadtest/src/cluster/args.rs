@@ -53,7 +53,7 @@ pub struct ClusterArgs {
     pub duration: f64,
 
     /// Seconds per fault trial; the fault is injected at 30% of it and healed at 60%.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value_t = 15.0, value_parser = seconds)]
     pub fault_duration: f64,
 
     /// Measured scaling trials per server kind and host count.

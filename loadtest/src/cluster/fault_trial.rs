@@ -94,18 +94,36 @@ pub fn run(
         end_ms,
     });
     let backend = stats.iter().find(|s| s.server == "BACKEND");
+    // The client's view decides what was lost: oha's counts of answers by status and of
+    // failures, its deadline cuts apart.
+    let mut lost_by: std::collections::BTreeMap<String, u64> = report
+        .status_code_distribution
+        .iter()
+        .filter(|(status, _)| !status.starts_with('2'))
+        .map(|(status, n)| (status.clone(), *n))
+        .collect();
+    lost_by.extend(
+        report
+            .error_distribution
+            .iter()
+            .filter(|(message, _)| message.as_str() != crate::oha::model::DEADLINE_ABORT_MESSAGE)
+            .map(|(message, n)| (message.clone(), *n)),
+    );
+    let ok = report.responses_2xx();
+    let lost = report.responses_non_2xx() + report.transport_errors();
     Ok(FaultEntry {
         server: kind.name.to_owned(),
         fault,
         hosts,
         retries,
-        requests: cost.requests,
-        ok: cost.ok,
-        lost: cost.lost,
-        lost_by: cost.lost_by,
+        requests: ok + lost,
+        ok,
+        lost,
+        lost_by,
+        logged_requests: cost.requests,
+        logged_lost: cost.lost,
         in_flight: cost.in_flight,
         aborted_at_deadline: report.deadline_aborts(),
-        client_requests: report.responses_2xx() + report.responses_non_2xx() + report.transport_errors(),
         retried: backend.and_then(|b| b.retries).unwrap_or(0),
         redispatched: backend.and_then(|b| b.redispatches).unwrap_or(0),
         detect_s: cost.detect_s,

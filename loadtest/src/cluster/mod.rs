@@ -9,9 +9,11 @@
 //! ([`scale_out`]) → at the largest count, each fault ([`fault`]) injected mid-trial with the
 //! balancer's retries on and off ([`fault_trial`]), its cost read from the balancer's log
 //! ([`log`]), its counters ([`stats`]) and its view of the host ([`analysis`]) → the
-//! `cluster` object of `summary.json` ([`summary`]), `report.md`'s Cluster section and the
-//! charts ([`report`]). Everything the run made is removed at the end, on Ctrl-C and on an
-//! error; `--cleanup` removes what a killed run left.
+//! `cluster` object of `summary.json` ([`summary`]), the conclusions computed from it
+//! ([`conclusions`]), `report.md` ([`report`]) and the charts ([`charts`]). [`run`] drives it
+//! all; [`site`] hides whether the hosts are emulated or real (`--host-url`). Everything the
+//! run made is removed at the end, on Ctrl-C and on an error; `--cleanup` removes what a
+//! killed run left.
 
 pub mod analysis;
 pub mod args;

@@ -191,8 +191,9 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
             out,
             "\n## Faults\n\nEach fault struck the last host {:.0}% into a {} s load and was healed at {:.0}%, once with the balancer's \
              retries on (`retries 3`, `retry-on all-retryable-errors`, `option redispatch 1`) and once with `retries 0`. \
-             Requests, ok and lost are counted from HAProxy's log of every request (oha counts a 503 as a success and keeps \
-             no record of failures); oha's deadline cuts at the end are left out. Down and up again are from HAProxy's stats, \
+             Requests, ok and lost are the client's: oha's answers by status and its failures, its deadline cuts at the end \
+             left out. The timelines are drawn from HAProxy's log of every request, since oha keeps no record of a failure's \
+             time; where the two counts of lost differ, the list under the table says so. Down and up again are from HAProxy's stats, \
              polled every 100 ms; recovered is when 2xx answers were back at 90% of the remaining hosts' capacity.\n",
             super::fault_trial::FAULT_AT * 100.0,
             c.fault_trial_secs,
@@ -200,15 +201,16 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
         );
         out.push_str(&fault_table(&c.faults));
         out.push('\n');
-        for e in c.faults.iter().filter(|e| e.client_requests != e.requests) {
+        for e in c.faults.iter().filter(|e| e.logged_lost != e.lost) {
             let _ = writeln!(
                 out,
-                "- {} {} with retries {}: HAProxy logged {} requests, oha counted {} (its deadline cuts apart).",
+                "- {} {} with retries {}: oha saw {} lost, HAProxy's log {} (of {} it logged, oha's deadline cuts included).",
                 e.server,
                 e.fault,
                 if e.retries { "on" } else { "off" },
-                e.requests,
-                e.client_requests
+                e.lost,
+                e.logged_lost,
+                e.logged_requests
             );
         }
         out.push('\n');
@@ -271,12 +273,12 @@ mod tests {
             "| threading | slow | on | 1000 | 1000 | 0 | - | 3 | 5 | 40 | - | 1.5 | 0.5 |",
             "![req/s against hosts](cluster_scaling.svg)",
             "![cluster_threading_crash.svg](cluster_threading_crash.svg)",
-            "- threading crash with retries off: HAProxy logged 1000 requests, oha counted 998 (its deadline cuts apart).",
+            "- threading crash with retries off: oha saw 59 lost, HAProxy's log 61 (of 1020 it logged, oha's deadline cuts included).",
             "## Method",
         ] {
             assert!(report.contains(part), "{part} missing:\n{report}");
         }
-        assert!(!report.contains("crash with retries on: HAProxy logged"), "{report}");
+        assert!(!report.contains("crash with retries on: oha saw"), "{report}");
         let back: ClusterRun =
             serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
         assert_eq!(back, run, "summary.json reads back to the run");

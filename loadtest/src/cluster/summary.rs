@@ -74,21 +74,22 @@ pub struct FaultEntry {
     pub hosts: u32,
     /// Whether the balancer retried and redispatched.
     pub retries: bool,
-    /// Requests the clients sent and saw end, `ok + lost`.
+    /// Requests the client (oha) saw end, `ok + lost`; its own deadline cuts are left out.
     pub requests: u64,
     /// Of those, answered 2xx.
     pub ok: u64,
     /// Of those, failed or answered otherwise.
     pub lost: u64,
-    /// The lost by what the client got: `503`, `504`, `no answer`, ...
+    /// The lost by what the client got: a status (`503`, `504`) or oha's error message.
     pub lost_by: std::collections::BTreeMap<String, u64>,
+    /// The same two counts from the balancer's log of every request, which the timeline is drawn
+    /// from. It also logs the requests oha cut at its deadline, answered or not.
+    pub logged_requests: u64,
+    pub logged_lost: u64,
     /// Requests in flight to the failed host when the fault struck.
     pub in_flight: u64,
     /// Requests oha cut at its deadline (not counted in `requests`).
     pub aborted_at_deadline: u64,
-    /// The requests oha itself saw end (answers of any status and failures, its deadline cuts
-    /// excluded): a check on `requests`, which is counted from the balancer's log.
-    pub client_requests: u64,
     /// The balancer's retries and redispatches, from its counters.
     pub retried: u64,
     pub redispatched: u64,
