@@ -100,6 +100,14 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     }
     assert!(!summary["conclusions"].as_array().unwrap().is_empty());
 
+    let csv = std::fs::read_to_string(out.path().join("results.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().expect("results.csv has a header");
+    for key in RESULT_KEYS.iter().chain(&["rps.min", "rps.max"]) {
+        assert!(header.split(',').any(|column| column == *key), "{key} not in {header}");
+    }
+    assert_eq!(lines.count(), results.len(), "one row per result:\n{csv}");
+
     let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(
         !report.contains("not started by the harness"),

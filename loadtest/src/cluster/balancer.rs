@@ -25,6 +25,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Balancer {
     child: Child,
     socket: PathBuf,
+    listen: std::net::SocketAddr,
     log_path: PathBuf,
     hosts: usize,
 }
@@ -63,6 +64,7 @@ impl Balancer {
         let mut balancer = Self {
             child,
             socket: config.stats_socket.clone(),
+            listen: config.listen,
             log_path: log_path.to_path_buf(),
             hosts: config.backends.len(),
         };
@@ -97,6 +99,11 @@ impl Balancer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Where it listens for the clients.
+    pub fn listen(&self) -> std::net::SocketAddr {
+        self.listen
     }
 
     /// The counters now.

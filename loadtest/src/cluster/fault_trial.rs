@@ -49,7 +49,7 @@ pub fn run(
     let start_ms = unix_ms();
     let started = Instant::now();
     let (outcome, fault_ms, heal_ms) = std::thread::scope(|scope| -> anyhow::Result<_> {
-        let load = scope.spawn(|| site.load(&path, Load::Duration(length), plan.concurrency, Some(&name)));
+        let load = scope.spawn(|| site.load(&balancer, &path, Load::Duration(length), plan.concurrency, Some(&name)));
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
                 if let Ok(stats) = balancer.show_stat()

@@ -178,7 +178,7 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
     }
     let _ = writeln!(
         out,
-        "## Scaling\n\n{} trials of {} s per server and host count, after a warm-up; efficiency is req/s(hosts) / (hosts x req/s(1 host)). \
+        "## Scaling\n\n{} trials of {} s per server and host count, after a warm-up, the host counts taking turns; efficiency is req/s(hosts) / (hosts x req/s(1 host)). \
          CPU per host is in CPUs; throttled is the share of scheduler periods the quota cut short.\n",
         c.trials, c.trial_secs
     );

@@ -79,7 +79,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         }
         (HostSource::Urls(hosts), _) => {
             let runtime = tempfile_dir()?;
-            let site = Site::real(hosts.clone(), runtime.path(), &oha.path, &plan.out, &cancel)?;
+            let site = Site::real(hosts.clone(), runtime.path(), &oha.path, &plan.out, &cancel);
             say(&format!(
                 "hosts: {}",
                 hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", ")

@@ -18,8 +18,9 @@ use super::topology::Topology;
 use crate::oha::OhaReport;
 use crate::oha::runner::{self, Load, OhaArgs, OhaRun};
 
-/// The port the balancer listens on in its namespace.
-const BALANCER_PORT: u16 = 8080;
+/// The balancer over N hosts listens on this port + N in its namespace, so balancers over
+/// different host counts can run side by side.
+const BALANCER_PORT_BASE: u16 = 9000;
 
 /// The longest a host may take to answer before the balancer gives up on it (and, with
 /// retries, tries another host). Far above any answer the lab's load gets from a healthy host at
@@ -41,8 +42,10 @@ pub struct Site<'a> {
     /// The results folder: configurations go to `haproxy/`, logs to `raw/`.
     pub out: &'a Path,
     pub cancel: &'a AtomicBool,
-    listen: SocketAddr,
-    socket: PathBuf,
+    /// Where the balancers listen: the balancer namespace's address, or 127.0.0.1.
+    balancer_ip: std::net::IpAddr,
+    /// The folder of the balancers' stats sockets (a Unix socket's path must be short).
+    runtime_dir: PathBuf,
 }
 
 impl<'a> Site<'a> {
@@ -58,40 +61,47 @@ impl<'a> Site<'a> {
             oha,
             out,
             cancel,
-            listen: SocketAddr::from((netns::BALANCER_ADDRESS, BALANCER_PORT)),
-            socket: topology.runtime_dir.join("haproxy.sock"),
+            balancer_ip: netns::BALANCER_ADDRESS.into(),
+            runtime_dir: topology.runtime_dir.clone(),
         }
     }
 
-    /// Servers at `hosts`, with the balancer on a free port of 127.0.0.1 here.
+    /// Servers at `hosts`, with the balancers on 127.0.0.1 here.
     pub fn real(
         hosts: Vec<SocketAddr>,
         runtime_dir: &Path,
         oha: &'a Path,
         out: &'a Path,
         cancel: &'a AtomicBool,
-    ) -> anyhow::Result<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .context("finding a free port for the balancer")?
-            .port();
-        Ok(Self {
+    ) -> Self {
+        Self {
             topology: None,
             hosts,
             oha,
             out,
             cancel,
-            listen: SocketAddr::from(([127, 0, 0, 1], port)),
-            socket: runtime_dir.join("haproxy.sock"),
-        })
+            balancer_ip: [127, 0, 0, 1].into(),
+            runtime_dir: runtime_dir.to_path_buf(),
+        }
+    }
+
+    /// Where the balancer over `hosts` hosts listens: a fixed port in its own namespace, a free
+    /// one on 127.0.0.1.
+    fn listen(&self, hosts: u32) -> anyhow::Result<SocketAddr> {
+        if self.topology.is_some() {
+            return Ok(SocketAddr::new(self.balancer_ip, BALANCER_PORT_BASE + hosts as u16));
+        }
+        TcpListener::bind((self.balancer_ip, 0))
+            .and_then(|l| l.local_addr())
+            .context("finding a free port for the balancer")
     }
 
     /// Starts HAProxy over the first `hosts` hosts; its configuration is saved as
     /// `haproxy/<name>.cfg` and its log as `raw/<name>.log`.
     pub fn balancer(&self, hosts: u32, retries: bool, name: &str) -> anyhow::Result<Balancer> {
         let config = BalancerConfig {
-            listen: self.listen,
-            stats_socket: self.socket.clone(),
+            listen: self.listen(hosts)?,
+            stats_socket: self.runtime_dir.join(format!("{name}.sock")),
             backends: self.hosts[..hosts as usize]
                 .iter()
                 .enumerate()
@@ -114,17 +124,18 @@ impl<'a> Site<'a> {
         Balancer::start(place, &config, &cfg, &log)
     }
 
-    /// Runs oha against the balancer for `load`, asking `path_and_query` of every request; its
+    /// Runs oha against `balancer` for `load`, asking `path_and_query` of every request; its
     /// JSON is saved as `raw/<save_as>.json` if given.
     pub fn load(
         &self,
+        balancer: &Balancer,
         path_and_query: &str,
         load: Load,
         concurrency: u32,
         save_as: Option<&str>,
     ) -> anyhow::Result<(OhaRun, OhaReport)> {
         let args = OhaArgs {
-            url: format!("http://{}{path_and_query}", self.listen),
+            url: format!("http://{}{path_and_query}", balancer.listen()),
             load,
             concurrency,
             request_timeout: CLIENT_TIMEOUT,

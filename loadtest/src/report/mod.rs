@@ -1,7 +1,9 @@
-//! Writing a run's results: `summary.json` (every figure), the SVG charts, and `report.md`.
+//! Writing a run's results: `summary.json` (every figure), `results.csv` (its results, one row
+//! each), the SVG charts, and `report.md`.
 //! Every report is drawn from the one [`RunSummary`], so they cannot disagree.
 
 pub mod charts;
+pub mod csv_export;
 pub mod markdown;
 pub mod table;
 
@@ -11,12 +13,15 @@ use anyhow::Context;
 
 use crate::summary::RunSummary;
 
-/// Writes `summary.json`, the charts and `report.md` into `dir`; returns the files written.
+/// Writes `summary.json`, `results.csv`, the charts and `report.md` into `dir`; returns the
+/// files written.
 pub fn write_all(summary: &RunSummary, dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
     let json = serde_json::to_vec_pretty(summary).context("serializing the summary")?;
     write(dir, "summary.json", &json)?;
     files.push("summary.json".to_owned());
+    write(dir, "results.csv", csv_export::results_csv(summary)?.as_bytes())?;
+    files.push("results.csv".to_owned());
     let charts = charts::write_charts(summary, dir).context("drawing the charts")?;
     files.extend(charts.iter().cloned());
     write(dir, "report.md", markdown::render(summary, &charts).as_bytes())?;

@@ -32,7 +32,7 @@ use draw::{draw_bars, draw_lines};
 mod data;
 mod draw;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Size of every chart, in pixels.
 pub(crate) const SIZE: (u32, u32) = (800, 480);
