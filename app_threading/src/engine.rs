@@ -69,6 +69,21 @@ impl Engine for Threads {
         Ok(HeapWorkspace::with_inputs(a, b, shapes, &self.buffers))
     }
 
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        match &self.runner {
+            Runner::Scoped => registry.register(
+                "threads_started",
+                "Threads started for bands of requests (scoped threads: all but one band a request)",
+                crate::scoped_threads::THREADS_STARTED.clone(),
+            ),
+            Runner::Pool(pool) => {
+                let threads = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+                threads.set(pool.current_num_threads() as i64);
+                registry.register("pool_threads", "Threads in the pool, started once", threads);
+            }
+        }
+    }
+
     fn compute(&self, work: &mut HeapWorkspace, workers: usize, task: Task) -> Result<Computed, WorkError> {
         let (a, b, out) = work.split();
         let inputs = Operands::new(a, b, task);

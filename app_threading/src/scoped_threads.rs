@@ -7,11 +7,17 @@
 //! `workers` bands cost `workers - 1` thread starts. For `io`, each band's thread sleeps its
 //! share of the wait before adding, so the bands wait at once.
 
+use std::sync::LazyLock;
 use std::thread;
 
 use matrix_service::{Operands, WorkError};
+use prometheus_client::metrics::counter::Counter;
 
 use crate::band_jobs::band_jobs;
+
+/// Threads started for bands since the process began (`lab_threads_started_total` on
+/// `/metrics`).
+pub static THREADS_STARTED: LazyLock<Counter> = LazyLock::new(Counter::default);
 
 /// The task of `inputs` into `out` (the result's length) on `workers` scoped threads (fewer if
 /// there are fewer rows), each waiting its band's share of an `io` wait first. Returns the
@@ -27,7 +33,10 @@ pub fn compute_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> 
                 .name("band".into())
                 .spawn_scoped(scope, move || job.run())
             {
-                Ok(handle) => started.push(handle),
+                Ok(handle) => {
+                    THREADS_STARTED.inc();
+                    started.push(handle);
+                }
                 Err(e) => {
                     spawn_error = Some(e);
                     break;

@@ -62,6 +62,10 @@ pub trait Engine: Send + Sync + 'static {
     ///
     /// [`RECLAIM_AFTER`]: crate::buffers::RECLAIM_AFTER
     fn reclaim_idle(&self, _now: Instant) {}
+
+    /// Adds the engine's own metrics (threads started, children forked, pool workers) to the
+    /// server's `GET /metrics`. The default adds none.
+    fn register_metrics(&self, _registry: &mut prometheus_client::registry::Registry) {}
 }
 
 /// One request's matrices while it is served: A, B and the result, row-major, of the shapes

@@ -5,6 +5,7 @@
 //! serialized on the blocking thread too. A `POST`'s answer, which can be tens of megabytes, is
 //! made on a thread of lower priority instead ([`crate::background`]).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web::{self, Data};
@@ -21,6 +22,7 @@ use crate::engine::{Engine, Workspace};
 use crate::error::ApiError;
 use crate::matrix::{checksum, generate_encoded, sample};
 use crate::memory_budget::{Charge, ChargedBody, MemoryBudget};
+use crate::metrics::{Metrics, WorkLabel};
 use crate::params::{GenerateParams, Limits, parse_query};
 use crate::shapes::Shapes;
 use crate::task::Task;
@@ -36,6 +38,7 @@ pub struct Service<E> {
     budget: MemoryBudget,
     body_rules: BodyRules,
     index_page: String,
+    metrics: Arc<Metrics>,
 }
 
 /// What a [`Service`] is built from besides its engine and endpoint.
@@ -54,8 +57,13 @@ impl<E: Engine> Service<E> {
             budget,
             body_rules,
         } = parts;
+        // The endpoint's path is a label of every request counted; leaked once, at start-up, so
+        // that counting a request copies no string.
+        let path: &'static str = Box::leak(endpoint.path().into_boxed_str());
+        let metrics = Metrics::new(path, |registry| engine.register_metrics(registry));
         Self {
             index_page: endpoint.render_page(&limits),
+            metrics,
             engine,
             endpoint,
             limits,
@@ -78,6 +86,11 @@ impl<E: Engine> Service<E> {
     /// The endpoint this service answers on.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// The server's metrics (`GET /metrics`).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Generates the matrices, computes, and serializes the answer. Blocking.
@@ -180,6 +193,7 @@ pub fn routes<E: Engine>(service: Data<Service<E>>) -> impl FnOnce(&mut web::Ser
         cfg.app_data(service)
             .route("/", web::get().to(index::<E>))
             .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics::<E>))
             .service(
                 web::resource(path)
                     .route(web::get().to(get_add::<E>))
@@ -196,6 +210,12 @@ async fn index<E: Engine>(service: Data<Service<E>>) -> HttpResponse {
         .body(service.index_page.clone())
 }
 
+async fn metrics<E: Engine>(service: Data<Service<E>>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(service.metrics.encode())
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
@@ -210,17 +230,25 @@ async fn get_add<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> 
         .budget
         .charge(MemoryBudget::exact_need(0, elements), deadline)
         .await?;
+    let waiting = service.metrics.waiting();
     let permit = service
         .admission
         .admit_by(band_count(params.n, params.workers), params.work.waits(), deadline)
         .await?;
+    drop(waiting);
+    let work = params.work.name();
     let service = service.into_inner();
     let json = blocking(move || {
         let _permit = permit; // held until the workers are gone
         service.answer_generated(params, started)
     })
     .await?;
-    Ok(json_response(json, charge))
+    Ok(with_work(json_response(json, charge), work))
+}
+
+fn with_work(mut response: HttpResponse, work: &'static str) -> HttpResponse {
+    response.extensions_mut().insert(WorkLabel(work));
+    response
 }
 
 async fn post_add<E: Engine>(
@@ -251,10 +279,13 @@ async fn post_add<E: Engine>(
     let Received { body, charge, decoding } = upload.receive(declared, payload).await?;
     let workers = body.workers.unwrap_or(service.limits.default_workers);
     let waits = body.work.waits();
+    let waiting = service.metrics.waiting();
     let permit = service
         .admission
         .admit(band_count(body.a.nrows(), workers), waits)
         .await?;
+    drop(waiting);
+    let work = body.work.name();
     let service = service.into_inner();
     // A posted answer can be tens of megabytes of JSON: made at a lower priority, like the
     // body's parsing, so that it does not delay the answers to other connections.
@@ -263,7 +294,7 @@ async fn post_add<E: Engine>(
         service.answer_posted(body, decoding, started)
     })
     .await?;
-    Ok(json_response(json, charge))
+    Ok(with_work(json_response(json, charge), work))
 }
 
 async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -278,7 +309,10 @@ async fn not_found<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -
     Err(ApiError::NotFound {
         method: request.method().to_string(),
         path: request.path().to_owned(),
-        routes: format!("GET /, GET /healthz, GET and POST {}", service.endpoint.path()),
+        routes: format!(
+            "GET /, GET /healthz, GET /metrics, GET and POST {}",
+            service.endpoint.path()
+        ),
     })
 }
 

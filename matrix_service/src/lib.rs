@@ -28,6 +28,7 @@ pub mod matmul;
 pub mod matrix;
 pub mod memory;
 pub mod memory_budget;
+pub mod metrics;
 pub mod params;
 pub mod server;
 pub mod shapes;

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use actix_web::dev::Service as _;
 use actix_web::middleware::Logger;
 use actix_web::web::Data;
 use actix_web::{App, HttpServer};
@@ -16,6 +17,7 @@ use crate::endpoint::Endpoint;
 use crate::engine::Engine;
 use crate::http::{Service, ServiceParts, routes};
 use crate::memory_budget::{DEFAULT_MAX_BODY_MEMORY, MemoryBudget};
+use crate::metrics::{NO_WORK, WorkLabel};
 use crate::params::{DEFAULT_WORKERS, Limits};
 use crate::upload::BodyRules;
 
@@ -222,8 +224,33 @@ pub fn serve<E: Engine>(engine: E, endpoint: Endpoint, config: ServerConfig) -> 
             }
         });
         let server = HttpServer::new(move || {
+            let metrics = service.metrics().clone();
             App::new()
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+                // Counts and times every request, errors included, once its answer is ready.
+                .wrap_fn(move |request, inner| {
+                    let metrics = metrics.clone();
+                    let path = metrics.path_label(request.path());
+                    let started = Instant::now();
+                    let answering = inner.call(request);
+                    async move {
+                        let _in_flight = metrics.start();
+                        let answer = answering.await;
+                        let (status, work) = match &answer {
+                            Ok(answer) => (
+                                answer.status().as_u16(),
+                                answer
+                                    .response()
+                                    .extensions()
+                                    .get::<WorkLabel>()
+                                    .map_or(NO_WORK, |w| w.0),
+                            ),
+                            Err(error) => (error.as_response_error().status_code().as_u16(), NO_WORK),
+                        };
+                        metrics.answered(path, status, work, started.elapsed());
+                        answer
+                    }
+                })
                 .configure(routes(service.clone()))
         })
         .workers(config.http_workers)

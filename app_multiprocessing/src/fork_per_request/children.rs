@@ -9,6 +9,7 @@
 
 use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -16,6 +17,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
+use prometheus_client::metrics::counter::Counter;
 
 use matrix_service::Band;
 
@@ -55,6 +57,14 @@ pub enum ChildrenError {
     Overflow { rows: Range<usize> },
 }
 
+/// Children forked for requests' bands since the server began (`lab_children_forked_total` on
+/// `/metrics`), counted by the server, never by a child.
+pub static FORKED: LazyLock<Counter> = LazyLock::new(Counter::default);
+/// Children reaped (`lab_children_reaped_total`), the killed ones included.
+pub static REAPED: LazyLock<Counter> = LazyLock::new(Counter::default);
+/// Children SIGKILLed because their request gave up on them (`lab_children_killed_total`).
+pub static KILLED: LazyLock<Counter> = LazyLock::new(Counter::default);
+
 /// The children of one request. Dropping it SIGKILLs and reaps any child not yet reaped.
 #[derive(Default)]
 pub struct Children {
@@ -70,6 +80,7 @@ impl Children {
 
     /// Takes charge of a forked child that will write `band`'s result to `pipe`.
     pub fn push(&mut self, pid: Pid, pipe: OwnedFd, band: &Band) {
+        FORKED.inc();
         self.children.push(Child {
             pid,
             pipe: Some(pipe),
@@ -213,6 +224,7 @@ impl Children {
             return Ok(status);
         }
         let status = wait_for(child.pid).map_err(|e| format!("waiting for child {} failed: {e}", child.pid))?;
+        REAPED.inc();
         child.status = Some(status);
         Ok(status)
     }
@@ -223,7 +235,10 @@ impl Drop for Children {
         for child in self.children.iter_mut().filter(|c| c.status.is_none()) {
             // SIGKILL, not SIGTERM: children ignore SIGTERM (see `sys::prepare_child`).
             let _ = kill(child.pid, Signal::SIGKILL);
-            let _ = wait_for(child.pid);
+            KILLED.inc();
+            if wait_for(child.pid).is_ok() {
+                REAPED.inc();
+            }
             child.status = Some(WaitStatus::StillAlive);
         }
     }

@@ -55,6 +55,20 @@ impl Engine for ForkPerRequest {
 
     type Workspace = SlotWorkspace;
 
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "children_forked",
+            "Child processes forked for bands",
+            children::FORKED.clone(),
+        );
+        registry.register("children_reaped", "Child processes reaped", children::REAPED.clone());
+        registry.register(
+            "children_killed",
+            "Child processes SIGKILLed because their request gave up on them",
+            children::KILLED.clone(),
+        );
+    }
+
     fn workspace(&self, shapes: Shapes) -> Result<SlotWorkspace, WorkError> {
         self.slots.workspace(shapes).map_err(WorkError::Unavailable)
     }

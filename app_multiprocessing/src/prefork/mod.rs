@@ -32,6 +32,19 @@ impl Engine for PreforkPool {
 
     type Workspace = SlotWorkspace;
 
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register(
+            "pool_workers_alive",
+            "Pool worker processes alive now",
+            pool::WORKERS_ALIVE.clone(),
+        );
+        registry.register(
+            "pool_workers_replaced",
+            "Pool workers started to replace dead ones",
+            pool::WORKERS_REPLACED.clone(),
+        );
+    }
+
     fn workspace(&self, shapes: Shapes) -> Result<SlotWorkspace, WorkError> {
         self.pool.slots().workspace(shapes).map_err(WorkError::Unavailable)
     }

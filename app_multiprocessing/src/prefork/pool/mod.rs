@@ -27,13 +27,15 @@ use supervisor::{Start, Supervisor, start_worker};
 use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid, pipe2};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 
 use matrix_service::{Band, Kernel};
 
@@ -49,6 +51,12 @@ pub const CRASH_LIMIT: u32 = 5;
 /// A worker that dies younger than this without having finished a job counts toward the
 /// crash limit.
 pub const EARLY_DEATH: Duration = Duration::from_secs(2);
+
+/// Pool workers alive now (`lab_pool_workers_alive` on `/metrics`), counted by the server's
+/// supervisor, never by a worker.
+pub static WORKERS_ALIVE: LazyLock<Gauge> = LazyLock::new(Gauge::default);
+/// Workers started to replace dead ones since the server began (`lab_pool_workers_replaced_total`).
+pub static WORKERS_REPLACED: LazyLock<Counter> = LazyLock::new(Counter::default);
 
 /// After a deadline's SIGKILL, how long a request waits to see its workers reaped before it
 /// gives up on its memory slot (a process stuck in the kernel may outlive SIGKILL for a while).
@@ -166,6 +174,7 @@ impl Pool {
             workers.push(worker);
             answers.push(answer);
         }
+        WORKERS_ALIVE.set(workers.len() as i64);
         let shared = Arc::new(Shared {
             slots,
             state: Mutex::new(State {

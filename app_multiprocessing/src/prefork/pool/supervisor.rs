@@ -245,7 +245,9 @@ impl Supervisor {
         let worker = {
             let mut state = self.shared.lock();
             let position = state.workers.iter().position(|w| w.pid == pid);
-            position.map(|i| state.workers.swap_remove(i))
+            let removed = position.map(|i| state.workers.swap_remove(i));
+            super::WORKERS_ALIVE.set(state.workers.len() as i64);
+            removed
         };
         // Outside the lock: the worker closed its pipe, so it is exiting; this returns soon.
         let how = describe(waitpid(pid, None));
@@ -296,6 +298,8 @@ impl Supervisor {
                     self.answers.push(answers);
                     let mut state = self.shared.lock();
                     state.workers.push(worker);
+                    super::WORKERS_ALIVE.set(state.workers.len() as i64);
+                    super::WORKERS_REPLACED.inc();
                     state.dispatch();
                 }
                 Err(e) => {
