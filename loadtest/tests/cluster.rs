@@ -98,9 +98,25 @@ fn alive(pid: i32) -> bool {
     })
 }
 
+/// A run the test started; if the test fails before the run ends, dropping it interrupts the
+/// run (SIGINT, so it removes what it made) and waits for it.
+struct Run(Child);
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0.id() as i32),
+                nix::sys::signal::Signal::SIGINT,
+            );
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// A long run of one server kind, to interrupt.
-fn start_long_run(out: &std::path::Path) -> Child {
-    loadtest()
+fn start_long_run(out: &std::path::Path) -> Run {
+    Run(loadtest()
         .args([
             "cluster",
             "--servers",
@@ -115,7 +131,7 @@ fn start_long_run(out: &std::path::Path) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("loadtest starts")
+        .expect("loadtest starts"))
 }
 
 #[test]
@@ -232,12 +248,13 @@ fn two_hosts_scale_and_a_crash_costs_nothing_with_retries_and_leaves_nothing_beh
 #[ignore = "needs root, haproxy and oha; run by .ci/run with --run-ignored"]
 fn ctrl_c_removes_everything_the_run_made() {
     let out = tempfile::tempdir().unwrap();
-    let mut child = start_long_run(out.path());
+    let mut run = start_long_run(out.path());
+    let child = &mut run.0;
     let pid = child.id();
-    let servers = wait_for_host_processes(pid, &mut child);
+    let servers = wait_for_host_processes(pid, child);
     assert!(!leftovers(pid).is_empty());
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).unwrap();
-    let status = wait_exit(&mut child, Duration::from_secs(60));
+    let status = wait_exit(child, Duration::from_secs(60));
     assert!(!status.success(), "an interrupted run fails");
     assert_eq!(leftovers(pid), Vec::<String>::new(), "left behind after Ctrl-C");
     for server in servers {
@@ -249,9 +266,10 @@ fn ctrl_c_removes_everything_the_run_made() {
 #[ignore = "needs root, haproxy and oha; run by .ci/run with --run-ignored"]
 fn cleanup_removes_a_killed_run_s_leftovers_and_nothing_else() {
     let out = tempfile::tempdir().unwrap();
-    let mut child = start_long_run(out.path());
+    let mut run = start_long_run(out.path());
+    let child = &mut run.0;
     let pid = child.id();
-    let servers = wait_for_host_processes(pid, &mut child);
+    let servers = wait_for_host_processes(pid, child);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!leftovers(pid).is_empty(), "a killed run leaves its hosts");
