@@ -22,12 +22,18 @@ impl Client {
 
     /// `GET url`: the status and the body parsed as JSON (`Value::Null` if it is not JSON).
     pub fn get_json(&self, url: &str) -> anyhow::Result<(u16, Value)> {
+        let (status, body) = self.get_text(url)?;
+        Ok((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
+    }
+
+    /// `GET url`: the status and the body as text.
+    pub fn get_text(&self, url: &str) -> anyhow::Result<(u16, String)> {
         let mut response = self.agent.get(url).call().with_context(|| format!("GET {url}"))?;
         let status = response.status().as_u16();
         let body = response
             .body_mut()
             .read_to_string()
             .with_context(|| format!("reading the answer to GET {url}"))?;
-        Ok((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
+        Ok((status, body))
     }
 }

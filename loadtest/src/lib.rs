@@ -21,6 +21,7 @@ pub mod plan;
 pub mod report;
 pub mod sampler;
 pub mod scaling;
+pub mod server_metrics;
 pub mod servers;
 pub mod stats;
 pub mod summary;
@@ -100,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
     let machine = machine::describe(workspace.as_deref());
     let runner = TrialRunner {
+        client: &client,
         oha: &oha.path,
         out_dir: &plan.out_dir,
         cancel: &cancel,

@@ -216,6 +216,10 @@ pub struct TrialRecord {
     pub invalid_reasons: Vec<String>,
     /// Its RPS is a MAD outlier among its scenario's measured trials (kept, flagged).
     pub outlier: bool,
+    /// The answers the server itself counted on its endpoint during the trial (its
+    /// `/metrics`), for lab servers; a check on oha's count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_answers: Option<u64>,
 }
 
 /// The aggregate of one server and scenario over its valid measured trials.

@@ -49,6 +49,7 @@ pub fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: 
             vec!["5 answers were not 2xx".into()]
         },
         outlier: false,
+        server_answers: None,
     }
 }
 

@@ -47,6 +47,8 @@ impl Phase {
 
 /// What every trial of a run shares.
 pub struct TrialRunner<'a> {
+    /// For the lab servers' `/metrics`, read before and after each trial.
+    pub client: &'a crate::http::Client,
     pub oha: &'a Path,
     /// Where `raw/` is.
     pub out_dir: &'a Path,
@@ -80,6 +82,7 @@ impl TrialRunner<'_> {
             TrialLoad::Duration(d) => d + self.request_timeout + Duration::from_secs(30),
             TrialLoad::Requests(_) => Duration::from_secs(30 * 60),
         };
+        let counted_before = self.server_count(target);
         let sampler = start_sampling(target)?;
         let run = runner::run(self.oha, &args, wall_limit, self.cancel)
             .with_context(|| format!("running oha against the {} server", target.name))?;
@@ -88,6 +91,9 @@ impl TrialRunner<'_> {
             .transpose()
             .with_context(|| format!("sampling the {} server's processes", target.name))?;
         target.check_alive()?;
+        let server_answers = counted_before
+            .zip(self.server_count(target))
+            .map(|(before, after)| after.saturating_sub(before));
 
         // The work is named unless it is the original lab's `add`, so runs of one kind keep
         // their file names and runs of several never overwrite one kind's files with another's.
@@ -117,9 +123,20 @@ impl TrialRunner<'_> {
             self.cpus,
         );
         record.raw_file = raw_file;
+        record.server_answers = server_answers;
         record.invalid_reasons = judge(&run, report.as_ref().map_err(ToString::to_string), load);
         record.valid = record.invalid_reasons.is_empty();
         Ok(record)
+    }
+}
+
+impl TrialRunner<'_> {
+    /// A lab server's own count of its answers, from its `/metrics`.
+    fn server_count(&self, target: &Target) -> Option<u64> {
+        target
+            .lab
+            .then(|| crate::server_metrics::scrape(self.client, &target.endpoint))
+            .flatten()
     }
 }
 
@@ -183,6 +200,7 @@ pub fn record(
         valid: false,
         invalid_reasons: Vec::new(),
         outlier: false,
+        server_answers: None,
     }
 }
 

@@ -97,6 +97,11 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         let raw = out.path().join(trial["raw_file"].as_str().unwrap());
         let oha: Value = serde_json::from_slice(&std::fs::read(&raw).unwrap()).expect("raw/ holds oha's JSON");
         assert_eq!(oha["statusCodeDistribution"]["200"].as_u64(), Some(200));
+        assert_eq!(
+            trial["server_answers"].as_u64(),
+            Some(200),
+            "the server's /metrics counted the 200 answers oha did: {trial}"
+        );
     }
     assert!(!summary["conclusions"].as_array().unwrap().is_empty());
 

@@ -50,6 +50,22 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
             server.name
         ));
     }
+    for trial in &summary.trials {
+        let client = trial.responses_2xx + trial.responses_non_2xx;
+        if let Some(server) = trial.server_answers
+            && crate::server_metrics::counts_disagree(server, client, trial.scenario.concurrency)
+        {
+            out.push(format!(
+                "The {} server counted {server} answers on its /metrics during {} trial {} at {}, and oha {client}: further \
+                 apart than its {} connections explain. Another client may have sent it requests, or answers were lost.",
+                trial.server,
+                trial.phase,
+                trial.index,
+                describe(trial.scenario),
+                trial.scenario.concurrency
+            ));
+        }
+    }
     let aborted: u64 = measured.iter().map(|t| t.deadline_aborts).sum();
     if aborted > 0 {
         out.push(format!(
@@ -77,6 +93,25 @@ mod tests {
         assert!(text.contains("Invalid trial left out"), "{text}");
         assert!(text.contains("oha ran on the same 2 CPUs"), "{text}");
         assert!(!text.contains("Quick look"), "{text}");
+    }
+
+    #[test]
+    fn a_server_s_own_count_far_from_oha_s_is_a_warning() {
+        let mut s = summary();
+        let trial = &mut s.trials[0];
+        let client = trial.responses_2xx + trial.responses_non_2xx;
+        let connections = u64::from(trial.scenario.concurrency);
+        trial.server_answers = Some(client + connections);
+        assert!(
+            !warnings(&s).join("\n").contains("counted"),
+            "a request per connection is allowed"
+        );
+        s.trials[0].server_answers = Some(client + connections + 1);
+        let text = warnings(&s).join("\n");
+        assert!(
+            text.contains(&format!("counted {} answers on its /metrics", client + connections + 1)),
+            "{text}"
+        );
     }
 
     #[test]

@@ -105,6 +105,7 @@ fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: f64)
         valid: true,
         invalid_reasons: vec![],
         outlier: false,
+        server_answers: None,
     }
 }
 

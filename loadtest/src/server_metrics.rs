@@ -1,0 +1,71 @@
+//! The lab servers' own count of their answers, read from their `GET /metrics` around each
+//! trial: a check on oha's count from the other side of the connection.
+//!
+//! Only one series is read, `lab_http_requests_total`, whose lines the servers write as
+//! `lab_http_requests_total{path="/threading",status="200",work="add"} 1234` (Prometheus' text
+//! format; `promtool` checks it in the servers' tests).
+
+use crate::http::Client;
+
+const SERIES: &str = "lab_http_requests_total{";
+
+/// Answers on `path` (any status, any work) in a `/metrics` text.
+pub fn endpoint_answers(text: &str, path: &str) -> u64 {
+    let label = format!("path=\"{path}\"");
+    text.lines()
+        .filter_map(|line| line.strip_prefix(SERIES))
+        .filter_map(|rest| rest.split_once("} "))
+        .filter(|(labels, _)| labels.split(',').any(|l| l == label))
+        .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
+        .map(|value| value as u64)
+        .sum()
+}
+
+/// The server's count of answers on its endpoint now, from its `/metrics`, or `None` if it has
+/// no such page (a server of another make, or an older build).
+pub fn scrape(client: &Client, endpoint: &str) -> Option<u64> {
+    let scheme_end = endpoint.find("://")? + 3;
+    let path_start = scheme_end + endpoint[scheme_end..].find('/')?;
+    let (base, path) = endpoint.split_at(path_start);
+    match client.get_text(&format!("{base}/metrics")) {
+        Ok((200, text)) if text.contains(SERIES) || text.contains("lab_http_requests_total") => {
+            Some(endpoint_answers(&text, path))
+        }
+        _ => None,
+    }
+}
+
+/// Whether two counts of one trial's answers are further apart than its connections explain:
+/// each connection can have one request the server answered after oha stopped counting (oha's
+/// deadline), or one oha counted whose answer the server had yet to count.
+pub fn counts_disagree(server: u64, client: u64, connections: u32) -> bool {
+    server.abs_diff(client) > u64::from(connections)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "# HELP lab_http_requests_total Requests answered.\n\
+        # TYPE lab_http_requests_total counter\n\
+        lab_http_requests_total{path=\"/threading\",status=\"200\",work=\"add\"} 1200\n\
+        lab_http_requests_total{path=\"/threading\",status=\"503\",work=\"add\"} 3\n\
+        lab_http_requests_total{path=\"/threading\",status=\"400\",work=\"none\"} 1\n\
+        lab_http_requests_total{path=\"/metrics\",status=\"200\",work=\"none\"} 7\n\
+        lab_http_request_duration_seconds_count{path=\"/threading\"} 1204\n";
+
+    #[test]
+    fn every_answer_on_the_endpoint_is_counted_whatever_its_status() {
+        assert_eq!(endpoint_answers(TEXT, "/threading"), 1204);
+        assert_eq!(endpoint_answers(TEXT, "/metrics"), 7);
+        assert_eq!(endpoint_answers(TEXT, "/multiprocessing"), 0);
+        assert_eq!(endpoint_answers("", "/threading"), 0);
+    }
+
+    #[test]
+    fn counts_may_differ_by_a_request_per_connection() {
+        assert!(!counts_disagree(220, 200, 20));
+        assert!(!counts_disagree(200, 220, 20));
+        assert!(counts_disagree(221, 200, 20));
+    }
+}
