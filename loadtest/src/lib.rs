@@ -139,6 +139,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
 
+    // A server that wrote nothing leaves an empty log; an empty file only hides the ones that
+    // say something.
+    remove_empty_files(&logs_dir);
+
     let facts = RunFacts {
         started_utc: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         wall_secs: measuring.elapsed().as_secs_f64(),
@@ -167,6 +171,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         plan.out_dir.display()
     );
     Ok(())
+}
+
+/// Removes the empty files of `dir` (what cannot be read or removed is left as it is).
+fn remove_empty_files(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Every trial of the plan, warm-ups first in each scenario, then measured trials alternating
