@@ -114,6 +114,23 @@ impl Drop for Run {
     }
 }
 
+/// A long run, once its first host's server runs: the run, its pid, and that host's processes.
+fn run_with_hosts_up(out: &std::path::Path) -> (Run, u32, Vec<i32>) {
+    let mut run = start_long_run(out);
+    let pid = run.0.id();
+    let servers = wait_for_host_processes(pid, &mut run.0);
+    assert!(!leftovers(pid).is_empty(), "the run made its hosts");
+    (run, pid, servers)
+}
+
+/// Nothing named for run `pid` is left, and none of `servers` runs.
+fn assert_gone(pid: u32, servers: &[i32], when: &str) {
+    assert_eq!(leftovers(pid), Vec::<String>::new(), "left behind {when}");
+    for &server in servers {
+        assert!(!alive(server), "server process {server} still runs {when}");
+    }
+}
+
 /// A long run of one server kind, to interrupt.
 fn start_long_run(out: &std::path::Path) -> Run {
     Run(loadtest()
@@ -248,28 +265,20 @@ fn two_hosts_scale_and_a_crash_costs_nothing_with_retries_and_leaves_nothing_beh
 #[ignore = "needs root, haproxy and oha; run by .ci/run with --run-ignored"]
 fn ctrl_c_removes_everything_the_run_made() {
     let out = tempfile::tempdir().unwrap();
-    let mut run = start_long_run(out.path());
+    let (mut run, pid, servers) = run_with_hosts_up(out.path());
     let child = &mut run.0;
-    let pid = child.id();
-    let servers = wait_for_host_processes(pid, child);
-    assert!(!leftovers(pid).is_empty());
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let status = wait_exit(child, Duration::from_secs(60));
     assert!(!status.success(), "an interrupted run fails");
-    assert_eq!(leftovers(pid), Vec::<String>::new(), "left behind after Ctrl-C");
-    for server in servers {
-        assert!(!alive(server), "server process {server} still runs");
-    }
+    assert_gone(pid, &servers, "after Ctrl-C");
 }
 
 #[test]
 #[ignore = "needs root, haproxy and oha; run by .ci/run with --run-ignored"]
 fn cleanup_removes_a_killed_run_s_leftovers_and_nothing_else() {
     let out = tempfile::tempdir().unwrap();
-    let mut run = start_long_run(out.path());
+    let (mut run, pid, servers) = run_with_hosts_up(out.path());
     let child = &mut run.0;
-    let pid = child.id();
-    let servers = wait_for_host_processes(pid, child);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!leftovers(pid).is_empty(), "a killed run leaves its hosts");
@@ -293,10 +302,7 @@ fn cleanup_removes_a_killed_run_s_leftovers_and_nothing_else() {
     }
     let stderr = String::from_utf8_lossy(&cleanup.stderr);
     assert!(cleanup.status.success(), "{stderr}");
-    assert_eq!(leftovers(pid), Vec::<String>::new(), "--cleanup left these: {stderr}");
-    for server in servers {
-        assert!(!alive(server), "server process {server} still runs");
-    }
+    assert_gone(pid, &servers, &format!("after --cleanup ({stderr})"));
     assert!(
         namespaces.contains(&live),
         "--cleanup removed a live run's namespace: {stderr}"

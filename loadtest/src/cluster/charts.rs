@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::fault::Fault;
@@ -133,15 +134,7 @@ fn scaling(summary: &ClusterSummary, path: &Path) -> Result<()> {
         .draw_series(std::iter::once(PathElement::new(vec![(0.0, 0.0)], FAINT)))?
         .label("dashed: hosts x 1 host (ideal)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], FAINT.stroke_width(1)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.9))
-        .border_style(FAINT)
-        .label_font((FONT, 14).into_font().color(&INK))
-        .draw()?;
-    root.present()?;
-    Ok(())
+    finish(&root, &mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 fn timeline(server: &str, fault: Fault, entries: &[&FaultEntry], path: &Path) -> Result<()> {
@@ -202,9 +195,20 @@ fn timeline(server: &str, fault: Fault, entries: &[&FaultEntry], path: &Path) ->
             .label(format!("failed, {label}: {} lost", entry.lost))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], fail_colour.stroke_width(2)));
     }
+    finish(&root, &mut chart, SeriesLabelPosition::UpperRight)
+}
+
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws the legend at `position` and writes the file.
+fn finish<'a>(
+    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+    chart: &mut Chart<'a, 'a>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .background_style(WHITE.mix(0.9))
         .border_style(FAINT)
         .label_font((FONT, 14).into_font().color(&INK))
