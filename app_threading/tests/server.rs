@@ -42,6 +42,9 @@ async fn answers_get_and_serves_the_page_on_a_free_port() {
     let mut page = client().get(format!("{}/", server.url())).send().await.unwrap();
     let html = String::from_utf8(page.body().await.unwrap().to_vec()).unwrap();
     assert!(html.contains("<button") && html.contains("/threading"), "{html}");
+    // The curl example is a full address curl can take: the one this page was fetched from.
+    let example = format!("curl -s {}/threading -H", server.url());
+    assert!(html.contains(&example), "{example} not in {html}");
 }
 
 #[actix_web::test]

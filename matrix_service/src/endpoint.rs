@@ -39,10 +39,37 @@ impl Endpoint {
     }
 }
 
+/// `http://` and the `Host` the page was asked for, for the page's curl example; a host that is
+/// not a plain name, address and port (it is the client's text) is not echoed.
+pub fn origin(host: &str) -> String {
+    let plain = !host.is_empty()
+        && (host.chars()).all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if plain {
+        format!("http://{host}")
+    } else {
+        "http://HOST:PORT".to_owned()
+    }
+}
+
 /// The `<option>`s of the page's `work` menu, the default first.
 fn work_options() -> String {
     WORK_KINDS
         .iter()
         .map(|kind| format!(r#"<option value="{kind}">{kind}</option>"#))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn the_curl_example_names_the_host_the_visitor_used() {
+        assert_eq!(origin("127.0.0.1:8000"), "http://127.0.0.1:8000");
+        assert_eq!(origin("[::1]:8001"), "http://[::1]:8001");
+        assert_eq!(origin("lab.example"), "http://lab.example");
+        // The Host header is the client's text: anything but a plain host is not echoed.
+        assert_eq!(origin("a\"><script>"), "http://HOST:PORT");
+        assert_eq!(origin(""), "http://HOST:PORT");
+    }
 }

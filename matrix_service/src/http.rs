@@ -204,10 +204,12 @@ pub fn routes<E: Engine>(service: Data<Service<E>>) -> impl FnOnce(&mut web::Ser
     }
 }
 
-async fn index<E: Engine>(service: Data<Service<E>>) -> HttpResponse {
+async fn index<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> HttpResponse {
+    // The page's curl example names this server by the address the visitor used.
+    let origin = crate::endpoint::origin(request.connection_info().host());
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(service.index_page.clone())
+        .body(service.index_page.replace("{{ORIGIN}}", &origin))
 }
 
 async fn metrics<E: Engine>(service: Data<Service<E>>) -> HttpResponse {

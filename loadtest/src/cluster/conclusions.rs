@@ -40,7 +40,7 @@ fn scaling(cluster: &ClusterSummary, machine_cpus: u32) -> Vec<String> {
             continue;
         }
         let mut sentence = format!(
-            "**{server}** on {} hosts serves {:.0} req/s, {:.2}x its {:.0} on {} host{}",
+            "{server} on {} hosts serves {:.0} req/s, {:.2}x its {:.0} on {} host{}",
             last.hosts,
             last.rps_median,
             last.rps_median / first.rps_median.max(f64::MIN_POSITIVE),
@@ -218,7 +218,7 @@ fn faults(cluster: &ClusterSummary) -> Vec<String> {
             )
         };
         out.push(format!(
-            "**{fault}** ({} servers): with retries {} of {} requests were lost, without them {} of {}; {detected}{recovered}. Why: {why}.",
+            "{fault} ({} servers): with retries {} of {} requests were lost, without them {} of {}; {detected}{recovered}. Why: {why}.",
             with.len().max(without.len()),
             lost(&with),
             requests(&with),
@@ -314,7 +314,7 @@ pub(crate) mod tests {
     #[test]
     fn scaling_is_judged_from_the_figures_and_explained_by_the_cost_of_an_answer() {
         let lines = conclusions(&summary(), 2);
-        let threading = lines.iter().find(|l| l.starts_with("**threading**")).unwrap();
+        let threading = lines.iter().find(|l| l.starts_with("threading on")).unwrap();
         assert!(
             threading.contains("3.88x its 160 on 1 host (97% of ideal)"),
             "{threading}"
@@ -324,7 +324,7 @@ pub(crate) mod tests {
             !threading.contains("ideal because"),
             "within 5% of ideal needs no why: {threading}"
         );
-        let forks = lines.iter().find(|l| l.starts_with("**multiprocessing**")).unwrap();
+        let forks = lines.iter().find(|l| l.starts_with("multiprocessing on")).unwrap();
         assert!(
             forks.contains("(111% of ideal)")
                 && forks
@@ -343,14 +343,14 @@ pub(crate) mod tests {
     #[test]
     fn each_fault_is_costed_with_and_without_retries() {
         let lines = conclusions(&summary(), 2);
-        let crash = lines.iter().find(|l| l.starts_with("**crash**")).unwrap();
+        let crash = lines.iter().find(|l| l.starts_with("crash (")).unwrap();
         assert!(
             crash.contains("with retries 0 of 1000 requests were lost, without them 59 of 1000")
                 && crash.contains("marked the host down after 0.4 to 0.4 s")
                 && crash.contains("back at 90% of the remaining hosts' capacity 1.5 to 1.5 s"),
             "{crash}"
         );
-        let slow = lines.iter().find(|l| l.starts_with("**slow**")).unwrap();
+        let slow = lines.iter().find(|l| l.starts_with("slow (")).unwrap();
         assert!(
             slow.contains("never marked the host down") && !slow.contains("capacity"),
             "{slow}"

@@ -35,15 +35,19 @@ impl ClusterRun {
     }
 }
 
-/// Writes `summary.json`, the charts, `report.md` and `haproxy.cfg` into `dir`.
+/// Writes `summary.json`, the charts, `report.md`, `report.html` and `haproxy.cfg` into `dir`.
 pub fn write(run: &ClusterRun, dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut files = vec!["summary.json".to_owned()];
     let json = serde_json::to_vec_pretty(run).context("serializing the summary")?;
     std::fs::write(dir.join("summary.json"), json).context("writing summary.json")?;
     let charts = super::charts::write(&run.cluster, dir)?;
     files.extend(charts.iter().cloned());
-    std::fs::write(dir.join("report.md"), markdown(run, &charts)).context("writing report.md")?;
+    let report = markdown(run, &charts);
+    std::fs::write(dir.join("report.md"), &report).context("writing report.md")?;
     files.push("report.md".to_owned());
+    let page = crate::report::html::render(&report, dir)?;
+    std::fs::write(dir.join("report.html"), page).context("writing report.html")?;
+    files.push("report.html".to_owned());
     // The configuration of the largest host count, retries on, as `haproxy.cfg`; every trial's
     // own is in haproxy/.
     if let Some(last) = run.cluster.scaling.last() {
@@ -251,6 +255,7 @@ mod tests {
         for file in [
             "summary.json",
             "report.md",
+            "report.html",
             "haproxy.cfg",
             "cluster_scaling.svg",
             "cluster_threading_crash.svg",
@@ -279,6 +284,9 @@ mod tests {
             assert!(report.contains(part), "{part} missing:\n{report}");
         }
         assert!(!report.contains("crash with retries on: oha saw"), "{report}");
+        let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+        assert!(page.contains("<section id=\"conclusions\">"), "{page}");
+        assert!(page.contains("data-file=\"cluster_threading_crash.svg\""), "{page}");
         let back: ClusterRun =
             serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
         assert_eq!(back, run, "summary.json reads back to the run");

@@ -182,10 +182,24 @@ mod tests {
     }
 
     #[test]
+    fn conclusions_are_plain_text() {
+        // summary.json is read by programs: the report adds its own emphasis.
+        for s in [
+            summary(),
+            crate::testdata::size_sweep(),
+            crate::testdata::three_servers(),
+        ] {
+            for line in conclusions(&s) {
+                assert!(!line.contains("**") && !line.contains('`'), "markup in {line}");
+            }
+        }
+    }
+
+    #[test]
     fn the_headline_names_the_winner_with_its_ratio_and_interval() {
         let s = summary();
         let text = conclusions(&s).join("\n");
-        assert!(text.starts_with("**Fastest: threading.**"), "{text}");
+        assert!(text.starts_with("Fastest: threading."), "{text}");
         assert!(text.contains("a ratio of 3.95x (95% interval 3.76 to 4.21)"), "{text}");
         assert!(text.contains("of CPU (whole process tree"), "{text}");
         assert!(

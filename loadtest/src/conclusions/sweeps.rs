@@ -70,7 +70,7 @@ fn scaling_line(scaling: &Scaling) -> String {
              n², as the work does."
         ),
         Shape::Bent { at } if at.vs_reference < 1.0 => format!(
-            "**a jump.** CPU per n² at n={} was {:.2}x {against}: the cost grows faster than n², so something \
+            "it jumps. CPU per n² at n={} was {:.2}x {against}: the cost grows faster than n², so something \
              costs more than the work as n grows (for a server that forks, the page tables each fork copies grow \
              with the memory it holds; for any server, data outgrowing the CPU caches).",
             at.n, at.vs_reference
@@ -148,7 +148,7 @@ mod tests {
             .expect("{lines:#?}");
         assert!(
             processes.starts_with(
-                "Scaling with n, multiprocessing: **a jump.** CPU per n² at n=1000 was 0.62x its value at n=2000 \
+                "Scaling with n, multiprocessing: it jumps. CPU per n² at n=1000 was 0.62x its value at n=2000 \
                  (32.50 ns): the cost grows faster than n²"
             ),
             "{processes}"

@@ -34,13 +34,13 @@ pub(super) fn tails(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> 
     out
 }
 
-/// "Tail target, p99 at most 3x p50, at 20 connections. Met by a (1.5x); **missed by b (4.2x)**."
+/// "Tail target, p99 at most 3x p50, at 20 connections. Met by a (1.5x); missed by b (4.2x)."
 fn target(scenario: ScenarioKey, met: &[String], missed: &[String]) -> Option<String> {
     let verdict = match (met.is_empty(), missed.is_empty()) {
         (true, true) => return None,
         (false, true) => format!("Met by every server: {}", and_list(met)),
-        (true, false) => format!("**Missed by every server: {}**", and_list(missed)),
-        (false, false) => format!("Met by {}; **missed by {}**", and_list(met), and_list(missed)),
+        (true, false) => format!("Missed by every server: {}", and_list(missed)),
+        (false, false) => format!("Met by {}; missed by {}", and_list(met), and_list(missed)),
     };
     Some(format!(
         "Tail target, p99 at most {TAIL_TARGET:.0}x p50, at {} connections. {verdict}.",
@@ -59,7 +59,7 @@ mod tests {
         assert_eq!(
             lines[1],
             "Tail target, p99 at most 3x p50, at 20 connections. Met by threading (1.5x), multiprocessing (1.5x) \
-             and prefork (1.5x); **missed by python (4.5x)**."
+             and prefork (1.5x); missed by python (4.5x)."
         );
         assert!(lines[0].contains("python p50 199.0 ms, p99 895.5 ms"), "{lines:?}");
     }

@@ -72,7 +72,7 @@ fn headline(summary: &RunSummary, scenario: ScenarioKey) -> Option<String> {
         .any(|(_, ratio)| ratio.is_none_or(|r| Verdict::of(&r) == Verdict::TooFewTrials));
     if undecided {
         return Some(format!(
-            "**No winner declared: one trial per server cannot separate them.** Ranked by req/s at {} (one trial \
+            "No winner declared: one trial per server cannot separate them. Ranked by req/s at {} (one trial \
              each): {}. Run with more trials (the default is 5) for a verdict.",
             describe(scenario),
             listed.join(", ")
@@ -89,9 +89,9 @@ fn headline(summary: &RunSummary, scenario: ScenarioKey) -> Option<String> {
     };
     let tied_names: Vec<String> = tied.iter().map(|(name, _)| (*name).to_owned()).collect();
     let lead = if tied.is_empty() {
-        format!("**Fastest: {top}.**")
+        format!("Fastest: {top}.")
     } else {
-        format!("**Fastest: {top}, within noise of {}.**", and_list(&tied_names))
+        format!("Fastest: {top}, within noise of {}.", and_list(&tied_names))
     };
     let mut sentence = format!(
         "{lead} At {}, {top} answered {} req/s (median).",
@@ -181,7 +181,7 @@ mod tests {
     fn the_ranking_leads_then_the_lab_question_then_each_pair_winner_first() {
         let lines = verdicts(&three_servers(), KEY);
         assert!(
-            lines[0].starts_with("**Fastest: threading.** At n=500, workers=4, 20 connections, threading answered 805"),
+            lines[0].starts_with("Fastest: threading. At n=500, workers=4, 20 connections, threading answered 805"),
             "{lines:#?}"
         );
         assert!(
@@ -226,7 +226,7 @@ mod tests {
     fn two_servers_get_the_headline_and_their_pair() {
         let lines = verdicts(&crate::testdata::summary(), KEY);
         assert_eq!(lines.len(), 2, "{lines:#?}");
-        assert!(lines[0].starts_with("**Fastest: threading.**"), "{lines:#?}");
+        assert!(lines[0].starts_with("Fastest: threading."), "{lines:#?}");
     }
 
     #[test]
@@ -238,7 +238,7 @@ mod tests {
         ]);
         let lines = verdicts(&summary, KEY);
         assert!(
-            lines[0].starts_with("**Fastest: threading, within noise of prefork.**"),
+            lines[0].starts_with("Fastest: threading, within noise of prefork."),
             "{lines:#?}"
         );
         assert!(
@@ -256,7 +256,7 @@ mod tests {
         ]);
         let lines = verdicts(&summary, KEY);
         assert!(
-            lines[0].starts_with("**No winner declared: one trial per server"),
+            lines[0].starts_with("No winner declared: one trial per server"),
             "{lines:#?}"
         );
         assert!(lines.iter().all(|l| !l.contains("served more than")), "{lines:#?}");

@@ -38,7 +38,7 @@ fn rps_at(summary: &RunSummary, point: ScenarioKey) -> Vec<(&str, f64)> {
         .collect()
 }
 
-/// "**matmul (CPU-bound), n=500, 20 connections.** Fastest by workers: 1: threading (195 req/s), ..."
+/// "matmul (CPU-bound), n=500, 20 connections. Fastest by workers: 1: threading (195 req/s), ..."
 fn fastest(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Option<String> {
     let first = points[0];
     let wait = first.wait_ms.map_or(String::new(), |w| format!(", wait_ms={w}"));
@@ -50,7 +50,7 @@ fn fastest(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Opti
         .collect();
     (!by_workers.is_empty()).then(|| {
         format!(
-            "**{} ({}), n={}, {} connections{wait}.** Fastest by workers (req/s): {}.",
+            "{} ({}), n={}, {} connections{wait}. Fastest by workers (req/s): {}.",
             work.name(),
             work.bound(),
             first.n,

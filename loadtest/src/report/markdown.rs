@@ -32,7 +32,11 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
     );
 
     section(&mut md, "Conclusions");
-    bullets(&mut md, &summary.conclusions);
+    let mut conclusions = summary.conclusions.clone();
+    if let Some(verdict) = conclusions.first_mut() {
+        *verdict = lead_in_bold(verdict);
+    }
+    bullets(&mut md, &conclusions);
 
     section(&mut md, "Results");
     results_table(&mut md, summary);
@@ -138,6 +142,19 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
 
 fn section(md: &mut String, title: &str) {
     let _ = writeln!(md, "## {title}\n");
+}
+
+/// The verdict's first sentence in bold: the conclusions are plain text in `summary.json`, and
+/// the report marks the one line a reader must not miss.
+fn lead_in_bold(line: &str) -> String {
+    if line.starts_with("**") {
+        // A summary.json from before conclusions were plain text.
+        return line.to_owned();
+    }
+    match line.split_once(". ") {
+        Some((lead, rest)) => format!("**{lead}.** {rest}"),
+        None => format!("**{line}**"),
+    }
 }
 
 fn bullets(md: &mut String, lines: &[String]) {

@@ -1,9 +1,10 @@
 //! Writing a run's results: `summary.json` (every figure), `results.csv` (its results, one row
-//! each), the SVG charts, and `report.md`.
+//! each), the SVG charts, `report.md`, and `report.html` (the same report with its charts inside).
 //! Every report is drawn from the one [`RunSummary`], so they cannot disagree.
 
 pub mod charts;
 pub mod csv_export;
+pub mod html;
 pub mod markdown;
 pub mod table;
 
@@ -13,7 +14,7 @@ use anyhow::Context;
 
 use crate::summary::RunSummary;
 
-/// Writes `summary.json`, `results.csv`, the charts and `report.md` into `dir`; returns the
+/// Writes `summary.json`, `results.csv`, the charts, `report.md` and `report.html` into `dir`; returns the
 /// files written.
 pub fn write_all(summary: &RunSummary, dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
@@ -24,8 +25,11 @@ pub fn write_all(summary: &RunSummary, dir: &Path) -> anyhow::Result<Vec<String>
     files.push("results.csv".to_owned());
     let charts = charts::write_charts(summary, dir).context("drawing the charts")?;
     files.extend(charts.iter().cloned());
-    write(dir, "report.md", markdown::render(summary, &charts).as_bytes())?;
+    let markdown = markdown::render(summary, &charts);
+    write(dir, "report.md", markdown.as_bytes())?;
     files.push("report.md".to_owned());
+    write(dir, "report.html", html::render(&markdown, dir)?.as_bytes())?;
+    files.push("report.html".to_owned());
     Ok(files)
 }
 
