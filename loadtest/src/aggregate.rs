@@ -29,7 +29,8 @@ pub fn scenarios(trials: &[TrialRecord]) -> Vec<ScenarioKey> {
 
 /// Flags the RPS outliers among each server's valid measured trials of each scenario.
 pub fn flag_outliers(trials: &mut [TrialRecord], servers: &[String]) {
-    for scenario in scenarios(trials) {
+    // Under an open loop req/s is the offered rate, not the server's: nothing to flag.
+    for scenario in scenarios(trials).into_iter().filter(|s| s.offered_rps.is_none()) {
         for server in servers {
             let indices: Vec<usize> = (0..trials.len())
                 .filter(|&i| {
@@ -81,6 +82,8 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
         concurrency: scenario.concurrency,
         n: scenario.n,
         workers: scenario.workers,
+        load_loop: crate::summary::LoadLoop::of(scenario),
+        offered_rps: scenario.offered_rps,
         requests: valid.iter().map(|t| t.responses_2xx).sum(),
         success_rate: if answered == 0 {
             0.0
@@ -184,6 +187,7 @@ pub fn key(result: &ScenarioResult) -> ScenarioKey {
         n: result.n,
         workers: result.workers,
         wait_ms: result.wait_ms,
+        offered_rps: result.offered_rps,
     }
 }
 

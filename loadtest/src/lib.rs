@@ -17,7 +17,9 @@ pub mod http;
 pub mod lab_servers;
 pub mod machine;
 pub mod oha;
+pub mod open_loop;
 pub mod plan;
+pub mod python_lab;
 pub mod report;
 pub mod sampler;
 pub mod scaling;
@@ -63,7 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let now = chrono::Utc::now();
-    let plan = cli.plan(&now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
+    let mut plan = cli.plan(&now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     ctrlc::set_handler(move || {
@@ -82,6 +84,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let oha = oha::provision::find_or_install(plan.oha.as_deref(), &oha::provision::default_tools_root())?;
     eprintln!("using {} ({})", oha.path.display(), oha.version_line);
 
+    // The Python lab's servers join as other targets; dropping `python` ends them on any error.
+    let python = if plan.python {
+        let say = |message: &str| eprintln!("{}", textwrap::fill(message, report::table::terminal_options()));
+        let lab = python_lab::PythonLab::start(&logs_dir, &say)?;
+        plan.extra_targets.extend(lab.targets());
+        Some(lab)
+    } else {
+        None
+    };
     let client = http::Client::new(Duration::from_secs(60));
     let mut targets = servers::prepare(&plan, &logs_dir, &client, &|message| eprintln!("{message}"))?;
     for target in &targets {
@@ -116,7 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     for before in work_before {
         let after = work_cost::measure(before.work, before.n)?;
         eprintln!(
-            "in-process {} at n={}: {:.2} ms of CPU before the trials, {:.2} ms after (generate and compute, one thread)",
+            "in-process {} at n={}: {:.2} ms of CPU before the trials, {:.2} ms after (one thread)",
             before.work.name(),
             before.n,
             before.cpu_ms,
@@ -139,6 +150,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
 
+    let python_probe = python.as_ref().map(|lab| lab.probe.clone());
+    if let Some(lab) = python {
+        warnings.extend(lab.stop());
+    }
+
     // A server that wrote nothing leaves an empty log; an empty file only hides the ones that
     // say something.
     remove_empty_files(&logs_dir);
@@ -153,23 +169,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         design: design(&plan),
         probes,
         work_costs,
+        python_probe,
     };
     let summary = summarize(facts, trials, warnings);
     let files = report::write_all(&summary, &plan.out_dir)?;
     println!("{}", report::table::comparison_table(&summary));
-    println!();
+    println!("\nConclusions:");
     for line in &summary.conclusions {
-        println!("{}", line.replace("**", ""));
+        println!("{}", report::table::terminal_bullet(line));
     }
     println!("\nWarnings:");
     for line in &summary.warnings {
-        println!("- {line}");
+        println!("{}", report::table::terminal_bullet(line));
     }
-    println!(
-        "\nWrote {} in {}/ (and raw/, logs/).",
+    let wrote = format!(
+        "Wrote {} in {}/ (and raw/, logs/).",
         files.join(", "),
         plan.out_dir.display()
     );
+    println!("\n{}", textwrap::fill(&wrote, report::table::terminal_options()));
     Ok(())
 }
 
@@ -182,21 +200,59 @@ fn remove_empty_files(dir: &std::path::Path) {
     }
 }
 
-/// Every trial of the plan, warm-ups first in each scenario, then measured trials alternating
-/// the servers.
+/// Every trial of the plan; with `--rate-fraction`, the closed loop's trials and then the open
+/// loop's, at rates the closed loop's results decide.
 fn run_trials(plan: &Plan, targets: &mut [Target], runner: &TrialRunner<'_>) -> anyhow::Result<Vec<TrialRecord>> {
-    let mut schedule: Vec<(ScenarioKey, Phase, u32, usize)> = Vec::new();
-    for scenario in plan.scenarios() {
+    let mut trials = run_schedule(plan, targets, runner, schedule(plan, targets, &plan.scenarios(), true))?;
+    if let Some(open_loop::OpenLoop::Fraction(fraction)) = plan.open_loop {
+        let lab: Vec<&str> = targets.iter().filter(|t| t.lab).map(|t| t.name.as_str()).collect();
+        let offered = open_loop::offered_rates(&trials, &lab, fraction);
+        for (scenario, slowest) in &offered {
+            eprintln!(
+                "open loop: {} req/s ({fraction} x the slowest lab server's closed-loop median, {slowest:.0} req/s)",
+                scenario.offered_rps.unwrap_or_default()
+            );
+        }
+        let scenarios: Vec<ScenarioKey> = offered.into_iter().map(|(scenario, _)| scenario).collect();
+        // The servers are warm from the closed loop: no second warm-up.
+        trials.extend(run_schedule(
+            plan,
+            targets,
+            runner,
+            schedule(plan, targets, &scenarios, false),
+        )?);
+    }
+    Ok(trials)
+}
+
+/// One trial to run: the scenario, its phase and index, and which target.
+type Slot = (ScenarioKey, Phase, u32, usize);
+
+/// For each scenario: its warm-ups (if `warm_up` and the plan has one), then measured trials
+/// alternating the servers.
+fn schedule(plan: &Plan, targets: &[Target], scenarios: &[ScenarioKey], warm_up: bool) -> Vec<Slot> {
+    let mut schedule = Vec::new();
+    for &scenario in scenarios {
         let joined: Vec<usize> = (0..targets.len())
             .filter(|&i| targets[i].lab || plan.extra_targets_join(scenario))
             .collect();
-        if plan.warmup.is_some() {
+        if warm_up && plan.warmup.is_some() {
             schedule.extend(joined.iter().map(|&t| (scenario, Phase::Warmup, 1, t)));
         }
         for index in 1..=plan.trials {
             schedule.extend(joined.iter().map(|&t| (scenario, Phase::Measured, index, t)));
         }
     }
+    schedule
+}
+
+/// Runs `schedule`, with a progress bar.
+fn run_schedule(
+    plan: &Plan,
+    targets: &mut [Target],
+    runner: &TrialRunner<'_>,
+    schedule: Vec<Slot>,
+) -> anyhow::Result<Vec<TrialRecord>> {
     let progress = ProgressBar::new(schedule.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} trials, {elapsed} elapsed, about {eta} left  {msg}")
@@ -220,8 +276,12 @@ fn run_trials(plan: &Plan, targets: &mut [Target], runner: &TrialRunner<'_>) -> 
                 ));
             }
         }
+        let open = scenario
+            .offered_rps
+            .map(|rate| format!(" q={rate}"))
+            .unwrap_or_default();
         progress.set_message(format!(
-            "{} c={} n={} w={} {} {index}",
+            "{} c={} n={} w={}{open} {} {index}",
             target.name,
             scenario.concurrency,
             scenario.n,
@@ -277,6 +337,8 @@ pub struct RunFacts {
     pub design: Design,
     pub probes: Vec<summary::Probe>,
     pub work_costs: Vec<summary::WorkCost>,
+    /// What the handout's own processes app did (`--python`).
+    pub python_probe: Option<python_lab::probe::SeedProbe>,
 }
 
 /// Aggregates the trials (outliers flagged in place), compares the servers, and draws the
@@ -298,6 +360,7 @@ pub fn summarize(facts: RunFacts, mut trials: Vec<TrialRecord>, mut warnings: Ve
         design: facts.design,
         probes: facts.probes,
         work_costs: facts.work_costs,
+        python_processes_seed: facts.python_probe,
         results,
         comparisons,
         trials,
@@ -325,5 +388,13 @@ fn design(plan: &Plan) -> Design {
         wait_ms: plan.base.wait_ms,
         works: plan.works.iter().map(|key| key.work).collect(),
         lab: plan.lab_grid,
+        rate: match plan.open_loop {
+            Some(open_loop::OpenLoop::Rate(rate)) => Some(rate),
+            _ => None,
+        },
+        rate_fraction: match plan.open_loop {
+            Some(open_loop::OpenLoop::Fraction(fraction)) => Some(fraction),
+            _ => None,
+        },
     }
 }

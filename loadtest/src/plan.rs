@@ -153,16 +153,27 @@ pub struct Plan {
     pub extra_targets: Vec<TargetSpec>,
     /// oha -t
     pub request_timeout: Duration,
+    /// `--python`: the original Python lab's apps join the run.
+    pub python: bool,
+    /// Open-loop load (`--rate`, `--rate-fraction`); `None`: the closed loop alone.
+    pub open_loop: Option<crate::open_loop::OpenLoop>,
 }
 
 impl Plan {
-    /// The scenarios, in the order they run.
+    /// The scenarios, in the order they run: open-loop at `--rate`, or closed-loop (and, with
+    /// `--rate-fraction`, open-loop after them at rates the closed loop decides).
     pub fn scenarios(&self) -> Vec<ScenarioKey> {
         let swept = |base: ScenarioKey| match &self.sweep {
             None => vec![base],
             Some(sweep) => sweep.values.iter().map(|v| sweep.kind.apply(base, *v)).collect(),
         };
-        self.works.iter().flat_map(|base| swept(*base)).collect()
+        let offered_rps = match self.open_loop {
+            Some(crate::open_loop::OpenLoop::Rate(rate)) => Some(rate),
+            _ => None,
+        };
+        (self.works.iter())
+            .flat_map(|base| swept(ScenarioKey { offered_rps, ..*base }))
+            .collect()
     }
 
     /// Whether a `--target` server (which is sent its URL as given) takes part in `scenario`:

@@ -362,6 +362,7 @@ mod tests {
             concurrency: 20,
             n: 100,
             workers: 2,
+            offered_rps: None,
         };
         let lab = Target {
             name: "t".into(),

@@ -38,6 +38,10 @@ pub struct RunSummary {
     pub probes: Vec<Probe>,
     /// The in-process CPU cost of one request's work (generate and add, one thread), per n.
     pub work_costs: Vec<WorkCost>,
+    /// `--python`: what one request to the lab handout's own processes app did (it cannot be
+    /// measured: it deadlocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_processes_seed: Option<crate::python_lab::probe::SeedProbe>,
     /// One aggregate per server and scenario, over the valid measured trials.
     pub results: Vec<ScenarioResult>,
     /// Ratios between servers, per scenario.
@@ -93,7 +97,7 @@ impl ServerInfo {
 }
 
 /// How the run was designed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Design {
     /// `quick` (the classic `oha -n 200 -c 20`, one trial) or `measured`.
     pub mode: String,
@@ -119,6 +123,13 @@ pub struct Design {
     /// Whether the run was `--lab`'s grid.
     #[serde(default)]
     pub lab: bool,
+    /// `--rate`: every scenario open-loop at this many requests a second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
+    /// `--rate-fraction`: the closed loop, then the open loop at this share of the slowest lab
+    /// server's closed-loop median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_fraction: Option<f64>,
 }
 
 impl Design {
@@ -130,6 +141,7 @@ impl Design {
             n: self.n,
             workers: self.workers,
             wait_ms: self.wait_ms,
+            offered_rps: self.rate,
         }
     }
 }
@@ -163,6 +175,10 @@ pub struct ScenarioKey {
     /// An `io` scenario's `wait_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_ms: Option<u32>,
+    /// Open loop: the requests per second oha sends whatever the answers (`-q`, latency
+    /// corrected); `None` is the closed loop, each connection sending when answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_rps: Option<u32>,
 }
 
 /// The raw figures of one trial (one oha run against one server).
@@ -222,6 +238,29 @@ pub struct TrialRecord {
     pub server_answers: Option<u64>,
 }
 
+/// How the load was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadLoop {
+    /// Each connection sends its next request when the last is answered: a slow server is sent
+    /// less, and its queueing never shows in the latency (coordinated omission).
+    #[default]
+    Closed,
+    /// Requests are sent at a fixed rate whatever the answers.
+    Open,
+}
+
+impl LoadLoop {
+    /// The loop a scenario's load runs in.
+    pub fn of(scenario: ScenarioKey) -> Self {
+        if scenario.offered_rps.is_some() {
+            Self::Open
+        } else {
+            Self::Closed
+        }
+    }
+}
+
 /// The aggregate of one server and scenario over its valid measured trials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
@@ -234,6 +273,13 @@ pub struct ScenarioResult {
     pub concurrency: u32,
     pub n: u32,
     pub workers: u32,
+    /// `closed` (each connection sends its next request when answered) or `open` (oha sends
+    /// `offered_rps` requests a second whatever the answers, latency counted from when each
+    /// request was due).
+    #[serde(rename = "loop", default)]
+    pub load_loop: LoadLoop,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_rps: Option<u32>,
     /// 2xx answers over all measured trials.
     pub requests: u64,
     /// 2xx answers over all answers and transport errors, all measured trials (deadline aborts

@@ -10,6 +10,7 @@ pub const KEY: ScenarioKey = ScenarioKey {
     concurrency: 20,
     n: 500,
     workers: 4,
+    offered_rps: None,
 };
 
 /// A trial of 1000 answers at `rps` (or, if not `valid`, with 5 failures).
@@ -183,6 +184,8 @@ fn design(measured_trials: u32, sweep: Option<&str>) -> Design {
         concurrency: 20,
         n: 500,
         workers: 4,
+        rate: None,
+        rate_fraction: None,
     }
 }
 
@@ -212,5 +215,41 @@ fn facts(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunFac
             cpu_ms: 1.25,
             iterations: 50,
         }],
+        python_probe: None,
     }
+}
+
+/// The fixed run, with an open-loop trial per server at 300 req/s; multiprocessing keeps up
+/// with only 200.
+pub fn with_open_loop() -> RunSummary {
+    let base = summary();
+    let open = ScenarioKey {
+        offered_rps: Some(300),
+        ..KEY
+    };
+    let mut trials = base.trials.clone();
+    for (server, rps) in [("threading", 300.0), ("multiprocessing", 200.0)] {
+        for index in 1..=3 {
+            let mut t = trial(server, open, "measured", index, rps, true);
+            t.latency_p50_ms = Some(if server == "threading" { 2.0 } else { 40.0 });
+            t.latency_p99_ms = Some(if server == "threading" { 6.0 } else { 900.0 });
+            trials.push(t);
+        }
+    }
+    let facts = RunFacts {
+        started_utc: base.started_utc.clone(),
+        wall_secs: base.wall_secs,
+        setup_secs: base.setup_secs,
+        machine: base.machine.clone(),
+        oha_version: base.oha_version.clone(),
+        servers: base.servers.clone(),
+        design: Design {
+            rate_fraction: Some(0.7),
+            ..base.design.clone()
+        },
+        probes: base.probes.clone(),
+        work_costs: base.work_costs.clone(),
+        python_probe: None,
+    };
+    crate::summarize(facts, trials, Vec::new())
 }

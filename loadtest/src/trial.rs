@@ -77,6 +77,7 @@ impl TrialRunner<'_> {
             },
             concurrency: scenario.concurrency,
             request_timeout: self.request_timeout,
+            rate: scenario.offered_rps,
         };
         let wall_limit = match load {
             TrialLoad::Duration(d) => d + self.request_timeout + Duration::from_secs(30),
@@ -101,8 +102,9 @@ impl TrialRunner<'_> {
             WorkKind::Add => String::new(),
             other => format!("{}_", other.name()),
         };
+        let open = scenario.offered_rps.map(|rate| format!("_q{rate}")).unwrap_or_default();
         let raw_file = format!(
-            "raw/{}_{work}c{}_n{}_w{}_{}{}.json",
+            "raw/{}_{work}c{}_n{}_w{}{open}_{}{}.json",
             target.name,
             scenario.concurrency,
             scenario.n,
@@ -366,6 +368,7 @@ mod tests {
             concurrency: 20,
             n: 500,
             workers: 4,
+            offered_rps: None,
         };
         let record = record(
             "threading",

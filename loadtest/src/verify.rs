@@ -172,6 +172,7 @@ mod tests {
         concurrency: 20,
         n: 500,
         workers: 4,
+        offered_rps: None,
     };
 
     fn good() -> Value {

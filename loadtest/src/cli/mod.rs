@@ -125,6 +125,24 @@ pub struct Cli {
     #[arg(long = "pid", value_name = "NAME=PID", value_parser = pid_spec)]
     pub pids: Vec<PidSpec>,
 
+    /// Add the original Python lab: makes a virtual environment under target/python-lab (flask,
+    /// gunicorn, numpy, pinned), measures the handout's threads app (python-threads) and its
+    /// processes app with the queue read before the join (python-processes-fixed) under gunicorn
+    /// as the handout runs them, and probes its own processes app once (python-processes-seed).
+    #[arg(long)]
+    pub python: bool,
+
+    /// Open loop: send R requests a second to each server whatever its answers (oha -q with
+    /// --latency-correction), so latency includes the queueing a closed loop hides.
+    #[arg(long, value_name = "R", conflicts_with_all = ["rate_fraction", "lab"], value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate: Option<u32>,
+
+    /// Measure the closed loop, then the open loop at F times the slowest lab server's
+    /// closed-loop median req/s, the same offered load for every server (0.7: 70% of what the
+    /// slowest can serve).
+    #[arg(long, value_name = "F", conflicts_with = "lab", value_parser = crate::open_loop::parse_fraction)]
+    pub rate_fraction: Option<f64>,
+
     /// Seconds before a single request counts as failed (oha -t).
     #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = seconds)]
     pub request_timeout: f64,
@@ -226,6 +244,7 @@ impl Cli {
             n: headline(&self.sizes, matrix_service::params::DEFAULT_N as u32),
             workers: headline(&self.workers, DEFAULT_WORKERS as u32),
             wait_ms: None,
+            offered_rps: None,
         };
         let works: Vec<WorkKind> = dedup(&self.work);
         let work_bases = works
@@ -304,6 +323,12 @@ impl Cli {
             lab,
             extra_targets: targets,
             request_timeout: Duration::from_secs_f64(self.request_timeout),
+            python: self.python,
+            open_loop: match (self.rate, self.rate_fraction) {
+                (Some(rate), _) => Some(crate::open_loop::OpenLoop::Rate(rate)),
+                (None, Some(fraction)) => Some(crate::open_loop::OpenLoop::Fraction(fraction)),
+                (None, None) => None,
+            },
         })
     }
 }

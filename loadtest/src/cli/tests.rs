@@ -27,7 +27,8 @@ fn no_arguments_is_the_measured_run() {
             wait_ms: None,
             concurrency: 20,
             n: 500,
-            workers: 4
+            workers: 4,
+            offered_rps: None,
         }
     );
     assert_eq!(plan.warmup, Some(Duration::from_secs(2)));
@@ -64,7 +65,8 @@ fn a_list_sweeps_that_variable() {
             wait_ms: None,
             concurrency: 20,
             n: 500,
-            workers: 8
+            workers: 8,
+            offered_rps: None,
         }
     );
 }
@@ -257,4 +259,29 @@ fn a_pid_for_no_such_server_a_started_one_a_dead_one_or_twice_is_refused() {
 
 fn plan_err(args: &[&str]) -> String {
     plan(args).unwrap_err().to_string()
+}
+
+#[test]
+fn a_rate_makes_every_scenario_open_loop_and_a_fraction_adds_the_open_loop_after() {
+    let open = plan(&["--rate", "500", "--workers", "1,4"]).unwrap();
+    assert_eq!(open.open_loop, Some(crate::open_loop::OpenLoop::Rate(500)));
+    let rates: Vec<Option<u32>> = open.scenarios().iter().map(|s| s.offered_rps).collect();
+    assert_eq!(rates, [Some(500), Some(500)]);
+
+    let fraction = plan(&["--rate-fraction", "0.7"]).unwrap();
+    assert_eq!(fraction.open_loop, Some(crate::open_loop::OpenLoop::Fraction(0.7)));
+    assert_eq!(
+        fraction.scenarios()[0].offered_rps,
+        None,
+        "the closed loop is measured first"
+    );
+
+    assert!(
+        plan_err(&["--rate", "0"]).contains("0"),
+        "{}",
+        plan_err(&["--rate", "0"])
+    );
+    assert!(plan_err(&["--rate-fraction", "9"]).contains("more than 0 and at most 4"));
+    assert!(plan_err(&["--rate", "5", "--rate-fraction", "0.5"]).contains("cannot be used with"));
+    assert!(plan_err(&["--lab", "--rate", "5"]).contains("cannot be used with"));
 }

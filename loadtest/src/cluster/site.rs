@@ -139,6 +139,7 @@ impl<'a> Site<'a> {
             load,
             concurrency,
             request_timeout: CLIENT_TIMEOUT,
+            rate: None,
         };
         let launcher = self
             .topology

@@ -5,11 +5,12 @@
 //!
 //! Each kind of finding has its file: `throughput` (who served more), `costs` (why: CPU,
 //! the servers' own timings, memory), `tails` (p99 against p50), `sweeps` (what a sweep
-//! shows, and how CPU scales with n), `workloads` (a sweep of workers for each kind of work)
-//! and `warnings`. This file holds the entry point and the
+//! shows, and how CPU scales with n), `workloads` (a sweep of workers for each kind of work),
+//! `open_loop` (latency at a fixed offered rate) and `warnings`. This file holds the entry point and the
 //! look-ups and phrases they share.
 
 mod costs;
+mod open_loop;
 mod sweeps;
 mod tails;
 mod throughput;
@@ -27,16 +28,20 @@ const THREADS: &str = "threading";
 const PROCESSES: &str = "multiprocessing";
 const POOL: &str = "prefork";
 
-/// Conclusions, as Markdown sentences.
+/// Conclusions, as plain sentences.
 pub fn conclusions(summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
     let scenarios = scenario_order(&summary.results);
     let main_scenario = main_scenario(summary, &scenarios);
-    if let Some(scenario) = main_scenario {
+    // Under an open loop every server is sent the same rate: latency, not req/s, decides.
+    out.extend(open_loop::findings(summary, &scenarios));
+    if let Some(scenario) = main_scenario.filter(|s| s.offered_rps.is_none()) {
+        let open = out.split_off(0);
         out.extend(throughput::verdicts(summary, scenario));
         out.extend(costs::why(summary, scenario));
         out.extend(tails::tails(summary, scenario));
         out.extend(costs::memory(summary, scenario));
+        out.extend(open);
     }
     if let Some(sweep) = &summary.design.sweep {
         // The one-variable findings are about the headline's kind of work; a sweep of several
@@ -53,6 +58,9 @@ pub fn conclusions(summary: &RunSummary) -> Vec<String> {
     }
     if out.is_empty() {
         out.push("No valid measured trial: nothing can be concluded. See the warnings.".into());
+    }
+    if let Some(probe) = &summary.python_processes_seed {
+        out.push(probe.verdict.clone());
     }
     out
 }
@@ -114,8 +122,9 @@ fn describe(scenario: ScenarioKey) -> String {
         crate::workload::WorkKind::Add => String::new(),
         other => format!("{}, ", other.name()),
     };
+    let open = (scenario.offered_rps).map_or_else(String::new, |rate| format!(", open loop at {rate} req/s"));
     format!(
-        "{work}n={}, workers={}, {} connections",
+        "{work}n={}, workers={}, {} connections{open}",
         scenario.n, scenario.workers, scenario.concurrency
     )
 }

@@ -3,7 +3,7 @@
 //! machine.
 
 use super::describe;
-use crate::summary::{RunSummary, TrialRecord};
+use crate::summary::{RunSummary, ScenarioKey, TrialRecord};
 
 /// What a reader must know before trusting the numbers.
 pub fn warnings(summary: &RunSummary) -> Vec<String> {
@@ -25,17 +25,7 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
             trial.invalid_reasons.join("; ")
         ));
     }
-    for trial in measured.iter().filter(|t| t.outlier) {
-        out.push(format!(
-            "Outlier kept in the data: {} trial {} at {} served {:.0} req/s, far from its other trials (modified \
-             Z-score over {}); the machine may have been busy.",
-            trial.server,
-            trial.index,
-            describe(trial.scenario),
-            trial.rps_2xx.unwrap_or(f64::NAN),
-            crate::stats::OUTLIER_Z
-        ));
-    }
+    out.extend(outliers(&measured));
     let client_bound = measured.iter().filter(|t| t.client_bound).count();
     if client_bound > 0 {
         out.push(format!(
@@ -73,11 +63,86 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
              and are left out of every figure."
         ));
     }
+    let open = summary.results.iter().any(|r| r.offered_rps.is_some());
+    let closed = summary.results.iter().any(|r| r.offered_rps.is_none());
+    let how = match (closed, open) {
+        (true, false) => {
+            "closed loop (each connection waits for its answer): throughput is at the stated \
+                          concurrency, and latency includes the server's queueing but not a client's wait to send"
+        }
+        (false, true) => {
+            "open loop (oha sent a fixed rate whatever the answers, latency counted from when each \
+                          request was due)"
+        }
+        _ => "closed loop, then open loop where a scenario says open R/s",
+    };
     out.push(format!(
-        "oha ran on the same {} CPUs as the servers, closed loop (each connection waits for its answer): \
-         throughput is at the stated concurrency, and latency includes queueing.",
+        "oha ran on the same {} CPUs as the servers, {how}.",
         summary.machine.cpus
     ));
+    out
+}
+
+/// The trials flagged as outliers, per server and scenario, described by what they show: one
+/// trial apart from the rest, or two groups of trials (bimodal), faster or slower.
+fn outliers(measured: &[&TrialRecord]) -> Vec<String> {
+    let mut groups: Vec<(&str, ScenarioKey)> = Vec::new();
+    for t in measured.iter().filter(|t| t.outlier) {
+        if !groups.contains(&(t.server.as_str(), t.scenario)) {
+            groups.push((t.server.as_str(), t.scenario));
+        }
+    }
+    let mut out = Vec::new();
+    for (server, scenario) in groups {
+        let of = |flagged: bool| -> Vec<&TrialRecord> {
+            (measured.iter().copied())
+                .filter(|t| t.server == server && t.scenario == scenario && t.valid && t.outlier == flagged)
+                .collect()
+        };
+        let (apart, rest) = (of(true), of(false));
+        let rps = |trials: &[&TrialRecord]| -> Vec<f64> { trials.iter().filter_map(|t| t.rps_2xx).collect() };
+        let (Some(apart_stats), Some(rest_stats)) =
+            (crate::stats::stats(&rps(&apart)), crate::stats::stats(&rps(&rest)))
+        else {
+            continue;
+        };
+        let side = if apart_stats.median > rest_stats.median {
+            "faster"
+        } else {
+            "slower"
+        };
+        let indices: Vec<String> = apart.iter().map(|t| t.index.to_string()).collect();
+        let what = if apart.len() == 1 {
+            format!(
+                "trial {} served {:.0} req/s against {:.0} to {:.0} for the other {}",
+                indices[0],
+                apart_stats.median,
+                rest_stats.min,
+                rest_stats.max,
+                rest.len()
+            )
+        } else {
+            format!(
+                "trials {} served {:.0} to {:.0} req/s and the other {} {:.0} to {:.0}: the trials fall in two groups \
+                 (bimodal), and the median and range mix them",
+                super::and_list(&indices),
+                apart_stats.min,
+                apart_stats.max,
+                rest.len(),
+                rest_stats.min,
+                rest_stats.max
+            )
+        };
+        let why = match side {
+            "slower" => "something else on the machine may have taken CPU then",
+            _ => "a machine busy during the others, or a server that sometimes runs faster (CPU placement, caches)",
+        };
+        out.push(format!(
+            "Outliers kept in the data ({side}, modified Z-score over {}): {server} at {}: {what}. Possible causes: {why}.",
+            crate::stats::OUTLIER_Z,
+            describe(scenario)
+        ));
+    }
     out
 }
 
@@ -93,6 +158,40 @@ mod tests {
         assert!(text.contains("Invalid trial left out"), "{text}");
         assert!(text.contains("oha ran on the same 2 CPUs"), "{text}");
         assert!(!text.contains("Quick look"), "{text}");
+    }
+
+    #[test]
+    fn outliers_say_whether_one_trial_stands_apart_or_the_trials_form_two_groups() {
+        use crate::testdata::{KEY, trial};
+        let mut trials: Vec<TrialRecord> = [1500.0, 1480.0, 1510.0, 1900.0, 1950.0]
+            .iter()
+            .enumerate()
+            .map(|(i, rps)| trial("prefork", KEY, "measured", i as u32 + 1, *rps, true))
+            .collect();
+        trials[3].outlier = true;
+        trials[4].outlier = true;
+        let measured: Vec<&TrialRecord> = trials.iter().collect();
+        let text = outliers(&measured).join("\n");
+        assert!(
+            text.contains(
+                "(faster, modified Z-score over 3.5): prefork at n=500, workers=4, 20 connections: trials 4 and 5 \
+                 served 1900 to 1950 req/s and the other 3 1480 to 1510: the trials fall in two groups (bimodal)"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("the machine may have been busy"), "{text}");
+
+        trials[3].outlier = false;
+        trials[4].rps_2xx = Some(900.0);
+        let measured: Vec<&TrialRecord> = trials.iter().collect();
+        let text = outliers(&measured).join("\n");
+        assert!(
+            text.contains(
+                "(slower, modified Z-score over 3.5): prefork at n=500, workers=4, 20 connections: trial 5 \
+                           served 900 req/s against 1480 to 1900 for the other 4. Possible causes: something else"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub enum Load {
     Duration(Duration),
 }
 
-/// What one oha run does: a closed-loop load of `concurrency` connections against `url`.
+/// What one oha run does: a load of `concurrency` connections against `url`, closed-loop, or
+/// open-loop at `rate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OhaArgs {
     /// Target URL, e.g. `http://127.0.0.1:8001/threading`.
@@ -55,6 +56,10 @@ pub struct OhaArgs {
     pub concurrency: u32,
     /// Per-request limit (`-t`); without one oha waits forever on a request that never answers.
     pub request_timeout: Duration,
+    /// Open loop: requests per second, sent on schedule whatever the answers (`-q`), with each
+    /// latency counted from when its request was due (`--latency-correction`), so time spent
+    /// queued behind a slow server is counted rather than omitted.
+    pub rate: Option<u32>,
 }
 
 impl OhaArgs {
@@ -72,6 +77,9 @@ impl OhaArgs {
             Load::Duration(duration) => args.extend(["-z".to_owned(), humantime_arg(duration)]),
         }
         args.extend(["-c".to_owned(), self.concurrency.to_string()]);
+        if let Some(rate) = self.rate {
+            args.extend(["-q".to_owned(), rate.to_string(), "--latency-correction".to_owned()]);
+        }
         args.extend(["-t".to_owned(), humantime_arg(self.request_timeout), self.url.clone()]);
         args
     }
@@ -364,7 +372,19 @@ mod tests {
             load,
             concurrency: 20,
             request_timeout: Duration::from_secs(30),
+            rate: None,
         }
+    }
+
+    #[test]
+    fn an_open_loop_sets_the_rate_and_corrects_the_latency() {
+        let open = OhaArgs {
+            rate: Some(700),
+            ..args(Load::Duration(Duration::from_secs(5)))
+        };
+        let open = open.to_args();
+        assert_eq!(open[6..11], ["-c", "20", "-q", "700", "--latency-correction"]);
+        assert_eq!(open[11..13], ["-t", "30s"]);
     }
 
     #[test]

@@ -1,12 +1,11 @@
 //! `report.md`: what a person reads. Conclusions first, then the tables they rest on, the charts,
 //! the warnings, how it was measured, and every trial.
 
-use crate::workload::WorkKind;
 use std::fmt::Write;
 
-use crate::report::table::number;
+use crate::report::table::{number, scenario_label as scenario};
 use crate::scaling::{FROM_N, MAX_CUT_SHARE, Scaling, TOLERANCE};
-use crate::summary::{RunSummary, ScenarioKey};
+use crate::summary::RunSummary;
 
 /// Renders the report; `charts` are the chart files written beside it.
 pub fn render(summary: &RunSummary, charts: &[String]) -> String {
@@ -122,6 +121,29 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
         md.push('\n');
     }
 
+    if let Some(probe) = &summary.python_processes_seed {
+        section(&mut md, "The handout's own processes app");
+        let _ = writeln!(md, "{}\n", probe.verdict);
+        let _ = writeln!(
+            md,
+            "| command | answer | seconds | gunicorn worker timeout | orphaned children | left after the harness stopped it |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---|---:|---:|");
+        let answer = probe.status.map_or_else(
+            || probe.error.clone().unwrap_or_else(|| "none".into()),
+            |s| s.to_string(),
+        );
+        let _ = writeln!(
+            md,
+            "| `{}` | {answer} | {:.1} | {} | {} | {} |\n",
+            probe.command.join(" "),
+            probe.seconds,
+            if probe.worker_timeout { "yes" } else { "no" },
+            probe.orphans,
+            probe.left_after_stop
+        );
+    }
+
     if !charts.is_empty() {
         section(&mut md, "Charts");
         for chart in charts {
@@ -164,16 +186,6 @@ fn bullets(md: &mut String, lines: &[String]) {
     md.push('\n');
 }
 
-/// `c=20 n=500 w=4`, with the work when it is not the original lab's `add`.
-fn scenario(key: ScenarioKey) -> String {
-    let work = match key.work {
-        WorkKind::Add => String::new(),
-        WorkKind::Io => format!("io (wait {} ms) ", key.wait_ms.unwrap_or(0)),
-        other => format!("{} ", other.name()),
-    };
-    format!("{work}c={} n={} w={}", key.concurrency, key.n, key.workers)
-}
-
 fn mib(bytes: Option<u64>) -> String {
     number(bytes.map(|b| b as f64 / (1024.0 * 1024.0)), 1)
 }
@@ -183,7 +195,9 @@ fn results_table(md: &mut String, summary: &RunSummary) {
         md,
         "Per server and scenario, over valid measured trials: medians of per-trial figures, the req/s range, \
          the tail against the median (p99/p50; the lab's target is at most 3), CPU per request as a multiple of \
-         the in-process work (x work), peak memory (PSS of the whole process tree).\n"
+         the in-process work (x work), peak memory (PSS of the whole process tree). Latencies are closed-loop \
+         (each connection sends its next request when answered, so a client's wait to send is never counted) unless the scenario \
+         says open R/s: oha sent R requests a second and counted each latency from when it was due.\n"
     );
     let _ = writeln!(
         md,

@@ -117,9 +117,15 @@ fn subtitle(summary: &RunSummary, swept: Option<&str>) -> String {
     if let Some(name) = swept {
         parts.push(format!("{name} swept"));
     }
+    parts.push(loop_label(d.rate));
     let plural = if d.measured_trials == 1 { "" } else { "s" };
     parts.push(format!("{} measured trial{plural} each", d.measured_trials));
     parts.join(" · ")
+}
+
+/// How the load was sent, for a subtitle.
+fn loop_label(offered_rps: Option<u32>) -> String {
+    offered_rps.map_or_else(|| "closed loop".to_owned(), |rate| format!("open loop, {rate} req/s"))
 }
 
 /// One bar per server for the fixed scenario: `value` of its result, whisker from `spread_of`,
@@ -177,15 +183,15 @@ pub(super) fn throughput_chart(summary: &RunSummary, servers: &Servers) -> Optio
     bar_chart(labels, "bar: median of trials", groups)
 }
 
-/// p50, p90 and p99 per server: medians of the trials' percentiles, whisker min-max.
-pub(super) fn latency_chart(summary: &RunSummary, servers: &Servers) -> Option<BarChart> {
+/// p50, p90 and p99 per server in scenario `key`: medians of the trials' percentiles, whisker
+/// min-max.
+pub(super) fn latency_chart(summary: &RunSummary, servers: &Servers, key: ScenarioKey) -> Option<BarChart> {
     type Pick = fn(&TrialRecord) -> Option<f64>;
     let percentiles: [(&str, Pick); 3] = [
         ("p50", |t| t.latency_p50_ms),
         ("p90", |t| t.latency_p90_ms),
         ("p99", |t| t.latency_p99_ms),
     ];
-    let key = fixed_key(summary);
     let groups = percentiles
         .iter()
         .map(|(label, pick)| BarGroup {
@@ -205,9 +211,13 @@ pub(super) fn latency_chart(summary: &RunSummary, servers: &Servers) -> Option<B
                 .collect(),
         })
         .collect();
+    let mut subtitle = subtitle(summary, None);
+    if key.offered_rps != summary.design.rate {
+        subtitle = subtitle.replace(&loop_label(summary.design.rate), &loop_label(key.offered_rps));
+    }
     let labels = Labels {
         title: "Latency percentiles (ms, 2xx responses)".into(),
-        subtitle: subtitle(summary, None),
+        subtitle,
         x_desc: "percentile".into(),
         y_desc: "latency (ms)".into(),
     };

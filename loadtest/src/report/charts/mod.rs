@@ -23,7 +23,7 @@ use anyhow::{Context, Result};
 
 use plotters::prelude::*;
 
-use crate::summary::RunSummary;
+use crate::summary::{RunSummary, ScenarioKey};
 use crate::workload::WorkKind;
 
 use data::{BarChart, LineChart, SweepFigure, cpu_chart, latency_chart, memory_chart, sweep_chart, throughput_chart};
@@ -74,13 +74,36 @@ pub fn write_charts(summary: &RunSummary, dir: &Path) -> Result<Vec<String>> {
             "throughput.svg".to_owned(),
             throughput_chart(summary, &servers).map(Chart::Bars),
         ),
-        ("latency.svg".into(), latency_chart(summary, &servers).map(Chart::Bars)),
+        (
+            "latency.svg".into(),
+            latency_chart(summary, &servers, data::fixed_key(summary)).map(Chart::Bars),
+        ),
         (
             "cpu_per_request.svg".into(),
             cpu_chart(summary, &servers).map(Chart::Bars),
         ),
         ("memory.svg".into(), memory_chart(summary, &servers).map(Chart::Bars)),
     ];
+    // After a closed loop, the open loop at its rate (`--rate-fraction`).
+    let fixed = data::fixed_key(summary);
+    let open = (summary.results.iter()).map(crate::aggregate::key).find(|key| {
+        key.offered_rps.is_some()
+            && fixed.offered_rps.is_none()
+            && ScenarioKey {
+                offered_rps: None,
+                ..*key
+            } == fixed
+    });
+    if let Some(open) = open {
+        // Beside the closed loop's latency chart.
+        charts.insert(
+            2,
+            (
+                "latency_open.svg".into(),
+                latency_chart(summary, &servers, open).map(Chart::Bars),
+            ),
+        );
+    }
     if summary.design.works.len() > 1 || summary.design.work != WorkKind::Add {
         // Several kinds of work: one pair of sweep charts per kind.
         for &work in &summary.design.works {

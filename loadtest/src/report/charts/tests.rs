@@ -33,6 +33,8 @@ fn design(sweep: Option<&str>) -> Design {
         concurrency: 20,
         n: 500,
         workers: 4,
+        rate: None,
+        rate_fraction: None,
     }
 }
 
@@ -63,6 +65,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
             })
             .collect(),
         design,
+        python_processes_seed: None,
         results: vec![],
         probes: vec![],
         work_costs: vec![],
@@ -123,6 +126,8 @@ fn result_of(server: &str, key: ScenarioKey, trials: &[TrialRecord]) -> Scenario
         concurrency: key.concurrency,
         n: key.n,
         workers: key.workers,
+        load_loop: crate::summary::LoadLoop::of(key),
+        offered_rps: key.offered_rps,
         requests: trials.iter().map(|t| t.responses_2xx).sum(),
         success_rate: 1.0,
         rps_median: rps.map(|s| s.median),
@@ -177,6 +182,7 @@ pub(crate) fn fake_summary(sweep: bool) -> RunSummary {
             concurrency,
             n: 500,
             workers: 4,
+            offered_rps: None,
         };
         let scale = (f64::from(concurrency) / 20.0).sqrt().min(1.1);
         add_scenario(
@@ -262,6 +268,35 @@ fn a_run_without_a_sweep_gets_the_four_bar_charts() {
 }
 
 #[test]
+fn an_open_loop_after_the_closed_one_gets_its_own_latency_chart_and_every_subtitle_names_its_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = write_charts(&crate::testdata::with_open_loop(), dir.path()).unwrap();
+    assert_eq!(written[..3], ["throughput.svg", "latency.svg", "latency_open.svg"]);
+    let closed = fs::read_to_string(dir.path().join("latency.svg")).unwrap();
+    assert!(
+        texts(&closed).iter().any(|t| t.contains(" · closed loop · ")),
+        "{:?}",
+        texts(&closed)
+    );
+    let open = fs::read_to_string(dir.path().join("latency_open.svg")).unwrap();
+    assert_well_formed(
+        &open,
+        "Latency percentiles (ms, 2xx responses)",
+        &["threading", "multiprocessing"],
+    );
+    assert!(
+        texts(&open).iter().any(|t| t.contains(" · open loop, 300 req/s · ")),
+        "{:?}",
+        texts(&open)
+    );
+    assert!(
+        texts(&open).iter().any(|t| t == "900"),
+        "multiprocessing's p99: {:?}",
+        texts(&open)
+    );
+}
+
+#[test]
 fn a_sweep_adds_one_line_per_server_over_the_swept_values() {
     let dir = tempfile::tempdir().unwrap();
     let written = write_charts(&fake_summary(true), dir.path()).unwrap();
@@ -289,6 +324,7 @@ fn a_sweep_of_several_kinds_of_work_draws_a_pair_of_charts_per_kind() {
                 concurrency: 20,
                 n,
                 workers,
+                offered_rps: None,
             };
             let rps = if work == WorkKind::Io {
                 180.0 * f64::from(workers)

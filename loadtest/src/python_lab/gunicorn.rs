@@ -1,0 +1,148 @@
+//! One gunicorn, started the way the lab handout starts it, in a process group of its own.
+//!
+//! The group is what makes "stop everything it started" possible: the handout's processes app
+//! leaves children behind when gunicorn kills its worker, and those orphans are adopted by
+//! init, out of gunicorn's process tree, but they stay in its group. Stopping sends SIGTERM to
+//! the group, then SIGKILL to whatever is left in it.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use super::venv::Venv;
+use crate::http::Client;
+
+/// How long gunicorn may take to import the app (numpy included) and answer `/`.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the group has to end after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// A running gunicorn.
+pub struct Gunicorn {
+    /// The master: the group's leader, so its pid is the group's id.
+    master: Child,
+    pub base_url: String,
+}
+
+impl Gunicorn {
+    /// `gunicorn <args> -b 127.0.0.1:<free port> <app>:app` in `app_dir`, its output in `log`;
+    /// returns once it answers `GET /`.
+    pub fn start(venv: &Venv, app_dir: &Path, app: &str, args: &[&str], log: &Path) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let err = out.try_clone().context("sharing the log file")?;
+        let master = Command::new(venv.gunicorn())
+            .current_dir(app_dir)
+            .args(args)
+            .args(["-b", &format!("127.0.0.1:{port}"), &format!("{app}:app")])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {}", venv.gunicorn().display()))?;
+        let mut gunicorn = Self {
+            master,
+            base_url: format!("http://127.0.0.1:{port}"),
+        };
+        if let Err(error) = gunicorn.wait_ready(log) {
+            gunicorn.stop();
+            return Err(error);
+        }
+        Ok(gunicorn)
+    }
+
+    /// The master's pid: the root of the tree to sample, and the group's id.
+    pub fn pid(&self) -> i32 {
+        self.master.id() as i32
+    }
+
+    fn wait_ready(&mut self, log: &Path) -> anyhow::Result<()> {
+        let client = Client::new(Duration::from_secs(5));
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Some(status) = self.master.try_wait().context("checking on gunicorn")? {
+                bail!("gunicorn exited at start ({status}); its log is {}", log.display());
+            }
+            if matches!(client.get_text(&format!("{}/", self.base_url)), Ok((200, _))) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "gunicorn did not answer GET / within {} s; its log is {}",
+                    STARTUP_TIMEOUT.as_secs(),
+                    log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Processes of its group other than the master and its own children: what its workers
+    /// left behind when they died (adopted by init).
+    pub fn orphans(&self) -> Vec<i32> {
+        let master = self.pid();
+        group_members(master)
+            .into_iter()
+            .filter(|&(pid, parent)| pid != master && parent != master)
+            .map(|(pid, _)| pid)
+            .collect()
+    }
+
+    /// Ends the whole group: SIGTERM, then SIGKILL for what is still there. Returns how many
+    /// processes needed the SIGKILL.
+    pub fn stop(&mut self) -> usize {
+        let group = Pid::from_raw(self.pid());
+        let _ = killpg(group, Signal::SIGTERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline && !group_members(self.pid()).is_empty() {
+            // Reaps the master as soon as it exits, so it does not linger as a zombie member.
+            let _ = self.master.try_wait();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let stubborn = group_members(self.pid()).len();
+        if stubborn > 0 {
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+        let _ = self.master.wait();
+        stubborn
+    }
+
+    /// Whether anything of its group is still alive.
+    pub fn is_gone(&self) -> bool {
+        group_members(self.pid()).is_empty()
+    }
+}
+
+impl Drop for Gunicorn {
+    fn drop(&mut self) {
+        if !self.is_gone() {
+            self.stop();
+        }
+    }
+}
+
+/// The live processes (pid, parent pid) in process group `group`; zombies are not counted.
+fn group_members(group: i32) -> Vec<(i32, i32)> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    all.flatten()
+        .filter_map(|process| process.stat().ok())
+        .filter(|stat| stat.pgrp == group && stat.state != 'Z')
+        .map(|stat| (stat.pid, stat.ppid))
+        .collect()
+}
+
+/// A port free on 127.0.0.1 now (the kernel's choice; gunicorn binds it a moment later).
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr().context("reading the free port")?.port())
+}
