@@ -18,8 +18,14 @@ async fn sigterm_lets_an_in_flight_request_finish_and_leaves_no_child() {
     let url = format!("{}/multiprocessing?n=100", server.url());
     let request = get(&client, &url);
     let stop = async {
-        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
-        let children = band_children(&server);
+        // Each child sleeps 1 s: signal as soon as all four are running (polled, not a fixed
+        // delay, so a loaded machine that forks slowly does not fail the test).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut children = band_children(&server);
+        while children.len() < 4 && std::time::Instant::now() < deadline {
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            children = band_children(&server);
+        }
         assert_eq!(children.len(), 4, "the request's children are running: {children:?}");
         server.signal(nix::sys::signal::Signal::SIGTERM);
         children

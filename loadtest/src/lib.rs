@@ -61,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(cli::Command::Uploads(args)) => return uploads::run(args),
         Some(cli::Command::Cluster(args)) => return cluster::run(args),
+        Some(cli::Command::Report(args)) => return report::redraw(&args),
         None => {}
     }
     let started = Instant::now();

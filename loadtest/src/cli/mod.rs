@@ -153,6 +153,7 @@ pub struct Cli {
 pub enum Command {
     Uploads(UploadsArgs),
     Cluster(crate::cluster::ClusterArgs),
+    Report(crate::report::ReportArgs),
 }
 
 fn seconds(raw: &str) -> Result<f64, String> {

@@ -17,6 +17,7 @@ mod throughput;
 mod warnings;
 mod workloads;
 
+pub use tails::TAIL_TARGET;
 pub use warnings::warnings;
 
 use crate::aggregate::key;

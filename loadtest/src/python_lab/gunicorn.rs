@@ -110,6 +110,11 @@ impl Gunicorn {
         let stubborn = group_members(self.pid()).len();
         if stubborn > 0 {
             let _ = killpg(group, Signal::SIGKILL);
+            // SIGKILL is delivered at once but a process takes a moment to be gone.
+            let deadline = Instant::now() + STOP_GRACE;
+            while Instant::now() < deadline && !self.is_gone() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         let _ = self.master.wait();
         stubborn

@@ -33,7 +33,63 @@ pub fn write_all(summary: &RunSummary, dir: &Path) -> anyhow::Result<Vec<String>
     Ok(files)
 }
 
+/// Draws a results folder's reports again from its `summary.json`: report.md, report.html,
+/// results.csv and the charts, as this version of the harness writes them (a main-job folder;
+/// a cluster run's is redrawn by `loadtest cluster`'s own report).
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The results folder (it holds summary.json).
+    pub dir: std::path::PathBuf,
+}
+
+/// `loadtest report DIR`.
+pub fn redraw(args: &ReportArgs) -> anyhow::Result<()> {
+    let path = args.dir.join("summary.json");
+    let json = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let summary: RunSummary = serde_json::from_slice(&json)
+        .with_context(|| format!("{} is not a main-job summary this harness can read", path.display()))?;
+    let files = write_all(&summary, &args.dir)?;
+    println!("Wrote {} in {}/.", files.join(", "), args.dir.display());
+    Ok(())
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let path = dir.join(name);
     std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_is_redrawn_from_its_summary_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = crate::testdata::with_open_loop();
+        write_all(&summary, dir.path()).unwrap();
+        for file in ["report.md", "report.html", "results.csv", "latency_open.svg"] {
+            std::fs::remove_file(dir.path().join(file)).unwrap();
+        }
+        redraw(&ReportArgs {
+            dir: dir.path().to_path_buf(),
+        })
+        .unwrap();
+        for file in ["report.md", "report.html", "results.csv", "latency_open.svg"] {
+            assert!(dir.path().join(file).exists(), "{file}");
+        }
+        let back: RunSummary =
+            serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+        // (Floats read back from JSON may differ in their last bit: compare what they say.)
+        assert_eq!(
+            (back.results.len(), &back.conclusions),
+            (summary.results.len(), &summary.conclusions)
+        );
+
+        let empty = tempfile::tempdir().unwrap();
+        let error = redraw(&ReportArgs {
+            dir: empty.path().to_path_buf(),
+        })
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("summary.json"), "{error:#}");
+    }
 }

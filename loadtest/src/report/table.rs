@@ -11,49 +11,106 @@ pub const TERMINAL_COLUMNS: u16 = 100;
 
 /// One row per server and scenario: the figures a reader compares first (CPU ms per request,
 /// peak MiB of PSS), within [`TERMINAL_COLUMNS`]; the rest (tail ratio, work multiple, 2xx
-/// rate) are in report.md.
+/// rate, trials) are in report.md. The scenario column names only what differs between rows,
+/// and is left out when nothing does (the conclusions name the scenario).
 pub fn comparison_table(summary: &RunSummary) -> Table {
+    let keys: Vec<ScenarioKey> = summary.results.iter().map(crate::aggregate::key).collect();
+    let varies = Varies::among(&keys);
     let mut table = Table::new();
     table
         .load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(TERMINAL_COLUMNS);
-    table.set_header([
-        "server", "scenario", "req/s", "range", "p50 ms", "p99 ms", "CPU ms", "MiB", "trials",
-    ]);
-    for r in &summary.results {
+    let mut header = vec!["server"];
+    if varies.any() {
+        header.push("scenario");
+    }
+    header.extend(["req/s", "range", "p50 ms", "p99 ms", "CPU ms", "MiB"]);
+    table.set_header(header);
+    for (r, key) in summary.results.iter().zip(&keys) {
         let range = r
             .rps
             .filter(|s| s.n > 1)
             .map_or_else(|| "-".into(), |s| format!("{:.0}-{:.0}", s.min, s.max));
-        table.add_row([
-            r.server.clone(),
-            scenario_label(crate::aggregate::key(r)),
+        let mut row = vec![r.server.clone()];
+        if varies.any() {
+            row.push(varies.label(*key));
+        }
+        row.extend([
             number(r.rps_median, 0),
             range,
             number(r.latency_p50_ms, 1),
             number(r.latency_p99_ms, 1),
             number(r.cpu_ms_per_request, 2),
             number(r.peak_memory_bytes.map(|b| b as f64 / (1024.0 * 1024.0)), 1),
-            if r.trials_invalid > 0 {
-                format!("{} (+{} invalid)", r.trials_valid, r.trials_invalid)
-            } else {
-                r.trials_valid.to_string()
-            },
         ]);
+        table.add_row(row);
     }
-    for column in 2..9 {
+    let first_figure = if varies.any() { 2 } else { 1 };
+    for column in first_figure..first_figure + 6 {
         if let Some(column) = table.column_mut(column) {
             column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    // Names and figures stay whole; the scenario and trials columns wrap when space runs out.
-    for column in [0, 2, 3, 4, 5, 6, 7] {
-        if let Some(column) = table.column_mut(column) {
+            // Figures stay whole; only the scenario column wraps when space runs out.
             column.set_constraint(ColumnConstraint::ContentWidth);
         }
     }
+    if let Some(column) = table.column_mut(0) {
+        column.set_constraint(ColumnConstraint::ContentWidth);
+    }
     table
+}
+
+/// Which parts of the scenarios differ between a table's rows.
+struct Varies {
+    work: bool,
+    concurrency: bool,
+    n: bool,
+    workers: bool,
+    rate: bool,
+}
+
+impl Varies {
+    fn among(keys: &[ScenarioKey]) -> Self {
+        let differs = |part: fn(&ScenarioKey) -> (u32, u32)| keys.windows(2).any(|w| part(&w[0]) != part(&w[1]));
+        Self {
+            work: differs(|k| (k.work as u32, k.wait_ms.unwrap_or(0))),
+            concurrency: differs(|k| (k.concurrency, 0)),
+            n: differs(|k| (k.n, 0)),
+            workers: differs(|k| (k.workers, 0)),
+            rate: differs(|k| (k.offered_rps.unwrap_or(0), 0)),
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.work || self.concurrency || self.n || self.workers || self.rate
+    }
+
+    /// `matmul w=8`, `closed`, `open 428/s`: the parts that differ.
+    fn label(&self, key: ScenarioKey) -> String {
+        let mut parts = Vec::new();
+        if self.work {
+            parts.push(match key.wait_ms {
+                Some(wait) if key.work == WorkKind::Io => format!("io {wait}ms"),
+                _ => key.work.name().to_owned(),
+            });
+        }
+        if self.concurrency {
+            parts.push(format!("c={}", key.concurrency));
+        }
+        if self.n {
+            parts.push(format!("n={}", key.n));
+        }
+        if self.workers {
+            parts.push(format!("w={}", key.workers));
+        }
+        if self.rate {
+            parts.push(
+                key.offered_rps
+                    .map_or_else(|| "closed".to_owned(), |rate| format!("open {rate}/s")),
+            );
+        }
+        parts.join(" ")
+    }
 }
 
 /// Wrapping to [`TERMINAL_COLUMNS`], never inside a word: server names such as
@@ -97,8 +154,20 @@ mod tests {
         let text = comparison_table(&crate::testdata::summary()).to_string();
         assert!(text.contains("threading") && text.contains("multiprocessing"), "{text}");
         assert!(text.contains("800") && text.contains("780-820"), "{text}");
-        assert!(text.contains("3 (+1") && text.contains("invalid)"), "{text}");
-        assert!(text.contains("c=20 n=500 w=4"), "{text}");
+        assert!(!text.contains("scenario"), "one scenario: no column for it: {text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= usize::from(TERMINAL_COLUMNS), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_scenario_column_names_what_differs() {
+        let text = comparison_table(&crate::testdata::with_open_loop()).to_string();
+        assert!(
+            text.contains("scenario") && text.contains("closed") && text.contains("open 300/s"),
+            "{text}"
+        );
+        assert!(!text.contains("n=500"), "{text}");
         for line in text.lines() {
             assert!(line.chars().count() <= usize::from(TERMINAL_COLUMNS), "{line}");
         }

@@ -7,7 +7,9 @@ use crate::stats::{self, Stats};
 use crate::summary::{RunSummary, ScenarioKey, ScenarioResult, TrialRecord};
 use crate::workload::WorkKind;
 
+use super::draw::short_number;
 use super::{BYTES_PER_MIB, Servers};
+use crate::conclusions::TAIL_TARGET;
 
 /// Titles shared by both kinds of chart.
 pub(super) struct Labels {
@@ -24,6 +26,11 @@ pub(super) struct BarChart {
     /// What a bar's height is, for the legend.
     pub(super) bar_means: &'static str,
     pub(super) groups: Vec<BarGroup>,
+    /// A level across the whole plot, with its legend text (the work's own cost on the CPU
+    /// chart).
+    pub(super) reference: Option<(f64, String)>,
+    /// What the bars' `target` ticks mean, for the legend.
+    pub(super) target_means: Option<&'static str>,
 }
 
 pub(super) struct BarGroup {
@@ -38,6 +45,8 @@ pub(super) struct Bar {
     pub(super) whisker: Option<(f64, f64)>,
     /// Each trial's own figure.
     pub(super) dots: Vec<f64>,
+    /// A level this bar should stay under, drawn as a tick across it (p99's 3 x p50).
+    pub(super) target: Option<f64>,
 }
 
 /// One line per server over the swept values (drawn evenly spaced, labelled with the real values).
@@ -147,6 +156,7 @@ fn per_server_groups(
                 value: value(result).filter(|v| v.is_finite())?,
                 whisker: spread(spread_of(result)),
                 dots: trial_values(summary, name, key, &trial_figure),
+                target: None,
             };
             Some(BarGroup {
                 label: name.to_owned(),
@@ -162,6 +172,8 @@ fn bar_chart(labels: Labels, bar_means: &'static str, groups: Vec<BarGroup>) -> 
         labels,
         bar_means,
         groups,
+        reference: None,
+        target_means: None,
     })
 }
 
@@ -201,11 +213,17 @@ pub(super) fn latency_chart(summary: &RunSummary, servers: &Servers, key: Scenar
                 .filter_map(|(server, name)| {
                     let dots = trial_values(summary, name, key, pick);
                     let stats = stats::stats(&dots)?;
+                    // The lab's tail target, p99 at most 3 x p50, against this server's own p50.
+                    let target = (*label == "p99")
+                        .then(|| stats::stats(&trial_values(summary, name, key, |t| t.latency_p50_ms)))
+                        .flatten()
+                        .map(|p50| TAIL_TARGET * p50.median);
                     Some(Bar {
                         server,
                         value: stats.median,
                         whisker: spread(Some(stats)),
                         dots,
+                        target,
                     })
                 })
                 .collect(),
@@ -221,7 +239,9 @@ pub(super) fn latency_chart(summary: &RunSummary, servers: &Servers, key: Scenar
         x_desc: "percentile".into(),
         y_desc: "latency (ms)".into(),
     };
-    bar_chart(labels, "bar: median of trials", groups)
+    let mut chart = bar_chart(labels, "bar: median of trials", groups)?;
+    chart.target_means = Some("tick: 3 x p50 (target)");
+    Some(chart)
 }
 
 /// Server CPU time (user + system, whole process tree) per 2xx answer.
@@ -239,44 +259,49 @@ pub(super) fn cpu_chart(summary: &RunSummary, servers: &Servers) -> Option<BarCh
         x_desc: "server".into(),
         y_desc: "CPU ms per request (user + system)".into(),
     };
-    bar_chart(labels, "bar: median of trials", groups)
+    let mut chart = bar_chart(labels, "bar: median of trials", groups)?;
+    // The work itself on one thread, in the harness's process: what a request cannot cost less
+    // than; the gap above it is the model's own cost.
+    let key = fixed_key(summary);
+    let work = (summary.work_costs.iter()).find(|cost| cost.n == key.n && cost.work == key.work);
+    chart.reference = work.map(|cost| (cost.cpu_ms, format!("line: the work, {} ms", short_number(cost.cpu_ms))));
+    Some(chart)
 }
 
 /// Peak PSS of the process tree during the trials, and PSS after the last one, in MiB.
 pub(super) fn memory_chart(summary: &RunSummary, servers: &Servers) -> Option<BarChart> {
     let key = fixed_key(summary);
     let mib = |bytes: Option<u64>| bytes.map(|b| b as f64 / BYTES_PER_MIB);
-    let group =
-        |label: &str, of_result: fn(&ScenarioResult) -> Option<u64>, of_trial: fn(&TrialRecord) -> Option<u64>| {
-            let bars = servers
-                .iter()
-                .filter_map(|(server, name)| {
-                    let value = mib(of_result(result_for(summary, name, key)?))?;
-                    let dots = trial_values(summary, name, key, |t| mib(of_trial(t)));
-                    Some(Bar {
-                        server,
-                        value,
-                        whisker: None,
-                        dots,
-                    })
+    // Each trial's peak is a dot beside the highest; "after" is one reading, after the last trial.
+    let group = |label: &str,
+                 of_result: fn(&ScenarioResult) -> Option<u64>,
+                 of_trial: Option<fn(&TrialRecord) -> Option<u64>>| {
+        let bars = servers
+            .iter()
+            .filter_map(|(server, name)| {
+                let value = mib(of_result(result_for(summary, name, key)?))?;
+                let dots = of_trial.map_or_else(Vec::new, |of| trial_values(summary, name, key, |t| mib(of(t))));
+                Some(Bar {
+                    server,
+                    value,
+                    whisker: None,
+                    dots,
+                    target: None,
                 })
-                .collect();
-            BarGroup {
-                label: label.to_owned(),
-                bars,
-            }
-        };
+            })
+            .collect();
+        BarGroup {
+            label: label.to_owned(),
+            bars,
+        }
+    };
     let groups = vec![
         group(
             "peak (highest of trials)",
             |r| r.peak_memory_bytes,
-            |t| t.peak_memory_bytes,
+            Some(|t| t.peak_memory_bytes),
         ),
-        group(
-            "after the last trial",
-            |r| r.memory_after_bytes,
-            |t| t.memory_after_bytes,
-        ),
+        group("after the last trial", |r| r.memory_after_bytes, None),
     ];
     let labels = Labels {
         title: "Server memory: PSS of the process tree (MiB)".into(),

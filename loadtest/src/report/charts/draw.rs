@@ -57,6 +57,8 @@ enum Mark {
     Point,
     Whisker,
     Dot,
+    /// A level: the reference line, or a bar's target tick.
+    Level,
 }
 
 fn text_style(size: f64, colour: RGBColor) -> TextStyle<'static> {
@@ -87,20 +89,23 @@ fn frame<'a>(root: &Area<'a>, labels: &Labels, legend: &[LegendItem]) -> Result<
 fn draw_legend(panel: &Area, items: &[LegendItem]) -> Result<()> {
     let mut y = 24;
     for item in items {
-        let (label, style) = match item {
+        let (lines, style) = match item {
             LegendItem::Server(server, name) => {
                 let c = colour(*server);
                 panel.draw(&Rectangle::new([(8, y - 7), (24, y + 7)], c.filled()))?;
-                (shorten(name, LEGEND_NAME_CHARS), text_style(17.0, INK))
+                (label_lines(name, LEGEND_NAME_CHARS), text_style(17.0, INK))
             }
             LegendItem::Note(mark, text) => {
                 draw_mark(panel, *mark, (16, y))?;
-                ((*text).to_owned(), text_style(15.0, FAINT))
+                (vec![(*text).to_owned()], text_style(15.0, FAINT))
             }
         };
         let left = Pos::new(HPos::Left, VPos::Center);
-        panel.draw(&Text::new(label, (32, y), style.pos(left)))?;
-        y += if matches!(item, LegendItem::Server(..)) { 26 } else { 22 };
+        let extra_lines = lines.len() as i32 - 1;
+        for (k, line) in lines.into_iter().enumerate() {
+            panel.draw(&Text::new(line, (32, y + 19 * k as i32), style.clone().pos(left)))?;
+        }
+        y += 19 * extra_lines + if matches!(item, LegendItem::Server(..)) { 26 } else { 22 };
     }
     Ok(())
 }
@@ -115,6 +120,7 @@ fn draw_mark(panel: &Area, mark: Mark, (x, y): (i32, i32)) -> Result<()> {
         ))?,
         Mark::Point => panel.draw(&Circle::new((x, y), 4, FAINT.filled()))?,
         Mark::Dot => panel.draw(&Circle::new((x, y), 3, dot_style()))?,
+        Mark::Level => panel.draw(&PathElement::new(vec![(x - 8, y), (x + 8, y)], level_style()))?,
         Mark::Whisker => {
             panel.draw(&PathElement::new(vec![(x, y - 8), (x, y + 8)], line))?;
             panel.draw(&PathElement::new(vec![(x - 4, y - 8), (x + 4, y - 8)], line))?;
@@ -126,6 +132,10 @@ fn draw_mark(panel: &Area, mark: Mark, (x, y): (i32, i32)) -> Result<()> {
 
 fn dot_style() -> ShapeStyle {
     INK.mix(0.8).filled()
+}
+
+fn level_style() -> ShapeStyle {
+    RGBColor(200, 30, 30).stroke_width(2)
 }
 
 pub(super) fn shorten(name: &str, max: usize) -> String {
@@ -147,16 +157,39 @@ fn server_items<'a>(servers: &'a Servers, used: impl Iterator<Item = usize>) -> 
         .collect()
 }
 
+/// A category label in at most two lines of `fits` characters, broken after a hyphen
+/// (`python-` / `processes-fixed`), cut short only if it still does not fit.
+pub(super) fn label_lines(label: &str, fits: usize) -> Vec<String> {
+    let options = textwrap::Options::new(fits).break_words(false);
+    let mut lines: Vec<String> = textwrap::wrap(label, options)
+        .into_iter()
+        .map(|l| l.into_owned())
+        .collect();
+    if lines.len() > 2 {
+        let rest = lines.split_off(1).concat();
+        lines.push(rest);
+    }
+    lines.iter().map(|line| shorten(line, fits)).collect()
+}
+
 /// Axes over `x_labels.len()` evenly spaced categories and `0..y_max`.
 fn plot_area<'a, 'b>(area: &'a Area<'b>, labels: &Labels, x_labels: &[String], y_max: f64) -> Result<Plot<'a, 'b>> {
     let count = x_labels.len();
-    let fits = (PLOT_WIDTH_PX / LABEL_CHAR_PX) as usize / count.max(1);
-    let x_labels: Vec<String> = x_labels.iter().map(|label| shorten(label, fits.max(4))).collect();
+    let fits = ((PLOT_WIDTH_PX / LABEL_CHAR_PX) as usize / count.max(1)).max(4);
+    let wrapped: Vec<Vec<String>> = x_labels.iter().map(|label| label_lines(label, fits)).collect();
+    // Labels on one line are plotters'; labels on two are drawn below the axis here.
+    let two_lines = wrapped.iter().any(|lines| lines.len() > 1);
+    let x_labels: Vec<String> = if two_lines {
+        vec![String::new(); count]
+    } else {
+        wrapped.iter().map(|lines| lines.concat()).collect()
+    };
+    let label_room = if labels.x_desc.is_empty() { 34 } else { 56 } + if two_lines { 20 } else { 0 };
     let mut plot = ChartBuilder::on(area)
         .margin_top(8)
         .margin_left(12)
         .margin_right(16)
-        .x_label_area_size(if labels.x_desc.is_empty() { 34 } else { 56 })
+        .x_label_area_size(label_room)
         .y_label_area_size(78)
         .build_cartesian_2d(Slots { count }, 0.0..y_max)?;
     let x_label = |x: &f64| {
@@ -175,12 +208,23 @@ fn plot_area<'a, 'b>(area: &'a Area<'b>, labels: &Labels, x_labels: &[String], y
         .y_label_formatter(&|y: &f64| short_number(*y))
         .x_desc(labels.x_desc.as_str())
         .y_desc(labels.y_desc.as_str())
-        .label_style(text_style(16.0, INK))
+        .label_style(text_style(if two_lines { 14.0 } else { 16.0 }, INK))
         .axis_desc_style(text_style(17.0, INK))
         .light_line_style(TRANSPARENT)
         .bold_line_style(RGBColor(215, 215, 215))
         .axis_style(FAINT)
         .draw()?;
+    if two_lines {
+        let (left, top) = area.get_base_pixel();
+        let below = Pos::new(HPos::Center, VPos::Top);
+        for (i, lines) in wrapped.iter().enumerate() {
+            let (x, y) = plot.backend_coord(&(i as f64, 0.0));
+            for (k, line) in lines.iter().enumerate() {
+                let at = (x - left, y - top + 8 + 17 * k as i32);
+                area.draw(&Text::new(line.clone(), at, text_style(14.0, INK).pos(below)))?;
+            }
+        }
+    }
     Ok(plot)
 }
 
@@ -235,8 +279,16 @@ pub(super) fn draw_bars(root: &Area, chart: &BarChart, servers: &Servers) -> Res
     if all_bars().any(|b| !b.dots.is_empty()) {
         legend.push(LegendItem::Note(Mark::Dot, "dot: one trial"));
     }
+    if let (Some(means), true) = (chart.target_means, all_bars().any(|b| b.target.is_some())) {
+        legend.push(LegendItem::Note(Mark::Level, means));
+    }
+    if let Some((_, means)) = &chart.reference {
+        legend.push(LegendItem::Note(Mark::Level, means));
+    }
     let area = frame(root, &chart.labels, &legend)?;
-    let highest = all_bars().map(bar_top).fold(0.0, f64::max);
+    // The axis is for the bars: a target tick above them is left out rather than squash them.
+    let levels = chart.reference.iter().map(|(level, _)| *level);
+    let highest = all_bars().map(bar_top).chain(levels).fold(0.0, f64::max);
     let x_labels: Vec<String> = chart.groups.iter().map(|g| g.label.clone()).collect();
     let mut plot = plot_area(&area, &chart.labels, &x_labels, y_top(highest))?;
     for (g, group) in chart.groups.iter().enumerate() {
@@ -247,6 +299,10 @@ pub(super) fn draw_bars(root: &Area, chart: &BarChart, servers: &Servers) -> Res
             let centre = g as f64 - 0.35 + slot * (i as f64 + 0.5);
             draw_bar(&mut plot, bar, centre, slot.min(0.4) * 0.85, labelled)?;
         }
+    }
+    if let Some((level, _)) = chart.reference {
+        let across = [(-0.5, level), (chart.groups.len() as f64 - 0.5, level)];
+        plot.draw_series([PathElement::new(across.to_vec(), level_style())])?;
     }
     Ok(())
 }
@@ -271,6 +327,10 @@ fn draw_bar(plot: &mut Plot, bar: &Bar, x: f64, width: f64, labelled: bool) -> R
     )])?;
     if let Some(range) = bar.whisker {
         draw_whisker(plot, x, width * 0.2, range, INK)?;
+    }
+    if let Some(target) = bar.target.filter(|t| *t <= plot.y_range().end) {
+        let tick = [(x - half * 1.3, target), (x + half * 1.3, target)];
+        plot.draw_series([PathElement::new(tick.to_vec(), level_style())])?;
     }
     // Spread the dots across the bar so equal trials stay visible side by side.
     let count = bar.dots.len();

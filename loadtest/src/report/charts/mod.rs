@@ -35,16 +35,16 @@ mod draw;
 pub(crate) mod tests;
 
 /// Size of every chart, in pixels.
-pub(crate) const SIZE: (u32, u32) = (800, 480);
+pub(crate) const SIZE: (u32, u32) = (960, 500);
 /// Height of the title band above the plot.
 const TITLE_HEIGHT: u32 = 64;
 /// Width of the legend panel right of the plot.
 const LEGEND_WIDTH: u32 = 190;
-/// Longest server name shown in the legend before it is cut short.
+/// Longest line of a server's name in the legend; longer names break after a hyphen.
 const LEGEND_NAME_CHARS: usize = 18;
 /// Roughly what one character of an axis label takes, in pixels, and the plot's width, to cut
 /// category labels short before they run into each other.
-const LABEL_CHAR_PX: u32 = 8;
+const LABEL_CHAR_PX: u32 = 7;
 const PLOT_WIDTH_PX: u32 = SIZE.0 - LEGEND_WIDTH - 110;
 /// Okabe and Ito's colour-blind-safe palette; servers past the eighth reuse it.
 const PALETTE: [RGBColor; 8] = [

@@ -3,7 +3,7 @@
 //! figure picking and number formatting they rely on.
 
 use super::data::{fixed_key, trial_values};
-use super::draw::{short_number, shorten};
+use super::draw::{label_lines, short_number, shorten};
 use super::*;
 use crate::stats;
 use crate::summary::{Design, Machine, ScenarioKey, ScenarioResult, ServerInfo, TrialRecord};
@@ -457,4 +457,10 @@ fn numbers_keep_three_significant_digits() {
         assert_eq!(short_number(value), text);
     }
     assert_eq!(shorten("multiprocessing-prefork-server", 10), "multiproc…");
+    assert_eq!(
+        label_lines("python-processes-fixed", 16),
+        ["python-", "processes-fixed"]
+    );
+    assert_eq!(label_lines("multiprocessing", 16), ["multiprocessing"]);
+    assert_eq!(label_lines("a-b-c-d-e", 2), ["a-", "b…"]);
 }
