@@ -10,7 +10,8 @@
 //! balancer's retries on and off ([`fault_trial`]), its cost read from the balancer's log
 //! ([`log`]), its counters ([`stats`]) and its view of the host ([`analysis`]) → the
 //! `cluster` object of `summary.json` ([`summary`]), the conclusions computed from it
-//! ([`conclusions`]), `report.md` ([`report`]) and the charts ([`charts`]). [`run`](mod@run) drives it
+//! ([`conclusions`]), `report.md` and `report.html` ([`report`]), the charts ([`charts`]) and
+//! the tables printed at the end ([`terminal`]). [`run`](mod@run) drives it
 //! all; [`site`] hides whether the hosts are emulated or real (`--host-url`). Everything the
 //! run made is removed at the end, on Ctrl-C and on an error; `--cleanup` removes what a
 //! killed run left.
@@ -35,6 +36,7 @@ pub mod scale_out;
 pub mod site;
 pub mod stats;
 pub mod summary;
+pub mod terminal;
 pub mod topology;
 
 pub use args::ClusterArgs;

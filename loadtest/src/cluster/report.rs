@@ -70,16 +70,6 @@ fn secs(value: Option<f64>) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
 }
 
-/// The scaling and fault tables, in Markdown (also what the terminal shows).
-pub fn terminal_table(cluster: &ClusterSummary) -> String {
-    let mut out = scaling_table(cluster);
-    if !cluster.faults.is_empty() {
-        out.push('\n');
-        out.push_str(&fault_table(&cluster.faults));
-    }
-    out
-}
-
 fn scaling_table(cluster: &ClusterSummary) -> String {
     let mut out = String::from(
         "| server | hosts | req/s (median) | p50 ms | p99 ms | efficiency | host CPU ms per request | CPU per host | throttled | requests per host |\n\

@@ -95,7 +95,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
     );
     let written = report::write(&run, &plan.out)?;
-    eprintln!("\n{}", report::terminal_table(&run.cluster));
+    eprintln!("\n{}", super::terminal::tables(&run.cluster));
     eprintln!("wrote {} ({})", plan.out.display(), written.join(", "));
     Ok(())
 }

@@ -53,16 +53,20 @@ pub fn line(result: &UploadsResult) -> String {
 /// The table of every wave.
 pub fn table(results: &[UploadsResult]) -> Table {
     let mut table = Table::new();
-    table.load_style(UTF8_FULL_CONDENSED).set_header([
-        "server",
-        "clients",
-        "body MB",
-        "pace",
-        "answers",
-        "peak MiB",
-        "healthz p50/p99/max ms",
-        "then",
-    ]);
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_width(crate::report::table::TERMINAL_COLUMNS)
+        .set_header([
+            "server",
+            "clients",
+            "body MB",
+            "pace",
+            "answers",
+            "peak MiB",
+            "healthz p50/p99/max ms",
+            "then",
+        ]);
     for r in results {
         table.add_row([
             r.server.clone(),
