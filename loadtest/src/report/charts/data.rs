@@ -7,8 +7,7 @@ use crate::stats::{self, Stats};
 use crate::summary::{RunSummary, ScenarioKey, ScenarioResult, TrialRecord};
 use crate::workload::WorkKind;
 
-use super::draw::short_number;
-use super::{BYTES_PER_MIB, Servers};
+use super::{BYTES_PER_MIB, Servers, short_number};
 use crate::conclusions::TAIL_TARGET;
 
 /// Titles shared by both kinds of chart.

@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::data::{Bar, BarChart, Labels, Line, LineChart, Point};
 use super::{
     FAINT, FONT, INK, LABEL_CHAR_PX, LEGEND_NAME_CHARS, LEGEND_WIDTH, PLOT_WIDTH_PX, SIZE, Servers, TITLE_HEIGHT,
-    colour,
+    colour, short_number,
 };
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
@@ -234,26 +234,6 @@ fn y_top(highest: f64) -> f64 {
         highest * 1.15
     } else {
         1.0
-    }
-}
-
-/// Up to three significant digits, without trailing zeros.
-pub(super) fn short_number(v: f64) -> String {
-    let magnitude = v.abs();
-    let decimals = if magnitude >= 100.0 || magnitude == 0.0 {
-        0
-    } else if magnitude >= 10.0 {
-        1
-    } else if magnitude >= 1.0 {
-        2
-    } else {
-        3
-    };
-    let text = format!("{v:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text
     }
 }
 

@@ -14,7 +14,7 @@
 //! short and given room.
 //!
 //! This module holds the entry point and what both halves share (sizes, the palette, the
-//! server order); `data` picks the figures and `draw` draws them.
+//! server order, numbers in short form); `data` picks the figures and `draw` draws them.
 
 use std::fs;
 use std::path::Path;
@@ -158,6 +158,26 @@ impl Servers {
 
     fn name(&self, index: usize) -> &str {
         self.0.get(index).map_or("?", String::as_str)
+    }
+}
+
+/// Up to three significant digits, without trailing zeros.
+pub(crate) fn short_number(v: f64) -> String {
+    let magnitude = v.abs();
+    let decimals = if magnitude >= 100.0 || magnitude == 0.0 {
+        0
+    } else if magnitude >= 10.0 {
+        1
+    } else if magnitude >= 1.0 {
+        2
+    } else {
+        3
+    };
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
     }
 }
 

@@ -3,7 +3,8 @@
 //! figure picking and number formatting they rely on.
 
 use super::data::{fixed_key, trial_values};
-use super::draw::{label_lines, short_number, shorten};
+use super::draw::{label_lines, shorten};
+use super::short_number;
 use super::*;
 use crate::stats;
 use crate::summary::{Design, Machine, ScenarioKey, ScenarioResult, ServerInfo, TrialRecord};
