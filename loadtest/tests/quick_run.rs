@@ -140,9 +140,14 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     ] {
         assert!(report.contains(section), "report.md lacks {section:?}");
     }
+    let page = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     for chart in ["throughput.svg", "latency.svg", "cpu_per_request.svg", "memory.svg"] {
         let svg = std::fs::read_to_string(out.path().join(chart)).unwrap_or_else(|e| panic!("{chart}: {e}"));
         assert!(svg.contains("<svg") && svg.contains("threading"), "{chart}");
         assert!(report.contains(&format!("]({chart})")), "report.md links {chart}");
+        assert!(
+            page.contains(&format!("data-file=\"{chart}\"")),
+            "report.html holds {chart} inline"
+        );
     }
 }
