@@ -4,8 +4,6 @@
 //! The tests of one server live in its own crate; a test that compares servers belongs to none
 //! of them, so it lives here. `cargo nextest run --workspace` builds every server binary first.
 
-pub mod browser;
-
 use std::path::PathBuf;
 
 use loadtest::lab_servers::LabServer;

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use lab_tests::browser::{Chromium, Page, screenshot_dir};
+mod chromium;
+
+use chromium::{Chromium, Page, screenshot_dir};
 use lab_tests::start;
 use loadtest::lab_servers::LAB_SERVERS;
 use loadtest::summary::RunSummary;

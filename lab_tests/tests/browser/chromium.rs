@@ -174,5 +174,5 @@ impl Page {
 
 /// Where the browser tests leave their screenshots: `target/<profile>/screenshots/`.
 pub fn screenshot_dir() -> PathBuf {
-    crate::binary_dir().join("screenshots")
+    lab_tests::binary_dir().join("screenshots")
 }
