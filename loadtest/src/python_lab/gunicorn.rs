@@ -85,15 +85,10 @@ impl Gunicorn {
         }
     }
 
-    /// Processes of its group other than the master and its own children: what its workers
-    /// left behind when they died (adopted by init).
+    /// Processes of its group whose parent is outside it: what its workers left behind when
+    /// they died (adopted by init). A live worker's own children are not orphans.
     pub fn orphans(&self) -> Vec<i32> {
-        let master = self.pid();
-        group_members(master)
-            .into_iter()
-            .filter(|&(pid, parent)| pid != master && parent != master)
-            .map(|(pid, _)| pid)
-            .collect()
+        orphans_of(&group_members(self.pid()), self.pid())
     }
 
     /// Ends the whole group: SIGTERM, then SIGKILL for what is still there. Returns how many
@@ -134,6 +129,16 @@ impl Drop for Gunicorn {
     }
 }
 
+/// Of a group's `members` (pid, parent pid), those other than `master` whose parent is not a
+/// member.
+fn orphans_of(members: &[(i32, i32)], master: i32) -> Vec<i32> {
+    let in_group = |pid: i32| members.iter().any(|&(member, _)| member == pid);
+    (members.iter())
+        .filter(|&&(pid, parent)| pid != master && !in_group(parent))
+        .map(|&(pid, _)| pid)
+        .collect()
+}
+
 /// The live processes (pid, parent pid) in process group `group`; zombies are not counted.
 fn group_members(group: i32) -> Vec<(i32, i32)> {
     let Ok(all) = procfs::process::all_processes() else {
@@ -150,4 +155,18 @@ fn group_members(group: i32) -> Vec<(i32, i32)> {
 fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr().context("reading the free port")?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::orphans_of;
+
+    #[test]
+    fn orphans_are_members_whose_parent_left_the_group() {
+        // Master 10 (child of the harness, 5), its worker 11 with a child 12 at work, and 13
+        // and 14, children of a killed worker, now init's.
+        let members = [(10, 5), (11, 10), (12, 11), (13, 1), (14, 1)];
+        assert_eq!(orphans_of(&members, 10), [13, 14]);
+        assert!(orphans_of(&members[..3], 10).is_empty());
+    }
 }
