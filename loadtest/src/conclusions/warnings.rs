@@ -99,49 +99,52 @@ fn outliers(measured: &[&TrialRecord]) -> Vec<String> {
                 .filter(|t| t.server == server && t.scenario == scenario && t.valid && t.outlier == flagged)
                 .collect()
         };
-        let (apart, rest) = (of(true), of(false));
+        let (flagged, rest) = (of(true), of(false));
         let rps = |trials: &[&TrialRecord]| -> Vec<f64> { trials.iter().filter_map(|t| t.rps_2xx).collect() };
-        let (Some(apart_stats), Some(rest_stats)) =
-            (crate::stats::stats(&rps(&apart)), crate::stats::stats(&rps(&rest)))
-        else {
+        let Some(rest_stats) = crate::stats::stats(&rps(&rest)) else {
             continue;
         };
-        let side = if apart_stats.median > rest_stats.median {
-            "faster"
-        } else {
-            "slower"
-        };
-        let indices: Vec<String> = apart.iter().map(|t| t.index.to_string()).collect();
-        let what = if apart.len() == 1 {
-            format!(
-                "trial {} served {:.0} req/s against {:.0} to {:.0} for the other {}",
-                indices[0],
-                apart_stats.median,
-                rest_stats.min,
-                rest_stats.max,
-                rest.len()
-            )
-        } else {
-            format!(
-                "trials {} served {:.0} to {:.0} req/s and the other {} {:.0} to {:.0}: the trials fall in two groups \
-                 (bimodal), and the median and range mix them",
-                super::and_list(&indices),
-                apart_stats.min,
-                apart_stats.max,
-                rest.len(),
-                rest_stats.min,
-                rest_stats.max
-            )
-        };
-        let why = match side {
-            "slower" => "something else on the machine may have taken CPU then",
-            _ => "a machine busy during the others, or a server that sometimes runs faster (CPU placement, caches)",
-        };
-        out.push(format!(
-            "Outliers kept in the data ({side}, modified Z-score over {}): {server} at {}: {what}. Possible causes: {why}.",
-            crate::stats::OUTLIER_Z,
-            describe(scenario)
-        ));
+        // Flagged trials above and below the rest are two findings, not one group.
+        let (above, below): (Vec<&TrialRecord>, Vec<&TrialRecord>) =
+            (flagged.iter()).partition(|t| t.rps_2xx.is_some_and(|r| r > rest_stats.median));
+        for (side, apart) in [("faster", above), ("slower", below)] {
+            let Some(apart_stats) = crate::stats::stats(&rps(&apart)) else {
+                continue;
+            };
+            let indices: Vec<String> = apart.iter().map(|t| t.index.to_string()).collect();
+            let what = if apart.len() == 1 {
+                format!(
+                    "trial {} served {:.0} req/s against {:.0} to {:.0} for the other {}",
+                    indices[0],
+                    apart_stats.median,
+                    rest_stats.min,
+                    rest_stats.max,
+                    rest.len()
+                )
+            } else {
+                format!(
+                    "trials {} served {:.0} to {:.0} req/s and the other {} {:.0} to {:.0}: the trials fall in two \
+                     groups (bimodal), and the median and range mix them",
+                    super::and_list(&indices),
+                    apart_stats.min,
+                    apart_stats.max,
+                    rest.len(),
+                    rest_stats.min,
+                    rest_stats.max
+                )
+            };
+            let why = if side == "slower" {
+                "something else on the machine may have taken CPU then"
+            } else {
+                "a machine busy during the others, or a server that sometimes runs faster (CPU placement, caches)"
+            };
+            out.push(format!(
+                "Outliers kept in the data ({side}, modified Z-score over {}): {server} at {}: {what}. Possible \
+                 causes: {why}.",
+                crate::stats::OUTLIER_Z,
+                describe(scenario)
+            ));
+        }
     }
     out
 }
@@ -181,7 +184,23 @@ mod tests {
         );
         assert!(!text.contains("the machine may have been busy"), "{text}");
 
+        // One trial above the rest and one below are two findings, not a group.
+        trials[3].rps_2xx = Some(1000.0);
+        let measured: Vec<&TrialRecord> = trials.iter().collect();
+        let findings = outliers(&measured);
+        assert_eq!(findings.len(), 2, "{findings:#?}");
+        assert!(
+            findings[0].contains("(faster, ") && findings[0].contains("trial 5 served 1950 req/s"),
+            "{findings:#?}"
+        );
+        assert!(
+            findings[1].contains("(slower, ") && findings[1].contains("trial 4 served 1000 req/s"),
+            "{findings:#?}"
+        );
+        assert!(!findings.join(" ").contains("bimodal"), "{findings:#?}");
+
         trials[3].outlier = false;
+        trials[3].rps_2xx = Some(1900.0);
         trials[4].rps_2xx = Some(900.0);
         let measured: Vec<&TrialRecord> = trials.iter().collect();
         let text = outliers(&measured).join("\n");
