@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod cli;
 pub mod cluster;
 pub mod conclusions;
+pub mod cpu_speed;
 pub mod http;
 pub mod lab_servers;
 pub mod machine;
@@ -27,6 +28,7 @@ pub mod server_metrics;
 pub mod servers;
 pub mod stats;
 pub mod summary;
+pub mod thread_start;
 pub mod trial;
 pub mod uploads;
 pub mod verify;
@@ -110,6 +112,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .iter()
         .map(|(work, n)| work_cost::measure(*work, *n))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut speed_checks = Vec::new();
+    speed_checks.extend(check_cpu_speed("before the trials"));
+    let thread_start_before = thread_start::measure_us()?;
 
     let machine = machine::describe(workspace.as_deref());
     let runner = TrialRunner {
@@ -136,6 +141,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         );
         work_costs.push(before.lower(after));
     }
+    speed_checks.extend(check_cpu_speed("after the trials"));
+    let thread_start_after = thread_start::measure_us()?;
+    eprintln!("a thread start: {thread_start_before:.1} µs of CPU before the trials, {thread_start_after:.1} µs after");
+    let cpu_speed = (!speed_checks.is_empty()).then(|| cpu_speed::CpuSpeed {
+        reference: cpu_speed::reference(),
+        checks: speed_checks,
+    });
 
     // Described before stopping: a stopped server no longer has a process to describe.
     let server_infos: Vec<summary::ServerInfo> = targets.iter().map(Target::info).collect();
@@ -170,6 +182,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         design: design(&plan),
         probes,
         work_costs,
+        cpu_speed,
+        thread_start_cpu_us: Some(thread_start_before.min(thread_start_after)),
         python_probe,
     };
     let summary = summarize(facts, trials, warnings);
@@ -190,6 +204,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     );
     println!("\n{}", textwrap::fill(&wrote, report::table::terminal_options()));
     Ok(())
+}
+
+/// One CPU speed check, said on the terminal; a machine where threads cannot be pinned skips it
+/// with a note.
+fn check_cpu_speed(when: &str) -> Option<cpu_speed::SpeedCheck> {
+    match cpu_speed::check(when) {
+        Ok(check) => {
+            let cpus: Vec<String> = (check.cpus.iter())
+                .map(|t| format!("CPU {} {:.2} ms", t.cpu, t.median_ms))
+                .collect();
+            eprintln!("CPU speed {when}, {}: {}", cpu_speed::reference(), cpus.join(", "));
+            Some(check)
+        }
+        Err(e) => {
+            eprintln!("CPU speed {when}: not checked ({e})");
+            None
+        }
+    }
 }
 
 /// Removes the empty files of `dir` (what cannot be read or removed is left as it is).
@@ -338,6 +370,8 @@ pub struct RunFacts {
     pub design: Design,
     pub probes: Vec<summary::Probe>,
     pub work_costs: Vec<summary::WorkCost>,
+    pub cpu_speed: Option<cpu_speed::CpuSpeed>,
+    pub thread_start_cpu_us: Option<f64>,
     /// What the handout's own processes app did (`--python`).
     pub python_probe: Option<python_lab::probe::SeedProbe>,
 }
@@ -361,6 +395,8 @@ pub fn summarize(facts: RunFacts, mut trials: Vec<TrialRecord>, mut warnings: Ve
         design: facts.design,
         probes: facts.probes,
         work_costs: facts.work_costs,
+        cpu_speed: facts.cpu_speed,
+        thread_start_cpu_us: facts.thread_start_cpu_us,
         python_processes_seed: facts.python_probe,
         results,
         comparisons,

@@ -38,6 +38,14 @@ pub struct RunSummary {
     pub probes: Vec<Probe>,
     /// The in-process CPU cost of one request's work (generate and add, one thread), per n.
     pub work_costs: Vec<WorkCost>,
+    /// How fast each CPU ran one fixed product before and after the trials (`None` in runs from
+    /// before the check, and when the CPUs could not be pinned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_speed: Option<crate::cpu_speed::CpuSpeed>,
+    /// CPU microseconds to start and join one thread in the harness's process, the lower of
+    /// before and after the trials: what scoped threads pay per band beyond the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_start_cpu_us: Option<f64>,
     /// `--python`: what one request to the lab handout's own processes app did (it cannot be
     /// measured: it deadlocks).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -215,7 +215,30 @@ fn facts(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunFac
             cpu_ms: 1.25,
             iterations: 50,
         }],
+        cpu_speed: Some(steady_cpus()),
+        thread_start_cpu_us: Some(26.0),
         python_probe: None,
+    }
+}
+
+/// Two CPUs that ran the speed check's product at nearly one speed, before and after.
+pub fn steady_cpus() -> crate::cpu_speed::CpuSpeed {
+    let times = |cpu, median_ms| crate::cpu_speed::CpuTimes {
+        cpu,
+        min_ms: median_ms - 0.1,
+        median_ms,
+        max_ms: median_ms + 0.3,
+        runs: 12,
+    };
+    crate::cpu_speed::CpuSpeed {
+        reference: crate::cpu_speed::reference(),
+        checks: ["before the trials", "after the trials"]
+            .into_iter()
+            .map(|when| crate::cpu_speed::SpeedCheck {
+                when: when.into(),
+                cpus: vec![times(0, 2.1), times(1, 2.2)],
+            })
+            .collect(),
     }
 }
 
@@ -249,6 +272,8 @@ pub fn with_open_loop() -> RunSummary {
         },
         probes: base.probes.clone(),
         work_costs: base.work_costs.clone(),
+        cpu_speed: base.cpu_speed.clone(),
+        thread_start_cpu_us: base.thread_start_cpu_us,
         python_probe: None,
     };
     crate::summarize(facts, trials, Vec::new())

@@ -34,27 +34,40 @@ pub const PROBE_SEED: u64 = 20_261_122;
 /// Sequential requests per lab server and scenario.
 pub const PROBE_REQUESTS: u32 = 15;
 
-/// Verifies every target for every scenario it takes part in, and returns the probes.
+/// Verifies every target for every scenario it takes part in, and returns the probes (one per
+/// lab server and scenario, in scenario order).
+///
+/// The probes are sent in rounds, one request per lab server and scenario a round, so the
+/// figures compared with each other (a request's time at 1 worker against 2, one server's
+/// against another's) come from the same minutes of the machine's life: on a shared or virtual
+/// machine a CPU's speed drifts within minutes (docs/methodology.md, "CPU speed").
 pub fn verify(
     targets: &[Target],
     scenarios: &[ScenarioKey],
     extras_join: impl Fn(ScenarioKey) -> bool,
     client: &Client,
 ) -> anyhow::Result<Vec<Probe>> {
-    let mut probes = Vec::new();
+    let mut series = Vec::new();
     for &scenario in scenarios {
-        let mut sums: Vec<(&str, i64)> = Vec::new();
         for target in targets {
-            if !target.lab {
-                if extras_join(scenario) {
-                    check_other(target, client)?;
-                }
-                continue;
+            if target.lab {
+                series.push(Series::new(target, scenario));
+            } else if extras_join(scenario) {
+                check_other(target, client)?;
             }
-            let probe = probe_lab(target, scenario, client)?;
-            sums.push((&target.name, probe.checksum.expect("probe_lab checks the checksum")));
-            probes.push(probe);
         }
+    }
+    for _ in 0..PROBE_REQUESTS {
+        for one in &mut series {
+            one.ask(client)?;
+        }
+    }
+    let probes: Vec<Probe> = series.into_iter().map(Series::probe).collect();
+    for &scenario in scenarios {
+        let sums: Vec<(&str, i64)> = (probes.iter())
+            .filter(|p| p.scenario == scenario)
+            .map(|p| (p.server.as_str(), p.checksum.expect("Series::ask checks the checksum")))
+            .collect();
         if let Some((first, sum)) = sums.first()
             && let Some((other, other_sum)) = sums.iter().find(|(_, s)| s != sum)
         {
@@ -69,36 +82,62 @@ pub fn verify(
     Ok(probes)
 }
 
-/// Sends [`PROBE_REQUESTS`] seeded requests and checks every answer.
-fn probe_lab(target: &Target, scenario: ScenarioKey, client: &Client) -> anyhow::Result<Probe> {
-    let url = format!("{}&seed={PROBE_SEED}", target.url_for(scenario));
-    let (mut generation, mut execution, mut total) = (Vec::new(), Vec::new(), Vec::new());
-    let mut checksum = None;
-    for _ in 0..PROBE_REQUESTS {
+/// One lab server's seeded requests for one scenario, and what its answers said.
+struct Series<'a> {
+    target: &'a Target,
+    scenario: ScenarioKey,
+    url: String,
+    generation: Vec<f64>,
+    execution: Vec<f64>,
+    total: Vec<f64>,
+    checksum: Option<i64>,
+}
+
+impl<'a> Series<'a> {
+    fn new(target: &'a Target, scenario: ScenarioKey) -> Self {
+        Self {
+            target,
+            scenario,
+            url: format!("{}&seed={PROBE_SEED}", target.url_for(scenario)),
+            generation: Vec::new(),
+            execution: Vec::new(),
+            total: Vec::new(),
+            checksum: None,
+        }
+    }
+
+    /// Sends one request and checks its answer, which must give the sum the earlier ones gave.
+    fn ask(&mut self, client: &Client) -> anyhow::Result<()> {
         let (status, answer) = client
-            .get_json(&url)
-            .with_context(|| format!("verifying the {} server", target.name))?;
-        check_lab_answer(&target.name, &url, status, &answer, scenario)?;
+            .get_json(&self.url)
+            .with_context(|| format!("verifying the {} server", self.target.name))?;
+        check_lab_answer(&self.target.name, &self.url, status, &answer, self.scenario)?;
         let sum = answer["checksum"].as_i64();
         ensure!(
-            checksum.is_none() || checksum == sum,
-            "{url} gave different sums for one seed: {checksum:?} then {sum:?}"
+            self.checksum.is_none() || self.checksum == sum,
+            "{} gave different sums for one seed: {:?} then {sum:?}",
+            self.url,
+            self.checksum
         );
-        checksum = sum;
+        self.checksum = sum;
         let ms = |key: &str| answer[key].as_f64().map(|secs| secs * 1000.0);
-        generation.extend(ms("generation_time_sec"));
-        execution.extend(ms("execution_time_sec"));
-        total.extend(ms("total_time_sec"));
+        self.generation.extend(ms("generation_time_sec"));
+        self.execution.extend(ms("execution_time_sec"));
+        self.total.extend(ms("total_time_sec"));
+        Ok(())
     }
-    Ok(Probe {
-        server: target.name.clone(),
-        scenario,
-        requests: PROBE_REQUESTS,
-        generation_ms: median(&generation),
-        execution_ms: median(&execution),
-        total_ms: median(&total),
-        checksum,
-    })
+
+    fn probe(self) -> Probe {
+        Probe {
+            server: self.target.name.clone(),
+            scenario: self.scenario,
+            requests: PROBE_REQUESTS,
+            generation_ms: median(&self.generation),
+            execution_ms: median(&self.execution),
+            total_ms: median(&self.total),
+            checksum: self.checksum,
+        }
+    }
 }
 
 /// One lab answer: 200, every contracted key, the parameters echoed, `status` "ok".

@@ -84,7 +84,12 @@ pub fn measure(work: WorkKind, n: u32) -> anyhow::Result<WorkCost> {
 }
 
 fn thread_cpu() -> anyhow::Result<Duration> {
-    let time = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)?;
+    cpu_time(ClockId::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// The CPU time `clock` (a thread's or the process's) has counted.
+pub fn cpu_time(clock: ClockId) -> anyhow::Result<Duration> {
+    let time = clock_gettime(clock)?;
     Ok(Duration::new(time.tv_sec() as u64, time.tv_nsec() as u32))
 }
 

@@ -2,7 +2,7 @@
 //! ceiling it implies on this machine, the cost against the work itself, the servers' own timings
 //! of generation and addition, and peak memory.
 
-use super::{POOL, PROCESSES, THREADS, and_list, counted, mib, probe, result, servers_in};
+use super::{POOL, PROCESSES, THREAD_POOL, THREADS, and_list, counted, mib, probe, result, servers_in};
 use crate::summary::{RunSummary, ScenarioKey};
 
 /// Why: CPU per answered request, the ceiling it implies on this machine, and the servers'
@@ -34,6 +34,7 @@ pub(super) fn why(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
         ));
     }
     out.extend(pool(summary, scenario));
+    out.extend(thread_pool(summary, scenario));
     if let Some(work) = summary.work_costs.iter().find(|c| c.n == scenario.n) {
         let parts: Vec<String> = servers_in(summary, scenario)
             .filter_map(|r| r.cpu_vs_work.map(|x| format!("the {} server {x:.1}x", r.server)))
@@ -113,6 +114,40 @@ fn pool(summary: &RunSummary, scenario: ScenarioKey) -> Option<String> {
     Some(sentence)
 }
 
+/// The thread pool against scoped threads, and what the thread starts it avoids are worth on
+/// this machine: the most it can save.
+fn thread_pool(summary: &RunSummary, scenario: ScenarioKey) -> Option<String> {
+    let cpu = |server: &str| result(summary, server, scenario).and_then(|r| r.cpu_ms_per_request);
+    let (pool, scoped) = (cpu(THREAD_POOL)?, cpu(THREADS)?);
+    let mut sentence = format!(
+        "The thread pool (threads started once) spent {pool:.2} ms of CPU per answered request against {scoped:.2} \
+         ms for scoped threads ({:.2}x).",
+        pool / scoped
+    );
+    if let Some(us) = summary.thread_start_cpu_us
+        && scenario.workers > 1
+    {
+        let starts = scenario.workers - 1;
+        let saved = f64::from(starts) * us / 1000.0;
+        sentence.push_str(&format!(
+            " A thread start cost {us:.0} µs of CPU here (measured in the same run), so the {} a request that the \
+             pool avoids are worth {saved:.2} ms, {:.0}% of scoped threads' cost: the most it can save at {} workers.",
+            counted(starts, "thread start", "thread starts"),
+            100.0 * saved / scoped,
+            scenario.workers
+        ));
+        let without_starts = scoped - saved;
+        if pool > without_starts * (1.0 + crate::stats::NOISE_BAND) {
+            sentence.push_str(&format!(
+                " It spent {:.2} ms more than scoped threads without their starts: its own hand-offs (queueing each \
+                 band, waking a pool thread, waking the request at the end) and noise.",
+                pool - without_starts
+            ));
+        }
+    }
+    Some(sentence)
+}
+
 /// Peak memory of each server under load.
 pub(super) fn memory(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
     let parts: Vec<String> = servers_in(summary, scenario)
@@ -147,5 +182,38 @@ mod tests {
             text.contains("With the pre-forked pool, the parallel addition took 1.10 ms"),
             "{text}"
         );
+    }
+
+    /// [`three_servers`] with a thread pool whose CPU per request is `pool_ms` against scoped
+    /// threads' 1.00 ms, and thread starts of 26 µs.
+    fn with_thread_pool(pool_ms: f64) -> RunSummary {
+        let mut summary = three_servers();
+        summary.thread_start_cpu_us = Some(26.0);
+        let scoped = (summary.results.iter_mut()).find(|r| r.server == THREADS).unwrap();
+        scoped.cpu_ms_per_request = Some(1.0);
+        let mut pool = scoped.clone();
+        (pool.server, pool.cpu_ms_per_request) = (THREAD_POOL.into(), Some(pool_ms));
+        summary.results.push(pool);
+        summary
+    }
+
+    #[test]
+    fn the_thread_pool_is_weighed_against_what_thread_starts_cost() {
+        let text = thread_pool(&with_thread_pool(0.93), KEY).unwrap();
+        assert_eq!(
+            text,
+            "The thread pool (threads started once) spent 0.93 ms of CPU per answered request against 1.00 ms for \
+             scoped threads (0.93x). A thread start cost 26 µs of CPU here (measured in the same run), so the 3 \
+             thread starts a request that the pool avoids are worth 0.08 ms, 8% of scoped threads' cost: the most \
+             it can save at 4 workers."
+        );
+        // Saving less than the starts are worth: the pool's own hand-offs are named.
+        let text = thread_pool(&with_thread_pool(0.99), KEY).unwrap();
+        assert!(
+            text.contains("It spent 0.07 ms more than scoped threads without their starts"),
+            "{text}"
+        );
+        // No thread pool, no sentence.
+        assert_eq!(thread_pool(&three_servers(), KEY), None);
     }
 }

@@ -28,6 +28,7 @@ use crate::summary::{Probe, RunSummary, ScenarioKey, ScenarioResult};
 const THREADS: &str = "threading";
 const PROCESSES: &str = "multiprocessing";
 const POOL: &str = "prefork";
+const THREAD_POOL: &str = "thread-pool";
 
 /// Conclusions, as plain sentences.
 pub fn conclusions(summary: &RunSummary) -> Vec<String> {

@@ -26,6 +26,7 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
         ));
     }
     out.extend(outliers(&measured));
+    out.extend(summary.cpu_speed.as_ref().and_then(crate::cpu_speed::CpuSpeed::warning));
     let client_bound = measured.iter().filter(|t| t.client_bound).count();
     if client_bound > 0 {
         out.push(format!(

@@ -109,8 +109,15 @@ fn why(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Vec<Stri
             if alone.is_empty() {
                 return Vec::new();
             }
+            let uneven = (summary.cpu_speed.as_ref()).is_some_and(|speed| speed.warning().is_some());
+            let caveat = if uneven {
+                " (the CPUs ran at uneven speeds in this run, see the warnings: two bands finish at the slower \
+                 CPU's pace, so these speed-ups are below what two equal CPUs give)"
+            } else {
+                ""
+            };
             vec![format!(
-                "Why: the product is CPU-bound. One request alone (no other load), from 1 worker to 2: {}. \
+                "Why: the product is CPU-bound. One request alone (no other load), from 1 worker to 2: {}{caveat}. \
                  Rust threads have no global interpreter lock, so a request's bands use the {cpus} CPUs at \
                  once, as processes do: what the original Python lab could not show (CPython runs Python code \
                  on one thread at a time). \
@@ -170,5 +177,46 @@ fn why(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Vec<Stri
                 falls.join(", ")
             )]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cpu_speed::CpuSpeed;
+    use crate::summary::RunSummary;
+
+    /// The committed `--lab` run of 2026-12-06 (before the CPU speed check existed).
+    fn lab_run() -> RunSummary {
+        serde_json::from_str(include_str!("../../../docs/runs/2026-12-06-lab/summary.json")).unwrap()
+    }
+
+    fn matmul_why(summary: &RunSummary) -> String {
+        let conclusions = super::super::conclusions(summary);
+        (conclusions.into_iter())
+            .find(|line| line.starts_with("Why: the product is CPU-bound."))
+            .expect("a matmul sweep explains its scaling")
+    }
+
+    #[test]
+    fn the_product_s_speed_up_comes_from_the_probes() {
+        let why = matmul_why(&lab_run());
+        assert!(
+            why.contains("from 1 worker to 2: threading 9.8 to 5.5 ms (0.56x), thread-pool 10.8 to 5.4 ms (0.50x)"),
+            "{why}"
+        );
+        assert!(!why.contains("uneven"), "{why}");
+    }
+
+    #[test]
+    fn uneven_cpus_qualify_the_speed_up() {
+        let mut summary = lab_run();
+        let mut speed: CpuSpeed = crate::testdata::steady_cpus();
+        speed.checks[1].cpus[1].median_ms = 3.4;
+        summary.cpu_speed = Some(speed);
+        let why = matmul_why(&summary);
+        assert!(
+            why.contains("(0.56x)") && why.contains("the CPUs ran at uneven speeds"),
+            "{why}"
+        );
     }
 }

@@ -119,6 +119,36 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
             let _ = writeln!(md, "| {} | {:.3} | {} |", cost.n, cost.cpu_ms, cost.iterations);
         }
         md.push('\n');
+        if let Some(us) = summary.thread_start_cpu_us {
+            let _ = writeln!(
+                md,
+                "Starting and joining one thread, as the scoped threads server does for each band beyond the \
+                 first: {us:.1} µs of CPU (cheapest of 3 rounds of 600, the lower of before and after the trials).\n"
+            );
+        }
+    }
+
+    if let Some(speed) = &summary.cpu_speed {
+        section(&mut md, "CPU speed");
+        let _ = writeln!(
+            md,
+            "Wall time of {} on each CPU in turn, the thread pinned to it, {} times each, interleaved. \
+             Work split over the CPUs finishes at the slowest one's pace.\n",
+            speed.reference,
+            speed.checks.first().and_then(|c| c.cpus.first()).map_or(0, |t| t.runs)
+        );
+        let _ = writeln!(md, "| check | CPU | min ms | median ms | max ms |");
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+        for check in &speed.checks {
+            for t in &check.cpus {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.2} | {:.2} | {:.2} |",
+                    check.when, t.cpu, t.min_ms, t.median_ms, t.max_ms
+                );
+            }
+        }
+        md.push('\n');
     }
 
     if let Some(probe) = &summary.python_processes_seed {

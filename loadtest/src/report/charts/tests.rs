@@ -70,6 +70,8 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
         results: vec![],
         probes: vec![],
         work_costs: vec![],
+        cpu_speed: None,
+        thread_start_cpu_us: None,
         comparisons: vec![],
         trials: vec![],
         warnings: vec![],
