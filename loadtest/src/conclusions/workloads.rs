@@ -4,6 +4,7 @@
 //! `io` the waiting (against the ceiling the waits set), for `add` the cost of each worker.
 
 use super::{probe, result};
+use crate::cpu_speed::CpuSpeed;
 use crate::summary::{RunSummary, ScenarioKey};
 use crate::workload::WorkKind;
 
@@ -109,7 +110,7 @@ fn why(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Vec<Stri
             if alone.is_empty() {
                 return Vec::new();
             }
-            let uneven = (summary.cpu_speed.as_ref()).is_some_and(|speed| speed.warning().is_some());
+            let uneven = (summary.cpu_speed.as_ref()).is_some_and(CpuSpeed::is_uneven);
             let caveat = if uneven {
                 " (the CPUs ran at uneven speeds in this run, see the warnings: two bands finish at the slower \
                  CPU's pace, so these speed-ups are below what two equal CPUs give)"
