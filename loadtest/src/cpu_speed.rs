@@ -216,8 +216,9 @@ mod tests {
         assert_eq!(speed(&[]).warning(), None);
         let steady = speed(&[("before the trials", &[2.0, 2.2]), ("after the trials", &[2.1, 2.3])]);
         assert!(!steady.is_uneven() && !speed(&[]).is_uneven());
-        // 2.4 over 2.0 is over the line; 2.4 over 2.1 (1.14x) is not.
-        assert!(speed(&[("before the trials", &[2.0, 2.4])]).is_uneven());
+        // 2.5 over 2.0 (1.25x) is over the line; exactly 1.2x, or 2.4 over 2.1 (1.14x), is not.
+        assert!(speed(&[("before the trials", &[2.0, 2.5])]).is_uneven());
+        assert!(!speed(&[("before the trials", &[2.0, 2.4])]).is_uneven());
         assert!(!speed(&[("before the trials", &[2.1, 2.4])]).is_uneven());
     }
 
