@@ -28,6 +28,7 @@ pub mod server_metrics;
 pub mod servers;
 pub mod stats;
 pub mod summary;
+pub mod targets;
 pub mod thread_start;
 pub mod trial;
 pub mod uploads;
@@ -106,6 +107,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let measuring = Instant::now();
     let probes = verify::verify(&targets, &plan.scenarios(), |s| plan.extra_targets_join(s), &client)?;
     eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");
+    let pool_sizes: Vec<Option<u32>> = (targets.iter())
+        .map(|target| server_metrics::pool_size(&client, &target.endpoint))
+        .collect();
     let mut sizes: Vec<(workload::WorkKind, u32)> = plan.scenarios().iter().map(|s| (s.work, s.n)).collect();
     sizes.dedup();
     let work_before = sizes
@@ -150,7 +154,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     });
 
     // Described before stopping: a stopped server no longer has a process to describe.
-    let server_infos: Vec<summary::ServerInfo> = targets.iter().map(Target::info).collect();
+    let server_infos: Vec<summary::ServerInfo> = (targets.iter().zip(pool_sizes))
+        .map(|(target, pool_size)| summary::ServerInfo {
+            pool_size,
+            ..target.info()
+        })
+        .collect();
 
     let mut warnings = Vec::new();
     for target in &mut targets {
@@ -192,6 +201,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     println!("\nConclusions:");
     for line in &summary.conclusions {
         println!("{}", report::table::terminal_bullet(line));
+    }
+    if !summary.targets.is_empty() {
+        println!("\nTargets:");
+        for t in &summary.targets {
+            let line = format!(
+                "{}: {} {}, {} ({})",
+                t.target,
+                t.server,
+                t.figure_text(),
+                t.verdict(),
+                t.limit_text()
+            );
+            println!("{}", report::table::terminal_bullet(&line));
+        }
     }
     println!("\nWarnings:");
     for line in &summary.warnings {
@@ -403,10 +426,12 @@ pub fn summarize(facts: RunFacts, mut trials: Vec<TrialRecord>, mut warnings: Ve
         trials,
         warnings: Vec::new(),
         conclusions: Vec::new(),
+        targets: Vec::new(),
     };
     warnings.extend(conclusions::warnings(&summary));
     summary.warnings = warnings;
     summary.conclusions = conclusions::conclusions(&summary);
+    summary.targets = targets::check(&summary);
     summary
 }
 

@@ -58,6 +58,7 @@ impl Target {
             managed: self.managed.is_some(),
             pid: self.pid(),
             command: self.managed.as_ref().map(|s| s.command().to_vec()).unwrap_or_default(),
+            pool_size: None,
         }
     }
 

@@ -60,6 +60,9 @@ pub struct RunSummary {
     pub warnings: Vec<String>,
     /// The conclusions drawn from the data, as sentences.
     pub conclusions: Vec<String>,
+    /// The lab's targets this run's data covers, each checked (empty in runs from before them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetCheck>,
 }
 
 /// Where the numbers were measured.
@@ -91,6 +94,10 @@ pub struct ServerInfo {
     pub pid: Option<i32>,
     /// The command line, for a managed server.
     pub command: Vec<String>,
+    /// Threads or processes in the server's pool, from its `/metrics` (`lab_pool_threads`,
+    /// `lab_pool_workers_alive`) once it was up; `None` for a server with no pool, or none to tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<u32>,
 }
 
 impl ServerInfo {
@@ -339,4 +346,84 @@ pub struct Comparison {
     pub memory_ratio: Option<f64>,
     /// `faster`, `slower`, or `within noise` (the RPS ratio's interval overlaps the noise band).
     pub verdict: String,
+}
+
+/// One of the lab's targets for one server (checked in the `targets` module): what was
+/// measured and whether it is within the limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetCheck {
+    /// The target, for a person: its work, scenario and figure.
+    pub target: String,
+    pub server: String,
+    /// The figure measured, in `unit`.
+    pub figure: f64,
+    pub unit: Unit,
+    /// The limit, or `None` for a figure reported without one (the fork server's io).
+    pub limit: Option<Limit>,
+    /// Whether the figure is within the limit (`None` without a limit).
+    pub met: Option<bool>,
+    /// The measurements the figure comes from.
+    pub from: String,
+}
+
+/// What a target's figure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// One figure over another (shown as 0.50x).
+    Ratio,
+    /// A share of a ceiling, from 0 to 1 (shown as 95%).
+    Share,
+}
+
+/// A target's bound and its direction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+impl Limit {
+    /// Whether `figure` is on the right side of the line (the line itself included).
+    pub fn holds(self, figure: f64) -> bool {
+        match self {
+            Self::AtMost(limit) => figure <= limit,
+            Self::AtLeast(limit) => figure >= limit,
+        }
+    }
+}
+
+impl TargetCheck {
+    /// The figure as the report shows it.
+    pub fn figure_text(&self) -> String {
+        self.unit.show(self.figure)
+    }
+
+    /// "at most 0.60x", "at least 80%", or "none".
+    pub fn limit_text(&self) -> String {
+        match self.limit {
+            Some(Limit::AtMost(l)) => format!("at most {}", self.unit.show(l)),
+            Some(Limit::AtLeast(l)) => format!("at least {}", self.unit.show(l)),
+            None => "none".to_owned(),
+        }
+    }
+
+    /// "met", "missed", or "reported".
+    pub fn verdict(&self) -> &'static str {
+        match self.met {
+            Some(true) => "met",
+            Some(false) => "missed",
+            None => "reported",
+        }
+    }
+}
+
+impl Unit {
+    fn show(self, value: f64) -> String {
+        match self {
+            Self::Ratio => format!("{value:.2}x"),
+            Self::Share => format!("{:.0}%", value * 100.0),
+        }
+    }
 }

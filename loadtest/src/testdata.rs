@@ -153,6 +153,7 @@ fn managed(name: &str, port: u16, pid: i32) -> ServerInfo {
         managed: true,
         pid: Some(pid),
         command: vec![format!("app_{name}"), "--port".into(), "0".into()],
+        pool_size: None,
     }
 }
 

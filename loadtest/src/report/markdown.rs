@@ -37,6 +37,11 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
     }
     bullets(&mut md, &conclusions);
 
+    if !summary.targets.is_empty() {
+        section(&mut md, "Targets");
+        targets_table(&mut md, summary);
+    }
+
     section(&mut md, "Results");
     results_table(&mut md, summary);
 
@@ -218,6 +223,29 @@ fn bullets(md: &mut String, lines: &[String]) {
 
 fn mib(bytes: Option<u64>) -> String {
     number(bytes.map(|b| b as f64 / (1024.0 * 1024.0)), 1)
+}
+
+/// The lab's targets this run measured, one row per target and server.
+fn targets_table(md: &mut String, summary: &RunSummary) {
+    let _ = writeln!(
+        md,
+        "The lab's targets that this run's scenarios cover, each checked against its own data.\n"
+    );
+    let _ = writeln!(md, "| target | server | figure | limit | verdict | from |");
+    let _ = writeln!(md, "|---|---|---:|---|---|---|");
+    for t in &summary.targets {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            t.target,
+            t.server,
+            t.figure_text(),
+            t.limit_text(),
+            t.verdict(),
+            t.from
+        );
+    }
+    md.push('\n');
 }
 
 fn results_table(md: &mut String, summary: &RunSummary) {

@@ -63,6 +63,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
                 managed: true,
                 pid: Some(1),
                 command: vec![],
+                pool_size: None,
             })
             .collect(),
         design,
@@ -76,6 +77,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
         trials: vec![],
         warnings: vec![],
         conclusions: vec![],
+        targets: vec![],
     }
 }
 
