@@ -204,15 +204,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if !summary.targets.is_empty() {
         println!("\nTargets:");
-        for t in &summary.targets {
-            let line = format!(
-                "{}: {} {}, {} ({})",
-                t.target,
-                t.server,
-                t.figure_text(),
-                t.verdict(),
-                t.limit_text()
-            );
+        for line in report::table::target_lines(&summary) {
             println!("{}", report::table::terminal_bullet(&line));
         }
     }

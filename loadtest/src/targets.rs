@@ -272,6 +272,35 @@ mod tests {
     }
 
     #[test]
+    fn the_targets_a_run_wrote_are_the_ones_its_data_gives() {
+        // The committed `--lab` run that scraped its pools' sizes and checked the targets itself.
+        let summary: RunSummary =
+            serde_json::from_str(include_str!("../../docs/runs/2026-12-06-lab-targets/summary.json")).unwrap();
+        // (Floats read back from JSON may differ in their last bit: compare what the report shows.)
+        let shown = |checks: &[TargetCheck]| -> Vec<String> {
+            (checks.iter())
+                .map(|c| {
+                    format!(
+                        "{} {} {} {} {}",
+                        c.target,
+                        c.server,
+                        c.figure_text(),
+                        c.verdict(),
+                        c.from
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(shown(&check(&summary)), shown(&summary.targets));
+        assert_eq!(summary.targets.len(), 12);
+        assert!(
+            row(&summary.targets, IO_TARGET, "prefork")
+                .from
+                .contains("a pool of 4 allows 40")
+        );
+    }
+
+    #[test]
     fn limits_hold_on_their_side_of_the_line() {
         assert!(Limit::AtMost(0.6).holds(0.6) && !Limit::AtMost(0.6).holds(0.61));
         assert!(Limit::AtLeast(0.8).holds(0.8) && !Limit::AtLeast(0.8).holds(0.79));

@@ -124,6 +124,22 @@ pub fn terminal_bullet(line: &str) -> String {
     textwrap::fill(line, terminal_options().initial_indent("- ").subsequent_indent("  "))
 }
 
+/// The run's targets for the terminal, one line per target: "tail ...: threading 1.37x (met),
+/// prefork 1.33x (met); at most 3.00x."
+pub fn target_lines(summary: &RunSummary) -> Vec<String> {
+    let mut lines = Vec::new();
+    for group in summary.targets.chunk_by(|a, b| a.target == b.target) {
+        let servers: Vec<String> = (group.iter())
+            .map(|t| format!("{} {} ({})", t.server, t.figure_text(), t.verdict()))
+            .collect();
+        let limit = (group.iter())
+            .find(|t| t.limit.is_some())
+            .map_or_else(String::new, |t| format!("; {}", t.limit_text()));
+        lines.push(format!("{}: {}{limit}.", group[0].target, servers.join(", ")));
+    }
+    lines
+}
+
 /// `c=20 n=500 w=4`, with the work when it is not the original lab's `add`, and the rate of
 /// an open loop.
 pub fn scenario_label(key: ScenarioKey) -> String {
@@ -148,6 +164,24 @@ pub fn number(value: Option<f64>, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_target_is_one_line_naming_every_server_checked() {
+        let summary: RunSummary =
+            serde_json::from_str(include_str!("../../../docs/runs/2026-12-06-lab-targets/summary.json")).unwrap();
+        let lines = target_lines(&summary);
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert_eq!(
+            lines[1],
+            "matmul n=500, one request alone: time with 2 workers over 1: threading 0.58x (met), thread-pool \
+             0.53x (met), prefork 0.54x (met); at most 0.60x."
+        );
+        assert!(
+            lines[2].contains("multiprocessing 51% (reported), prefork 97% (met); at least 80%."),
+            "{}",
+            lines[2]
+        );
+    }
 
     #[test]
     fn every_result_is_a_row_with_its_figures() {
