@@ -14,6 +14,12 @@ pub struct LabServer {
     pub args: &'static [&'static str],
 }
 
+/// The lab servers' names, for the code that singles one out (conclusions, targets).
+pub const THREADS: &str = "threading";
+pub const THREAD_POOL: &str = "thread-pool";
+pub const PROCESSES: &str = "multiprocessing";
+pub const PREFORK: &str = "prefork";
+
 /// Every lab server's name, in [`LAB_SERVERS`]' order: the default of the `--servers` flags
 /// (a test holds the two lists equal).
 pub const ALL_LAB_SERVERS: &str = "threading,thread-pool,multiprocessing,prefork";
@@ -21,25 +27,25 @@ pub const ALL_LAB_SERVERS: &str = "threading,thread-pool,multiprocessing,prefork
 /// Every lab server, in the order runs list and alternate them.
 pub static LAB_SERVERS: [LabServer; 4] = [
     LabServer {
-        name: "threading",
+        name: THREADS,
         binary: "app_threading",
         path: "/threading",
         args: &[],
     },
     LabServer {
-        name: "thread-pool",
+        name: THREAD_POOL,
         binary: "app_threading",
         path: "/threading",
         args: &["--strategy", "pool"],
     },
     LabServer {
-        name: "multiprocessing",
+        name: PROCESSES,
         binary: "app_multiprocessing",
         path: "/multiprocessing",
         args: &[],
     },
     LabServer {
-        name: "prefork",
+        name: PREFORK,
         binary: "app_multiprocessing",
         path: "/multiprocessing",
         args: &["--strategy", "prefork"],

@@ -395,9 +395,20 @@ impl Limit {
 }
 
 impl TargetCheck {
-    /// The figure as the report shows it.
+    /// The figure as the report shows it; with one more digit when the usual rounding would
+    /// show it equal to a limit it is not (0.602 against at most 0.6 reads "0.602x", not "0.60x
+    /// missed").
     pub fn figure_text(&self) -> String {
-        self.unit.show(self.figure)
+        let shown = self.unit.show(self.figure);
+        let limit = match self.limit {
+            Some(Limit::AtMost(l) | Limit::AtLeast(l)) => l,
+            None => return shown,
+        };
+        if shown == self.unit.show(limit) && self.figure != limit {
+            self.unit.show_finer(self.figure)
+        } else {
+            shown
+        }
     }
 
     /// "at most 0.60x", "at least 80%", or "none".
@@ -424,6 +435,13 @@ impl Unit {
         match self {
             Self::Ratio => format!("{value:.2}x"),
             Self::Share => format!("{:.0}%", value * 100.0),
+        }
+    }
+
+    fn show_finer(self, value: f64) -> String {
+        match self {
+            Self::Ratio => format!("{value:.3}x"),
+            Self::Share => format!("{:.1}%", value * 100.0),
         }
     }
 }

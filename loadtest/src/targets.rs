@@ -8,6 +8,7 @@
 
 use crate::conclusions::TAIL_TARGET;
 use crate::cpu_speed::CpuSpeed;
+use crate::lab_servers::{PREFORK, PROCESSES, THREAD_POOL, THREADS};
 use crate::summary::{Limit, RunSummary, ScenarioResult, TargetCheck, Unit};
 use crate::workload::WorkKind;
 
@@ -20,7 +21,7 @@ pub const POOL_CPU: f64 = 0.85;
 
 /// The servers held to the product target: the ones whose bands run at once on the CPUs. (A
 /// fork per band pays a fork for each.)
-const PRODUCT_SERVERS: [&str; 3] = ["threading", "thread-pool", "prefork"];
+const PRODUCT_SERVERS: [&str; 3] = [THREADS, THREAD_POOL, PREFORK];
 
 /// A check of `figure` against `limit`.
 fn checked(target: &str, server: &str, figure: f64, unit: Unit, limit: Option<Limit>, from: String) -> TargetCheck {
@@ -137,7 +138,7 @@ fn io(summary: &RunSummary) -> Vec<TargetCheck> {
             None => (ideal, format!("the waits allow {ideal:.0}")),
         };
         let from = format!("{rps:.1} req/s; {named}");
-        if r.server == "multiprocessing" {
+        if r.server == PROCESSES {
             let cpu = r.cpu_ms_per_request?;
             let from = format!(
                 "{from}; {cpu:.2} ms of CPU a request (a fork for each band), so {cpus:.0} CPUs allow {:.0}",
@@ -164,11 +165,11 @@ fn pool_cpu(summary: &RunSummary) -> Option<TargetCheck> {
         })
         .find_map(|r| r.cpu_ms_per_request)
     };
-    let (pool, scoped) = (cpu("thread-pool")?, cpu("threading")?);
+    let (pool, scoped) = (cpu(THREAD_POOL)?, cpu(THREADS)?);
     let from = format!("{pool:.3} ms over {scoped:.3} ms (medians of the trials, same run)");
     Some(checked(
         POOL,
-        "thread-pool",
+        THREAD_POOL,
         pool / scoped,
         Unit::Ratio,
         Some(Limit::AtMost(POOL_CPU)),
@@ -298,6 +299,34 @@ mod tests {
                 .from
                 .contains("a pool of 4 allows 40")
         );
+    }
+
+    #[test]
+    fn a_figure_that_would_round_to_its_limit_shows_a_digit_more() {
+        // The `--lab` run before the targets were checked: threads took 0.602x, a miss that
+        // two decimals would show as "0.60x".
+        let earlier: RunSummary = serde_json::from_str(include_str!(
+            "../../docs/runs/2026-12-06-lab-targets/earlier/summary.json"
+        ))
+        .unwrap();
+        let threads = row(&check(&earlier), PRODUCT, "threading").clone();
+        assert_eq!(
+            (threads.figure_text().as_str(), threads.verdict()),
+            ("0.602x", "missed")
+        );
+        let share = |figure| {
+            checked(
+                IO_TARGET,
+                "x",
+                figure,
+                Unit::Share,
+                Some(Limit::AtLeast(IO_SHARE)),
+                String::new(),
+            )
+        };
+        assert_eq!(share(0.798).figure_text(), "79.8%");
+        assert_eq!(share(0.8).figure_text(), "80%");
+        assert_eq!(share(0.95).figure_text(), "95%");
     }
 
     #[test]

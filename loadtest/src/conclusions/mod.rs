@@ -24,11 +24,8 @@ use crate::aggregate::key;
 use crate::stats::Ratio;
 use crate::summary::{Probe, RunSummary, ScenarioKey, ScenarioResult};
 
-/// The lab servers the sentences single out, by their names in [`crate::lab_servers::LAB_SERVERS`].
-const THREADS: &str = "threading";
-const PROCESSES: &str = "multiprocessing";
-const POOL: &str = "prefork";
-const THREAD_POOL: &str = "thread-pool";
+/// The lab servers the sentences single out.
+use crate::lab_servers::{PREFORK as POOL, PROCESSES, THREAD_POOL, THREADS};
 
 /// Conclusions, as plain sentences.
 pub fn conclusions(summary: &RunSummary) -> Vec<String> {
