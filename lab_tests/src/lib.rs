@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use loadtest::lab_servers::LabServer;
+use loadtest::catalogue::LabServer;
 use matrix_service::testing::ServerProcess;
 
 /// The directory cargo builds this profile's binaries into: the test binary runs from its
@@ -29,7 +29,7 @@ pub fn start(server: &LabServer) -> ServerProcess {
 
 /// As [`start`], with `extra` arguments after the server's own.
 pub fn start_with(server: &LabServer, extra: &[&str]) -> ServerProcess {
-    let binary = binary_dir().join(server.binary);
+    let binary = binary_dir().join(&server.binary);
     assert!(
         binary.exists(),
         "{} is missing: run the tests for the whole workspace (cargo nextest run --workspace), or build it first \
@@ -37,6 +37,11 @@ pub fn start_with(server: &LabServer, extra: &[&str]) -> ServerProcess {
         binary.display(),
         server.binary
     );
-    let args: Vec<&str> = server.args.iter().chain(extra).copied().collect();
+    let args: Vec<&str> = server
+        .args
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect();
     ServerProcess::start(binary, &args)
 }

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use lab_tests::{start, start_with};
-use loadtest::lab_servers::LAB_SERVERS;
+use loadtest::catalogue::Catalogue;
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add};
 use matrix_service::testing::{client, get};
 
@@ -11,7 +11,7 @@ use matrix_service::testing::{client, get};
 async fn an_io_request_s_bands_wait_in_parallel() {
     let (a, b) = generate_pair(100, Some(3));
     let expected = checksum(elements(&reference_add(&a, &b).unwrap()));
-    for lab in &LAB_SERVERS {
+    for lab in Catalogue::lab().iter() {
         let server = start(lab);
         // 4 bands share 400 ms: 100 ms each, all at once. One after another they would take
         // 400 ms, so anything under 350 ms proves they overlap.
@@ -31,7 +31,7 @@ async fn an_io_request_s_bands_wait_in_parallel() {
 
 #[actix_web::test]
 async fn healthz_answers_while_an_io_request_waits() {
-    for lab in &LAB_SERVERS {
+    for lab in Catalogue::lab().iter() {
         let server = start(lab);
         let client = client();
         let waiting = format!("{}{}?n=10&workers=2&work=io&wait_ms=3000", server.url(), lab.path);
@@ -66,20 +66,14 @@ async fn healthz_answers_while_an_io_request_waits() {
 
 #[actix_web::test]
 async fn io_requests_wait_together_beyond_the_compute_bound() {
-    for lab in &LAB_SERVERS {
+    for lab in Catalogue::lab().iter() {
         // One request may compute at a time, but eight may wait: eight requests of one band
         // waiting 400 ms each take about 400 ms together, not 3.2 s one after another. The
         // pools get a thread or worker for each, so only admission could serialize them.
-        let pool_size = match lab.name {
-            "thread-pool" => &["--pool-threads", "8"][..],
-            "prefork" => &["--pool-workers", "8"][..],
-            _ => &[][..],
-        };
-        let args = [
-            &["--max-active-requests", "1", "--max-waiting-requests", "8"][..],
-            pool_size,
-        ]
-        .concat();
+        let mut args = vec!["--max-active-requests", "1", "--max-waiting-requests", "8"];
+        if let Some(pool) = &lab.pool {
+            args.extend([pool.flag.as_str(), "8"]);
+        }
         let server = start_with(lab, &args);
         let client = client();
         let url = format!("{}{}?n=8&workers=1&work=io&wait_ms=400", server.url(), lab.path);

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use lab_tests::start;
-use loadtest::lab_servers::{LAB_SERVERS, LabServer};
+use loadtest::catalogue::{Catalogue, LabServer};
 use matrix_service::testing::client;
 
 /// The value of the sample `series` (its name and labels, as written), if `text` has it.
@@ -39,19 +39,19 @@ async fn ask(client: &awc::Client, url: &str) {
     response.body().await.expect("the answer's body");
 }
 
-/// The engine's own series, and how much it must have grown for two requests of 4 bands.
-fn engine_series(lab: &LabServer) -> (&'static str, f64) {
-    match lab.name {
-        "threading" => ("lab_threads_started_total", 6.0),
-        "multiprocessing" => ("lab_children_forked_total", 8.0),
-        _ => ("", 0.0),
-    }
+/// For a server that starts its workers per request: the series that counts them, and how much
+/// it must have grown for two requests of 4 bands (a process forked for each band; a thread
+/// for each but the first, which runs on the request's own).
+fn engine_series(lab: &LabServer) -> Option<(&'static str, f64)> {
+    let per_request = if lab.forks_per_band { 4.0 } else { 3.0 };
+    lab.per_request()
+        .then(|| (lab.family.started_counter(), 2.0 * per_request))
 }
 
 #[actix_web::test]
 async fn every_server_counts_its_answers_and_its_workers() {
     let client = client();
-    for lab in &LAB_SERVERS {
+    for lab in Catalogue::lab().iter() {
         let server = start(lab);
         let base = server.url().to_owned();
         let (before, content_type) = scrape(&client, &base).await;
@@ -90,8 +90,7 @@ async fn every_server_counts_its_answers_and_its_workers() {
             lab.name
         );
         assert_eq!(value(&after, "lab_requests_waiting"), Some(0.0), "{}", lab.name);
-        let (series, at_least) = engine_series(lab);
-        if !series.is_empty() {
+        if let Some((series, at_least)) = engine_series(lab) {
             assert!(
                 grew(series) >= at_least,
                 "{}: {series} grew by {}\n{after}",
@@ -99,18 +98,20 @@ async fn every_server_counts_its_answers_and_its_workers() {
                 grew(series)
             );
         }
-        match lab.name {
-            "multiprocessing" => assert_eq!(
+        if lab.forks_per_band {
+            assert_eq!(
                 value(&after, "lab_children_reaped_total"),
                 value(&after, "lab_children_forked_total"),
                 "every child forked is reaped\n{after}"
-            ),
-            "prefork" => assert!(
-                value(&after, "lab_pool_workers_alive").is_some_and(|n| n >= 1.0),
-                "{after}"
-            ),
-            "thread-pool" => assert!(value(&after, "lab_pool_threads").is_some_and(|n| n >= 1.0), "{after}"),
-            _ => {}
+            );
+        }
+        if let Some(pool) = &lab.pool {
+            assert!(
+                value(&after, &pool.gauge).is_some_and(|n| n >= 1.0),
+                "{}: {} is its pool's size\n{after}",
+                lab.name,
+                pool.gauge
+            );
         }
     }
 }
@@ -119,7 +120,7 @@ async fn every_server_counts_its_answers_and_its_workers() {
 #[ignore = "needs promtool (apt-get install prometheus); run by .ci/run with --run-ignored"]
 async fn promtool_accepts_every_server_s_metrics() {
     let client = client();
-    for lab in &LAB_SERVERS {
+    for lab in Catalogue::lab().iter() {
         let server = start(lab);
         let base = server.url().to_owned();
         ask(&client, &format!("{base}{}?n=20", lab.path)).await;

@@ -4,14 +4,15 @@
 
 use actix_web::http::StatusCode;
 use lab_tests::start;
-use loadtest::lab_servers::LAB_SERVERS;
+use loadtest::catalogue::Catalogue;
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, reference_product, sample};
 use matrix_service::testing::{client, get, post_json};
 use serde_json::json;
 
 #[actix_web::test]
 async fn the_same_seed_gives_the_same_answer_in_every_server() {
-    let servers: Vec<_> = LAB_SERVERS.iter().map(|lab| (lab, start(lab))).collect();
+    let lab = Catalogue::lab();
+    let servers: Vec<_> = lab.iter().map(|lab| (lab, start(lab))).collect();
     let client = client();
     let (a, b) = generate_pair(300, Some(77));
     let (sum, product) = (reference_add(&a, &b).unwrap(), reference_product(&a, &b).unwrap());
@@ -57,7 +58,7 @@ async fn the_same_seed_gives_the_same_answer_in_every_server() {
 async fn the_same_posted_matrices_give_the_same_sum_in_every_server() {
     let body = json!({"a": [[1, -2, 3], [i64::MAX, 0, 5]], "b": [[10, 20, 30], [-1, 7, i64::MIN]], "workers": 2});
     let sum = json!([[11, 18, 33], [i64::MAX - 1, 7, i64::MIN + 5]]);
-    for lab in &LAB_SERVERS {
+    for lab in Catalogue::lab().iter() {
         let server = start(lab);
         let reply = post_json(&client(), &format!("{}{}", server.url(), lab.path), &body).await;
         assert_eq!(reply.status, StatusCode::OK, "{}: {}", lab.name, reply.json);
@@ -79,7 +80,7 @@ async fn the_same_posted_product_is_the_same_in_every_server() {
         "workers": 3,
     });
     let result = json!([[i64::MIN / 2, 1, -14, -9], [i64::MIN, -2, 0, 10], [0, -1, 7, 7]]);
-    for lab in &LAB_SERVERS {
+    for lab in Catalogue::lab().iter() {
         let server = start(lab);
         let reply = post_json(&client(), &format!("{}{}", server.url(), lab.path), &body).await;
         assert_eq!(reply.status, StatusCode::OK, "{}: {}", lab.name, reply.json);

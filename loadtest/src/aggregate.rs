@@ -3,7 +3,7 @@
 //! the ratio between every pair of servers.
 
 use crate::stats::{Verdict, outliers, ratio_of_medians, stats};
-use crate::summary::{Comparison, ScenarioKey, ScenarioResult, TrialRecord, WorkCost};
+use crate::summary::{Comparison, Phase, ScenarioKey, ScenarioResult, TrialRecord, WorkCost};
 
 /// The measured trials of `server` in `scenario`.
 fn measured<'a>(
@@ -13,7 +13,7 @@ fn measured<'a>(
 ) -> impl Iterator<Item = &'a TrialRecord> {
     trials
         .iter()
-        .filter(move |t| t.phase == "measured" && t.server == server && t.scenario == scenario)
+        .filter(move |t| t.phase == Phase::Measured && t.server == server && t.scenario == scenario)
 }
 
 /// The scenarios of `trials`, in the order they first ran.
@@ -35,7 +35,7 @@ pub fn flag_outliers(trials: &mut [TrialRecord], servers: &[String]) {
             let indices: Vec<usize> = (0..trials.len())
                 .filter(|&i| {
                     let t = &trials[i];
-                    t.phase == "measured" && t.valid && &t.server == server && t.scenario == scenario
+                    t.counts() && &t.server == server && t.scenario == scenario
                 })
                 .collect();
             let rps: Vec<f64> = indices.iter().map(|&i| trials[i].rps_2xx.unwrap_or(f64::NAN)).collect();
@@ -77,13 +77,8 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
     let ok: u64 = all.iter().map(|t| t.responses_2xx).sum();
     Some(ScenarioResult {
         server: server.to_owned(),
-        work: scenario.work,
-        wait_ms: scenario.wait_ms,
-        concurrency: scenario.concurrency,
-        n: scenario.n,
-        workers: scenario.workers,
+        scenario,
         load_loop: crate::summary::LoadLoop::of(scenario),
-        offered_rps: scenario.offered_rps,
         requests: valid.iter().map(|t| t.responses_2xx).sum(),
         success_rate: if answered == 0 {
             0.0
@@ -139,19 +134,14 @@ pub fn comparisons(trials: &[TrialRecord], results: &[ScenarioResult], servers: 
                 let peak = |server: &str| {
                     results
                         .iter()
-                        .find(|r| r.server == server && key(r) == scenario)
+                        .find(|r| r.server == server && r.scenario == scenario)
                         .and_then(|r| r.peak_memory_bytes)
                 };
                 let memory_ratio = match (peak(a), peak(b)) {
                     (Some(x), Some(y)) if y > 0 => Some(x as f64 / y as f64),
                     _ => None,
                 };
-                let verdict = match Verdict::of(&rps) {
-                    Verdict::Higher => "faster",
-                    Verdict::Lower => "slower",
-                    Verdict::WithinNoise => "within noise",
-                    Verdict::TooFewTrials => "one trial: no verdict",
-                };
+                let verdict = Verdict::of(&rps);
                 comparisons.push(Comparison {
                     scenario,
                     a: a.clone(),
@@ -159,7 +149,7 @@ pub fn comparisons(trials: &[TrialRecord], results: &[ScenarioResult], servers: 
                     rps_ratio,
                     cpu_ratio,
                     memory_ratio,
-                    verdict: verdict.into(),
+                    verdict,
                 });
             }
         }
@@ -172,22 +162,10 @@ pub fn attach_work_costs(results: &mut [ScenarioResult], costs: &[WorkCost]) {
     for result in results {
         let work = costs
             .iter()
-            .find(|c| c.n == result.n && c.work == result.work)
+            .find(|c| c.n == result.scenario.n && c.work == result.scenario.work)
             .map(|c| c.cpu_ms)
             .filter(|ms| *ms > 0.0);
         result.cpu_vs_work = result.cpu_ms_per_request.zip(work).map(|(cpu, work)| cpu / work);
-    }
-}
-
-/// A result's scenario.
-pub fn key(result: &ScenarioResult) -> ScenarioKey {
-    ScenarioKey {
-        work: result.work,
-        concurrency: result.concurrency,
-        n: result.n,
-        workers: result.workers,
-        wait_ms: result.wait_ms,
-        offered_rps: result.offered_rps,
     }
 }
 
@@ -200,14 +178,14 @@ mod tests {
     fn results_use_valid_measured_trials_and_count_the_rest() {
         let key = KEY;
         let mut trials = vec![
-            trial("threading", key, "warmup", 1, 50.0, true),
-            trial("threading", key, "measured", 1, 800.0, true),
-            trial("threading", key, "measured", 2, 820.0, true),
-            trial("threading", key, "measured", 3, 780.0, true),
-            trial("threading", key, "measured", 4, 10.0, false),
-            trial("multiprocessing", key, "measured", 1, 200.0, true),
-            trial("multiprocessing", key, "measured", 2, 210.0, true),
-            trial("multiprocessing", key, "measured", 3, 190.0, true),
+            trial("threading", key, Phase::Warmup, 1, 50.0, true),
+            trial("threading", key, Phase::Measured, 1, 800.0, true),
+            trial("threading", key, Phase::Measured, 2, 820.0, true),
+            trial("threading", key, Phase::Measured, 3, 780.0, true),
+            trial("threading", key, Phase::Measured, 4, 10.0, false),
+            trial("multiprocessing", key, Phase::Measured, 1, 200.0, true),
+            trial("multiprocessing", key, Phase::Measured, 2, 210.0, true),
+            trial("multiprocessing", key, Phase::Measured, 3, 190.0, true),
         ];
         let servers = vec!["threading".to_owned(), "multiprocessing".to_owned()];
         flag_outliers(&mut trials, &servers);
@@ -229,7 +207,8 @@ mod tests {
         );
         let comparisons = comparisons(&trials, &results, &servers);
         assert_eq!(comparisons.len(), 1);
-        assert_eq!(comparisons[0].verdict, "faster");
+        assert_eq!(comparisons[0].verdict, Verdict::Higher);
+        assert_eq!(serde_json::to_value(comparisons[0].verdict).unwrap(), "faster");
         assert!((comparisons[0].rps_ratio.unwrap().value - 4.0).abs() < 1e-9);
     }
 
@@ -239,7 +218,7 @@ mod tests {
         let mut trials: Vec<TrialRecord> = [800.0, 805.0, 795.0, 802.0, 400.0]
             .iter()
             .enumerate()
-            .map(|(i, rps)| trial("threading", key, "measured", i as u32 + 1, *rps, true))
+            .map(|(i, rps)| trial("threading", key, Phase::Measured, i as u32 + 1, *rps, true))
             .collect();
         let servers = vec!["threading".to_owned()];
         flag_outliers(&mut trials, &servers);

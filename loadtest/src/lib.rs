@@ -1,7 +1,7 @@
 //! `loadtest`: threads or processes, measured.
 //!
 //! A run goes: plan ([`cli`], [`plan`]) → oha found or installed ([`oha::provision`]) → servers
-//! built and started, or addressed ([`lab_servers`], [`servers`]) → answers verified and the servers' own timings
+//! built and started, or addressed ([`catalogue`], [`servers`]) → answers verified and the servers' own timings
 //! probed ([`verify`]) → warm-up and measured trials, alternating the servers, each sampling the
 //! server's CPU and memory ([`trial`], [`sampler`]) → aggregates, ratios and outliers
 //! ([`aggregate`], [`stats`]) → conclusions computed from them ([`conclusions`]) → `summary.json`,
@@ -10,12 +10,12 @@
 //! The methodology is described in `docs/methodology.md`.
 
 pub mod aggregate;
+pub mod catalogue;
 pub mod cli;
 pub mod cluster;
 pub mod conclusions;
 pub mod cpu_speed;
 pub mod http;
-pub mod lab_servers;
 pub mod machine;
 pub mod oha;
 pub mod open_loop;
@@ -24,6 +24,7 @@ pub mod python_lab;
 pub mod report;
 pub mod sampler;
 pub mod scaling;
+pub mod scenario;
 pub mod server_metrics;
 pub mod servers;
 pub mod stats;
@@ -33,8 +34,8 @@ pub mod thread_start;
 pub mod trial;
 pub mod uploads;
 pub mod verify;
+pub mod vocabulary;
 pub mod work_cost;
-pub mod workload;
 
 #[cfg(test)]
 mod testdata;
@@ -48,10 +49,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 pub use cli::Cli;
 
+use crate::catalogue::Catalogue;
 use crate::plan::{Plan, TrialLoad};
 use crate::servers::Target;
-use crate::summary::{Design, RunSummary, ScenarioKey, TrialRecord};
-use crate::trial::{Phase, TrialRunner};
+use crate::summary::{Design, Mode, Phase, RunSummary, ScenarioKey, TrialRecord};
+use crate::trial::TrialRunner;
 
 /// Pause between trials, so one trial's connections and children are gone before the next.
 const SETTLE: Duration = Duration::from_millis(500);
@@ -59,17 +61,21 @@ const SETTLE: Duration = Duration::from_millis(500);
 /// The longest the harness waits for a server to finish the requests a trial left behind.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs the whole job; see the crate docs.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the job `cli` asks for, on the lab servers of `catalogue`; see the crate docs.
+pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
     match cli.command {
-        Some(cli::Command::Uploads(args)) => return uploads::run(args),
-        Some(cli::Command::Cluster(args)) => return cluster::run(args),
-        Some(cli::Command::Report(args)) => return report::redraw(&args),
+        Some(cli::Command::Uploads(args)) => return uploads::run(args, catalogue),
+        Some(cli::Command::Cluster(args)) => return cluster::run(args, catalogue),
+        Some(cli::Command::Report(args)) => return report::redraw(&args, catalogue),
+        Some(cli::Command::Servers) => {
+            print!("{}", catalogue.listing());
+            return Ok(());
+        }
         None => {}
     }
     let started = Instant::now();
     let now = chrono::Utc::now();
-    let mut plan = cli.plan(&now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
+    let mut plan = cli.plan(catalogue, &now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     ctrlc::set_handler(move || {
@@ -110,7 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let pool_sizes: Vec<Option<u32>> = (targets.iter())
         .map(|target| server_metrics::pool_size(&client, &target.endpoint))
         .collect();
-    let mut sizes: Vec<(workload::WorkKind, u32)> = plan.scenarios().iter().map(|s| (s.work, s.n)).collect();
+    let mut sizes: Vec<(matrix_service::WorkKind, u32)> = plan.scenarios().iter().map(|s| (s.work, s.n)).collect();
     sizes.dedup();
     let work_before = sizes
         .iter()
@@ -195,8 +201,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         thread_start_cpu_us: Some(thread_start_before.min(thread_start_after)),
         python_probe,
     };
-    let summary = summarize(facts, trials, warnings);
-    let files = report::write_all(&summary, &plan.out_dir)?;
+    let summary = summarize(facts, trials, warnings, catalogue);
+    let files = report::write_all(&summary, catalogue, &plan.out_dir)?;
     println!("{}", report::table::comparison_table(&summary));
     println!("\nConclusions:");
     for line in &summary.conclusions {
@@ -350,7 +356,7 @@ fn run_schedule(
         }
         trials.push(record);
         progress.inc(1);
-        if plan.mode == plan::Mode::Measured {
+        if plan.mode == Mode::Measured {
             std::thread::sleep(SETTLE);
             let (client, url) = (Arc::clone(&drainer), target.url_for(scenario));
             draining[target_index] = Some(std::thread::spawn(move || drain(&client, &url)));
@@ -393,7 +399,12 @@ pub struct RunFacts {
 
 /// Aggregates the trials (outliers flagged in place), compares the servers, and draws the
 /// warnings (after `warnings` already known) and conclusions.
-pub fn summarize(facts: RunFacts, mut trials: Vec<TrialRecord>, mut warnings: Vec<String>) -> RunSummary {
+pub fn summarize(
+    facts: RunFacts,
+    mut trials: Vec<TrialRecord>,
+    mut warnings: Vec<String>,
+    catalogue: &Catalogue,
+) -> RunSummary {
     let names: Vec<String> = facts.servers.iter().map(|s| s.name.clone()).collect();
     aggregate::flag_outliers(&mut trials, &names);
     let mut results = aggregate::results(&trials, &names);
@@ -422,19 +433,19 @@ pub fn summarize(facts: RunFacts, mut trials: Vec<TrialRecord>, mut warnings: Ve
     };
     warnings.extend(conclusions::warnings(&summary));
     summary.warnings = warnings;
-    summary.conclusions = conclusions::conclusions(&summary);
-    summary.targets = targets::check(&summary);
+    summary.conclusions = conclusions::conclusions(&summary, catalogue);
+    summary.targets = targets::check(&summary, catalogue);
     summary
 }
 
 /// The design as `summary.json` states it.
 fn design(plan: &Plan) -> Design {
     Design {
-        mode: plan.mode.name().into(),
+        mode: plan.mode,
         load: plan.trial_load.describe(),
         warmup_trials: u32::from(plan.warmup.is_some()),
         measured_trials: plan.trials,
-        sweep: plan.sweep.as_ref().map(|s| s.kind.name().to_owned()),
+        sweep: plan.sweep.as_ref().map(|s| s.kind),
         concurrency: plan.base.concurrency,
         n: plan.base.n,
         workers: plan.base.workers,

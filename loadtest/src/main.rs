@@ -1,9 +1,11 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use loadtest::catalogue::Catalogue;
 
 fn main() -> ExitCode {
-    match loadtest::run(loadtest::Cli::parse()) {
+    let catalogue = Catalogue::lab();
+    let cli = loadtest::cli::try_parse_from(&catalogue, std::env::args_os()).unwrap_or_else(|e| e.exit());
+    match loadtest::run(cli, &catalogue) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("loadtest: {error:#}");

@@ -32,10 +32,7 @@ pub fn offered_rates(trials: &[TrialRecord], lab_servers: &[&str], fraction: f64
     let mut medians: BTreeMap<ScenarioKey, Vec<f64>> = BTreeMap::new();
     for server in lab_servers {
         let mut by_scenario: BTreeMap<ScenarioKey, Vec<f64>> = BTreeMap::new();
-        for trial in trials
-            .iter()
-            .filter(|t| t.server == *server && t.valid && t.phase == "measured")
-        {
+        for trial in trials.iter().filter(|t| t.server == *server && t.counts()) {
             if let (None, Some(rps)) = (trial.scenario.offered_rps, trial.rps_2xx) {
                 by_scenario.entry(trial.scenario).or_default().push(rps);
             }
@@ -76,21 +73,22 @@ pub fn parse_fraction(raw: &str) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::summary::Phase;
     use crate::testdata::{KEY, trial};
 
     #[test]
     fn every_server_is_offered_a_share_of_the_slowest_ones_median() {
         let mut trials = vec![
-            trial("threading", KEY, "measured", 1, 1000.0, true),
-            trial("threading", KEY, "measured", 2, 1200.0, true),
-            trial("threading", KEY, "measured", 3, 1100.0, true),
-            trial("multiprocessing", KEY, "measured", 1, 400.0, true),
-            trial("multiprocessing", KEY, "measured", 2, 500.0, true),
-            trial("multiprocessing", KEY, "measured", 3, 450.0, true),
+            trial("threading", KEY, Phase::Measured, 1, 1000.0, true),
+            trial("threading", KEY, Phase::Measured, 2, 1200.0, true),
+            trial("threading", KEY, Phase::Measured, 3, 1100.0, true),
+            trial("multiprocessing", KEY, Phase::Measured, 1, 400.0, true),
+            trial("multiprocessing", KEY, Phase::Measured, 2, 500.0, true),
+            trial("multiprocessing", KEY, Phase::Measured, 3, 450.0, true),
             // Left out: a warm-up, an invalid trial, a server that is not a lab server.
-            trial("multiprocessing", KEY, "warmup", 1, 10.0, true),
-            trial("multiprocessing", KEY, "measured", 4, 20.0, false),
-            trial("python", KEY, "measured", 1, 50.0, true),
+            trial("multiprocessing", KEY, Phase::Warmup, 1, 10.0, true),
+            trial("multiprocessing", KEY, Phase::Measured, 4, 20.0, false),
+            trial("python", KEY, Phase::Measured, 1, 50.0, true),
         ];
         let rates = offered_rates(&trials, &["threading", "multiprocessing"], 0.7);
         assert_eq!(rates.len(), 1);
@@ -104,7 +102,7 @@ mod tests {
         assert_eq!(rates[0].1, 450.0);
 
         // Open-loop trials already run are not scenarios to offer a rate to.
-        trials.push(trial("threading", rates[0].0, "measured", 1, 315.0, true));
+        trials.push(trial("threading", rates[0].0, Phase::Measured, 1, 315.0, true));
         assert_eq!(offered_rates(&trials, &["threading", "multiprocessing"], 0.7).len(), 1);
         assert!(offered_rates(&trials, &["nobody"], 0.7).is_empty());
     }

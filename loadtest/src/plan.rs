@@ -3,27 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::lab_servers::LabServer;
-use crate::summary::ScenarioKey;
-use crate::workload::WorkKind;
-
-/// Quick look or measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// `oha -n 200 -c 20` once per server: the classic load.
-    Quick,
-    /// Warm-up, then several alternating trials per server.
-    Measured,
-}
-
-impl Mode {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Quick => "quick",
-            Self::Measured => "measured",
-        }
-    }
-}
+use crate::catalogue::LabServer;
+pub use crate::summary::{Mode, ScenarioKey, SweepKind};
 
 /// The load of one trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,55 +25,6 @@ impl TrialLoad {
     }
 }
 
-/// The variable a sweep varies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SweepKind {
-    Concurrency,
-    Workers,
-    N,
-}
-
-impl SweepKind {
-    /// The name used in reports and summary.json.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Concurrency => "concurrency",
-            Self::Workers => "workers",
-            Self::N => "n",
-        }
-    }
-
-    /// The flag that sets it.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Self::Concurrency => "--concurrency",
-            Self::Workers => "--workers",
-            Self::N => "--sizes",
-        }
-    }
-
-    /// `base` with this variable set to `value`.
-    pub fn apply(self, base: ScenarioKey, value: u32) -> ScenarioKey {
-        match self {
-            Self::Concurrency => ScenarioKey {
-                concurrency: value,
-                ..base
-            },
-            Self::Workers => ScenarioKey { workers: value, ..base },
-            Self::N => ScenarioKey { n: value, ..base },
-        }
-    }
-
-    /// This variable's value in `key`.
-    pub fn value(self, key: ScenarioKey) -> u32 {
-        match self {
-            Self::Concurrency => key.concurrency,
-            Self::Workers => key.workers,
-            Self::N => key.n,
-        }
-    }
-}
-
 /// A sweep: one variable over several values, the others fixed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sweep {
@@ -103,8 +35,8 @@ pub struct Sweep {
 /// A lab server taking part in the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabTarget {
-    pub server: &'static LabServer,
-    /// The URL of one already running (`--threading-url` and the like); `None`: the harness
+    pub server: LabServer,
+    /// The URL of one already running (`--url NAME=URL`); `None`: the harness
     /// starts it.
     pub url: Option<String>,
     /// The root of its process tree, to sample one already running (`--pid`).
@@ -118,6 +50,13 @@ pub struct TargetSpec {
     pub url: String,
     /// The root of its process tree, to sample (`--pid NAME=PID`).
     pub pid: Option<i32>,
+}
+
+/// A lab server already running, as `--url NAME=URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlSpec {
+    pub name: String,
+    pub url: String,
 }
 
 /// A server's process to sample, as `--pid NAME=PID`.
@@ -148,7 +87,7 @@ pub struct Plan {
     pub lab_grid: bool,
     pub out_dir: PathBuf,
     pub oha: Option<PathBuf>,
-    /// The lab servers taking part (`--servers`), in the order of [`crate::lab_servers::LAB_SERVERS`].
+    /// The lab servers taking part (`--servers`), in the catalogue's order.
     pub lab: Vec<LabTarget>,
     pub extra_targets: Vec<TargetSpec>,
     /// oha -t
@@ -179,8 +118,7 @@ impl Plan {
     /// Whether a `--target` server (which is sent its URL as given) takes part in `scenario`:
     /// only where the work, n and workers are the defaults its URL implies.
     pub fn extra_targets_join(&self, scenario: ScenarioKey) -> bool {
-        scenario.work == WorkKind::Add
-            && scenario.n == matrix_service::params::DEFAULT_N as u32
-            && scenario.workers == matrix_service::params::DEFAULT_WORKERS as u32
+        let default = ScenarioKey::DEFAULT;
+        (scenario.work, scenario.n, scenario.workers) == (default.work, default.n, default.workers)
     }
 }

@@ -27,7 +27,7 @@
 //! [`MAX_CUT_SHARE`] of those answered is shown but not judged, and the reference is the largest
 //! n that is not overstated.
 
-use crate::summary::{RunSummary, ScenarioKey};
+use crate::summary::{RunSummary, ScenarioKey, SweepKind};
 
 /// The smallest n the check applies to; below it fixed per-request costs dominate.
 pub const FROM_N: u32 = 500;
@@ -92,7 +92,7 @@ pub enum Shape {
 /// Per server with CPU figures at two or more n of an n sweep, in `summary.servers` order;
 /// empty for any other run.
 pub fn scaling(summary: &RunSummary) -> Vec<Scaling> {
-    if summary.design.sweep.as_deref() != Some("n") {
+    if summary.design.sweep != Some(SweepKind::N) {
         return Vec::new();
     }
     summary
@@ -107,11 +107,11 @@ fn of_server(summary: &RunSummary, server: &str) -> Option<Scaling> {
     let mut measured: Vec<(u32, f64, f64, f64, Option<f64>)> = summary
         .results
         .iter()
-        .filter(|r| r.server == server && r.concurrency == d.concurrency && r.workers == d.workers)
+        .filter(|r| r.server == server && r.scenario.concurrency == d.concurrency && r.scenario.workers == d.workers)
         .filter_map(|r| {
-            let key = crate::aggregate::key(r);
+            let key = r.scenario;
             Some((
-                r.n,
+                r.scenario.n,
                 r.cpu_ms_per_request?,
                 r.cpu_ns_per_element?,
                 cut_share(summary, server, key),
@@ -156,7 +156,7 @@ fn cut_share(summary: &RunSummary, server: &str, key: ScenarioKey) -> f64 {
     let (cut, answered) = summary
         .trials
         .iter()
-        .filter(|t| t.server == server && t.scenario == key && t.phase == "measured" && t.valid)
+        .filter(|t| t.server == server && t.scenario == key && t.counts())
         .fold((0, 0), |(cut, answered), t| {
             (cut + t.deadline_aborts, answered + t.responses_2xx)
         });
@@ -277,7 +277,7 @@ mod tests {
         // the work jumps as much.
         let set = |summary: &mut RunSummary, at_1000: f64| {
             for r in summary.results.iter_mut().filter(|r| r.server == "multiprocessing") {
-                r.cpu_vs_work = Some(if r.n == 1000 { at_1000 } else { 2.0 });
+                r.cpu_vs_work = Some(if r.scenario.n == 1000 { at_1000 } else { 2.0 });
             }
         };
         set(&mut summary, 1.5);
@@ -295,9 +295,9 @@ mod tests {
     #[test]
     fn only_an_n_sweep_with_two_sizes_from_500_up_is_judged() {
         let mut summary = size_sweep();
-        summary.results.retain(|r| r.n < 1000);
+        summary.results.retain(|r| r.scenario.n < 1000);
         assert_eq!(scaling(&summary)[0].shape(), Shape::TooFewSizes);
-        summary.design.sweep = Some("workers".into());
+        summary.design.sweep = Some(SweepKind::Workers);
         assert!(scaling(&summary).is_empty());
     }
 }

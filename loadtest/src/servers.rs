@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use matrix_service::launch::LaunchedServer;
 
+use crate::catalogue::LabServer;
 use crate::http::Client;
-use crate::lab_servers::LabServer;
 use crate::plan::{LabTarget, Plan};
 use crate::summary::{ScenarioKey, ServerInfo};
 
@@ -34,13 +34,7 @@ impl Target {
     /// The URL the load for `scenario` goes to.
     pub fn url_for(&self, scenario: ScenarioKey) -> String {
         if self.lab {
-            format!(
-                "{}?n={}&workers={}{}",
-                self.endpoint,
-                scenario.n,
-                scenario.workers,
-                scenario.work.query(scenario.wait_ms)
-            )
+            format!("{}{}", self.endpoint, scenario.lab_query())
         } else {
             self.endpoint.clone()
         }
@@ -77,13 +71,15 @@ pub fn workspace_root() -> Option<PathBuf> {
     root.join("Cargo.toml").exists().then_some(root)
 }
 
-/// The directory the harness binary lives in: the servers are built beside it.
+/// The directory the harness binary lives in: the servers are built beside it. A test that runs
+/// the harness through the library runs from the profile's `deps/`, one level down.
 fn binary_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("finding the loadtest binary's own path")?;
-    Ok(exe
-        .parent()
-        .context("the loadtest binary has no parent directory")?
-        .to_path_buf())
+    let dir = exe.parent().context("the loadtest binary has no parent directory")?;
+    Ok(match dir.parent() {
+        Some(profile) if dir.ends_with("deps") => profile.to_path_buf(),
+        _ => dir.to_path_buf(),
+    })
 }
 
 /// Builds `binaries` in the harness's profile (a no-op when they are up to date, so the servers
@@ -149,13 +145,13 @@ fn check_sampleable(target: &Target) -> anyhow::Result<()> {
 }
 
 /// The binaries of the lab servers the harness starts, each once.
-fn binaries_to_build(plan: &Plan) -> Vec<&'static str> {
-    let mut binaries: Vec<&str> = plan
-        .lab
-        .iter()
-        .filter(|lab| lab.url.is_none())
-        .map(|lab| lab.server.binary)
-        .collect();
+fn binaries_to_build(plan: &Plan) -> Vec<&str> {
+    binaries_of(plan.lab.iter().filter(|lab| lab.url.is_none()).map(|lab| &lab.server))
+}
+
+/// The binaries that serve `servers`, each once, sorted.
+pub(crate) fn binaries_of<'a>(servers: impl IntoIterator<Item = &'a LabServer>) -> Vec<&'a str> {
+    let mut binaries: Vec<&str> = servers.into_iter().map(|s| s.binary.as_str()).collect();
     binaries.sort_unstable();
     binaries.dedup();
     binaries
@@ -163,11 +159,11 @@ fn binaries_to_build(plan: &Plan) -> Vec<&'static str> {
 
 /// A lab server of the plan: addressed at its URL if given, else started from `bin_dir`.
 fn lab_target(lab: &LabTarget, bin_dir: Option<&Path>, logs_dir: &Path) -> anyhow::Result<Target> {
-    let server = lab.server;
+    let server = &lab.server;
     match (&lab.url, bin_dir) {
         (Some(url), _) => Ok(Target {
-            name: server.name.into(),
-            endpoint: lab_endpoint(url, server.path)?,
+            name: server.name.clone(),
+            endpoint: lab_endpoint(url, &server.path)?,
             lab: true,
             managed: None,
             given_pid: lab.pid,
@@ -199,7 +195,7 @@ fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyh
     let launched = start_lab_server_with(server, bin_dir, &log_path, &[])?;
     let endpoint = format!("{}{}", launched.url(), server.path);
     Ok(Target {
-        name: server.name.into(),
+        name: server.name.clone(),
         endpoint,
         lab: true,
         managed: Some(launched),
@@ -215,7 +211,7 @@ pub(crate) fn start_lab_server_with(
     log_path: &Path,
     extra: &[String],
 ) -> anyhow::Result<LaunchedServer> {
-    let binary = bin_dir.join(server.binary);
+    let binary = bin_dir.join(&server.binary);
     if !binary.exists() {
         bail!(
             "{} is missing; build it with `cargo build --release -p {}`",
@@ -223,13 +219,13 @@ pub(crate) fn start_lab_server_with(
             server.binary
         );
     }
-    let name = server.name;
+    let name = &server.name;
     let log = File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
     let mut command = Command::new(&binary);
     // Warnings only: an access-log line per request would cost the server CPU under load.
     command
         .args(["--port", "0"])
-        .args(server.args)
+        .args(&server.args)
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
@@ -294,10 +290,10 @@ mod tests {
     }
 
     fn plan(args: &[&str]) -> Plan {
-        use clap::Parser;
-        crate::Cli::try_parse_from(std::iter::once("loadtest").chain(args.iter().copied()))
+        let catalogue = crate::catalogue::Catalogue::lab();
+        crate::cli::try_parse_from(&catalogue, std::iter::once("loadtest").chain(args.iter().copied()))
             .unwrap()
-            .plan("t")
+            .plan(&catalogue, "t")
             .unwrap()
     }
 
@@ -318,7 +314,7 @@ mod tests {
             ])),
             ["app_threading"]
         );
-        assert!(binaries_to_build(&plan(&["--servers", "prefork", "--prefork-url", "http://h:1"])).is_empty());
+        assert!(binaries_to_build(&plan(&["--servers", "prefork", "--url", "prefork=http://h:1"])).is_empty());
     }
 
     #[test]
@@ -358,12 +354,9 @@ mod tests {
     #[test]
     fn only_lab_servers_get_scenario_parameters() {
         let key = ScenarioKey {
-            work: crate::workload::WorkKind::Add,
-            wait_ms: None,
-            concurrency: 20,
             n: 100,
             workers: 2,
-            offered_rps: None,
+            ..ScenarioKey::DEFAULT
         };
         let lab = Target {
             name: "t".into(),

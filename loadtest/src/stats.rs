@@ -170,17 +170,34 @@ fn bootstrap_interval(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
     Some((at(0.025), at(0.975)))
 }
 
-/// What a ratio says about A against B.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a ratio says about A against B. In `summary.json` (a comparison's verdict on req/s):
+/// `faster`, `slower`, `within noise`, `one trial: no verdict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Verdict {
     /// A's figure is higher, beyond noise.
+    #[serde(rename = "faster")]
     Higher,
     /// A's figure is lower, beyond noise.
+    #[serde(rename = "slower")]
     Lower,
     /// The interval reaches into the noise band.
+    #[serde(rename = "within noise")]
     WithinNoise,
     /// One side has a single trial: no interval, so no verdict.
+    #[serde(rename = "one trial: no verdict")]
     TooFewTrials,
+}
+
+impl std::fmt::Display for Verdict {
+    /// As `summary.json` writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Higher => "faster",
+            Self::Lower => "slower",
+            Self::WithinNoise => "within noise",
+            Self::TooFewTrials => "one trial: no verdict",
+        })
+    }
 }
 
 impl Verdict {

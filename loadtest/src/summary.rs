@@ -7,10 +7,12 @@
 //! [`ScenarioResult`] up to `peak_memory_bytes`, `results` and `oha_version` are part of the
 //! lab's contract (`docs/harness.md`, "What it writes"); the rest may grow.
 
-use crate::workload::WorkKind;
+use matrix_service::WorkKind;
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{Ratio, Stats};
+pub use crate::scenario::{LoadLoop, ScenarioKey};
+use crate::stats::{Ratio, Stats, Verdict};
+pub use crate::vocabulary::{Mode, Phase, SweepKind, TargetId};
 pub use crate::work_cost::WorkCost;
 
 /// Everything one harness run found.
@@ -65,6 +67,36 @@ pub struct RunSummary {
     pub targets: Vec<TargetCheck>,
 }
 
+/// The look-ups every reader of a run makes: conclusions, targets, charts and tables ask these
+/// rather than each searching the lists.
+impl RunSummary {
+    /// `server`'s result in `scenario`.
+    pub fn result(&self, server: &str, scenario: ScenarioKey) -> Option<&ScenarioResult> {
+        (self.results.iter()).find(|r| r.server == server && r.scenario == scenario)
+    }
+
+    /// `server`'s trials in `scenario` that count: measured and valid.
+    pub fn measured_trials(&self, server: &str, scenario: ScenarioKey) -> impl Iterator<Item = &TrialRecord> {
+        (self.trials.iter()).filter(move |t| t.server == server && t.scenario == scenario && t.counts())
+    }
+
+    /// `server` across `scenarios` (a sweep's points): each point where it has a result.
+    pub fn across<'a>(
+        &'a self,
+        server: &'a str,
+        scenarios: &'a [ScenarioKey],
+    ) -> impl Iterator<Item = &'a ScenarioResult> + 'a {
+        scenarios
+            .iter()
+            .filter_map(move |&scenario| self.result(server, scenario))
+    }
+
+    /// The servers' names, in the run's order.
+    pub fn server_names(&self) -> Vec<&str> {
+        self.servers.iter().map(|s| s.name.as_str()).collect()
+    }
+}
+
 /// Where the numbers were measured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Machine {
@@ -115,13 +147,13 @@ impl ServerInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Design {
     /// `quick` (the classic `oha -n 200 -c 20`, one trial) or `measured`.
-    pub mode: String,
+    pub mode: Mode,
     /// The load per trial: `-n 200` or `-z 5s`.
     pub load: String,
     pub warmup_trials: u32,
     pub measured_trials: u32,
     /// The swept variable (`concurrency`, `workers`, `n`), if any.
-    pub sweep: Option<String>,
+    pub sweep: Option<SweepKind>,
     /// Concurrency (oha `-c`) when it is not swept.
     pub concurrency: u32,
     /// Matrix side and workers asked of the servers when they are not swept.
@@ -178,24 +210,6 @@ pub struct Probe {
     pub checksum: Option<i64>,
 }
 
-/// One scenario: a server under one load and parameter set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ScenarioKey {
-    /// The kind of work asked for (`add` in runs from before there were others).
-    #[serde(default)]
-    pub work: WorkKind,
-    pub concurrency: u32,
-    pub n: u32,
-    pub workers: u32,
-    /// An `io` scenario's `wait_ms`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_ms: Option<u32>,
-    /// Open loop: the requests per second oha sends whatever the answers (`-q`, latency
-    /// corrected); `None` is the closed loop, each connection sending when answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offered_rps: Option<u32>,
-}
-
 /// The raw figures of one trial (one oha run against one server).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
@@ -203,7 +217,7 @@ pub struct TrialRecord {
     #[serde(flatten)]
     pub scenario: ScenarioKey,
     /// `warmup` (discarded) or `measured`.
-    pub phase: String,
+    pub phase: Phase,
     /// 1-based, per server, scenario and phase.
     pub index: u32,
     /// The oha command line, exactly as run.
@@ -253,26 +267,10 @@ pub struct TrialRecord {
     pub server_answers: Option<u64>,
 }
 
-/// How the load was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LoadLoop {
-    /// Each connection sends its next request when the last is answered: a slow server is sent
-    /// less, and its queueing never shows in the latency (coordinated omission).
-    #[default]
-    Closed,
-    /// Requests are sent at a fixed rate whatever the answers.
-    Open,
-}
-
-impl LoadLoop {
-    /// The loop a scenario's load runs in.
-    pub fn of(scenario: ScenarioKey) -> Self {
-        if scenario.offered_rps.is_some() {
-            Self::Open
-        } else {
-            Self::Closed
-        }
+impl TrialRecord {
+    /// Whether it counts in the aggregates: measured, and valid.
+    pub fn counts(&self) -> bool {
+        self.phase == Phase::Measured && self.valid
     }
 }
 
@@ -280,21 +278,14 @@ impl LoadLoop {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioResult {
     pub server: String,
-    /// The kind of work (`add` in runs from before there were others).
-    #[serde(default)]
-    pub work: WorkKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_ms: Option<u32>,
-    pub concurrency: u32,
-    pub n: u32,
-    pub workers: u32,
+    /// Its scenario (`work` is `add` in runs from before there were others).
+    #[serde(flatten)]
+    pub scenario: ScenarioKey,
     /// `closed` (each connection sends its next request when answered) or `open` (oha sends
     /// `offered_rps` requests a second whatever the answers, latency counted from when each
     /// request was due).
     #[serde(rename = "loop", default)]
     pub load_loop: LoadLoop,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offered_rps: Option<u32>,
     /// 2xx answers over all measured trials.
     pub requests: u64,
     /// 2xx answers over all answers and transport errors, all measured trials (deadline aborts
@@ -344,16 +335,17 @@ pub struct Comparison {
     pub cpu_ratio: Option<Ratio>,
     /// `a`'s peak memory over `b`'s.
     pub memory_ratio: Option<f64>,
-    /// `faster`, `slower`, or `within noise` (the RPS ratio's interval overlaps the noise band).
-    pub verdict: String,
+    /// `faster`, `slower`, or `within noise` (the RPS ratio's interval overlaps the noise band),
+    /// or `one trial: no verdict`.
+    pub verdict: Verdict,
 }
 
 /// One of the lab's targets for one server (checked in the `targets` module): what was
 /// measured and whether it is within the limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetCheck {
-    /// The target, for a person: its work, scenario and figure.
-    pub target: String,
+    /// The target, written for a person: its work, scenario and figure.
+    pub target: TargetId,
     pub server: String,
     /// The figure measured, in `unit`.
     pub figure: f64,

@@ -1,24 +1,20 @@
 //! Hand-made records for the report and aggregation tests.
 
 use crate::RunFacts;
-use crate::summary::{Design, Machine, Probe, RunSummary, ScenarioKey, ServerInfo, TrialRecord, WorkCost};
-
-/// The lab's default scenario: 20 connections, n=500, 4 workers.
-pub const KEY: ScenarioKey = ScenarioKey {
-    work: crate::workload::WorkKind::Add,
-    wait_ms: None,
-    concurrency: 20,
-    n: 500,
-    workers: 4,
-    offered_rps: None,
+use crate::catalogue::Catalogue;
+use crate::summary::{
+    Design, Machine, Mode, Phase, Probe, RunSummary, ScenarioKey, ServerInfo, SweepKind, TrialRecord, WorkCost,
 };
 
+/// The lab's default scenario: 20 connections, n=500, 4 workers.
+pub const KEY: ScenarioKey = ScenarioKey::DEFAULT;
+
 /// A trial of 1000 answers at `rps` (or, if not `valid`, with 5 failures).
-pub fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: f64, valid: bool) -> TrialRecord {
+pub fn trial(server: &str, scenario: ScenarioKey, phase: Phase, index: u32, rps: f64, valid: bool) -> TrialRecord {
     TrialRecord {
         server: server.into(),
         scenario,
-        phase: phase.into(),
+        phase,
         index,
         oha_command: vec!["oha".into(), "-z".into(), "5s".into()],
         raw_file: format!("raw/{server}_{phase}{index}.json"),
@@ -59,20 +55,25 @@ pub fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: 
 pub fn summary() -> RunSummary {
     let key = KEY;
     let mut trials = vec![
-        trial("threading", key, "warmup", 1, 500.0, true),
-        trial("multiprocessing", key, "warmup", 1, 150.0, true),
+        trial("threading", key, Phase::Warmup, 1, 500.0, true),
+        trial("multiprocessing", key, Phase::Warmup, 1, 150.0, true),
     ];
     for (i, (t, p)) in [(800.0, 200.0), (820.0, 210.0), (780.0, 190.0), (10.0, 205.0)]
         .into_iter()
         .enumerate()
     {
         let index = i as u32 + 1;
-        trials.push(trial("threading", key, "measured", index, t, index != 4));
-        trials.push(trial("multiprocessing", key, "measured", index, p, true));
+        trials.push(trial("threading", key, Phase::Measured, index, t, index != 4));
+        trials.push(trial("multiprocessing", key, Phase::Measured, index, p, true));
     }
     let servers = vec![managed("threading", 40001, 101), managed("multiprocessing", 40002, 102)];
     let probes = vec![probe("threading", 0.9), probe("multiprocessing", 2.4)];
-    crate::summarize(facts(servers, probes, design(4, None)), trials, Vec::new())
+    crate::summarize(
+        facts(servers, probes, design(4, None)),
+        trials,
+        Vec::new(),
+        &Catalogue::lab(),
+    )
 }
 
 /// The three lab servers and a `--target` sampled through `--pid`, four valid trials each:
@@ -95,7 +96,7 @@ pub fn with_trials(runs: &[(&str, &[f64])]) -> RunSummary {
     for index in 0..most {
         for (server, rps) in runs {
             if let Some(rps) = rps.get(index) {
-                trials.push(trial(server, KEY, "measured", index as u32 + 1, *rps, true));
+                trials.push(trial(server, KEY, Phase::Measured, index as u32 + 1, *rps, true));
             }
         }
     }
@@ -118,7 +119,12 @@ pub fn with_trials(runs: &[(&str, &[f64])]) -> RunSummary {
         probe("multiprocessing", 2.4),
         probe("prefork", 1.1),
     ];
-    crate::summarize(facts(servers, probes, design(4, None)), trials, Vec::new())
+    crate::summarize(
+        facts(servers, probes, design(4, None)),
+        trials,
+        Vec::new(),
+        &Catalogue::lab(),
+    )
 }
 
 /// An `--sizes 100,500,1000,2000` sweep, two trials per server and size, with CPU per request
@@ -137,12 +143,17 @@ pub fn size_sweep() -> RunSummary {
         for index in 1..=2 {
             for (server, cpu) in [("threading", threads), ("multiprocessing", processes)] {
                 // trial() spends 1.6 CPU-seconds a second: this rate gives `cpu` ms per request.
-                trials.push(trial(server, key, "measured", index, 1600.0 / cpu, true));
+                trials.push(trial(server, key, Phase::Measured, index, 1600.0 / cpu, true));
             }
         }
     }
     let servers = vec![managed("threading", 40001, 101), managed("multiprocessing", 40002, 102)];
-    crate::summarize(facts(servers, Vec::new(), design(2, Some("n"))), trials, Vec::new())
+    crate::summarize(
+        facts(servers, Vec::new(), design(2, Some(SweepKind::N))),
+        trials,
+        Vec::new(),
+        &Catalogue::lab(),
+    )
 }
 
 /// A server the harness started.
@@ -171,17 +182,17 @@ fn probe(name: &str, execution_ms: f64) -> Probe {
 }
 
 /// `-z 5s` at 20 connections, n=500 and 4 workers unless swept, after a warm-up.
-fn design(measured_trials: u32, sweep: Option<&str>) -> Design {
+fn design(measured_trials: u32, sweep: Option<SweepKind>) -> Design {
     Design {
-        work: crate::workload::WorkKind::Add,
+        work: matrix_service::WorkKind::Add,
         wait_ms: None,
         works: Vec::new(),
         lab: false,
-        mode: "measured".into(),
+        mode: Mode::Measured,
         load: "-z 5s".into(),
         warmup_trials: 1,
         measured_trials,
-        sweep: sweep.map(str::to_owned),
+        sweep,
         concurrency: 20,
         n: 500,
         workers: 4,
@@ -211,7 +222,7 @@ fn facts(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunFac
         design,
         probes,
         work_costs: vec![WorkCost {
-            work: crate::workload::WorkKind::Add,
+            work: matrix_service::WorkKind::Add,
             n: 500,
             cpu_ms: 1.25,
             iterations: 50,
@@ -254,7 +265,7 @@ pub fn with_open_loop() -> RunSummary {
     let mut trials = base.trials.clone();
     for (server, rps) in [("threading", 300.0), ("multiprocessing", 200.0)] {
         for index in 1..=3 {
-            let mut t = trial(server, open, "measured", index, rps, true);
+            let mut t = trial(server, open, Phase::Measured, index, rps, true);
             t.latency_p50_ms = Some(if server == "threading" { 2.0 } else { 40.0 });
             t.latency_p99_ms = Some(if server == "threading" { 6.0 } else { 900.0 });
             trials.push(t);
@@ -277,5 +288,5 @@ pub fn with_open_loop() -> RunSummary {
         thread_start_cpu_us: base.thread_start_cpu_us,
         python_probe: None,
     };
-    crate::summarize(facts, trials, Vec::new())
+    crate::summarize(facts, trials, Vec::new(), &Catalogue::lab())
 }

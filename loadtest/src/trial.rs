@@ -6,7 +6,7 @@
 //! `-n`, every request was answered. Invalid trials are kept in the data and left out of the
 //! aggregates, with their reasons.
 
-use crate::workload::WorkKind;
+use matrix_service::WorkKind;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -29,21 +29,7 @@ pub fn client_bound(oha_cpu_secs: Option<f64>, server_cpu_secs: Option<f64>) -> 
     matches!((oha_cpu_secs, server_cpu_secs), (Some(client), Some(server)) if client >= server && client > 0.0)
 }
 
-/// Warm-up (discarded) or measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Warmup,
-    Measured,
-}
-
-impl Phase {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Warmup => "warmup",
-            Self::Measured => "measured",
-        }
-    }
-}
+pub use crate::summary::Phase;
 
 /// What every trial of a run shares.
 pub struct TrialRunner<'a> {
@@ -171,7 +157,7 @@ pub fn record(
     TrialRecord {
         server: server.to_owned(),
         scenario,
-        phase: phase.name().to_owned(),
+        phase,
         index,
         oha_command: run.command.clone(),
         raw_file: String::new(),
@@ -363,7 +349,7 @@ mod tests {
             wall_secs: 2.0,
         };
         let key = ScenarioKey {
-            work: crate::workload::WorkKind::Add,
+            work: matrix_service::WorkKind::Add,
             wait_ms: None,
             concurrency: 20,
             n: 500,
@@ -391,9 +377,6 @@ mod tests {
         );
         assert!(client_bound(Some(0.5), Some(0.4)));
         assert!(!client_bound(Some(0.1), Some(0.4)) && !client_bound(Some(0.5), None));
-        assert_eq!(
-            (record.peak_memory_bytes, record.phase.as_str()),
-            (Some(30), "measured")
-        );
+        assert_eq!((record.peak_memory_bytes, record.phase), (Some(30), Phase::Measured));
     }
 }

@@ -206,7 +206,7 @@ mod tests {
     use serde_json::json;
 
     const KEY: ScenarioKey = ScenarioKey {
-        work: crate::workload::WorkKind::Add,
+        work: matrix_service::WorkKind::Add,
         wait_ms: None,
         concurrency: 20,
         n: 500,

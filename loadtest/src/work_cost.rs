@@ -17,7 +17,7 @@ use nix::time::{ClockId, clock_gettime};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::median;
-use crate::workload::WorkKind;
+use matrix_service::WorkKind;
 
 /// The cost of one request's work at one matrix size.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use loadtest::lab_servers::LAB_SERVERS;
+use loadtest::catalogue::{Catalogue, LabServer, PALETTE};
 use serde_json::Value;
 
 /// Keys every `results` entry must have (`docs/harness.md`, "What it writes").
@@ -50,7 +50,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     );
     let results = summary["results"].as_array().expect("results is an array");
     let servers: Vec<&str> = results.iter().filter_map(|r| r["server"].as_str()).collect();
-    assert_eq!(servers, LAB_SERVERS.iter().map(|s| s.name).collect::<Vec<_>>());
+    assert_eq!(servers, Catalogue::lab().names());
     for result in results {
         for key in RESULT_KEYS {
             assert!(
@@ -84,7 +84,11 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         assert!(result["cpu_vs_work"].as_f64().is_some_and(|x| x > 0.0), "{result}");
     }
     let trials = summary["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), LAB_SERVERS.len(), "one trial per server, no warm-up");
+    assert_eq!(
+        trials.len(),
+        Catalogue::lab().names().len(),
+        "one trial per server, no warm-up"
+    );
     for trial in trials {
         assert_eq!(trial["valid"], true, "{trial}");
         let command: Vec<&str> = trial["oha_command"]
@@ -110,7 +114,7 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     for log in std::fs::read_dir(out.path().join("logs")).unwrap().flatten() {
         let name = log.file_name().to_string_lossy().into_owned();
         assert!(
-            LAB_SERVERS.iter().any(|s| name == format!("{}.log", s.name)),
+            Catalogue::lab().iter().any(|s| name == format!("{}.log", s.name)),
             "{name} is no lab server's log"
         );
         assert!(
@@ -148,6 +152,74 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         assert!(
             page.contains(&format!("data-file=\"{chart}\"")),
             "report.html holds {chart} inline"
+        );
+    }
+}
+
+/// A lab server added through the library's entry point, with no other file changed: the CLI
+/// takes its name, and the run, the report, the conclusions, the targets, the CSV and the charts
+/// carry it.
+#[test]
+#[ignore = "needs oha ($OHA, PATH or target/tools); run by .ci/run with --run-ignored"]
+fn a_server_added_to_the_catalogue_takes_part_in_every_part_of_a_run() {
+    let lab = Catalogue::lab();
+    let test_pool = LabServer {
+        name: "test-pool".into(),
+        description: "a pool of one thread".into(),
+        args: ["--strategy", "pool", "--pool-threads", "1"].map(String::from).to_vec(),
+        colour: PALETTE[4],
+        ..lab.get("thread-pool").expect("the lab has a thread pool").clone()
+    };
+    let catalogue = lab.with(test_pool);
+    let out = tempfile::tempdir().unwrap();
+    let args = ["loadtest", "--quick", "--servers", "threading,test-pool", "--out"];
+    let cli = loadtest::cli::try_parse_from(
+        &catalogue,
+        args.iter().map(std::ffi::OsString::from).chain([out.path().into()]),
+    )
+    .expect("the CLI takes the added server's name");
+    loadtest::run(cli, &catalogue).expect("the quick run succeeds");
+
+    let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    let servers: Vec<&str> = (summary["results"].as_array().unwrap().iter())
+        .filter_map(|r| r["server"].as_str())
+        .collect();
+    assert_eq!(servers, ["threading", "test-pool"]);
+    let pool_size = (summary["servers"].as_array().unwrap().iter())
+        .find(|s| s["name"] == "test-pool")
+        .map(|s| s["pool_size"].clone());
+    assert_eq!(pool_size, Some(Value::from(1)), "its size read from its own gauge");
+    let conclusions: Vec<&str> = (summary["conclusions"].as_array().unwrap().iter())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        conclusions
+            .iter()
+            .any(|c| c.starts_with("The test-pool server (a pool of one thread) spent")),
+        "weighed against threads started per request, as its facts say: {conclusions:#?}"
+    );
+    let targets: Vec<(&str, &str)> = (summary["targets"].as_array().unwrap().iter())
+        .filter_map(|t| Some((t["server"].as_str()?, t["target"].as_str()?)))
+        .collect();
+    assert!(
+        targets.contains(&("test-pool", "tail at 20 connections: p99 over p50")),
+        "{targets:?}"
+    );
+
+    let csv = std::fs::read_to_string(out.path().join("results.csv")).unwrap();
+    assert!(csv.lines().any(|line| line.starts_with("test-pool,")), "{csv}");
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(
+        report.contains("The test-pool server (a pool of one thread)"),
+        "{report}"
+    );
+    let [r, g, b] = PALETTE[4];
+    let colour = format!("#{r:02X}{g:02X}{b:02X}");
+    for chart in ["throughput.svg", "cpu_per_request.svg"] {
+        let svg = std::fs::read_to_string(out.path().join(chart)).unwrap();
+        assert!(
+            svg.contains("test-pool") && svg.contains(&colour),
+            "{chart} draws it in its colour"
         );
     }
 }

@@ -15,7 +15,7 @@ use crate::buffers::BufferPool;
 use crate::matrix::Matrix;
 use crate::params::{Limits, ParamError, Problem, check_whole};
 use crate::shapes::Shapes;
-use crate::work::{DEFAULT_WAIT_MS, MAX_WAIT_MS, WORK_KINDS, Work};
+use crate::work::{DEFAULT_WAIT_MS, MAX_WAIT_MS, Work, WorkKind};
 
 /// A parsed, validated `POST` body: two non-empty matrices whose shapes fit its work (one shape
 /// for a sum; a's columns as many as b's rows for a product).
@@ -392,7 +392,7 @@ impl<'de> Visitor<'de> for WorkSeed {
     type Value = String;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "work as a string, one of {}", WORK_KINDS.join(", "))
+        write!(f, "work as a string, one of {}", WorkKind::names())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {

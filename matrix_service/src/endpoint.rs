@@ -3,7 +3,7 @@
 //! `/multiprocessing` as `"Multiprocessing"`), not to the engine that computes.
 
 use crate::params::Limits;
-use crate::work::{DEFAULT_WAIT_MS, MAX_WAIT_MS, WORK_KINDS};
+use crate::work::{DEFAULT_WAIT_MS, MAX_WAIT_MS, WorkKind};
 
 /// What a server calls its endpoint and how its page describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +53,9 @@ pub fn origin(host: &str) -> String {
 
 /// The `<option>`s of the page's `work` menu, the default first.
 fn work_options() -> String {
-    WORK_KINDS
-        .iter()
-        .map(|kind| format!(r#"<option value="{kind}">{kind}</option>"#))
+    WorkKind::ALL
+        .map(|kind| format!(r#"<option value="{0}">{0}</option>"#, kind.name()))
+        .into_iter()
         .collect()
 }
 

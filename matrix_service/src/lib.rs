@@ -47,4 +47,4 @@ pub use matrix::Matrix;
 pub use server::{CommonArgs, ServerConfig, serve};
 pub use shapes::Shapes;
 pub use task::{Band, Kernel, Operands, Task};
-pub use work::Work;
+pub use work::{Work, WorkKind};

@@ -9,7 +9,7 @@ mod chromium;
 
 use chromium::{Chromium, Page, screenshot_dir};
 use lab_tests::start;
-use loadtest::lab_servers::LAB_SERVERS;
+use loadtest::catalogue::Catalogue;
 use loadtest::summary::RunSummary;
 use serde_json::Value;
 
@@ -48,7 +48,7 @@ fn the_html_report_opens_from_disk_with_its_verdict_and_every_chart() {
     let summary: RunSummary = serde_json::from_slice(&std::fs::read(LAB_RUN).unwrap()).unwrap();
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path();
-    let files = loadtest::report::write_all(&summary, dir).unwrap();
+    let files = loadtest::report::write_all(&summary, &Catalogue::lab(), dir).unwrap();
     let charts: Vec<&String> = files.iter().filter(|f| f.ends_with(".svg")).collect();
     assert!(charts.len() >= 10, "the lab run draws ten charts: {files:?}");
 
@@ -102,11 +102,11 @@ fn the_html_report_opens_from_disk_with_its_verdict_and_every_chart() {
 fn each_servers_page_computes_shows_errors_and_offers_every_work_kind() {
     let chromium = Chromium::start();
     let client = loadtest::http::Client::new(std::time::Duration::from_secs(30));
-    for server in &LAB_SERVERS {
+    for server in Catalogue::lab().iter() {
         let process = start(server);
         let base = process.url();
         let page = chromium.open(&format!("{base}/"));
-        let name = server.name;
+        let name = server.name.as_str();
 
         let kinds = page.eval("[...document.querySelectorAll('select[name=work] option')].map(o => o.value)");
         assert_eq!(kinds, serde_json::json!(["add", "matmul", "io"]), "{name}");

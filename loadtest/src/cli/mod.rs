@@ -9,20 +9,19 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Parser;
-use matrix_service::params::DEFAULT_WORKERS;
 
-use crate::lab_servers::{ALL_LAB_SERVERS, LAB_SERVERS, LabServer, is_lab_name, lab_server_name};
-use crate::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec};
-use crate::summary::ScenarioKey;
+use crate::catalogue::Catalogue;
+use crate::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, UrlSpec};
+use crate::scenario::{DEFAULT_CONCURRENCY, ScenarioKey};
 use crate::uploads::UploadsArgs;
-use crate::workload::WorkKind;
+use matrix_service::WorkKind;
 
 /// Threads or processes: drives `oha` against the lab servers and reports which serves the
 /// matrix endpoint better, by how much, and why (tables, charts, conclusions).
 ///
-/// With no arguments: builds and starts the four lab servers (threads per request, a thread
-/// pool, a fork per request, a pre-forked pool of processes) on free ports, checks their
-/// answers, runs a warm-up and 5
+/// With no arguments: builds and starts every lab server (threads per request, a thread pool,
+/// a fork per request, a pre-forked pool of processes) on free ports, checks their answers,
+/// runs a warm-up and 5
 /// alternating trials of 5 s per server at 20 connections, samples each server's CPU and memory,
 /// and writes results/<UTC time>/ (summary.json, report.md, charts, raw oha JSON).
 #[derive(Debug, Parser)]
@@ -53,11 +52,11 @@ pub struct Cli {
     pub warmup: f64,
 
     /// Connections (oha -c); a list sweeps it, e.g. 1,2,4,8,16,32,64.
-    #[arg(long, value_delimiter = ',', default_value = "20", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, value_delimiter = ',', default_values_t = [DEFAULT_CONCURRENCY], value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub concurrency: Vec<u32>,
 
     /// Workers per request asked of the servers; a list sweeps it, e.g. 1,2,4,8,16,32,64.
-    #[arg(long, value_delimiter = ',', default_values_t = [DEFAULT_WORKERS as u32], value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_delimiter = ',', default_values_t = [ScenarioKey::DEFAULT.workers], value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Vec<u32>,
 
     /// The kinds of work asked of the servers: add (the original lab's sum, memory-bound),
@@ -77,7 +76,7 @@ pub struct Cli {
     pub lab: bool,
 
     /// Matrix side n; a list sweeps it, e.g. 100,250,500,1000,2000.
-    #[arg(long = "sizes", value_delimiter = ',', default_value = "500", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long = "sizes", value_delimiter = ',', default_values_t = [ScenarioKey::DEFAULT.n], value_parser = clap::value_parser!(u32).range(1..))]
     pub sizes: Vec<u32>,
 
     /// Where to write the results [default: results/<UTC time>].
@@ -88,30 +87,15 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub oha: Option<PathBuf>,
 
-    /// The lab servers to measure: threading (threads), multiprocessing (a fork per request),
-    /// prefork (app_multiprocessing --strategy prefork, a pool forked at start-up). List fewer
-    /// to skip one.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = ALL_LAB_SERVERS, value_parser = lab_server_name)]
-    pub servers: Vec<&'static LabServer>,
+    /// The lab servers to measure (every one by default); list fewer to skip one.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub servers: Option<Vec<String>>,
 
-    /// Measure an already running threads server (base URL or full /threading URL) instead of
-    /// starting one; its CPU and memory are sampled only with --pid threading=PID.
-    #[arg(long, value_name = "URL")]
-    pub threading_url: Option<String>,
-
-    /// Measure an already running thread-pool server (app_threading --strategy pool, base URL
-    /// or full /threading URL) instead of starting one.
-    #[arg(long, value_name = "URL")]
-    pub thread_pool_url: Option<String>,
-
-    /// Measure an already running fork-per-request processes server instead of starting one.
-    #[arg(long, value_name = "URL")]
-    pub multiprocessing_url: Option<String>,
-
-    /// Measure an already running pre-forked pool server (app_multiprocessing --strategy
-    /// prefork, base URL or full /multiprocessing URL) instead of starting one.
-    #[arg(long, value_name = "URL")]
-    pub prefork_url: Option<String>,
+    /// Measure a lab server already running instead of starting one, as NAME=URL (a base URL
+    /// such as threading=http://10.0.0.5:8001, or the full endpoint URL); its CPU and memory are
+    /// sampled only with --pid NAME=PID. Repeatable; --NAME-url URL says the same.
+    #[arg(long = "url", value_name = "NAME=URL", value_parser = url_spec)]
+    pub urls: Vec<UrlSpec>,
 
     /// Add another server to the comparison, as NAME=URL (the full endpoint URL, e.g.
     /// python-threads=http://127.0.0.1:9001/threading). Repeatable. Extra targets are sent the URL
@@ -148,10 +132,68 @@ pub struct Cli {
     pub request_timeout: f64,
 }
 
+/// The command line for `catalogue`: `--servers` takes (and `--help` lists) its servers, in
+/// the main job, `uploads` and `cluster`, and each server gets `--NAME-url URL`, the same as
+/// `--url NAME=URL`.
+pub fn command(catalogue: &Catalogue) -> clap::Command {
+    use clap::CommandFactory;
+    let listed: Vec<String> = (catalogue.iter())
+        .map(|s| format!("{} ({})", s.name, s.description))
+        .collect();
+    let names: Vec<String> = catalogue.names().into_iter().map(String::from).collect();
+    let servers = |arg: clap::Arg| {
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        arg.value_parser(clap::builder::PossibleValuesParser::new(names.clone()))
+            .hide_possible_values(true)
+            .help(format!("{help}. The lab servers: {}.", listed.join(", ")))
+    };
+    let mut command = Cli::command()
+        .mut_arg("servers", servers)
+        .mut_subcommand("uploads", |c| c.mut_arg("servers", servers))
+        .mut_subcommand("cluster", |c| c.mut_arg("servers", servers));
+    for server in catalogue.iter() {
+        command = command.arg(
+            clap::Arg::new(url_alias(&server.name))
+                .long(url_alias(&server.name))
+                .value_name("URL")
+                .help(format!("The same as --url {}=URL", server.name)),
+        );
+    }
+    command
+}
+
+/// `--threading-url` and the like: the flag each lab server had before `--url`.
+fn url_alias(name: &str) -> String {
+    format!("{name}-url")
+}
+
+/// Parses `args` (the program's name first) against `catalogue`'s command line.
+pub fn try_parse_from<I, T>(catalogue: &Catalogue, args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let matches = command(catalogue).try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    for server in catalogue.iter() {
+        if let Some(url) = matches.get_one::<String>(&url_alias(&server.name)) {
+            cli.urls.push(UrlSpec {
+                name: server.name.clone(),
+                url: url.clone(),
+            });
+        }
+    }
+    Ok(cli)
+}
+
 /// The harness's other jobs.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     Uploads(UploadsArgs),
+    /// Lists the lab servers, one a line: name, command (binary and arguments), path, and what
+    /// it is, separated by tabs (for scripts: `scripts/soak.sh` reads it).
+    Servers,
     Cluster(crate::cluster::ClusterArgs),
     Report(crate::report::ReportArgs),
 }
@@ -170,7 +212,8 @@ fn non_negative_seconds(raw: &str) -> Result<f64, String> {
     }
 }
 
-fn target_spec(raw: &str) -> Result<TargetSpec, String> {
+/// `NAME=URL`, with a name of letters, digits, '-' or '_' and an http(s) URL.
+fn name_and_url(raw: &str) -> Result<(String, String), String> {
     let (name, url) = raw
         .split_once('=')
         .ok_or("must be NAME=URL, such as python=http://127.0.0.1:9001/threading")?;
@@ -181,11 +224,17 @@ fn target_spec(raw: &str) -> Result<TargetSpec, String> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(format!("the URL {url:?} must start with http:// or https://"));
     }
-    Ok(TargetSpec {
-        name: name.to_owned(),
-        url: url.to_owned(),
-        pid: None,
-    })
+    Ok((name.to_owned(), url.to_owned()))
+}
+
+fn target_spec(raw: &str) -> Result<TargetSpec, String> {
+    let (name, url) = name_and_url(raw)?;
+    Ok(TargetSpec { name, url, pid: None })
+}
+
+fn url_spec(raw: &str) -> Result<UrlSpec, String> {
+    let (name, url) = name_and_url(raw)?;
+    Ok(UrlSpec { name, url })
 }
 
 fn pid_spec(raw: &str) -> Result<PidSpec, String> {
@@ -213,9 +262,9 @@ const LAB_IO_CONCURRENCY: u32 = 64;
 
 impl Cli {
     /// Checks the flags together and turns them into a plan.
-    pub fn plan(mut self, now_utc: &str) -> anyhow::Result<Plan> {
+    pub fn plan(mut self, catalogue: &Catalogue, now_utc: &str) -> anyhow::Result<Plan> {
         if self.lab {
-            self.work = crate::workload::ALL_WORK.to_vec();
+            self.work = WorkKind::ALL.to_vec();
             self.workers = LAB_WORKERS.to_vec();
             self.wait_ms = self.wait_ms.max(1);
             (self.trials, self.duration, self.warmup) = (LAB_TRIALS, LAB_DURATION_SECS, LAB_WARMUP_SECS);
@@ -239,13 +288,12 @@ impl Cli {
             values: dedup(values),
         });
         // A sweep's headline scenario is the lab's default when the sweep includes it.
+        let default = ScenarioKey::DEFAULT;
         let base = ScenarioKey {
-            work: WorkKind::Add,
-            concurrency: headline(&self.concurrency, 20),
-            n: headline(&self.sizes, matrix_service::params::DEFAULT_N as u32),
-            workers: headline(&self.workers, DEFAULT_WORKERS as u32),
-            wait_ms: None,
-            offered_rps: None,
+            concurrency: headline(&self.concurrency, default.concurrency),
+            n: headline(&self.sizes, default.n),
+            workers: headline(&self.workers, default.workers),
+            ..default
         };
         let works: Vec<WorkKind> = dedup(&self.work);
         let work_bases = works
@@ -253,11 +301,11 @@ impl Cli {
             .map(|&work| {
                 let key = ScenarioKey {
                     work,
-                    wait_ms: (work == WorkKind::Io).then_some(self.wait_ms),
+                    wait_ms: work.waits().then_some(self.wait_ms),
                     ..base
                 };
                 match (self.lab, work) {
-                    (true, WorkKind::Io) => ScenarioKey {
+                    (true, kind) if kind.waits() => ScenarioKey {
                         n: LAB_IO_N,
                         concurrency: LAB_IO_CONCURRENCY,
                         ..key
@@ -277,8 +325,8 @@ impl Cli {
         } else {
             Mode::Measured
         };
-        check_target_names(&self.targets)?;
-        let mut lab = self.lab_targets()?;
+        check_target_names(&self.targets, catalogue)?;
+        let mut lab = self.lab_targets(catalogue)?;
         let mut targets = self.targets;
         attach_pids(&self.pids, &mut lab, &mut targets)?;
         let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(now_utc));
@@ -300,7 +348,7 @@ impl Cli {
             },
             base: if self.quick {
                 ScenarioKey {
-                    concurrency: 20,
+                    concurrency: DEFAULT_CONCURRENCY,
                     ..base
                 }
             } else {
@@ -311,7 +359,7 @@ impl Cli {
                 work_bases
                     .iter()
                     .map(|key| ScenarioKey {
-                        concurrency: 20,
+                        concurrency: DEFAULT_CONCURRENCY,
                         ..*key
                     })
                     .collect()
@@ -335,35 +383,32 @@ impl Cli {
 }
 
 impl Cli {
-    /// The URL given for the lab server `name`, if any.
-    fn lab_url(&self, name: &str) -> Option<&String> {
-        match name {
-            "threading" => self.threading_url.as_ref(),
-            "thread-pool" => self.thread_pool_url.as_ref(),
-            "multiprocessing" => self.multiprocessing_url.as_ref(),
-            "prefork" => self.prefork_url.as_ref(),
-            _ => None,
-        }
-    }
-
-    /// The lab servers of `--servers`, in the table's order, each with its URL if given. A URL
-    /// for a server left out is refused rather than ignored: the user meant to measure it.
-    fn lab_targets(&self) -> anyhow::Result<Vec<LabTarget>> {
-        for server in &LAB_SERVERS {
-            if self.lab_url(server.name).is_some() && !self.servers.contains(&server) {
-                bail!(
-                    "--{}-url is given, but {} is not in --servers; add it there or drop the URL",
-                    server.name,
-                    server.name
-                );
+    /// The lab servers of `--servers` (every one by default), in the catalogue's order, each
+    /// with its URL if given. A URL for a server left out is refused rather than ignored: the
+    /// user meant to measure it.
+    fn lab_targets(&self, catalogue: &Catalogue) -> anyhow::Result<Vec<LabTarget>> {
+        let chosen = match &self.servers {
+            Some(names) => catalogue.select(names).map_err(|e| anyhow::anyhow!("--servers: {e}"))?,
+            None => catalogue.iter().cloned().collect(),
+        };
+        for (i, UrlSpec { name, .. }) in self.urls.iter().enumerate() {
+            catalogue
+                .find(name)
+                .map_err(|e| anyhow::anyhow!("--url {name}=: {e}"))?;
+            if self.urls[..i].iter().any(|u| &u.name == name) {
+                bail!("--url {name}= is given twice; give each lab server one URL");
+            }
+            if !chosen.iter().any(|s| &s.name == name) {
+                bail!("--url {name}= is given, but {name} is not in --servers; add it there or drop the URL");
             }
         }
-        Ok(LAB_SERVERS
-            .iter()
-            .filter(|server| self.servers.contains(server))
+        Ok(chosen
+            .into_iter()
             .map(|server| LabTarget {
+                url: (self.urls.iter())
+                    .find(|u| u.name == server.name)
+                    .map(|u| u.url.clone()),
                 server,
-                url: self.lab_url(server.name).cloned(),
                 pid: None,
             })
             .collect())
@@ -371,10 +416,10 @@ impl Cli {
 }
 
 /// Each `--target` needs a name of its own, and none of the lab servers'.
-fn check_target_names(targets: &[TargetSpec]) -> anyhow::Result<()> {
+fn check_target_names(targets: &[TargetSpec], catalogue: &Catalogue) -> anyhow::Result<()> {
     for (i, target) in targets.iter().enumerate() {
         let name = target.name.as_str();
-        if is_lab_name(name) || targets[..i].iter().any(|t| t.name == name) {
+        if catalogue.contains(name) || targets[..i].iter().any(|t| t.name == name) {
             bail!("--target name {name:?} is taken; give each target its own name");
         }
     }
@@ -389,23 +434,26 @@ fn attach_pids(pids: &[PidSpec], lab: &mut [LabTarget], targets: &mut [TargetSpe
         if pids[..i].iter().any(|p| &p.name == name) {
             bail!("--pid {name}= is given twice; give each server one pid, the root of its process tree");
         }
-        let slot = if let Some(lab) = lab.iter_mut().find(|l| l.server.name == name) {
+        let slot = if let Some(lab) = lab.iter_mut().find(|l| &l.server.name == name) {
             if lab.url.is_none() {
                 bail!(
                     "--pid {name}={pid}: the harness starts the {name} server itself and samples it already; \
-                     --pid is for a server given by URL (--{name}-url)"
+                     --pid is for a server given by URL (--url {name}=URL)"
                 );
             }
             &mut lab.pid
         } else if let Some(target) = targets.iter_mut().find(|t| &t.name == name) {
             &mut target.pid
         } else {
-            let mut known: Vec<&str> = lab.iter().filter(|l| l.url.is_some()).map(|l| l.server.name).collect();
+            let mut known: Vec<&str> = (lab.iter())
+                .filter(|l| l.url.is_some())
+                .map(|l| l.server.name.as_str())
+                .collect();
             known.extend(targets.iter().map(|t| t.name.as_str()));
             bail!(
                 "--pid {name}={pid}: no server given by URL is called {name:?}; --pid names one of: {}",
                 if known.is_empty() {
-                    "none (give a --target NAME=URL or a --threading-url first)".to_owned()
+                    "none (give a --target NAME=URL or a --url NAME=URL first)".to_owned()
                 } else {
                     known.join(", ")
                 }

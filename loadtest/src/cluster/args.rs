@@ -10,7 +10,7 @@ use anyhow::bail;
 
 use super::fault::{ALL_FAULTS, Fault};
 use super::names::MAX_HOSTS;
-use crate::lab_servers::{ALL_LAB_SERVERS, LabServer, lab_server_name};
+use crate::catalogue::{Catalogue, LabServer};
 
 /// The distributed lab: the lab servers on several hosts behind HAProxy, measured as they scale
 /// out (--hosts) and as a host crashes, hangs, is cut off or slowed (--faults), each fault with
@@ -35,8 +35,8 @@ pub struct ClusterArgs {
     pub faults: Option<Vec<Option<Fault>>>,
 
     /// The lab servers to run on the hosts.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = ALL_LAB_SERVERS, value_parser = lab_server_name)]
-    pub servers: Vec<&'static LabServer>,
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub servers: Option<Vec<String>>,
 
     /// CPUs each emulated host may use (its cgroup quota).
     #[arg(long, value_name = "CPUS", default_value_t = 0.25, value_parser = host_cpus)]
@@ -145,7 +145,7 @@ pub struct ClusterPlan {
     pub source: HostSource,
     pub hosts: Vec<u32>,
     pub faults: Vec<Fault>,
-    pub servers: Vec<&'static LabServer>,
+    pub servers: Vec<LabServer>,
     pub duration: f64,
     pub fault_duration: f64,
     pub trials: u32,
@@ -163,7 +163,7 @@ impl ClusterPlan {
 }
 
 impl ClusterArgs {
-    pub fn plan(&self, now_utc: &str) -> anyhow::Result<ClusterPlan> {
+    pub fn plan(&self, catalogue: &Catalogue, now_utc: &str) -> anyhow::Result<ClusterPlan> {
         let mut hosts = self.hosts.clone();
         hosts.sort_unstable();
         hosts.dedup();
@@ -181,8 +181,10 @@ impl ClusterArgs {
                 faults.push(*fault);
             }
         }
-        let mut servers = self.servers.clone();
-        servers.dedup();
+        let servers = match &self.servers {
+            Some(names) => catalogue.select(names).map_err(|e| anyhow::anyhow!("--servers: {e}"))?,
+            None => catalogue.iter().cloned().collect(),
+        };
         let source = if self.host_urls.is_empty() {
             HostSource::Emulated {
                 host_cpus: self.host_cpus,
@@ -195,7 +197,8 @@ impl ClusterArgs {
                 .collect();
             if servers.len() != 1 {
                 bail!(
-                    "with --host-url, --servers names the one kind the hosts run (threading, thread-pool, multiprocessing or prefork)"
+                    "with --host-url, --servers names the one kind the hosts run (one of {})",
+                    catalogue.names().join(", ")
                 );
             }
             if !faults.is_empty() {
@@ -241,12 +244,11 @@ impl ClusterArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
     fn parse(args: &[&str]) -> Result<ClusterArgs, String> {
-        let cli = crate::Cli::try_parse_from(["loadtest", "cluster"].iter().chain(args)).map_err(|e| e.to_string())?;
+        let cli = crate::cli::try_parse_from(&Catalogue::lab(), ["loadtest", "cluster"].iter().chain(args))
+            .map_err(|e| e.to_string())?;
         match cli.command {
             Some(crate::cli::Command::Cluster(args)) => Ok(args),
             other => panic!("not the cluster command: {other:?}"),
@@ -254,7 +256,7 @@ mod tests {
     }
 
     fn plan(args: &[&str]) -> Result<ClusterPlan, String> {
-        parse(args)?.plan("t").map_err(|e| format!("{e:#}"))
+        parse(args)?.plan(&Catalogue::lab(), "t").map_err(|e| format!("{e:#}"))
     }
 
     #[test]
@@ -293,7 +295,10 @@ mod tests {
             (&["--hosts", "0"], "0 is not in 1..=64"),
             (&["--hosts", "65"], "65 is not in 1..=64"),
             (&["--host-cpus", "0"], "from 0.01 to"),
-            (&["--servers", "nginx"], "the lab servers are threading"),
+            (
+                &["--servers", "nginx"],
+                "[possible values: threading, thread-pool, multiprocessing, prefork]",
+            ),
             (&["--host-url", "10.0.0.5:8001"], "must start with http://"),
             (
                 &["--host-url", "http://h.example:8001"],

@@ -9,17 +9,18 @@ use plotters::prelude::*;
 
 use super::fault::Fault;
 use super::summary::{ClusterSummary, FaultEntry};
-use crate::report::charts::{FAINT, FONT, INK, SIZE, colour};
+use crate::catalogue::{Catalogue, PALETTE};
+use crate::report::charts::{FAINT, FONT, INK, SIZE, rgb};
 
 const FAILED: RGBColor = RGBColor(204, 37, 41);
 const FAILED_NO_RETRIES: RGBColor = RGBColor(240, 150, 140);
 
 /// Writes every chart the summary has data for; returns their file names.
-pub fn write(summary: &ClusterSummary, dir: &Path) -> Result<Vec<String>> {
+pub fn write(summary: &ClusterSummary, catalogue: &Catalogue, dir: &Path) -> Result<Vec<String>> {
     let mut files = Vec::new();
     if !summary.scaling.is_empty() {
         let name = "cluster_scaling.svg".to_owned();
-        scaling(summary, &dir.join(&name)).with_context(|| format!("drawing {name}"))?;
+        scaling(summary, catalogue, &dir.join(&name)).with_context(|| format!("drawing {name}"))?;
         files.push(name);
     }
     for (server, fault) in fault_pairs(summary) {
@@ -61,7 +62,7 @@ fn servers(summary: &ClusterSummary) -> Vec<String> {
     names
 }
 
-fn scaling(summary: &ClusterSummary, path: &Path) -> Result<()> {
+fn scaling(summary: &ClusterSummary, catalogue: &Catalogue, path: &Path) -> Result<()> {
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let most = summary.scaling.iter().map(|e| e.hosts).max().unwrap_or(1);
@@ -112,8 +113,10 @@ fn scaling(summary: &ClusterSummary, path: &Path) -> Result<()> {
         .light_line_style(WHITE)
         .label_style((FONT, 14).into_font().color(&FAINT))
         .draw()?;
-    for (i, server) in servers(summary).iter().enumerate() {
-        let colour = colour(i);
+    let servers = servers(summary);
+    let names: Vec<&str> = servers.iter().map(String::as_str).collect();
+    for (server, colour) in servers.iter().zip(catalogue.colours(&names)) {
+        let colour = rgb(colour);
         let points: Vec<(f64, f64)> = summary
             .scaling
             .iter()
@@ -184,7 +187,7 @@ fn timeline(server: &str, fault: Fault, entries: &[&FaultEntry], path: &Path) ->
                 .collect()
         };
         let label = if entry.retries { "retries on" } else { "retries off" };
-        let ok_colour = if entry.retries { colour(0) } else { colour(1) };
+        let ok_colour = rgb(if entry.retries { PALETTE[0] } else { PALETTE[1] });
         let fail_colour = if entry.retries { FAILED } else { FAILED_NO_RETRIES };
         chart
             .draw_series(LineSeries::new(series(|s| s.ok), ok_colour.stroke_width(2)))?

@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use super::fault::{Fault, SLOW_SHARE};
 use super::netns;
 use super::topology::{Topology, command_in};
-use crate::lab_servers::LabServer;
+use crate::catalogue::LabServer;
 
 /// The port every host's server listens on (each host has its own network stack).
 pub const SERVER_PORT: u16 = 8000;
@@ -23,7 +23,7 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 /// The servers of one kind, one a host.
 pub struct Fleet<'t> {
     topology: &'t Topology,
-    kind: &'static LabServer,
+    kind: &'t LabServer,
     binary: PathBuf,
     logs_dir: PathBuf,
     host_cpus: f64,
@@ -35,7 +35,7 @@ impl<'t> Fleet<'t> {
     /// Starts `kind` on every host of `topology`, from `bin_dir`, logging to `logs_dir`.
     pub fn start(
         topology: &'t Topology,
-        kind: &'static LabServer,
+        kind: &'t LabServer,
         bin_dir: &Path,
         logs_dir: &Path,
         host_cpus: f64,
@@ -43,7 +43,7 @@ impl<'t> Fleet<'t> {
         let mut fleet = Self {
             topology,
             kind,
-            binary: bin_dir.join(kind.binary),
+            binary: bin_dir.join(&kind.binary),
             logs_dir: logs_dir.to_path_buf(),
             host_cpus,
             servers: Vec::new(),
@@ -55,7 +55,7 @@ impl<'t> Fleet<'t> {
         Ok(fleet)
     }
 
-    pub fn kind(&self) -> &'static LabServer {
+    pub fn kind(&self) -> &'t LabServer {
         self.kind
     }
 

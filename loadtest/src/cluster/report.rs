@@ -36,11 +36,11 @@ impl ClusterRun {
 }
 
 /// Writes `summary.json`, the charts, `report.md`, `report.html` and `haproxy.cfg` into `dir`.
-pub fn write(run: &ClusterRun, dir: &Path) -> anyhow::Result<Vec<String>> {
+pub fn write(run: &ClusterRun, catalogue: &crate::catalogue::Catalogue, dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut files = vec!["summary.json".to_owned()];
     let json = serde_json::to_vec_pretty(run).context("serializing the summary")?;
     std::fs::write(dir.join("summary.json"), json).context("writing summary.json")?;
-    let charts = super::charts::write(&run.cluster, dir)?;
+    let charts = super::charts::write(&run.cluster, catalogue, dir)?;
     files.extend(charts.iter().cloned());
     let report = markdown(run, &charts);
     std::fs::write(dir.join("report.md"), &report).context("writing report.md")?;
@@ -241,7 +241,7 @@ mod tests {
             "2026-12-06T10:00:00Z".into(),
             540.0,
         );
-        let files = write(&run, dir.path()).unwrap();
+        let files = write(&run, &crate::catalogue::Catalogue::lab(), dir.path()).unwrap();
         for file in [
             "summary.json",
             "report.md",

@@ -18,15 +18,16 @@ use super::scale_out;
 use super::site::Site;
 use super::summary::ClusterSummary;
 use super::topology::{Topology, leftover_runs, remove_run};
+use crate::catalogue::Catalogue;
 
 /// Runs `loadtest cluster`.
-pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
+pub fn run(args: ClusterArgs, catalogue: &Catalogue) -> anyhow::Result<()> {
     if args.cleanup {
         return cleanup();
     }
     let started = Instant::now();
     let now = chrono::Utc::now();
-    let plan = args.plan(&now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
+    let plan = args.plan(catalogue, &now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
     let haproxy_version = preflight::haproxy_version()?;
     let hierarchy = match plan.source {
         HostSource::Emulated { .. } => Some(preflight::check_emulation()?),
@@ -84,7 +85,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
                 "hosts: {}",
                 hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", ")
             ));
-            summary.scaling = scale_out::measure(&site, plan.servers[0], &plan, &say)?;
+            summary.scaling = scale_out::measure(&site, &plan.servers[0], &plan, &say)?;
         }
         (HostSource::Emulated { .. }, None) => unreachable!("emulation was checked"),
     }
@@ -94,7 +95,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         now.to_rfc3339(),
         started.elapsed().as_secs_f64(),
     );
-    let written = report::write(&run, &plan.out)?;
+    let written = report::write(&run, catalogue, &plan.out)?;
     eprintln!("\n{}", super::terminal::tables(&run.cluster));
     eprintln!("wrote {} ({})", plan.out.display(), written.join(", "));
     Ok(())
@@ -109,12 +110,7 @@ fn run_emulated(
     summary: &mut ClusterSummary,
     say: &dyn Fn(&str),
 ) -> anyhow::Result<()> {
-    let binaries: Vec<&str> = {
-        let mut b: Vec<&str> = plan.servers.iter().map(|s| s.binary).collect();
-        b.sort_unstable();
-        b.dedup();
-        b
-    };
+    let binaries = crate::servers::binaries_of(&plan.servers);
     let bin_dir = crate::servers::build_servers(&binaries, say)?;
     let most = plan.fault_hosts();
     let marker = RunMarker::own();

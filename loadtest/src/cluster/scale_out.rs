@@ -13,7 +13,7 @@ use super::cgroup::Throttling;
 use super::site::Site;
 use super::stats::ServerStats;
 use super::summary::{HostUse, ScalingEntry};
-use crate::lab_servers::LabServer;
+use crate::catalogue::LabServer;
 use crate::oha::runner::Load;
 
 /// What one host count's trials added up to.

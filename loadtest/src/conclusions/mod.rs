@@ -20,15 +20,12 @@ mod workloads;
 pub use tails::TAIL_TARGET;
 pub use warnings::warnings;
 
-use crate::aggregate::key;
+use crate::catalogue::{Catalogue, LabServer};
 use crate::stats::Ratio;
-use crate::summary::{Probe, RunSummary, ScenarioKey, ScenarioResult};
+use crate::summary::{Probe, RunSummary, ScenarioKey, ScenarioResult, SweepKind};
 
-/// The lab servers the sentences single out.
-use crate::lab_servers::{PREFORK as POOL, PROCESSES, THREAD_POOL, THREADS};
-
-/// Conclusions, as plain sentences.
-pub fn conclusions(summary: &RunSummary) -> Vec<String> {
+/// Conclusions, as plain sentences; `catalogue` says which servers are weighed against which.
+pub fn conclusions(summary: &RunSummary, catalogue: &Catalogue) -> Vec<String> {
     let mut out = Vec::new();
     let scenarios = scenario_order(&summary.results);
     let main_scenario = main_scenario(summary, &scenarios);
@@ -36,13 +33,13 @@ pub fn conclusions(summary: &RunSummary) -> Vec<String> {
     out.extend(open_loop::findings(summary, &scenarios));
     if let Some(scenario) = main_scenario.filter(|s| s.offered_rps.is_none()) {
         let open = out.split_off(0);
-        out.extend(throughput::verdicts(summary, scenario));
-        out.extend(costs::why(summary, scenario));
+        out.extend(throughput::verdicts(summary, catalogue, scenario));
+        out.extend(costs::why(summary, catalogue, scenario));
         out.extend(tails::tails(summary, scenario));
         out.extend(costs::memory(summary, scenario));
         out.extend(open);
     }
-    if let Some(sweep) = &summary.design.sweep {
+    if let Some(sweep) = summary.design.sweep {
         // The one-variable findings are about the headline's kind of work; a sweep of several
         // kinds gets its findings per kind.
         let headline: Vec<ScenarioKey> = scenarios
@@ -50,9 +47,9 @@ pub fn conclusions(summary: &RunSummary) -> Vec<String> {
             .copied()
             .filter(|s| s.work == summary.design.work)
             .collect();
-        out.extend(sweeps::findings(summary, sweep, &headline));
-        if sweep == "workers" && summary.design.works.len() > 1 {
-            out.extend(workloads::findings(summary, &scenarios));
+        out.extend(sweeps::findings(summary, catalogue, sweep, &headline));
+        if sweep == SweepKind::Workers && summary.design.works.len() > 1 {
+            out.extend(workloads::findings(summary, catalogue, &scenarios));
         }
     }
     if out.is_empty() {
@@ -68,8 +65,8 @@ pub fn conclusions(summary: &RunSummary) -> Vec<String> {
 fn scenario_order(results: &[ScenarioResult]) -> Vec<ScenarioKey> {
     let mut seen = Vec::new();
     for result in results {
-        if !seen.contains(&key(result)) {
-            seen.push(key(result));
+        if !seen.contains(&result.scenario) {
+            seen.push(result.scenario);
         }
     }
     seen
@@ -86,10 +83,24 @@ fn main_scenario(summary: &RunSummary, scenarios: &[ScenarioKey]) -> Option<Scen
 }
 
 fn result<'a>(summary: &'a RunSummary, server: &str, scenario: ScenarioKey) -> Option<&'a ScenarioResult> {
-    summary
-        .results
-        .iter()
-        .find(|r| r.server == server && key(r) == scenario)
+    summary.result(server, scenario)
+}
+
+/// The catalogue's comparisons whose two servers both have a result in `scenario`.
+fn compared<'a>(
+    summary: &RunSummary,
+    catalogue: &'a Catalogue,
+    scenario: ScenarioKey,
+) -> Vec<(&'a LabServer, &'a LabServer)> {
+    (catalogue.comparisons().into_iter())
+        .filter(|(a, b)| result(summary, &a.name, scenario).is_some() && result(summary, &b.name, scenario).is_some())
+        .collect()
+}
+
+/// The lab's own question: two servers that start their workers per request, one of each
+/// family (threads against a fork per request).
+fn crosses_families(a: &LabServer, b: &LabServer) -> bool {
+    a.family != b.family && a.per_request() && b.per_request()
 }
 
 /// `a`'s req/s over `b`'s in `scenario`, whichever way round the comparison was computed.
@@ -117,9 +128,10 @@ fn probe<'a>(summary: &'a RunSummary, server: &str, scenario: ScenarioKey) -> Op
 }
 
 fn describe(scenario: ScenarioKey) -> String {
-    let work = match scenario.work {
-        crate::workload::WorkKind::Add => String::new(),
-        other => format!("{}, ", other.name()),
+    let work = if scenario.work == matrix_service::WorkKind::default() {
+        String::new()
+    } else {
+        format!("{}, ", scenario.work.name())
     };
     let open = (scenario.offered_rps).map_or_else(String::new, |rate| format!(", open loop at {rate} req/s"));
     format!(
@@ -197,7 +209,7 @@ mod tests {
             crate::testdata::size_sweep(),
             crate::testdata::three_servers(),
         ] {
-            for line in conclusions(&s) {
+            for line in conclusions(&s, &Catalogue::lab()) {
                 assert!(!line.contains("**") && !line.contains('`'), "markup in {line}");
             }
         }
@@ -206,7 +218,7 @@ mod tests {
     #[test]
     fn the_headline_names_the_winner_with_its_ratio_and_interval() {
         let s = summary();
-        let text = conclusions(&s).join("\n");
+        let text = conclusions(&s, &Catalogue::lab()).join("\n");
         assert!(text.starts_with("Fastest: threading."), "{text}");
         assert!(text.contains("a ratio of 3.95x (95% interval 3.76 to 4.21)"), "{text}");
         assert!(text.contains("of CPU (whole process tree"), "{text}");

@@ -140,7 +140,7 @@ mod tests {
         );
         assert!(lines[2].contains("threading p99 6.0 ms open against"), "{}", lines[2]);
         // And the whole run's conclusions carry them, plain text.
-        let all = crate::conclusions::conclusions(&summary).join("\n");
+        let all = crate::conclusions::conclusions(&summary, &crate::catalogue::Catalogue::lab()).join("\n");
         assert!(all.contains("Open loop at 300 req/s"), "{all}");
     }
 }

@@ -1,18 +1,21 @@
 //! What a sweep shows: per server, where throughput peaked and how it moved; across workers, the
 //! lab servers' ratios; across n, whether CPU grows like the work, n² (see [`crate::scaling`]).
 
-use super::{POOL, PROCESSES, THREADS, and_list, result, rps_ratio};
+use super::{and_list, result, rps_ratio};
+use crate::catalogue::Catalogue;
 use crate::scaling::{FROM_N, Scaling, Shape, TOLERANCE, scaling};
-use crate::summary::{RunSummary, ScenarioKey};
+use crate::summary::{RunSummary, ScenarioKey, SweepKind};
 
 /// Per server with two or more points: the best value of the swept variable, and how throughput
 /// moved across it; across workers, how the lab servers' ratios moved.
-pub(super) fn findings(summary: &RunSummary, sweep: &str, scenarios: &[ScenarioKey]) -> Vec<String> {
-    let value = |s: ScenarioKey| match sweep {
-        "concurrency" => s.concurrency,
-        "workers" => s.workers,
-        _ => s.n,
-    };
+pub(super) fn findings(
+    summary: &RunSummary,
+    catalogue: &Catalogue,
+    kind: SweepKind,
+    scenarios: &[ScenarioKey],
+) -> Vec<String> {
+    let value = |s: ScenarioKey| kind.value(s);
+    let sweep = kind.name();
     let mut out = Vec::new();
     for server in summary.servers.iter().map(|s| s.name.as_str()) {
         let points: Vec<(u32, f64)> = scenarios
@@ -42,9 +45,9 @@ pub(super) fn findings(summary: &RunSummary, sweep: &str, scenarios: &[ScenarioK
         ));
     }
     out.extend(scaling(summary).iter().map(scaling_line));
-    if sweep == "workers" {
-        for (a, b) in [(THREADS, PROCESSES), (THREADS, POOL), (POOL, PROCESSES)] {
-            out.extend(ratios_by_workers(summary, a, b, scenarios));
+    if kind == SweepKind::Workers {
+        for (a, b) in catalogue.comparisons() {
+            out.extend(ratios_by_workers(summary, &a.name, &b.name, scenarios));
         }
     }
     out
@@ -131,7 +134,7 @@ mod tests {
     fn an_n_sweep_says_per_server_whether_cpu_grows_like_n_squared() {
         let summary = size_sweep();
         let scenarios = super::super::scenario_order(&summary.results);
-        let lines = findings(&summary, "n", &scenarios);
+        let lines = findings(&summary, &Catalogue::lab(), SweepKind::N, &scenarios);
         let threads = lines
             .iter()
             .find(|l| l.starts_with("Scaling with n, threading"))
@@ -159,7 +162,7 @@ mod tests {
     fn a_jump_the_work_makes_too_is_said_to_be_the_works() {
         let mut summary = size_sweep();
         for r in summary.results.iter_mut().filter(|r| r.server == "multiprocessing") {
-            r.cpu_vs_work = Some(if r.n == 1000 { 1.2 } else { 1.3 });
+            r.cpu_vs_work = Some(if r.scenario.n == 1000 { 1.2 } else { 1.3 });
         }
         let line = scaling_line(&scaling(&summary)[1]);
         assert!(
@@ -192,7 +195,7 @@ mod tests {
         for r in summary
             .results
             .iter_mut()
-            .filter(|r| r.server == "threading" && r.n == 500)
+            .filter(|r| r.server == "threading" && r.scenario.n == 500)
         {
             r.cpu_ns_per_element = r.cpu_ns_per_element.map(|ns| ns * 2.0);
         }

@@ -9,23 +9,27 @@
 //! never from a single trial; it puts the server that served more first, so its ratio reads "so
 //! many times as much".
 
-use super::{PROCESSES, THREADS, and_list, describe, ratio_phrase, result, rps_phrase, rps_ratio, servers_in};
-use crate::lab_servers::is_lab_name;
+use super::{and_list, crosses_families, describe, ratio_phrase, result, rps_phrase, rps_ratio, servers_in};
+use crate::catalogue::Catalogue;
 use crate::stats::{NOISE_BAND, Verdict};
 use crate::summary::{RunSummary, ScenarioKey};
 
 /// The throughput sentences for `scenario`.
-pub(super) fn verdicts(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
+pub(super) fn verdicts(summary: &RunSummary, catalogue: &Catalogue, scenario: ScenarioKey) -> Vec<String> {
     let names: Vec<&str> = servers_in(summary, scenario).map(|r| r.server.as_str()).collect();
-    let lab: Vec<&str> = names.iter().copied().filter(|n| is_lab_name(n)).collect();
-    let others: Vec<&str> = names.iter().copied().filter(|n| !is_lab_name(n)).collect();
+    let lab: Vec<&str> = names.iter().copied().filter(|n| catalogue.contains(n)).collect();
+    let others: Vec<&str> = names.iter().copied().filter(|n| !catalogue.contains(n)).collect();
     let mut out = Vec::new();
     out.extend(headline(summary, scenario));
-    out.extend(pair(summary, THREADS, PROCESSES, scenario));
-    for (a, b) in pairs(&lab) {
-        if !is_lab_question(a, b) {
-            out.extend(pair(summary, a, b, scenario));
-        }
+    // The lab's own question first: threads against processes, each started per request.
+    let (question, rest): (Vec<_>, Vec<_>) = pairs(&lab).into_iter().partition(|(a, b)| {
+        catalogue
+            .get(a)
+            .zip(catalogue.get(b))
+            .is_some_and(|(a, b)| crosses_families(a, b))
+    });
+    for (a, b) in question.into_iter().chain(rest) {
+        out.extend(pair(summary, a, b, scenario));
     }
     for other in &others {
         out.extend(against_lab(summary, other, &lab, scenario));
@@ -43,11 +47,6 @@ fn pairs<'a>(names: &[&'a str]) -> Vec<(&'a str, &'a str)> {
         .enumerate()
         .flat_map(|(i, a)| names[i + 1..].iter().map(move |b| (*a, *b)))
         .collect()
-}
-
-/// Threads against a fork per request: the question the lab was built to answer.
-fn is_lab_question(a: &str, b: &str) -> bool {
-    (a, b) == (THREADS, PROCESSES) || (a, b) == (PROCESSES, THREADS)
 }
 
 /// The bold first sentence: the fastest server, those within noise of it, and each slower one
@@ -179,7 +178,7 @@ mod tests {
 
     #[test]
     fn the_ranking_leads_then_the_lab_question_then_each_pair_winner_first() {
-        let lines = verdicts(&three_servers(), KEY);
+        let lines = verdicts(&three_servers(), &Catalogue::lab(), KEY);
         assert!(
             lines[0].starts_with("Fastest: threading. At n=500, workers=4, 20 connections, threading answered 805"),
             "{lines:#?}"
@@ -207,7 +206,7 @@ mod tests {
 
     #[test]
     fn another_server_gets_one_sentence_with_each_lab_servers_ratio() {
-        let lines = verdicts(&three_servers(), KEY);
+        let lines = verdicts(&three_servers(), &Catalogue::lab(), KEY);
         let python = &lines[4];
         assert!(
             python.starts_with("The python server answered 100 req/s (median of 4 trials, 98 to 104)."),
@@ -224,7 +223,7 @@ mod tests {
 
     #[test]
     fn two_servers_get_the_headline_and_their_pair() {
-        let lines = verdicts(&crate::testdata::summary(), KEY);
+        let lines = verdicts(&crate::testdata::summary(), &Catalogue::lab(), KEY);
         assert_eq!(lines.len(), 2, "{lines:#?}");
         assert!(lines[0].starts_with("Fastest: threading."), "{lines:#?}");
     }
@@ -236,7 +235,7 @@ mod tests {
             ("multiprocessing", &[200.0, 210.0, 190.0, 205.0]),
             ("prefork", &[790.0, 805.0, 795.0, 812.0]),
         ]);
-        let lines = verdicts(&summary, KEY);
+        let lines = verdicts(&summary, &Catalogue::lab(), KEY);
         assert!(
             lines[0].starts_with("Fastest: threading, within noise of prefork."),
             "{lines:#?}"
@@ -254,7 +253,7 @@ mod tests {
             ("multiprocessing", &[200.0]),
             ("prefork", &[400.0]),
         ]);
-        let lines = verdicts(&summary, KEY);
+        let lines = verdicts(&summary, &Catalogue::lab(), KEY);
         assert!(
             lines[0].starts_with("No winner declared: one trial per server"),
             "{lines:#?}"

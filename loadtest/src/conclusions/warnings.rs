@@ -3,19 +3,19 @@
 //! machine.
 
 use super::describe;
-use crate::summary::{RunSummary, ScenarioKey, TrialRecord};
+use crate::summary::{Mode, Phase, RunSummary, ScenarioKey, TrialRecord};
 
 /// What a reader must know before trusting the numbers.
 pub fn warnings(summary: &RunSummary) -> Vec<String> {
     let mut out = Vec::new();
-    if summary.design.mode == "quick" {
+    if summary.design.mode == Mode::Quick {
         out.push(
             "Quick look: one `oha -n 200 -c 20` trial per server is a smoke test, not a measurement (no warm-up, \
              no spread, p99 is the 2nd-slowest of 200 answers). Run without --quick for trials and intervals."
                 .into(),
         );
     }
-    let measured: Vec<&TrialRecord> = summary.trials.iter().filter(|t| t.phase == "measured").collect();
+    let measured: Vec<&TrialRecord> = summary.trials.iter().filter(|t| t.phase == Phase::Measured).collect();
     for trial in measured.iter().filter(|t| !t.valid) {
         out.push(format!(
             "Invalid trial left out of the aggregates: {} trial {} at {} ({}).",
@@ -64,8 +64,8 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
              and are left out of every figure."
         ));
     }
-    let open = summary.results.iter().any(|r| r.offered_rps.is_some());
-    let closed = summary.results.iter().any(|r| r.offered_rps.is_none());
+    let open = summary.results.iter().any(|r| r.scenario.offered_rps.is_some());
+    let closed = summary.results.iter().any(|r| r.scenario.offered_rps.is_none());
     let how = match (closed, open) {
         (true, false) => {
             "closed loop (each connection waits for its answer): throughput is at the stated \
@@ -170,7 +170,7 @@ mod tests {
         let mut trials: Vec<TrialRecord> = [1500.0, 1480.0, 1510.0, 1900.0, 1950.0]
             .iter()
             .enumerate()
-            .map(|(i, rps)| trial("prefork", KEY, "measured", i as u32 + 1, *rps, true))
+            .map(|(i, rps)| trial("prefork", KEY, Phase::Measured, i as u32 + 1, *rps, true))
             .collect();
         trials[3].outlier = true;
         trials[4].outlier = true;

@@ -4,16 +4,18 @@
 //! `io` the waiting (against the ceiling the waits set), for `add` the cost of each worker.
 
 use super::{probe, result};
+use crate::catalogue::Catalogue;
 use crate::cpu_speed::CpuSpeed;
 use crate::summary::{RunSummary, ScenarioKey};
-use crate::workload::WorkKind;
+use matrix_service::WorkKind;
+use matrix_service::work::Bound;
 
 /// Throughput must grow by more than this from one worker count to the next to count as
 /// scaling: the noise between trials here is a few percent.
 const SCALING: f64 = 1.10;
 
 /// One sentence group per kind of work the run swept.
-pub(super) fn findings(summary: &RunSummary, scenarios: &[ScenarioKey]) -> Vec<String> {
+pub(super) fn findings(summary: &RunSummary, catalogue: &Catalogue, scenarios: &[ScenarioKey]) -> Vec<String> {
     let mut out = Vec::new();
     for &work in &summary.design.works {
         let points: Vec<ScenarioKey> = scenarios.iter().copied().filter(|s| s.work == work).collect();
@@ -27,7 +29,7 @@ pub(super) fn findings(summary: &RunSummary, scenarios: &[ScenarioKey]) -> Vec<S
                 .iter()
                 .filter_map(|s| scaling(summary, &s.name, &points)),
         );
-        out.extend(why(summary, work, &points));
+        out.extend(why(summary, catalogue, work, &points));
     }
     out
 }
@@ -53,7 +55,7 @@ fn fastest(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Opti
         format!(
             "{} ({}), n={}, {} connections{wait}. Fastest by workers (req/s): {}.",
             work.name(),
-            work.bound(),
+            work.bound().describe(),
             first.n,
             first.concurrency,
             by_workers.join(", ")
@@ -87,10 +89,10 @@ fn scaling(summary: &RunSummary, server: &str, points: &[ScenarioKey]) -> Option
 }
 
 /// Why, for each kind, from the data.
-fn why(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Vec<String> {
+fn why(summary: &RunSummary, catalogue: &Catalogue, work: WorkKind, points: &[ScenarioKey]) -> Vec<String> {
     let cpus = summary.machine.cpus;
-    match work {
-        WorkKind::Matmul => {
+    match work.bound() {
+        Bound::Cpu => {
             // A request alone (the probes: sequential, no other load): does its product get
             // faster with a second worker?
             let (one, two) = (
@@ -129,7 +131,10 @@ fn why(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Vec<Stri
                 points[0].concurrency
             )]
         }
-        WorkKind::Io => {
+        Bound::Waiting => {
+            let knobs: Vec<&str> = (catalogue.iter())
+                .filter_map(|s| Some(s.pool.as_ref()?.flag.as_str()))
+                .collect();
             let Some(wait) = points[0].wait_ms.filter(|w| *w > 0) else {
                 return Vec::new();
             };
@@ -151,12 +156,13 @@ fn why(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Vec<Stri
                  over its bands (which wait at once), at most {c} x workers x 1000 / {wait} requests a second \
                  can finish; by workers, that ceiling and each server's share of it: {}. A pool of P threads or \
                  processes blocks in the waits, so it serves at most P x 1000 / {wait} requests a second \
-                 whatever the workers (its knob: --pool-threads or --pool-workers).",
+                 whatever the workers (its knob: {}).",
                 lines.join("; "),
+                knobs.join(" or "),
                 c = points[0].concurrency
             )]
         }
-        WorkKind::Add => {
+        Bound::Memory => {
             let (first, last) = (points[0], points[points.len() - 1]);
             let falls: Vec<String> = (summary.servers.iter())
                 .filter_map(|s| {
@@ -183,6 +189,7 @@ fn why(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Vec<Stri
 
 #[cfg(test)]
 mod tests {
+    use crate::catalogue::Catalogue;
     use crate::cpu_speed::CpuSpeed;
     use crate::summary::RunSummary;
 
@@ -192,7 +199,7 @@ mod tests {
     }
 
     fn matmul_why(summary: &RunSummary) -> String {
-        let conclusions = super::super::conclusions(summary);
+        let conclusions = super::super::conclusions(summary, &Catalogue::lab());
         (conclusions.into_iter())
             .find(|line| line.starts_with("Why: the product is CPU-bound."))
             .expect("a matmul sweep explains its scaling")

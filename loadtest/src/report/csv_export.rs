@@ -86,7 +86,10 @@ mod tests {
         let column = |name: &str| header.iter().position(|h| h == name).unwrap();
         for (row, result) in rows.iter().zip(&summary.results) {
             assert_eq!(&row[column("server")], result.server);
-            assert_eq!(row[column("concurrency")].parse::<u32>().unwrap(), result.concurrency);
+            assert_eq!(
+                row[column("concurrency")].parse::<u32>().unwrap(),
+                result.scenario.concurrency
+            );
             let rps: f64 = row[column("rps_median")].parse().unwrap();
             assert_eq!(Some(rps), result.rps_median);
             let min: f64 = row[column("rps.min")].parse().unwrap();

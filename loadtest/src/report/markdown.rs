@@ -271,7 +271,7 @@ fn results_table(md: &mut String, summary: &RunSummary) {
             md,
             "| {} | {} | {} | {range} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.1}% |",
             r.server,
-            scenario(crate::aggregate::key(r)),
+            scenario(r.scenario),
             number(r.rps_median, 0),
             number(r.latency_p50_ms, 1),
             number(r.latency_p99_ms, 1),

@@ -12,18 +12,19 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::catalogue::Catalogue;
 use crate::summary::RunSummary;
 
 /// Writes `summary.json`, `results.csv`, the charts, `report.md` and `report.html` into `dir`; returns the
 /// files written.
-pub fn write_all(summary: &RunSummary, dir: &Path) -> anyhow::Result<Vec<String>> {
+pub fn write_all(summary: &RunSummary, catalogue: &Catalogue, dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
     let json = serde_json::to_vec_pretty(summary).context("serializing the summary")?;
     write(dir, "summary.json", &json)?;
     files.push("summary.json".to_owned());
     write(dir, "results.csv", csv_export::results_csv(summary)?.as_bytes())?;
     files.push("results.csv".to_owned());
-    let charts = charts::write_charts(summary, dir).context("drawing the charts")?;
+    let charts = charts::write_charts(summary, catalogue, dir).context("drawing the charts")?;
     files.extend(charts.iter().cloned());
     let markdown = markdown::render(summary, &charts);
     write(dir, "report.md", markdown.as_bytes())?;
@@ -42,13 +43,13 @@ pub struct ReportArgs {
     pub dir: std::path::PathBuf,
 }
 
-/// `loadtest report DIR`.
-pub fn redraw(args: &ReportArgs) -> anyhow::Result<()> {
+/// `loadtest report DIR`; `catalogue` gives the lab servers' colours.
+pub fn redraw(args: &ReportArgs, catalogue: &Catalogue) -> anyhow::Result<()> {
     let path = args.dir.join("summary.json");
     let json = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     let summary: RunSummary = serde_json::from_slice(&json)
         .with_context(|| format!("{} is not a main-job summary this harness can read", path.display()))?;
-    let files = write_all(&summary, &args.dir)?;
+    let files = write_all(&summary, catalogue, &args.dir)?;
     println!("Wrote {} in {}/.", files.join(", "), args.dir.display());
     Ok(())
 }
@@ -66,13 +67,16 @@ mod tests {
     fn a_folder_is_redrawn_from_its_summary_alone() {
         let dir = tempfile::tempdir().unwrap();
         let summary = crate::testdata::with_open_loop();
-        write_all(&summary, dir.path()).unwrap();
+        write_all(&summary, &Catalogue::lab(), dir.path()).unwrap();
         for file in ["report.md", "report.html", "results.csv", "latency_open.svg"] {
             std::fs::remove_file(dir.path().join(file)).unwrap();
         }
-        redraw(&ReportArgs {
-            dir: dir.path().to_path_buf(),
-        })
+        redraw(
+            &ReportArgs {
+                dir: dir.path().to_path_buf(),
+            },
+            &Catalogue::lab(),
+        )
         .unwrap();
         for file in ["report.md", "report.html", "results.csv", "latency_open.svg"] {
             assert!(dir.path().join(file).exists(), "{file}");
@@ -86,9 +90,12 @@ mod tests {
         );
 
         let empty = tempfile::tempdir().unwrap();
-        let error = redraw(&ReportArgs {
-            dir: empty.path().to_path_buf(),
-        })
+        let error = redraw(
+            &ReportArgs {
+                dir: empty.path().to_path_buf(),
+            },
+            &Catalogue::lab(),
+        )
         .unwrap_err();
         assert!(format!("{error:#}").contains("summary.json"), "{error:#}");
     }

@@ -4,7 +4,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
 use crate::summary::{RunSummary, ScenarioKey};
-use crate::workload::WorkKind;
+use matrix_service::WorkKind;
 
 /// The width the terminal output keeps to.
 pub const TERMINAL_COLUMNS: u16 = 100;
@@ -14,7 +14,7 @@ pub const TERMINAL_COLUMNS: u16 = 100;
 /// rate, trials) are in report.md. The scenario column names only what differs between rows,
 /// and is left out when nothing does (the conclusions name the scenario).
 pub fn comparison_table(summary: &RunSummary) -> Table {
-    let keys: Vec<ScenarioKey> = summary.results.iter().map(crate::aggregate::key).collect();
+    let keys: Vec<ScenarioKey> = summary.results.iter().map(|r| r.scenario).collect();
     let varies = Varies::among(&keys);
     let mut table = Table::new();
     table

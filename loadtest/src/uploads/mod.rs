@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::lab_servers::{ALL_LAB_SERVERS, LabServer, lab_server_name};
+use crate::catalogue::Catalogue;
 use crate::sampler::Sampler;
 use crate::servers;
 use client::{Outcome, Pace, UploadPlan, probe_health, run_uploads};
@@ -38,9 +38,10 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// answer, the server's peak memory and /healthz's latency, for each lab server in turn.
 #[derive(Debug, clap::Args)]
 pub struct UploadsArgs {
-    /// The lab servers to send the uploads to, one after another, each started afresh.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = ALL_LAB_SERVERS, value_parser = lab_server_name)]
-    pub servers: Vec<&'static LabServer>,
+    /// The lab servers to send the uploads to, one after another, each started afresh (every
+    /// one by default).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub servers: Option<Vec<String>>,
 
     /// Clients uploading at once; a list runs each count in turn, such as 40,400.
     #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "40", value_parser = clap::value_parser!(u32).range(1..=2000))]
@@ -135,9 +136,16 @@ impl UploadsResult {
 }
 
 /// Runs every wave of `args`, prints the table and writes uploads.json.
-pub fn run(args: UploadsArgs) -> anyhow::Result<()> {
-    if args.url.is_some() && args.servers.len() != 1 {
-        bail!("with --url, name the one kind of server it is with --servers (threading, multiprocessing or prefork)");
+pub fn run(args: UploadsArgs, catalogue: &Catalogue) -> anyhow::Result<()> {
+    let chosen = match &args.servers {
+        Some(names) => catalogue.select(names).map_err(|e| anyhow::anyhow!("--servers: {e}"))?,
+        None => catalogue.iter().cloned().collect(),
+    };
+    if args.url.is_some() && chosen.len() != 1 {
+        bail!(
+            "with --url, name the one kind of server it is with --servers (one of {})",
+            catalogue.names().join(", ")
+        );
     }
     let pace = match args.trickle {
         Some(every) if every > 0.0 => Pace::Trickle { every_secs: every },
@@ -159,10 +167,12 @@ pub fn run(args: UploadsArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let bin_dir = match args.url {
         Some(_) => None,
-        None => Some(servers::build_servers(&binaries(&args.servers), &|m| eprintln!("{m}"))?),
+        None => Some(servers::build_servers(&servers::binaries_of(&chosen), &|m| {
+            eprintln!("{m}")
+        })?),
     };
     let mut results = Vec::new();
-    for server in &args.servers {
+    for server in &chosen {
         for &clients in &args.clients {
             eprintln!("{}: {clients} uploads of {} bytes ...", server.name, args.body_bytes);
             let (address, pid, _running) = match (&args.url, &bin_dir) {
@@ -176,7 +186,7 @@ pub fn run(args: UploadsArgs) -> anyhow::Result<()> {
                 (None, None) => unreachable!("servers are built when no --url is given"),
             };
             let wave = Wave {
-                server: server.name,
+                server: server.name.clone(),
                 plan: UploadPlan {
                     address,
                     path: server.path.to_owned(),
@@ -212,7 +222,7 @@ pub fn run(args: UploadsArgs) -> anyhow::Result<()> {
 
 /// One wave: `clients` uploads at once against one server.
 struct Wave {
-    server: &'static str,
+    server: String,
     plan: UploadPlan,
     clients: u32,
     n: usize,
@@ -239,7 +249,7 @@ impl Wave {
         };
         let after = run_uploads(&plain, 1).context("the plain upload afterwards")?[0].0;
         let mut result = UploadsResult {
-            server: self.server.to_owned(),
+            server: self.server.clone(),
             clients: self.clients,
             body_bytes: self.plan.body.len(),
             n: self.n,
@@ -306,13 +316,6 @@ fn health_figures(probes: &[(Duration, Option<Duration>)]) -> HealthFigures {
         max_ms: answered.last().copied().unwrap_or(0.0),
         slow,
     }
-}
-
-fn binaries(servers: &[&'static LabServer]) -> Vec<&'static str> {
-    let mut binaries: Vec<&str> = servers.iter().map(|s| s.binary).collect();
-    binaries.sort_unstable();
-    binaries.dedup();
-    binaries
 }
 
 /// The socket address of a base URL such as `http://127.0.0.1:8001`.

@@ -4,8 +4,8 @@
 //! about plotters; `draw` turns these figures into SVG.
 
 use crate::stats::{self, Stats};
-use crate::summary::{RunSummary, ScenarioKey, ScenarioResult, TrialRecord};
-use crate::workload::WorkKind;
+use crate::summary::{RunSummary, ScenarioKey, ScenarioResult, SweepKind, TrialRecord};
+use matrix_service::WorkKind;
 
 use super::{BYTES_PER_MIB, Servers, short_number};
 use crate::conclusions::TAIL_TARGET;
@@ -79,12 +79,8 @@ pub(super) fn fixed_key(summary: &RunSummary) -> ScenarioKey {
     summary.design.base()
 }
 
-fn key_of(result: &ScenarioResult) -> ScenarioKey {
-    crate::aggregate::key(result)
-}
-
 fn result_for<'a>(summary: &'a RunSummary, server: &str, key: ScenarioKey) -> Option<&'a ScenarioResult> {
-    summary.results.iter().find(|r| r.server == server && key_of(r) == key)
+    summary.results.iter().find(|r| r.server == server && r.scenario == key)
 }
 
 /// `figure` of every valid measured trial of `server` in scenario `key`.
@@ -97,7 +93,7 @@ pub(super) fn trial_values(
     summary
         .trials
         .iter()
-        .filter(|t| t.server == server && t.scenario == key && t.phase == "measured" && t.valid)
+        .filter(|t| t.server == server && t.scenario == key && t.counts())
         .filter_map(figure)
         .filter(|v| v.is_finite())
         .collect()
@@ -109,17 +105,17 @@ fn spread(stats: Option<Stats>) -> Option<(f64, f64)> {
 }
 
 /// The load and parameters the figures come from, leaving out the swept one.
-fn subtitle(summary: &RunSummary, swept: Option<&str>) -> String {
+fn subtitle(summary: &RunSummary, swept: Option<SweepKind>) -> String {
     let d = &summary.design;
     let mut command = format!("oha {}", d.load);
-    if swept != Some("concurrency") {
+    if swept != Some(SweepKind::Concurrency) {
         command.push_str(&format!(" -c {}", d.concurrency));
     }
     let mut parts = vec![command];
-    if swept != Some("n") {
+    if swept != Some(SweepKind::N) {
         parts.push(format!("n={}", d.n));
     }
-    if swept != Some("workers") {
+    if swept != Some(SweepKind::Workers) {
         parts.push(format!("workers={}", d.workers));
     }
     if let Some(name) = swept {
@@ -337,27 +333,9 @@ impl SweepFigure {
 
 /// The swept parameter's value in `result`, if `result` belongs to the sweep: its other
 /// parameters are `fixed`'s.
-fn swept_value(fixed: ScenarioKey, axis: &str, result: &ScenarioResult) -> Option<u32> {
-    let key = key_of(result);
-    let (value, rest) = match axis {
-        "concurrency" => (
-            key.concurrency,
-            ScenarioKey {
-                concurrency: fixed.concurrency,
-                ..key
-            },
-        ),
-        "workers" => (
-            key.workers,
-            ScenarioKey {
-                workers: fixed.workers,
-                ..key
-            },
-        ),
-        "n" => (key.n, ScenarioKey { n: fixed.n, ..key }),
-        _ => return None,
-    };
-    (rest == fixed).then_some(value)
+fn swept_value(fixed: ScenarioKey, axis: SweepKind, result: &ScenarioResult) -> Option<u32> {
+    let key = result.scenario;
+    (axis.apply(key, axis.value(fixed)) == fixed).then_some(axis.value(key))
 }
 
 /// The fixed parameters of `work`'s sweep: the design's, or, for another kind of work than the
@@ -367,7 +345,11 @@ fn fixed_for(summary: &RunSummary, work: Option<WorkKind>) -> Option<ScenarioKey
     match work {
         None => Some(base),
         Some(work) if work == base.work => Some(base),
-        Some(work) => summary.results.iter().find(|r| r.work == work).map(key_of),
+        Some(work) => summary
+            .results
+            .iter()
+            .find(|r| r.scenario.work == work)
+            .map(|r| r.scenario),
     }
 }
 
@@ -378,7 +360,7 @@ pub(super) fn sweep_chart(
     servers: &Servers,
     (figure, work): (SweepFigure, Option<WorkKind>),
 ) -> Option<LineChart> {
-    let axis = summary.design.sweep.as_deref()?;
+    let axis = summary.design.sweep?;
     let fixed = fixed_for(summary, work)?;
     let mut x_values: Vec<u32> = summary
         .results
@@ -412,12 +394,8 @@ pub(super) fn sweep_chart(
     if lines.is_empty() {
         return None;
     }
-    let axis_desc = match axis {
-        "concurrency" => "concurrent connections (oha -c)",
-        "workers" => "workers per request",
-        _ => "matrix side n",
-    };
-    let of_work = work.map_or(String::new(), |w| format!("{} ({}): ", w.name(), w.bound()));
+    let axis_desc = axis.axis();
+    let of_work = work.map_or(String::new(), |w| format!("{} ({}): ", w.name(), w.bound().describe()));
     let throughput = if work.is_some() { "throughput" } else { "Throughput" };
     let (title, y_desc) = match figure {
         SweepFigure::Rps => (

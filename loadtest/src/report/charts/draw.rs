@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::data::{Bar, BarChart, Labels, Line, LineChart, Point};
 use super::{
     FAINT, FONT, INK, LABEL_CHAR_PX, LEGEND_NAME_CHARS, LEGEND_WIDTH, PLOT_WIDTH_PX, SIZE, Servers, TITLE_HEIGHT,
-    colour, short_number,
+    short_number,
 };
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
@@ -47,7 +47,7 @@ impl Ranged for Slots {
 
 /// A legend line: a server's swatch, or a note on what a mark means.
 enum LegendItem<'a> {
-    Server(usize, &'a str),
+    Server(RGBColor, &'a str),
     Note(Mark, &'a str),
 }
 
@@ -90,8 +90,8 @@ fn draw_legend(panel: &Area, items: &[LegendItem]) -> Result<()> {
     let mut y = 24;
     for item in items {
         let (lines, style) = match item {
-            LegendItem::Server(server, name) => {
-                let c = colour(*server);
+            LegendItem::Server(c, name) => {
+                let c = *c;
                 panel.draw(&Rectangle::new([(8, y - 7), (24, y + 7)], c.filled()))?;
                 (label_lines(name, LEGEND_NAME_CHARS), text_style(17.0, INK))
             }
@@ -153,7 +153,7 @@ fn server_items<'a>(servers: &'a Servers, used: impl Iterator<Item = usize>) -> 
     used.sort_unstable();
     used.dedup();
     used.into_iter()
-        .map(|s| LegendItem::Server(s, servers.name(s)))
+        .map(|s| LegendItem::Server(servers.colour(s), servers.name(s)))
         .collect()
 }
 
@@ -277,7 +277,8 @@ pub(super) fn draw_bars(root: &Area, chart: &BarChart, servers: &Servers) -> Res
         let labelled = group.bars.len() <= 3;
         for (i, bar) in group.bars.iter().enumerate() {
             let centre = g as f64 - 0.35 + slot * (i as f64 + 0.5);
-            draw_bar(&mut plot, bar, centre, slot.min(0.4) * 0.85, labelled)?;
+            let c = servers.colour(bar.server);
+            draw_bar(&mut plot, bar, c, centre, slot.min(0.4) * 0.85, labelled)?;
         }
     }
     if let Some((level, _)) = chart.reference {
@@ -294,8 +295,7 @@ fn bar_top(bar: &Bar) -> f64 {
 }
 
 /// One bar `width` wide centred at `x`, its whisker, its trials' dots and (if `labelled`) its value.
-fn draw_bar(plot: &mut Plot, bar: &Bar, x: f64, width: f64, labelled: bool) -> Result<()> {
-    let c = colour(bar.server);
+fn draw_bar(plot: &mut Plot, bar: &Bar, c: RGBColor, x: f64, width: f64, labelled: bool) -> Result<()> {
     let half = width / 2.0;
     plot.draw_series([Rectangle::new(
         [(x - half, 0.0), (x + half, bar.value)],
@@ -354,13 +354,12 @@ pub(super) fn draw_lines(root: &Area, chart: &LineChart, servers: &Servers) -> R
     for (i, line) in chart.lines.iter().enumerate() {
         // Nudge each server sideways a little so whiskers at the same x do not hide each other.
         let dodge = (i as f64 - (count - 1) as f64 / 2.0) * 0.06;
-        draw_line(&mut plot, line, dodge)?;
+        draw_line(&mut plot, line, servers.colour(line.server), dodge)?;
     }
     Ok(())
 }
 
-fn draw_line(plot: &mut Plot, line: &Line, dodge: f64) -> Result<()> {
-    let c = colour(line.server);
+fn draw_line(plot: &mut Plot, line: &Line, c: RGBColor, dodge: f64) -> Result<()> {
     let xy: Vec<(f64, f64)> = line.points.iter().map(|p| (p.x as f64 + dodge, p.value)).collect();
     plot.draw_series(LineSeries::new(xy.iter().copied(), c.stroke_width(2)))?;
     for point in &line.points {

@@ -5,8 +5,8 @@
 //! Each chart kind has one function that picks its figures out of the summary (`*_chart`,
 //! pure, returning `None` when there is nothing to draw) and two renderers that draw them:
 //! `draw_bars` for per-server bars with min-max whiskers and one dot per trial, and
-//! `draw_lines` for sweeps. Every chart puts the same colour on the same server (its place in
-//! `summary.servers`) and carries its legend in a panel to the right of the plot, so the legend
+//! `draw_lines` for sweeps. Every chart puts the same colour on the same server (a lab server's
+//! is the catalogue's; another server takes one no lab server of the run has) and carries its legend in a panel to the right of the plot, so the legend
 //! never covers data.
 //!
 //! The SVG backend needs no fonts at build time: text is written as `<text>` elements and laid
@@ -23,8 +23,9 @@ use anyhow::{Context, Result};
 
 use plotters::prelude::*;
 
+use crate::catalogue::Catalogue;
 use crate::summary::{RunSummary, ScenarioKey};
-use crate::workload::WorkKind;
+use matrix_service::WorkKind;
 
 use data::{BarChart, LineChart, SweepFigure, cpu_chart, latency_chart, memory_chart, sweep_chart, throughput_chart};
 use draw::{draw_bars, draw_lines};
@@ -46,17 +47,6 @@ const LEGEND_NAME_CHARS: usize = 18;
 /// category labels short before they run into each other.
 const LABEL_CHAR_PX: u32 = 7;
 const PLOT_WIDTH_PX: u32 = SIZE.0 - LEGEND_WIDTH - 110;
-/// Okabe and Ito's colour-blind-safe palette; servers past the eighth reuse it.
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(120, 120, 120),
-    RGBColor(240, 228, 66),
-];
 pub(crate) const INK: RGBColor = RGBColor(40, 40, 40);
 pub(crate) const FAINT: RGBColor = RGBColor(110, 110, 110);
 pub(crate) const FONT: &str = "sans-serif";
@@ -67,8 +57,8 @@ const BYTES_PER_MIB: f64 = 1024.0 * 1024.0;
 ///
 /// A chart with no data is skipped (no file, no error), and a server whose figure is missing is
 /// left out of that chart. `dir` is created if needed.
-pub fn write_charts(summary: &RunSummary, dir: &Path) -> Result<Vec<String>> {
-    let servers = Servers::of(summary);
+pub fn write_charts(summary: &RunSummary, catalogue: &Catalogue, dir: &Path) -> Result<Vec<String>> {
+    let servers = Servers::of(summary, catalogue);
     let mut charts = vec![
         (
             "throughput.svg".to_owned(),
@@ -86,7 +76,7 @@ pub fn write_charts(summary: &RunSummary, dir: &Path) -> Result<Vec<String>> {
     ];
     // After a closed loop, the open loop at its rate (`--rate-fraction`).
     let fixed = data::fixed_key(summary);
-    let open = (summary.results.iter()).map(crate::aggregate::key).find(|key| {
+    let open = (summary.results.iter()).map(|r| r.scenario).find(|key| {
         key.offered_rps.is_some()
             && fixed.offered_rps.is_none()
             && ScenarioKey {
@@ -137,27 +127,36 @@ pub fn write_charts(summary: &RunSummary, dir: &Path) -> Result<Vec<String>> {
     Ok(written)
 }
 
-/// The servers in `summary.servers` order (then any only named in results); the index is the
+/// The servers in `summary.servers` order (then any only named in results), each with its
 /// colour.
-struct Servers(Vec<String>);
+struct Servers(Vec<(String, RGBColor)>);
 
 impl Servers {
-    fn of(summary: &RunSummary) -> Self {
-        let mut names: Vec<String> = summary.servers.iter().map(|s| s.name.clone()).collect();
+    fn of(summary: &RunSummary, catalogue: &Catalogue) -> Self {
+        let mut names: Vec<&str> = summary.server_names();
         for result in &summary.results {
-            if !names.contains(&result.server) {
-                names.push(result.server.clone());
+            if !names.contains(&result.server.as_str()) {
+                names.push(&result.server);
             }
         }
-        Self(names)
+        let colours = catalogue.colours(&names);
+        Self(
+            (names.iter().zip(colours))
+                .map(|(name, colour)| ((*name).to_owned(), rgb(colour)))
+                .collect(),
+        )
     }
 
     fn iter(&self) -> impl Iterator<Item = (usize, &str)> {
-        self.0.iter().map(String::as_str).enumerate()
+        self.0.iter().map(|(name, _)| name.as_str()).enumerate()
     }
 
     fn name(&self, index: usize) -> &str {
-        self.0.get(index).map_or("?", String::as_str)
+        self.0.get(index).map_or("?", |(name, _)| name.as_str())
+    }
+
+    fn colour(&self, index: usize) -> RGBColor {
+        self.0.get(index).map_or(INK, |(_, colour)| *colour)
     }
 }
 
@@ -181,8 +180,9 @@ pub(crate) fn short_number(v: f64) -> String {
     }
 }
 
-pub(crate) fn colour(server: usize) -> RGBColor {
-    PALETTE[server % PALETTE.len()]
+/// A catalogue colour as plotters draws it.
+pub(crate) fn rgb([r, g, b]: [u8; 3]) -> RGBColor {
+    RGBColor(r, g, b)
 }
 
 /// One chart's figures, ready to draw.

@@ -6,8 +6,9 @@ use super::data::{fixed_key, trial_values};
 use super::draw::{label_lines, shorten};
 use super::short_number;
 use super::*;
+use crate::catalogue::Catalogue;
 use crate::stats;
-use crate::summary::{Design, Machine, ScenarioKey, ScenarioResult, ServerInfo, TrialRecord};
+use crate::summary::{Design, Machine, Mode, Phase, ScenarioKey, ScenarioResult, ServerInfo, SweepKind, TrialRecord};
 
 const BAR_CHARTS: [(&str, &str); 4] = [
     ("throughput.svg", "Throughput (2xx responses per second)"),
@@ -20,17 +21,17 @@ const SWEEP_CHARTS: [(&str, &str); 2] = [
     ("sweep_latency_p99.svg", "p99 latency by concurrency (ms)"),
 ];
 
-fn design(sweep: Option<&str>) -> Design {
+fn design(sweep: Option<SweepKind>) -> Design {
     Design {
-        work: crate::workload::WorkKind::Add,
+        work: matrix_service::WorkKind::Add,
         wait_ms: None,
         works: Vec::new(),
         lab: false,
-        mode: "measured".into(),
+        mode: Mode::Measured,
         load: "-z 5s".into(),
         warmup_trials: 1,
         measured_trials: 3,
-        sweep: sweep.map(str::to_owned),
+        sweep,
         concurrency: 20,
         n: 500,
         workers: 4,
@@ -81,12 +82,12 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
     }
 }
 
-fn trial(server: &str, scenario: ScenarioKey, phase: &str, index: u32, rps: f64) -> TrialRecord {
+fn trial(server: &str, scenario: ScenarioKey, phase: Phase, index: u32, rps: f64) -> TrialRecord {
     let p50 = f64::from(scenario.concurrency) / rps * 1000.0;
     TrialRecord {
         server: server.into(),
         scenario,
-        phase: phase.into(),
+        phase,
         index,
         oha_command: vec!["oha".into()],
         raw_file: format!("raw/{server}-{index}.json"),
@@ -126,13 +127,8 @@ fn result_of(server: &str, key: ScenarioKey, trials: &[TrialRecord]) -> Scenario
     let cpu = stats::stats(&pick(|t| t.cpu_ms_per_request));
     ScenarioResult {
         server: server.into(),
-        work: key.work,
-        wait_ms: key.wait_ms,
-        concurrency: key.concurrency,
-        n: key.n,
-        workers: key.workers,
+        scenario: key,
         load_loop: crate::summary::LoadLoop::of(key),
-        offered_rps: key.offered_rps,
         requests: trials.iter().map(|t| t.responses_2xx).sum(),
         success_rate: 1.0,
         rps_median: rps.map(|s| s.median),
@@ -161,11 +157,11 @@ fn add_scenario(summary: &mut RunSummary, server: &str, key: ScenarioKey, rps_of
     let measured: Vec<TrialRecord> = rps_of_trials
         .iter()
         .enumerate()
-        .map(|(i, &rps)| trial(server, key, "measured", i as u32 + 1, rps))
+        .map(|(i, &rps)| trial(server, key, Phase::Measured, i as u32 + 1, rps))
         .collect();
     summary.results.push(result_of(server, key, &measured));
-    summary.trials.push(trial(server, key, "warmup", 1, 1.0e6));
-    let mut invalid = trial(server, key, "measured", rps_of_trials.len() as u32 + 1, 1.0e6);
+    summary.trials.push(trial(server, key, Phase::Warmup, 1, 1.0e6));
+    let mut invalid = trial(server, key, Phase::Measured, rps_of_trials.len() as u32 + 1, 1.0e6);
     invalid.valid = false;
     invalid.invalid_reasons = vec!["12 non-2xx responses".into()];
     summary.trials.push(invalid);
@@ -176,13 +172,13 @@ fn add_scenario(summary: &mut RunSummary, server: &str, key: ScenarioKey, rps_of
 /// concurrencies too.
 pub(crate) fn fake_summary(sweep: bool) -> RunSummary {
     let mut summary = empty_summary(
-        design(sweep.then_some("concurrency")),
+        design(sweep.then_some(SweepKind::Concurrency)),
         &["threading", "multiprocessing"],
     );
     let concurrencies: &[u32] = if sweep { &[1, 4, 20, 64] } else { &[20] };
     for &concurrency in concurrencies {
         let key = ScenarioKey {
-            work: crate::workload::WorkKind::Add,
+            work: matrix_service::WorkKind::Add,
             wait_ms: None,
             concurrency,
             n: 500,
@@ -262,7 +258,7 @@ fn assert_well_formed(svg: &str, title: &str, servers: &[&str]) {
 #[test]
 fn a_run_without_a_sweep_gets_the_four_bar_charts() {
     let dir = tempfile::tempdir().unwrap();
-    let written = write_charts(&fake_summary(false), dir.path()).unwrap();
+    let written = write_charts(&fake_summary(false), &Catalogue::lab(), dir.path()).unwrap();
     let expected: Vec<&str> = BAR_CHARTS.iter().map(|(file, _)| *file).collect();
     assert_eq!(written, expected, "written in a fixed order");
     assert_eq!(files_in(dir.path()), sorted(&expected));
@@ -275,7 +271,7 @@ fn a_run_without_a_sweep_gets_the_four_bar_charts() {
 #[test]
 fn an_open_loop_after_the_closed_one_gets_its_own_latency_chart_and_every_subtitle_names_its_loop() {
     let dir = tempfile::tempdir().unwrap();
-    let written = write_charts(&crate::testdata::with_open_loop(), dir.path()).unwrap();
+    let written = write_charts(&crate::testdata::with_open_loop(), &Catalogue::lab(), dir.path()).unwrap();
     assert_eq!(written[..3], ["throughput.svg", "latency.svg", "latency_open.svg"]);
     let closed = fs::read_to_string(dir.path().join("latency.svg")).unwrap();
     assert!(
@@ -304,7 +300,7 @@ fn an_open_loop_after_the_closed_one_gets_its_own_latency_chart_and_every_subtit
 #[test]
 fn a_sweep_adds_one_line_per_server_over_the_swept_values() {
     let dir = tempfile::tempdir().unwrap();
-    let written = write_charts(&fake_summary(true), dir.path()).unwrap();
+    let written = write_charts(&fake_summary(true), &Catalogue::lab(), dir.path()).unwrap();
     let expected: Vec<&str> = BAR_CHARTS.iter().chain(&SWEEP_CHARTS).map(|(file, _)| *file).collect();
     assert_eq!(written, expected);
     for (file, title) in SWEEP_CHARTS {
@@ -318,8 +314,8 @@ fn a_sweep_adds_one_line_per_server_over_the_swept_values() {
 
 #[test]
 fn a_sweep_of_several_kinds_of_work_draws_a_pair_of_charts_per_kind() {
-    use crate::workload::WorkKind;
-    let mut summary = empty_summary(design(Some("workers")), &["threading", "multiprocessing"]);
+    use matrix_service::WorkKind;
+    let mut summary = empty_summary(design(Some(SweepKind::Workers)), &["threading", "multiprocessing"]);
     summary.design.works = vec![WorkKind::Add, WorkKind::Io];
     for (work, n, wait_ms) in [(WorkKind::Add, 500, None), (WorkKind::Io, 100, Some(100))] {
         for workers in [1, 2, 4] {
@@ -341,7 +337,7 @@ fn a_sweep_of_several_kinds_of_work_draws_a_pair_of_charts_per_kind() {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let written = write_charts(&summary, dir.path()).unwrap();
+    let written = write_charts(&summary, &Catalogue::lab(), dir.path()).unwrap();
     let sweeps: Vec<&str> = written
         .iter()
         .map(String::as_str)
@@ -376,8 +372,11 @@ fn a_sweep_of_several_kinds_of_work_draws_a_pair_of_charts_per_kind() {
 #[test]
 fn the_same_server_gets_the_same_colour_in_every_chart() {
     let dir = tempfile::tempdir().unwrap();
-    let written = write_charts(&fake_summary(true), dir.path()).unwrap();
-    let [first, second] = [PALETTE[0], PALETTE[1]].map(|RGBColor(r, g, b)| format!("#{r:02X}{g:02X}{b:02X}"));
+    let written = write_charts(&fake_summary(true), &Catalogue::lab(), dir.path()).unwrap();
+    let lab = Catalogue::lab();
+    let [first, second] = ["threading", "multiprocessing"]
+        .map(|name| lab.get(name).unwrap().colour)
+        .map(|[r, g, b]| format!("#{r:02X}{g:02X}{b:02X}"));
     for file in written {
         let svg = fs::read_to_string(dir.path().join(&file)).unwrap();
         assert!(
@@ -390,8 +389,11 @@ fn the_same_server_gets_the_same_colour_in_every_chart() {
 #[test]
 fn an_empty_summary_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let summary = empty_summary(design(Some("concurrency")), &["threading", "multiprocessing"]);
-    assert_eq!(write_charts(&summary, dir.path()).unwrap(), Vec::<String>::new());
+    let summary = empty_summary(design(Some(SweepKind::Concurrency)), &["threading", "multiprocessing"]);
+    assert_eq!(
+        write_charts(&summary, &Catalogue::lab(), dir.path()).unwrap(),
+        Vec::<String>::new()
+    );
     assert!(files_in(dir.path()).is_empty());
 }
 
@@ -401,7 +403,7 @@ fn one_server_with_one_trial_draws_without_whiskers() {
     let mut summary = empty_summary(design(None), &["threading"]);
     let key = fixed_key(&summary);
     add_scenario(&mut summary, "threading", key, &[150.0]);
-    assert_eq!(write_charts(&summary, dir.path()).unwrap().len(), 4);
+    assert_eq!(write_charts(&summary, &Catalogue::lab(), dir.path()).unwrap().len(), 4);
     let svg = fs::read_to_string(dir.path().join("throughput.svg")).unwrap();
     assert_well_formed(&svg, BAR_CHARTS[0].1, &["threading"]);
     assert!(!svg.contains("whisker"), "a single trial has no spread to draw");
@@ -422,7 +424,7 @@ fn a_server_without_a_figure_is_left_out_of_that_chart_only() {
     for result in &mut summary.results {
         (result.peak_memory_bytes, result.memory_after_bytes) = (None, None);
     }
-    let written = write_charts(&summary, dir.path()).unwrap();
+    let written = write_charts(&summary, &Catalogue::lab(), dir.path()).unwrap();
     assert_eq!(
         written,
         ["throughput.svg", "latency.svg", "cpu_per_request.svg"],
@@ -434,10 +436,10 @@ fn a_server_without_a_figure_is_left_out_of_that_chart_only() {
 }
 
 #[test]
-fn an_unknown_sweep_draws_no_sweep_chart() {
+fn a_run_without_a_sweep_draws_no_sweep_chart() {
     let mut summary = fake_summary(true);
-    summary.design.sweep = Some("duration".into());
-    let servers = Servers::of(&summary);
+    summary.design.sweep = None;
+    let servers = Servers::of(&summary, &Catalogue::lab());
     assert!(sweep_chart(&summary, &servers, (SweepFigure::Rps, None)).is_none());
 }
 

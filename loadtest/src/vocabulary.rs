@@ -1,0 +1,216 @@
+//! The words `summary.json` spells as strings, as types: a run's mode, the variable it sweeps, a
+//! trial's phase, and the lab's targets. Each is serialised to the string runs have always
+//! written, so old and new `summary.json` files read alike; nothing outside serialisation
+//! compares those strings.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::ScenarioKey;
+
+/// Quick look or measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// `oha -n 200 -c 20` once per server: the classic load.
+    Quick,
+    /// Warm-up, then several alternating trials per server.
+    Measured,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Quick => "quick",
+            Self::Measured => "measured",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The variable a sweep varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SweepKind {
+    Concurrency,
+    Workers,
+    N,
+}
+
+impl SweepKind {
+    /// The name used in reports and summary.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Concurrency => "concurrency",
+            Self::Workers => "workers",
+            Self::N => "n",
+        }
+    }
+
+    /// The flag that sets it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::Concurrency => "--concurrency",
+            Self::Workers => "--workers",
+            Self::N => "--sizes",
+        }
+    }
+
+    /// What it is, as a chart's axis says it.
+    pub fn axis(self) -> &'static str {
+        match self {
+            Self::Concurrency => "concurrent connections (oha -c)",
+            Self::Workers => "workers per request",
+            Self::N => "matrix side n",
+        }
+    }
+
+    /// `base` with this variable set to `value`.
+    pub fn apply(self, base: ScenarioKey, value: u32) -> ScenarioKey {
+        match self {
+            Self::Concurrency => ScenarioKey {
+                concurrency: value,
+                ..base
+            },
+            Self::Workers => ScenarioKey { workers: value, ..base },
+            Self::N => ScenarioKey { n: value, ..base },
+        }
+    }
+
+    /// This variable's value in `key`.
+    pub fn value(self, key: ScenarioKey) -> u32 {
+        match self {
+            Self::Concurrency => key.concurrency,
+            Self::Workers => key.workers,
+            Self::N => key.n,
+        }
+    }
+}
+
+/// A trial's part in the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Run and discarded: caches, connection pools and the servers' own pools warmed.
+    Warmup,
+    /// Counted in the aggregates (if valid).
+    Measured,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Warmup => "warmup",
+            Self::Measured => "measured",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for SweepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One of the lab's targets, as `summary.json`'s `targets[].target` writes it: the words a
+/// person reads. A label this version does not check (a retired target's, or a later
+/// version's) loads as [`TargetId::Other`], so every committed run still reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum TargetId {
+    /// The tail at 20 connections: p99 over p50.
+    Tail,
+    /// matmul at n=500, one request alone: its time with 2 workers over 1.
+    ProductSpeedUp,
+    /// io at n=100, wait_ms=100, 4 workers, 64 connections: req/s as a share of the ceiling.
+    IoCeiling,
+    /// A target this version does not check, by its label.
+    Other(String),
+}
+
+impl TargetId {
+    /// The targets checked, in the order reports list them.
+    pub const CHECKED: [Self; 3] = [Self::Tail, Self::ProductSpeedUp, Self::IoCeiling];
+
+    pub fn label(&self) -> &str {
+        match self {
+            Self::Tail => "tail at 20 connections: p99 over p50",
+            Self::ProductSpeedUp => "matmul n=500, one request alone: time with 2 workers over 1",
+            Self::IoCeiling => "io n=100, wait_ms=100, 4 workers, 64 connections: share of the ceiling",
+            Self::Other(label) => label,
+        }
+    }
+}
+
+impl From<String> for TargetId {
+    fn from(label: String) -> Self {
+        (Self::CHECKED.into_iter())
+            .find(|id| id.label() == label)
+            .unwrap_or(Self::Other(label))
+    }
+}
+
+impl From<TargetId> for String {
+    fn from(id: TargetId) -> Self {
+        id.label().to_owned()
+    }
+}
+
+impl std::fmt::Display for TargetId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_word_is_written_as_runs_always_wrote_it() {
+        let json = |v: &dyn erased::Json| v.json();
+        assert_eq!(json(&Mode::Quick), r#""quick""#);
+        assert_eq!(json(&SweepKind::Workers), r#""workers""#);
+        assert_eq!(json(&SweepKind::N), r#""n""#);
+        assert_eq!(json(&Phase::Warmup), r#""warmup""#);
+        for kind in [SweepKind::Concurrency, SweepKind::Workers, SweepKind::N] {
+            assert_eq!(json(&kind), format!("{:?}", kind.name()));
+        }
+        assert_eq!(json(&Phase::Measured), format!("{:?}", Phase::Measured.name()));
+        assert_eq!(json(&Mode::Measured), format!("{:?}", Mode::Measured.to_string()));
+    }
+
+    #[test]
+    fn targets_round_trip_and_a_retired_label_loads_as_itself() {
+        for id in TargetId::CHECKED {
+            let text = serde_json::to_string(&id).unwrap();
+            assert_eq!(serde_json::from_str::<TargetId>(&text).unwrap(), id);
+        }
+        let retired = r#""add n=500, 4 workers: the thread pool's CPU per request over scoped threads'""#;
+        let id: TargetId = serde_json::from_str(retired).unwrap();
+        assert!(matches!(&id, TargetId::Other(label) if label.starts_with("add n=500")));
+        assert_eq!(serde_json::to_string(&id).unwrap(), retired, "written back as it was");
+    }
+
+    /// Serialising values of different types through one closure.
+    mod erased {
+        pub trait Json {
+            fn json(&self) -> String;
+        }
+        impl<T: serde::Serialize> Json for T {
+            fn json(&self) -> String {
+                serde_json::to_string(self).unwrap()
+            }
+        }
+    }
+}
