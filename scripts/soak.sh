@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Soak test: many requests at high concurrency against each lab server, then checks that nothing
-# was lost or leaked. For each of threading, multiprocessing (a fork per request) and prefork:
+# was lost or leaked. For each lab server (the harness lists them: `loadtest servers`):
 #   - warm up, let the server settle, and read its baseline from /proc: open descriptors, live
 #     children, zombies, and PSS summed over its process tree;
 #   - run `oha -n REQUESTS -c CONCURRENCY` at n=N (default 20,000 requests, 64 connections, n=100);
@@ -9,14 +9,13 @@
 #   - stop the server with SIGTERM and check it exits 0 and leaves no child.
 # Prints one line of figures per server and exits non-zero if any check failed.
 #
-# Environment: REQUESTS, CONCURRENCY, N, SERVERS (default "threading thread-pool multiprocessing prefork"),
+# Environment: REQUESTS, CONCURRENCY, N, SERVERS (default: every lab server, space-separated),
 # OHA (the oha binary; default: oha on PATH, else target/tools/bin/oha). Loopback only.
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-20000}
 CONCURRENCY=${CONCURRENCY:-64}
 N=${N:-100}
-SERVERS=${SERVERS:-threading thread-pool multiprocessing prefork}
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -38,8 +37,18 @@ if ! command -v python3 >/dev/null; then
     exit 1
 fi
 
+# The lab servers, one a line: name, command, path, description (tab-separated), from the
+# harness's debug build (the tests' build made it; built here if not).
+if [[ ! -x "$root/target/debug/loadtest" ]]; then
+    echo "building the harness (cargo build -p loadtest) to list the lab servers ..." >&2
+    cargo build --quiet --locked -p loadtest >&2
+fi
+catalogue=$("$root/target/debug/loadtest" servers)
+SERVERS=${SERVERS:-$(cut -f1 <<<"$catalogue" | tr '\n' ' ')}
+
 echo "building the servers (cargo build --release) ..." >&2
-cargo build --release --locked -p app_threading -p app_multiprocessing >&2
+# shellcheck disable=SC2046 # one -p per binary, split on purpose
+cargo build --release --locked $(cut -f2 <<<"$catalogue" | cut -d' ' -f1 | sort -u | sed 's/^/-p /') >&2
 bin="$root/target/release"
 
 workdir=$(mktemp -d)
@@ -97,18 +106,25 @@ settle() {
     done
 }
 
-start_server() { # name -> sets server_pid and server_url
-    local name=$1 binary args=()
-    case "$name" in
-        threading) binary="$bin/app_threading" ;;
-        thread-pool) binary="$bin/app_threading" args=(--strategy pool) ;;
-        multiprocessing) binary="$bin/app_multiprocessing" ;;
-        prefork) binary="$bin/app_multiprocessing" args=(--strategy prefork) ;;
-        *) echo "soak.sh: unknown server $name (known: threading thread-pool multiprocessing prefork)" >&2; exit 1 ;;
-    esac
-    RUST_LOG=warn "$binary" --port 0 "${args[@]}" >"$workdir/$name.out" 2>"$workdir/$name.log" &
+# The catalogue's line for a lab server: name, command, path, description.
+entry() {
+    awk -F'\t' -v name="$1" '$1 == name' <<<"$catalogue"
+}
+
+start_server() { # name -> sets server_pid, server_url and server_path
+    local name=$1 line command
+    line=$(entry "$name")
+    if [[ -z "$line" ]]; then
+        echo "soak.sh: unknown server $name (known: $(cut -f1 <<<"$catalogue" | tr '\n' ' '))" >&2
+        exit 1
+    fi
+    command=$(cut -f2 <<<"$line")
+    server_path=$(cut -f3 <<<"$line")
+    local args
+    read -r -a args <<<"$command"
+    RUST_LOG=warn "$bin/${args[0]}" --port 0 "${args[@]:1}" >"$workdir/$name.out" 2>"$workdir/$name.log" &
     server_pid=$!
-    local line=""
+    line=""
     for _ in $(seq 1 100); do
         line=$(grep -m1 '^listening on ' "$workdir/$name.out" 2>/dev/null || true)
         [[ -n "$line" ]] && break
@@ -135,9 +151,7 @@ check() { # description condition...
 printf '%-16s %-14s %8s %9s %8s %15s %21s %s\n' server 2xx req/s zombies children fds "PSS MiB" exit
 for name in $SERVERS; do
     start_server "$name"
-    path=/multiprocessing
-    [[ "$name" == threading || "$name" == thread-pool ]] && path=/threading
-    url="$server_url$path?n=$N"
+    url="$server_url$server_path?n=$N"
     "$oha" -n 500 -c "$CONCURRENCY" --no-tui "$url" >/dev/null # warm-up: buffers pooled, workers up
     settle "$server_pid"
     read -r base_live _ < <(child_states "$server_pid")

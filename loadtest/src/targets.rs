@@ -9,7 +9,7 @@
 use crate::catalogue::{Catalogue, LabServer};
 use crate::conclusions::TAIL_TARGET;
 use crate::cpu_speed::CpuSpeed;
-use crate::scenario::DEFAULT_CONCURRENCY;
+use crate::scenario::{DEFAULT_CONCURRENCY, ScenarioKey};
 use crate::summary::{Limit, RunSummary, ScenarioResult, TargetCheck, TargetId, Unit};
 use matrix_service::WorkKind;
 
@@ -17,6 +17,19 @@ use matrix_service::WorkKind;
 pub const PRODUCT_SPEED_UP: f64 = 0.6;
 /// io: the share of the ceiling its waits set that a server must reach, at least.
 pub const IO_SHARE: f64 = 0.8;
+
+/// The product target's size: the lab's default n.
+const PRODUCT_N: u32 = ScenarioKey::DEFAULT.n;
+
+/// The io target's scenario: `--lab`'s io at the default workers, where waits dominate (n=100)
+/// and many requests wait at once (64 connections).
+const IO_SCENARIO: ScenarioKey = ScenarioKey {
+    work: WorkKind::Io,
+    wait_ms: Some(100),
+    n: 100,
+    concurrency: 64,
+    ..ScenarioKey::DEFAULT
+};
 
 /// A check of `figure` against `limit`.
 fn checked(target: TargetId, server: &str, figure: f64, unit: Unit, limit: Option<Limit>, from: String) -> TargetCheck {
@@ -83,7 +96,7 @@ fn product(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
             .find(|p| {
                 p.server == server
                     && p.scenario.work == WorkKind::Matmul
-                    && p.scenario.n == 500
+                    && p.scenario.n == PRODUCT_N
                     && p.scenario.workers == workers
             })
             .and_then(|p| p.execution_ms)
@@ -114,54 +127,48 @@ fn product(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
 fn io(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
     let cpus = f64::from(summary.machine.cpus);
     let held: Vec<&LabServer> = held_to(catalogue, TargetId::IoCeiling).collect();
-    results(summary, |r| {
-        r.scenario.work == WorkKind::Io
-            && r.scenario.n == 100
-            && r.scenario.wait_ms == Some(100)
-            && r.scenario.workers == 4
-            && r.scenario.concurrency == 64
-    })
-    .filter_map(|r| Some((r, *held.iter().find(|s| s.name == r.server)?)))
-    .filter_map(|(r, server)| {
-        let rps = r.rps_median?;
-        let wait = 100.0;
-        let ideal = f64::from(r.scenario.concurrency) * f64::from(r.scenario.workers) * 1000.0 / wait;
-        let pool = (summary.servers.iter())
-            .find(|s| s.name == r.server)
-            .and_then(|s| s.pool_size);
-        let (ceiling, named) = match pool {
-            Some(p) => {
-                let cap = f64::from(p) * 1000.0 / wait;
-                (cap.min(ideal), format!("a pool of {p} allows {:.0}", cap.min(ideal)))
+    results(summary, |r| r.scenario == IO_SCENARIO)
+        .filter_map(|r| Some((r, *held.iter().find(|s| s.name == r.server)?)))
+        .filter_map(|(r, server)| {
+            let rps = r.rps_median?;
+            let wait = f64::from(IO_SCENARIO.wait_ms.unwrap_or(1));
+            let ideal = f64::from(r.scenario.concurrency) * f64::from(r.scenario.workers) * 1000.0 / wait;
+            let pool = (summary.servers.iter())
+                .find(|s| s.name == r.server)
+                .and_then(|s| s.pool_size);
+            let (ceiling, named) = match pool {
+                Some(p) => {
+                    let cap = f64::from(p) * 1000.0 / wait;
+                    (cap.min(ideal), format!("a pool of {p} allows {:.0}", cap.min(ideal)))
+                }
+                None => (ideal, format!("the waits allow {ideal:.0}")),
+            };
+            let from = format!("{rps:.1} req/s; {named}");
+            if server.forks_per_band {
+                let cpu = r.cpu_ms_per_request?;
+                let from = format!(
+                    "{from}; {cpu:.2} ms of CPU a request (a fork for each band), so {cpus:.0} CPUs allow {:.0}",
+                    cpus * 1000.0 / cpu
+                );
+                return Some(checked(
+                    TargetId::IoCeiling,
+                    &r.server,
+                    rps / ceiling,
+                    Unit::Share,
+                    None,
+                    from,
+                ));
             }
-            None => (ideal, format!("the waits allow {ideal:.0}")),
-        };
-        let from = format!("{rps:.1} req/s; {named}");
-        if server.forks_per_band {
-            let cpu = r.cpu_ms_per_request?;
-            let from = format!(
-                "{from}; {cpu:.2} ms of CPU a request (a fork for each band), so {cpus:.0} CPUs allow {:.0}",
-                cpus * 1000.0 / cpu
-            );
-            return Some(checked(
+            Some(checked(
                 TargetId::IoCeiling,
                 &r.server,
                 rps / ceiling,
                 Unit::Share,
-                None,
+                Some(Limit::AtLeast(IO_SHARE)),
                 from,
-            ));
-        }
-        Some(checked(
-            TargetId::IoCeiling,
-            &r.server,
-            rps / ceiling,
-            Unit::Share,
-            Some(Limit::AtLeast(IO_SHARE)),
-            from,
-        ))
-    })
-    .collect()
+            ))
+        })
+        .collect()
 }
 
 /// The catalogue's servers held to `target`.

@@ -1,4 +1,4 @@
-//! The JSON answer to a successful addition.
+//! The JSON answer to a request whose work succeeded (any kind: add, matmul, io).
 
 use ndarray::ArrayView2;
 use serde::ser::{Serialize, SerializeSeq, Serializer};

@@ -20,7 +20,7 @@ use crate::work::{DEFAULT_WAIT_MS, MAX_WAIT_MS, Work, WorkKind};
 /// A parsed, validated `POST` body: two non-empty matrices whose shapes fit its work (one shape
 /// for a sum; a's columns as many as b's rows for a product).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddBody {
+pub struct WorkBody {
     pub a: Matrix,
     pub b: Matrix,
     /// The shapes of A, B and the result.
@@ -40,14 +40,14 @@ pub struct BodyError(pub String);
 pub const BODY_SHAPE: &str = r#"a JSON object {"a": [[integers]], "b": [[integers]], "workers": k, "work": "add", "matmul" or "io", "wait_ms": ms} with two matrices of one shape (for matmul, b with as many rows as a has columns)"#;
 
 /// Parses and validates a `POST` body held whole in memory against `limits`.
-pub fn parse_body(bytes: &[u8], limits: &Limits) -> Result<AddBody, BodyError> {
+pub fn parse_body(bytes: &[u8], limits: &Limits) -> Result<WorkBody, BodyError> {
     parse_with(serde_json::Deserializer::from_slice(bytes), limits, None)
 }
 
 /// Parses and validates a `POST` body as it is read from `reader`, so the body is never held
 /// whole: only the matrices it holds grow, in spare buffers taken from `pool` if given and it
 /// has any. serde_json reads a byte at a time; give it a buffered reader.
-pub fn parse_body_from(reader: impl Read, limits: &Limits, pool: Option<&BufferPool>) -> Result<AddBody, BodyError> {
+pub fn parse_body_from(reader: impl Read, limits: &Limits, pool: Option<&BufferPool>) -> Result<WorkBody, BodyError> {
     parse_with(serde_json::Deserializer::from_reader(reader), limits, pool)
 }
 
@@ -55,7 +55,7 @@ fn parse_with<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
     limits: &Limits,
     pool: Option<&BufferPool>,
-) -> Result<AddBody, BodyError> {
+) -> Result<WorkBody, BodyError> {
     let body = BodySeed { limits, pool }
         .deserialize(&mut de)
         .and_then(|body| de.end().map(|()| body));
@@ -76,7 +76,7 @@ fn parse_with<'de, R: serde_json::de::Read<'de>>(
     let work = Work::of(body.work.as_deref(), body.wait_ms.unwrap_or(DEFAULT_WAIT_MS))
         .map_err(|e| BodyError(e.to_string()))?;
     let shapes = Shapes::of(work, a.dim(), b.dim()).map_err(|e| BodyError(e.to_string()))?;
-    Ok(AddBody {
+    Ok(WorkBody {
         a,
         b,
         shapes,
@@ -421,7 +421,7 @@ mod tests {
             br#"{"a": [[1, -2], [3, 4]], "b": [[10, 20], [30, 9223372036854775807]], "workers": 3}"#,
             &LIMITS,
         );
-        let want = AddBody {
+        let want = WorkBody {
             a: array![[1, -2], [3, 4]],
             b: array![[10, 20], [30, i64::MAX]],
             shapes: Shapes::sum(2, 2),

@@ -16,7 +16,7 @@ use crate::admission::Admission;
 use crate::answer::{Answer, Rows, Shape};
 use crate::background::spawn_background;
 use crate::bands::band_count;
-use crate::body::AddBody;
+use crate::body::WorkBody;
 use crate::endpoint::Endpoint;
 use crate::engine::{Engine, Workspace};
 use crate::error::ApiError;
@@ -116,8 +116,8 @@ impl<E: Engine> Service<E> {
     }
 
     /// Computes on posted matrices and serializes the answer with the whole result. Blocking.
-    fn answer_posted(&self, body: AddBody, decoding: Duration, started: Instant) -> Result<Vec<u8>, ApiError> {
-        let AddBody {
+    fn answer_posted(&self, body: WorkBody, decoding: Duration, started: Instant) -> Result<Vec<u8>, ApiError> {
+        let WorkBody {
             a,
             b,
             shapes,
@@ -196,8 +196,8 @@ pub fn routes<E: Engine>(service: Data<Service<E>>) -> impl FnOnce(&mut web::Ser
             .route("/metrics", web::get().to(metrics::<E>))
             .service(
                 web::resource(path)
-                    .route(web::get().to(get_add::<E>))
-                    .route(web::post().to(post_add::<E>))
+                    .route(web::get().to(get_work::<E>))
+                    .route(web::post().to(post_work::<E>))
                     .default_service(web::to(method_not_allowed)),
             )
             .default_service(web::to(not_found::<E>));
@@ -222,7 +222,7 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn get_add<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
+async fn get_work<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let params = parse_query(request.query_string(), &service.limits)?;
     // One deadline for both waits, so a GET waits --queue-timeout at most in all.
@@ -253,7 +253,7 @@ fn with_work(mut response: HttpResponse, work: &'static str) -> HttpResponse {
     response
 }
 
-async fn post_add<E: Engine>(
+async fn post_work<E: Engine>(
     request: HttpRequest,
     payload: web::Payload,
     service: Data<Service<E>>,

@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout_at};
 
 use crate::background::{Background, spawn_background};
-use crate::body::{AddBody, BodyError, parse_body_from};
+use crate::body::{BodyError, WorkBody, parse_body_from};
 use crate::buffers::BufferPool;
 use crate::error::ApiError;
 use crate::memory_budget::{Charge, MemoryBudget};
@@ -65,7 +65,7 @@ pub struct BodyRules {
 /// A received, parsed body and what it holds of the budget.
 #[derive(Debug)]
 pub struct Received {
-    pub body: AddBody,
+    pub body: WorkBody,
     pub charge: Charge,
     /// Time spent reading and decoding the body once its first bytes were in.
     pub decoding: Duration,
@@ -191,7 +191,7 @@ impl Upload<'_> {
 }
 
 /// The parser, on its way to the body and how long it took ([`spawn_background`]).
-type Parser = Background<Result<(AddBody, Duration), BodyError>>;
+type Parser = Background<Result<(WorkBody, Duration), BodyError>>;
 
 /// The body's chunks, as the parser's blocking reader. Ends when the sender is gone: the body
 /// ended, or the request gave up on it.

@@ -123,6 +123,12 @@ impl WorkKind {
     }
 }
 
+impl std::fmt::Display for WorkKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A request's work: its kind, and for a kind that waits, how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Work {

@@ -62,7 +62,7 @@ pub struct Cli {
     /// The kinds of work asked of the servers: add (the original lab's sum, memory-bound),
     /// matmul (C = A·B, CPU-bound), io (the sum after --wait-ms of waiting, IO-bound). A list
     /// runs each, and with a --workers list sweeps both together: one chart per kind.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "add")]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_values_t = [WorkKind::default()])]
     pub work: Vec<WorkKind>,
 
     /// Milliseconds each io request waits, spread over its bands (the servers' wait_ms).

@@ -65,11 +65,11 @@ pub struct ClusterArgs {
     pub warmup: f64,
 
     /// Connections oha keeps busy (oha -c).
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = crate::scenario::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub concurrency: u32,
 
     /// Matrix side n of every request (GET ...?n=N, the default add work).
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    #[arg(long, default_value_t = crate::scenario::ScenarioKey::DEFAULT.n, value_parser = clap::value_parser!(u32).range(1..=2000))]
     pub n: u32,
 
     /// Where to write the results [default: results/cluster-<UTC time>].

@@ -195,7 +195,13 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
         );
         out.push_str(&fault_table(&c.faults));
         out.push('\n');
-        for e in c.faults.iter().filter(|e| e.logged_lost != e.lost) {
+        for e in &c.faults {
+            let (Some(logged_lost), Some(logged_requests)) = (e.logged_lost, e.logged_requests) else {
+                continue;
+            };
+            if logged_lost == e.lost {
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "- {} {} with retries {}: oha saw {} lost, HAProxy's log {} (of {} it logged, oha's deadline cuts included).",
@@ -203,8 +209,8 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
                 e.fault,
                 if e.retries { "on" } else { "off" },
                 e.lost,
-                e.logged_lost,
-                e.logged_requests
+                logged_lost,
+                logged_requests
             );
         }
         out.push('\n');

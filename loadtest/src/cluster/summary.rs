@@ -83,9 +83,12 @@ pub struct FaultEntry {
     /// The lost by what the client got: a status (`503`, `504`) or oha's error message.
     pub lost_by: std::collections::BTreeMap<String, u64>,
     /// The same two counts from the balancer's log of every request, which the timeline is drawn
-    /// from. It also logs the requests oha cut at its deadline, answered or not.
-    pub logged_requests: u64,
-    pub logged_lost: u64,
+    /// from. It also logs the requests oha cut at its deadline, answered or not. `None` in runs
+    /// from before the log was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_requests: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_lost: Option<u64>,
     /// Requests in flight to the failed host when the fault struck.
     pub in_flight: u64,
     /// Requests oha cut at its deadline (not counted in `requests`).

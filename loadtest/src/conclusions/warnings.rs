@@ -3,6 +3,7 @@
 //! machine.
 
 use super::describe;
+use crate::stats::Verdict;
 use crate::summary::{Mode, Phase, RunSummary, ScenarioKey, TrialRecord};
 
 /// What a reader must know before trusting the numbers.
@@ -108,7 +109,7 @@ fn outliers(measured: &[&TrialRecord]) -> Vec<String> {
         // Flagged trials above and below the rest are two findings, not one group.
         let (above, below): (Vec<&TrialRecord>, Vec<&TrialRecord>) =
             (flagged.iter()).partition(|t| t.rps_2xx.is_some_and(|r| r > rest_stats.median));
-        for (side, apart) in [("faster", above), ("slower", below)] {
+        for (verdict, apart) in [(Verdict::Higher, above), (Verdict::Lower, below)] {
             let Some(apart_stats) = crate::stats::stats(&rps(&apart)) else {
                 continue;
             };
@@ -134,10 +135,13 @@ fn outliers(measured: &[&TrialRecord]) -> Vec<String> {
                     rest_stats.max
                 )
             };
-            let why = if side == "slower" {
-                "something else on the machine may have taken CPU then"
+            let (side, why) = if verdict == Verdict::Lower {
+                ("slower", "something else on the machine may have taken CPU then")
             } else {
-                "a machine busy during the others, or a server that sometimes runs faster (CPU placement, caches)"
+                (
+                    "faster",
+                    "a machine busy during the others, or a server that sometimes runs faster (CPU placement, caches)",
+                )
             };
             out.push(format!(
                 "Outliers kept in the data ({side}, modified Z-score over {}): {server} at {}: {what}. Possible \

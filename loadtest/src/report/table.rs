@@ -90,7 +90,7 @@ impl Varies {
         let mut parts = Vec::new();
         if self.work {
             parts.push(match key.wait_ms {
-                Some(wait) if key.work == WorkKind::Io => format!("io {wait}ms"),
+                Some(wait) if key.work.waits() => format!("{} {wait}ms", key.work.name()),
                 _ => key.work.name().to_owned(),
             });
         }
