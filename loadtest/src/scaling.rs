@@ -153,13 +153,9 @@ fn of_server(summary: &RunSummary, server: &str) -> Option<Scaling> {
 
 /// Requests cut at `-z` deadlines over 2xx answers, in `server`'s valid measured trials of `key`.
 fn cut_share(summary: &RunSummary, server: &str, key: ScenarioKey) -> f64 {
-    let (cut, answered) = summary
-        .trials
-        .iter()
-        .filter(|t| t.server == server && t.scenario == key && t.counts())
-        .fold((0, 0), |(cut, answered), t| {
-            (cut + t.deadline_aborts, answered + t.responses_2xx)
-        });
+    let (cut, answered) = summary.measured_trials(server, key).fold((0, 0), |(cut, answered), t| {
+        (cut + t.deadline_aborts, answered + t.responses_2xx)
+    });
     if answered == 0 {
         f64::INFINITY
     } else {

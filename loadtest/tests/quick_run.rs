@@ -207,7 +207,13 @@ fn a_server_added_to_the_catalogue_takes_part_in_every_part_of_a_run() {
     );
 
     let csv = std::fs::read_to_string(out.path().join("results.csv")).unwrap();
-    assert!(csv.lines().any(|line| line.starts_with("test-pool,")), "{csv}");
+    let column = (csv.lines().next().unwrap().split(','))
+        .position(|c| c == "server")
+        .unwrap();
+    let rows: Vec<&str> = (csv.lines().skip(1))
+        .filter_map(|line| line.split(',').nth(column))
+        .collect();
+    assert_eq!(rows, ["threading", "test-pool"], "{csv}");
     let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(
         report.contains("The test-pool server (a pool of one thread)"),

@@ -1,7 +1,7 @@
 //! What a sweep shows: per server, where throughput peaked and how it moved; across workers, the
 //! lab servers' ratios; across n, whether CPU grows like the work, n² (see [`crate::scaling`]).
 
-use super::{and_list, result, rps_ratio};
+use super::{and_list, rps_ratio};
 use crate::catalogue::Catalogue;
 use crate::scaling::{FROM_N, Scaling, Shape, TOLERANCE, scaling};
 use crate::summary::{RunSummary, ScenarioKey, SweepKind};
@@ -18,9 +18,8 @@ pub(super) fn findings(
     let sweep = kind.name();
     let mut out = Vec::new();
     for server in summary.servers.iter().map(|s| s.name.as_str()) {
-        let points: Vec<(u32, f64)> = scenarios
-            .iter()
-            .filter_map(|s| result(summary, server, *s).and_then(|r| r.rps_median.map(|rps| (value(*s), rps))))
+        let points: Vec<(u32, f64)> = (summary.across(server, scenarios))
+            .filter_map(|r| Some((value(r.scenario), r.rps_median?)))
             .collect();
         let (Some(first), Some(last)) = (points.first(), points.last()) else {
             continue;

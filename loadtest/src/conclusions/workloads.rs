@@ -65,8 +65,8 @@ fn fastest(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Opti
 
 /// "threading peaked at workers=2 (204 req/s) and stopped scaling at workers=2: ..."
 fn scaling(summary: &RunSummary, server: &str, points: &[ScenarioKey]) -> Option<String> {
-    let series: Vec<(u32, f64)> = (points.iter())
-        .filter_map(|&p| Some((p.workers, result(summary, server, p)?.rps_median?)))
+    let series: Vec<(u32, f64)> = (summary.across(server, points))
+        .filter_map(|r| Some((r.scenario.workers, r.rps_median?)))
         .collect();
     let (first, last) = (series.first()?, series.last()?);
     if series.len() < 2 {

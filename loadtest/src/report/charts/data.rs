@@ -79,10 +79,6 @@ pub(super) fn fixed_key(summary: &RunSummary) -> ScenarioKey {
     summary.design.base()
 }
 
-fn result_for<'a>(summary: &'a RunSummary, server: &str, key: ScenarioKey) -> Option<&'a ScenarioResult> {
-    summary.results.iter().find(|r| r.server == server && r.scenario == key)
-}
-
 /// `figure` of every valid measured trial of `server` in scenario `key`.
 pub(super) fn trial_values(
     summary: &RunSummary,
@@ -91,9 +87,7 @@ pub(super) fn trial_values(
     figure: impl Fn(&TrialRecord) -> Option<f64>,
 ) -> Vec<f64> {
     summary
-        .trials
-        .iter()
-        .filter(|t| t.server == server && t.scenario == key && t.counts())
+        .measured_trials(server, key)
         .filter_map(figure)
         .filter(|v| v.is_finite())
         .collect()
@@ -145,7 +139,7 @@ fn per_server_groups(
     servers
         .iter()
         .filter_map(|(server, name)| {
-            let result = result_for(summary, name, key)?;
+            let result = summary.result(name, key)?;
             let bar = Bar {
                 server,
                 value: value(result).filter(|v| v.is_finite())?,
@@ -274,7 +268,7 @@ pub(super) fn memory_chart(summary: &RunSummary, servers: &Servers) -> Option<Ba
         let bars = servers
             .iter()
             .filter_map(|(server, name)| {
-                let value = mib(of_result(result_for(summary, name, key)?))?;
+                let value = mib(of_result(summary.result(name, key)?))?;
                 let dots = of_trial.map_or_else(Vec::new, |of| trial_values(summary, name, key, |t| mib(of(t))));
                 Some(Bar {
                     server,
