@@ -272,7 +272,11 @@ mod tests {
         // The forking server's CPU per element at n=1000 is well below n=2000's: a jump, unless
         // the work jumps as much.
         let set = |summary: &mut RunSummary, at_1000: f64| {
-            for r in summary.results.iter_mut().filter(|r| r.server == "multiprocessing") {
+            for r in summary
+                .results
+                .iter_mut()
+                .filter(|r| r.server == crate::testdata::fork_per_band())
+            {
                 r.cpu_vs_work = Some(if r.scenario.n == 1000 { at_1000 } else { 2.0 });
             }
         };

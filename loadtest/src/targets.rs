@@ -223,7 +223,7 @@ mod tests {
         assert!(
             !checks
                 .iter()
-                .any(|c| c.target == TargetId::ProductSpeedUp && c.server == "multiprocessing")
+                .any(|c| c.target == TargetId::ProductSpeedUp && c.server == crate::testdata::fork_per_band())
         );
         assert!(
             row(&checks, TargetId::ProductSpeedUp, "prefork")

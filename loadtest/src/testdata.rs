@@ -290,3 +290,22 @@ pub fn with_open_loop() -> RunSummary {
     };
     crate::summarize(facts, trials, Vec::new(), &Catalogue::lab())
 }
+
+/// The lab's server that starts threads per request, by its facts.
+pub fn threads_per_request() -> String {
+    lab_server_where(|s| s.family == crate::catalogue::Family::Threads && s.per_request())
+}
+
+/// The lab's server that forks for each band, by its facts.
+pub fn fork_per_band() -> String {
+    lab_server_where(|s| s.forks_per_band)
+}
+
+fn lab_server_where(hit: impl Fn(&crate::catalogue::LabServer) -> bool) -> String {
+    let lab = Catalogue::lab();
+    lab.iter()
+        .find(|s| hit(s))
+        .expect("the lab has such a server")
+        .name
+        .clone()
+}

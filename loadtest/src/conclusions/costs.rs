@@ -250,7 +250,9 @@ mod tests {
     fn with_thread_pool(pool_ms: f64) -> RunSummary {
         let mut summary = three_servers();
         summary.thread_start_cpu_us = Some(26.0);
-        let scoped = (summary.results.iter_mut()).find(|r| r.server == "threading").unwrap();
+        let scoped = (summary.results.iter_mut())
+            .find(|r| r.server == crate::testdata::threads_per_request())
+            .unwrap();
         scoped.cpu_ms_per_request = Some(1.0);
         let mut pool = scoped.clone();
         (pool.server, pool.cpu_ms_per_request) = ("thread-pool".into(), Some(pool_ms));

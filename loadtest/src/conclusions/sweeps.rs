@@ -160,7 +160,11 @@ mod tests {
     #[test]
     fn a_jump_the_work_makes_too_is_said_to_be_the_works() {
         let mut summary = size_sweep();
-        for r in summary.results.iter_mut().filter(|r| r.server == "multiprocessing") {
+        for r in summary
+            .results
+            .iter_mut()
+            .filter(|r| r.server == crate::testdata::fork_per_band())
+        {
             r.cpu_vs_work = Some(if r.scenario.n == 1000 { 1.2 } else { 1.3 });
         }
         let line = scaling_line(&scaling(&summary)[1]);
@@ -194,7 +198,7 @@ mod tests {
         for r in summary
             .results
             .iter_mut()
-            .filter(|r| r.server == "threading" && r.scenario.n == 500)
+            .filter(|r| r.server == crate::testdata::threads_per_request() && r.scenario.n == 500)
         {
             r.cpu_ns_per_element = r.cpu_ns_per_element.map(|ns| ns * 2.0);
         }
