@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use loadtest::catalogue::LabServer;
+use loadtest_model::catalogue::LabServer;
 use matrix_service::testing::ServerProcess;
 
 /// The directory cargo builds this profile's binaries into: the test binary runs from its

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use lab_tests::{start, start_with};
-use loadtest::catalogue::Catalogue;
+use loadtest_model::catalogue::Catalogue;
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add};
 use matrix_service::testing::{client, get};
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use lab_tests::start;
-use loadtest::catalogue::{Catalogue, LabServer};
+use loadtest_model::catalogue::{Catalogue, LabServer};
 use matrix_service::testing::client;
 
 /// The value of the sample `series` (its name and labels, as written), if `text` has it.

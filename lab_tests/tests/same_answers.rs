@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use lab_tests::start;
-use loadtest::catalogue::Catalogue;
+use loadtest_model::catalogue::Catalogue;
 use matrix_service::matrix::{checksum, elements, generate_pair, reference_add, reference_product, sample};
 use matrix_service::testing::{client, get, post_json};
 use serde_json::json;

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use loadtest::catalogue::Catalogue;
+use loadtest_model::catalogue::Catalogue;
 
 fn main() -> ExitCode {
     let catalogue = Catalogue::lab();

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use loadtest::cluster::report::ClusterRun;
-use loadtest::summary::RunSummary;
+use loadtest_model::cluster::ClusterRun;
+use loadtest_model::summary::RunSummary;
 use serde_json::Value;
 
 fn summaries(dir: &Path, found: &mut Vec<PathBuf>) {

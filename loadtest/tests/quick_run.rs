@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use loadtest::catalogue::{Catalogue, LabServer, PALETTE};
+use loadtest_model::catalogue::{Catalogue, LabServer, PALETTE};
 use serde_json::Value;
 
 /// Keys every `results` entry must have (`docs/harness.md`, "What it writes").

@@ -9,8 +9,8 @@ mod chromium;
 
 use chromium::{Chromium, Page, screenshot_dir};
 use lab_tests::start;
-use loadtest::catalogue::Catalogue;
-use loadtest::summary::RunSummary;
+use loadtest_model::catalogue::Catalogue;
+use loadtest_model::summary::RunSummary;
 use serde_json::Value;
 
 /// A committed run with every kind of chart: the whole lab (three work kinds, workers 1 to 64).
@@ -48,7 +48,7 @@ fn the_html_report_opens_from_disk_with_its_verdict_and_every_chart() {
     let summary: RunSummary = serde_json::from_slice(&std::fs::read(LAB_RUN).unwrap()).unwrap();
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path();
-    let files = loadtest::report::write_all(&summary, &Catalogue::lab(), dir).unwrap();
+    let files = loadtest_report::write_reports(&summary, &Catalogue::lab(), dir).unwrap();
     let charts: Vec<&String> = files.iter().filter(|f| f.ends_with(".svg")).collect();
     assert!(charts.len() >= 10, "the lab run draws ten charts: {files:?}");
 
@@ -101,7 +101,7 @@ fn the_html_report_opens_from_disk_with_its_verdict_and_every_chart() {
 #[ignore = "needs Chromium (apt-get install chromium); run by .ci/run with --run-ignored"]
 fn each_servers_page_computes_shows_errors_and_offers_every_work_kind() {
     let chromium = Chromium::start();
-    let client = loadtest::http::Client::new(std::time::Duration::from_secs(30));
+    let client = loadtest_run::http::Client::new(std::time::Duration::from_secs(30));
     for server in Catalogue::lab().iter() {
         let process = start(server);
         let base = process.url();

@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Parser;
 
-use crate::catalogue::Catalogue;
-use crate::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, UrlSpec};
-use crate::scenario::{DEFAULT_CONCURRENCY, ScenarioKey};
-use crate::uploads::UploadsArgs;
+use loadtest_model::catalogue::Catalogue;
+use loadtest_model::scenario::{DEFAULT_CONCURRENCY, ScenarioKey};
+use loadtest_run::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, UrlSpec};
+use loadtest_run::uploads::UploadsArgs;
 use matrix_service::WorkKind;
 
 /// Threads or processes: drives `oha` against the lab servers and reports which serves the
@@ -124,7 +124,7 @@ pub struct Cli {
     /// Measure the closed loop, then the open loop at F times the slowest lab server's
     /// closed-loop median req/s, the same offered load for every server (0.7: 70% of what the
     /// slowest can serve).
-    #[arg(long, value_name = "F", conflicts_with = "lab", value_parser = crate::open_loop::parse_fraction)]
+    #[arg(long, value_name = "F", conflicts_with = "lab", value_parser = loadtest_run::open_loop::parse_fraction)]
     pub rate_fraction: Option<f64>,
 
     /// Seconds before a single request counts as failed (oha -t).
@@ -194,8 +194,8 @@ pub enum Command {
     /// Lists the lab servers, one a line: name, command (binary and arguments), path, and what
     /// it is, separated by tabs (for scripts: `scripts/soak.sh` reads it).
     Servers,
-    Cluster(crate::cluster::ClusterArgs),
-    Report(crate::report::ReportArgs),
+    Cluster(loadtest_cluster::ClusterArgs),
+    Report(loadtest_report::ReportArgs),
 }
 
 fn seconds(raw: &str) -> Result<f64, String> {
@@ -337,9 +337,9 @@ impl Cli {
             mode,
             trials: if self.quick { 1 } else { self.trials },
             trial_load: match (self.quick, self.requests) {
-                (true, _) => crate::plan::TrialLoad::Requests(200),
-                (false, Some(n)) => crate::plan::TrialLoad::Requests(n),
-                (false, None) => crate::plan::TrialLoad::Duration(Duration::from_secs_f64(self.duration)),
+                (true, _) => loadtest_run::plan::TrialLoad::Requests(200),
+                (false, Some(n)) => loadtest_run::plan::TrialLoad::Requests(n),
+                (false, None) => loadtest_run::plan::TrialLoad::Duration(Duration::from_secs_f64(self.duration)),
             },
             warmup: if self.quick {
                 None
@@ -374,8 +374,8 @@ impl Cli {
             request_timeout: Duration::from_secs_f64(self.request_timeout),
             python: self.python,
             open_loop: match (self.rate, self.rate_fraction) {
-                (Some(rate), _) => Some(crate::open_loop::OpenLoop::Rate(rate)),
-                (None, Some(fraction)) => Some(crate::open_loop::OpenLoop::Fraction(fraction)),
+                (Some(rate), _) => Some(loadtest_run::open_loop::OpenLoop::Rate(rate)),
+                (None, Some(fraction)) => Some(loadtest_run::open_loop::OpenLoop::Fraction(fraction)),
                 (None, None) => None,
             },
         })
@@ -459,7 +459,7 @@ fn attach_pids(pids: &[PidSpec], lab: &mut [LabTarget], targets: &mut [TargetSpe
                 }
             );
         };
-        if !crate::sampler::process_exists(*pid) {
+        if !loadtest_run::sampler::process_exists(*pid) {
             bail!("--pid {name}={pid}: no process {pid} is running (there is no /proc/{pid})");
         }
         *slot = Some(*pid);
@@ -482,5 +482,7 @@ fn dedup<T: PartialEq + Copy>(values: &[T]) -> Vec<T> {
     seen
 }
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod tests;

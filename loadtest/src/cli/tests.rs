@@ -1,7 +1,7 @@
 //! The flags, checked together into a plan.
 use super::*;
-use crate::catalogue::Catalogue;
-use crate::plan::TrialLoad;
+use loadtest_model::catalogue::Catalogue;
+use loadtest_run::plan::TrialLoad;
 
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
     try_parse_from(
@@ -111,7 +111,10 @@ fn the_lab_is_every_kind_at_every_worker_count_with_io_at_its_own_size() {
     let scenarios = lab.scenarios();
     assert_eq!(scenarios.len(), 3 * 7);
     assert!(lab.lab_grid && lab.trials == 3 && lab.warmup == Some(Duration::from_secs(1)));
-    assert_eq!(lab.trial_load, crate::plan::TrialLoad::Duration(Duration::from_secs(2)));
+    assert_eq!(
+        lab.trial_load,
+        loadtest_run::plan::TrialLoad::Duration(Duration::from_secs(2))
+    );
     let io: Vec<_> = scenarios.iter().filter(|s| s.work == WorkKind::Io).collect();
     assert_eq!(io.len(), 7);
     assert!(
@@ -299,12 +302,15 @@ fn plan_err(args: &[&str]) -> String {
 #[test]
 fn a_rate_makes_every_scenario_open_loop_and_a_fraction_adds_the_open_loop_after() {
     let open = plan(&["--rate", "500", "--workers", "1,4"]).unwrap();
-    assert_eq!(open.open_loop, Some(crate::open_loop::OpenLoop::Rate(500)));
+    assert_eq!(open.open_loop, Some(loadtest_run::open_loop::OpenLoop::Rate(500)));
     let rates: Vec<Option<u32>> = open.scenarios().iter().map(|s| s.offered_rps).collect();
     assert_eq!(rates, [Some(500), Some(500)]);
 
     let fraction = plan(&["--rate-fraction", "0.7"]).unwrap();
-    assert_eq!(fraction.open_loop, Some(crate::open_loop::OpenLoop::Fraction(0.7)));
+    assert_eq!(
+        fraction.open_loop,
+        Some(loadtest_run::open_loop::OpenLoop::Fraction(0.7))
+    );
     assert_eq!(
         fraction.scenarios()[0].offered_rps,
         None,
@@ -319,4 +325,29 @@ fn a_rate_makes_every_scenario_open_loop_and_a_fraction_adds_the_open_loop_after
     assert!(plan_err(&["--rate-fraction", "9"]).contains("more than 0 and at most 4"));
     assert!(plan_err(&["--rate", "5", "--rate-fraction", "0.5"]).contains("cannot be used with"));
     assert!(plan_err(&["--lab", "--rate", "5"]).contains("cannot be used with"));
+}
+
+#[test]
+fn each_binary_is_built_once_and_only_for_servers_the_harness_starts() {
+    assert_eq!(
+        loadtest_run::servers::binaries_to_build(&plan(&[]).unwrap()),
+        ["app_multiprocessing", "app_threading"]
+    );
+    assert_eq!(
+        loadtest_run::servers::binaries_to_build(&plan(&["--multiprocessing-url", "http://h:1"]).unwrap()),
+        ["app_multiprocessing", "app_threading"],
+        "prefork still needs app_multiprocessing"
+    );
+    assert_eq!(
+        loadtest_run::servers::binaries_to_build(
+            &plan(&["--servers", "threading,prefork", "--prefork-url", "http://h:1"]).unwrap()
+        ),
+        ["app_threading"]
+    );
+    assert!(
+        loadtest_run::servers::binaries_to_build(
+            &plan(&["--servers", "prefork", "--url", "prefork=http://h:1"]).unwrap()
+        )
+        .is_empty()
+    );
 }

@@ -1,0 +1,146 @@
+//! One fault trial: a load through the balancer, a host failed at 30% of it and healed at 60%,
+//! the balancer's view of that host polled throughout, and the cost read back.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use super::analysis::{FaultTrial, StatePoll, analyse};
+use super::args::ClusterPlan;
+use super::fleet::Fleet;
+use super::log::parse_log;
+use super::site::Site;
+use loadtest_model::cluster::fault::Fault;
+use loadtest_model::cluster::summary::FaultEntry;
+use loadtest_run::oha::runner::Load;
+
+/// How often the balancer's view of the failed host is read.
+const POLL_EVERY: Duration = Duration::from_millis(100);
+pub use loadtest_model::cluster::{FAULT_AT, HEAL_AT};
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs `fault` on the last of `hosts` hosts with the balancer's retries on or off.
+pub fn run(
+    site: &Site,
+    fleet: &mut Fleet,
+    fault: Fault,
+    hosts: u32,
+    retries: bool,
+    plan: &ClusterPlan,
+) -> anyhow::Result<FaultEntry> {
+    let kind = fleet.kind();
+    let name = format!("{}-{fault}-retries-{}", kind.name, if retries { "on" } else { "off" });
+    let balancer = site.balancer(hosts, retries, &name)?;
+    let victim = format!("h{hosts}");
+    let path = format!("{}?n={}", kind.path, plan.n);
+    let length = Duration::from_secs_f64(plan.fault_duration);
+
+    let done = AtomicBool::new(false);
+    let polls = Mutex::new(Vec::new());
+    let start_ms = unix_ms();
+    let started = Instant::now();
+    let (outcome, fault_ms, heal_ms) = std::thread::scope(|scope| -> anyhow::Result<_> {
+        let load = scope.spawn(|| site.load(&balancer, &path, Load::Duration(length), plan.concurrency, Some(&name)));
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(stats) = balancer.show_stat()
+                    && let Some(host) = stats.iter().find(|s| s.is_host() && s.server == victim)
+                {
+                    polls.lock().expect("no poller panics").push(StatePoll {
+                        at_ms: unix_ms(),
+                        status: host.status.clone(),
+                    });
+                }
+                std::thread::sleep(POLL_EVERY);
+            }
+        });
+        let result = (|| -> anyhow::Result<(u64, u64)> {
+            sleep_until(started + length.mul_f64(FAULT_AT), site.cancel);
+            let fault_ms = unix_ms();
+            fleet.inject(fault, hosts)?;
+            sleep_until(started + length.mul_f64(HEAL_AT), site.cancel);
+            let heal_ms = unix_ms();
+            fleet.heal(fault, hosts)?;
+            Ok((fault_ms, heal_ms))
+        })();
+        let outcome = load.join().expect("the load thread does not panic");
+        done.store(true, Ordering::Relaxed);
+        let (fault_ms, heal_ms) = result?;
+        Ok((outcome, fault_ms, heal_ms))
+    })?;
+    let (_run, report) = outcome?;
+    let end_ms = unix_ms();
+    let stats = balancer.show_stat()?;
+    let log = balancer.stop()?;
+    let records = parse_log(&log).with_context(|| format!("reading the balancer's log of {name}"))?;
+    let polls = polls.into_inner().expect("no poller panics");
+    let cost = analyse(&FaultTrial {
+        records: &records,
+        polls: &polls,
+        victim: &victim,
+        hosts,
+        start_ms,
+        fault_ms,
+        heal_ms,
+        end_ms,
+    });
+    let backend = stats.iter().find(|s| s.server == "BACKEND");
+    // The client's view decides what was lost: oha's counts of answers by status and of
+    // failures, its deadline cuts apart.
+    let mut lost_by: std::collections::BTreeMap<String, u64> = report
+        .status_code_distribution
+        .iter()
+        .filter(|(status, _)| !status.starts_with('2'))
+        .map(|(status, n)| (status.clone(), *n))
+        .collect();
+    lost_by.extend(
+        report
+            .error_distribution
+            .iter()
+            .filter(|(message, _)| message.as_str() != loadtest_run::oha::model::DEADLINE_ABORT_MESSAGE)
+            .map(|(message, n)| (message.clone(), *n)),
+    );
+    let ok = report.responses_2xx();
+    let lost = report.responses_non_2xx() + report.transport_errors();
+    Ok(FaultEntry {
+        server: kind.name.to_owned(),
+        fault,
+        hosts,
+        retries,
+        requests: ok + lost,
+        ok,
+        lost,
+        lost_by,
+        logged_requests: Some(cost.requests),
+        logged_lost: Some(cost.lost),
+        in_flight: cost.in_flight,
+        aborted_at_deadline: report.deadline_aborts(),
+        retried: backend.and_then(|b| b.retries).unwrap_or(0),
+        redispatched: backend.and_then(|b| b.redispatches).unwrap_or(0),
+        detect_s: cost.detect_s,
+        recover_s: cost.recover_s,
+        back_up_s: cost.back_up_s,
+        fault_at_s: fault_ms.saturating_sub(start_ms) as f64 / 1000.0,
+        heal_at_s: heal_ms.saturating_sub(start_ms) as f64 / 1000.0,
+        rps_before: cost.rps_before,
+        timeline: cost.timeline,
+    })
+}
+
+/// Sleeps until `deadline`, waking early if `cancel` is raised.
+fn sleep_until(deadline: Instant, cancel: &AtomicBool) {
+    while !cancel.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+    }
+}

@@ -1,0 +1,170 @@
+//! HAProxy's request log ([`LOG_FORMAT`](super::haproxy::LOG_FORMAT)), read back: one record a
+//! request, failures included, which oha's own records lack, and the timeline of a fault drawn
+//! from them.
+
+use loadtest_model::cluster::Slot;
+
+/// One request as the balancer logged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// When the balancer accepted it, Unix time in ms.
+    pub accepted_ms: u64,
+    /// The status sent to the client; `None` when none was (HAProxy logs -1).
+    pub status: Option<u16>,
+    /// From accept to the end of the answer, ms (-1 when the session ended without one).
+    pub total_ms: i64,
+    /// How many times HAProxy tried the request again.
+    pub retries: u32,
+    /// Whether one of those tries went to another host (HAProxy writes `+` before the count).
+    pub redispatched: bool,
+    /// The host that answered last, or `None` when no host was chosen (`<NOSRV>`).
+    pub host: Option<String>,
+    /// HAProxy's termination state (`----` for a normal end; its first two letters say who ended
+    /// the session and in which phase).
+    pub termination: String,
+}
+
+/// A line that is not a request record in the lab's format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a request record (accepted_ms status total_ms retries host termination): {line:?}: {why}")]
+pub struct LogError {
+    pub line: String,
+    pub why: &'static str,
+}
+
+impl LogRecord {
+    /// Reads one line of the log.
+    pub fn parse(line: &str) -> Result<Self, LogError> {
+        let fail = |why| LogError {
+            line: line.to_owned(),
+            why,
+        };
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+        let [accepted, status, total, retries, host, termination] = fields[..] else {
+            return Err(fail("six fields expected"));
+        };
+        let (redispatched, retries) = match retries.strip_prefix('+') {
+            Some(count) => (true, count),
+            None => (false, retries),
+        };
+        Ok(Self {
+            accepted_ms: accepted.parse().map_err(|_| fail("accepted_ms is not a number"))?,
+            status: match status.parse::<i32>().map_err(|_| fail("status is not a number"))? {
+                -1 => None,
+                code => Some(u16::try_from(code).map_err(|_| fail("status out of range"))?),
+            },
+            total_ms: total.parse().map_err(|_| fail("total_ms is not a number"))?,
+            retries: retries.parse().map_err(|_| fail("retries is not a number"))?,
+            redispatched,
+            host: (host != "<NOSRV>").then(|| host.to_owned()),
+            termination: termination.to_owned(),
+        })
+    }
+
+    /// Whether the client got a 2xx answer.
+    pub fn ok(&self) -> bool {
+        self.status.is_some_and(|status| (200..300).contains(&status))
+    }
+}
+
+/// Reads every request record of `log`, skipping HAProxy's other lines (start-up notices,
+/// health-check transitions), which do not start with a timestamp.
+pub fn parse_log(log: &str) -> Result<Vec<LogRecord>, LogError> {
+    log.lines()
+        .filter(|line| line.bytes().next().is_some_and(|b| b.is_ascii_digit()))
+        .map(LogRecord::parse)
+        .collect()
+}
+
+/// Requests by when they were accepted, in slots of `slot_ms` from `start_ms` for `slots`
+/// slots; records outside are left out.
+pub fn timeline(records: &[LogRecord], start_ms: u64, slot_ms: u64, slots: usize) -> Vec<Slot> {
+    let mut line = vec![Slot::default(); slots];
+    for record in records {
+        let Some(since) = record.accepted_ms.checked_sub(start_ms) else {
+            continue;
+        };
+        if let Some(slot) = line.get_mut((since / slot_ms) as usize) {
+            if record.ok() {
+                slot.ok += 1;
+            } else {
+                slot.failed += 1;
+            }
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines written by HAProxy 2.6.12 with the lab's configuration (see the fixture's header).
+    const FIXTURE: &str = include_str!("../../tests/fixtures/haproxy-crash.log");
+
+    #[test]
+    fn a_record_reads_every_field() {
+        let record = LogRecord::parse("1765000000123 200 4 0 h1 ----").unwrap();
+        assert_eq!(
+            record,
+            LogRecord {
+                accepted_ms: 1_765_000_000_123,
+                status: Some(200),
+                total_ms: 4,
+                retries: 0,
+                redispatched: false,
+                host: Some("h1".into()),
+                termination: "----".into(),
+            }
+        );
+        assert!(record.ok());
+        let redispatched = LogRecord::parse("1765000000200 200 310 +1 h2 ----").unwrap();
+        assert!(redispatched.redispatched && redispatched.retries == 1);
+        let refused = LogRecord::parse("1765000000300 503 0 0 <NOSRV> SC--").unwrap();
+        assert_eq!((refused.ok(), refused.host), (false, None));
+        let cut = LogRecord::parse("1765000000400 -1 -1 0 h1 CD--").unwrap();
+        assert_eq!((cut.status, cut.ok()), (None, false));
+    }
+
+    #[test]
+    fn a_line_of_another_shape_is_refused_with_what_was_expected() {
+        for (line, why) in [
+            ("1765000000123 200 4 0 h1", "six fields expected"),
+            ("soon 200 4 0 h1 ----", "accepted_ms is not a number"),
+            ("1765000000123 OK 4 0 h1 ----", "status is not a number"),
+            ("1765000000123 70000 4 0 h1 ----", "status out of range"),
+        ] {
+            let err = LogRecord::parse(line).unwrap_err();
+            assert_eq!(err.why, why, "{line}");
+            assert!(err.to_string().contains("accepted_ms status total_ms"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_fixture_s_crash_shows_in_its_timeline() {
+        let records = parse_log(FIXTURE).unwrap();
+        assert!(records.len() > 20, "{} records", records.len());
+        let start = records[0].accepted_ms;
+        let slots = timeline(&records, start, 100, 100);
+        let (ok, failed) = slots.iter().fold((0, 0), |(o, f), s| (o + s.ok, f + s.failed));
+        assert_eq!(
+            (ok as usize, failed as usize),
+            (
+                records.iter().filter(|r| r.ok()).count(),
+                records.iter().filter(|r| !r.ok()).count()
+            ),
+            "every record within 10 s of the first is in a slot"
+        );
+        assert!(failed > 0, "the fixture's run lost requests");
+        let lost: Vec<&LogRecord> = records.iter().filter(|r| !r.ok()).collect();
+        assert!(
+            lost.iter()
+                .all(|r| r.status == Some(503) && r.host.as_deref() == Some("h2")),
+            "without retries, only the killed host's requests fail, with 503: {lost:?}"
+        );
+        assert!(
+            records.iter().any(|r| r.redispatched && r.retries == 1 && r.ok()),
+            "with retries, a request the killed host failed is answered by the other"
+        );
+    }
+}

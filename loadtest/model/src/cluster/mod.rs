@@ -1,0 +1,28 @@
+//! What `loadtest cluster` writes in `summary.json`: the run ([`ClusterRun`]), the scaling and
+//! fault trials ([`summary`]), and the faults it injects ([`fault`]).
+
+pub mod fault;
+pub mod summary;
+
+use serde::{Deserialize, Serialize};
+
+use crate::summary::Machine;
+
+/// The fault timeline's resolution, in ms.
+pub const SLOT_MS: u64 = 100;
+
+/// When a fault strikes and when it is healed, as shares of its trial.
+pub const FAULT_AT: f64 = 0.3;
+pub const HEAL_AT: f64 = 0.6;
+pub use summary::{ClusterSummary, FaultEntry, HostUse, ScalingEntry, Slot};
+
+/// Everything `summary.json` holds for a cluster run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterRun {
+    pub command: Vec<String>,
+    pub started_utc: String,
+    pub elapsed_secs: f64,
+    pub machine: Machine,
+    pub cluster: ClusterSummary,
+    pub conclusions: Vec<String>,
+}

@@ -1,0 +1,120 @@
+//! The `cluster` object of `summary.json`: what the report, its charts and its conclusions are
+//! drawn from.
+
+use serde::{Deserialize, Serialize};
+
+use super::fault::Fault;
+
+/// The whole `loadtest cluster` run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSummary {
+    /// Each emulated host's CPU quota; `None` for hosts given by `--host-url`.
+    pub host_cpus: Option<f64>,
+    /// `netns` (hosts emulated here) or `urls` (`--host-url`).
+    pub hosts_from: String,
+    /// The cgroup hierarchy the quotas were set in, if any.
+    pub cgroup: Option<String>,
+    pub haproxy_version: String,
+    /// The load: GET `path?n=N` with `concurrency` connections.
+    pub n: u32,
+    pub concurrency: u32,
+    pub trial_secs: f64,
+    pub trials: u32,
+    pub fault_trial_secs: f64,
+    pub scaling: Vec<ScalingEntry>,
+    pub faults: Vec<FaultEntry>,
+}
+
+/// One server kind at one host count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScalingEntry {
+    pub server: String,
+    pub hosts: u32,
+    /// Median over the trials of 2xx answers a second.
+    pub rps_median: f64,
+    /// Medians over the trials of oha's 2xx latency percentiles.
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    /// rps(hosts) / (hosts x rps(1 host)); `None` without a 1-host entry.
+    pub efficiency: Option<f64>,
+    /// Each trial's 2xx answers a second.
+    pub rps_trials: Vec<f64>,
+    /// Answers that were not 2xx, and requests that failed, over the trials.
+    pub failed: u64,
+    /// The hosts' CPU time per request they were sent, in ms (emulated hosts only): what one
+    /// answer costs each model, whatever its host count.
+    pub host_cpu_ms_per_request: Option<f64>,
+    /// Each host's share of the load and of its CPU, over the measured trials.
+    pub host_use: Vec<HostUse>,
+    /// The balancer's CPU use, in CPUs (emulated hosts only).
+    pub balancer_cpus: Option<f64>,
+    /// oha's CPU use, in CPUs.
+    pub client_cpus: Option<f64>,
+}
+
+/// What one host did during a host count's measured trials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostUse {
+    /// `h1`, `h2`, ...
+    pub host: String,
+    /// Requests the balancer sent it.
+    pub requests: u64,
+    /// CPUs it used on average (emulated hosts only).
+    pub cpus: Option<f64>,
+    /// Share of the scheduler periods it ran in that its quota cut short.
+    pub throttled_share: Option<f64>,
+}
+
+/// One fault trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultEntry {
+    pub server: String,
+    pub fault: Fault,
+    pub hosts: u32,
+    /// Whether the balancer retried and redispatched.
+    pub retries: bool,
+    /// Requests the client (oha) saw end, `ok + lost`; its own deadline cuts are left out.
+    pub requests: u64,
+    /// Of those, answered 2xx.
+    pub ok: u64,
+    /// Of those, failed or answered otherwise.
+    pub lost: u64,
+    /// The lost by what the client got: a status (`503`, `504`) or oha's error message.
+    pub lost_by: std::collections::BTreeMap<String, u64>,
+    /// The same two counts from the balancer's log of every request, which the timeline is drawn
+    /// from. It also logs the requests oha cut at its deadline, answered or not. `None` in runs
+    /// from before the log was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_requests: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_lost: Option<u64>,
+    /// Requests in flight to the failed host when the fault struck.
+    pub in_flight: u64,
+    /// Requests oha cut at its deadline (not counted in `requests`).
+    pub aborted_at_deadline: u64,
+    /// The balancer's retries and redispatches, from its counters.
+    pub retried: u64,
+    pub redispatched: u64,
+    /// From the fault to the balancer marking the host down; `None` if it never did.
+    pub detect_s: Option<f64>,
+    /// From the fault to 2xx answers back at 90% of the remaining hosts' capacity (a 500 ms
+    /// window); `None` if not before the heal.
+    pub recover_s: Option<f64>,
+    /// From the heal to the balancer marking the host up again; `None` if it was never down or
+    /// not back before the trial ended.
+    pub back_up_s: Option<f64>,
+    /// When the fault was injected and healed, seconds from the trial's start.
+    pub fault_at_s: f64,
+    pub heal_at_s: f64,
+    /// 2xx answers a second before the fault (from 10% to 30% of the trial).
+    pub rps_before: f64,
+    /// Successful and failed requests per 100 ms, by when the balancer accepted them.
+    pub timeline: Vec<Slot>,
+}
+
+/// Requests that ended well and badly in one slot of a timeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub ok: u32,
+    pub failed: u32,
+}

@@ -1,0 +1,93 @@
+//! What the harness records of the Python lab: the handout's own processes app, probed with one
+//! request, since it cannot be load-tested.
+
+use serde::{Deserialize, Serialize};
+
+/// What `GET /multiprocessing` on the handout's processes app did (`python-processes-seed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedProbe {
+    /// The gunicorn command line, as the handout gives it.
+    pub command: Vec<String>,
+    /// The answer's HTTP status, if one came.
+    pub status: Option<u16>,
+    /// Why no answer came, if none did.
+    pub error: Option<String>,
+    /// Seconds from the request to its answer or failure.
+    pub seconds: f64,
+    /// Whether gunicorn logged `WORKER TIMEOUT`: it killed the worker stuck in the request.
+    pub worker_timeout: bool,
+    /// Processes left in gunicorn's group after the request that are not gunicorn's own: the
+    /// killed worker's children, adopted by init.
+    pub orphans: u32,
+    /// Processes still there after the harness stopped the group (0: nothing leaked).
+    pub left_after_stop: u32,
+    /// What happened, in one sentence.
+    pub verdict: String,
+}
+
+/// The probe in one sentence, from its figures.
+pub fn verdict(probe: &SeedProbe) -> String {
+    let answer = match (probe.status, &probe.error) {
+        (Some(200), _) => format!("answered 200 in {:.1} s", probe.seconds),
+        (Some(status), _) => format!("answered {status} after {:.1} s", probe.seconds),
+        (None, Some(error)) => format!("gave no answer ({error}) within {:.1} s", probe.seconds),
+        (None, None) => format!("gave no answer within {:.1} s", probe.seconds),
+    };
+    let killed = if probe.worker_timeout {
+        ", once gunicorn's worker timeout had killed the worker stuck joining its children"
+    } else {
+        ""
+    };
+    let orphans = match probe.orphans {
+        0 => "it left no process behind".to_owned(),
+        1 => "it left 1 child process behind, adopted by init".to_owned(),
+        n => format!("it left {n} child processes behind, adopted by init"),
+    };
+    let cleaned = if probe.left_after_stop == 0 {
+        "the harness ended them with gunicorn's process group"
+    } else {
+        "some survived the harness's SIGKILL to gunicorn's process group"
+    };
+    format!(
+        "python-processes-seed (the handout's processes app, children joined before their queue is read): \
+         one GET /multiprocessing {answer}{killed}; {orphans}, and {cleaned}. Its 500x500 bands (500 KB each) \
+         cannot pass through the queue's 64 KiB pipe while nobody reads it, so no load test of it is possible; \
+         python-processes-fixed reads the queue first."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(status: Option<u16>, worker_timeout: bool, orphans: u32) -> SeedProbe {
+        SeedProbe {
+            command: vec![],
+            status,
+            error: status.is_none().then(|| "timed out".to_owned()),
+            seconds: 30.1,
+            worker_timeout,
+            orphans,
+            left_after_stop: 0,
+            verdict: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_verdict_says_what_the_figures_say() {
+        let deadlock = verdict(&probe(Some(500), true, 4));
+        assert!(
+            deadlock.contains(
+                "one GET /multiprocessing answered 500 after 30.1 s, once gunicorn's worker timeout had killed the \
+                 worker stuck joining its children; it left 4 child processes behind, adopted by init, and the \
+                 harness ended them"
+            ),
+            "{deadlock}"
+        );
+        let silent = verdict(&probe(None, false, 0));
+        assert!(
+            silent.contains("gave no answer (timed out) within 30.1 s; it left no process behind"),
+            "{silent}"
+        );
+    }
+}

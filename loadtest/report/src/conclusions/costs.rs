@@ -1,0 +1,292 @@
+//! Why the servers performed as they did: CPU per answered request (whole process tree) and the
+//! ceiling it implies on this machine, the cost against the work itself, the servers' own timings
+//! of generation and addition, and peak memory.
+
+use super::{and_list, compared, counted, crosses_families, mib, probe, result, servers_in};
+use loadtest_model::catalogue::{Catalogue, Family, LabServer};
+use loadtest_model::summary::{RunSummary, ScenarioKey};
+
+/// Why: CPU per answered request, the ceiling it implies on this machine, and the servers'
+/// own timings of generation and addition; one sentence per comparison the catalogue draws.
+pub(super) fn why(summary: &RunSummary, catalogue: &Catalogue, scenario: ScenarioKey) -> Vec<String> {
+    let mut out = Vec::new();
+    let pairs = compared(summary, catalogue, scenario);
+    for &(server, against) in pairs.iter().filter(|(a, b)| crosses_families(a, b)) {
+        out.extend(processes_against_threads(summary, server, against, scenario));
+    }
+    for pool_server in catalogue.iter().filter(|s| s.pool.is_some()) {
+        let against: Vec<&LabServer> = (pairs.iter())
+            .filter(|(a, _)| a.name == pool_server.name)
+            .map(|(_, b)| *b)
+            .collect();
+        out.extend(match pool_server.family {
+            Family::Processes => process_pool(summary, pool_server, &against, scenario),
+            Family::Threads => (against.iter()).find_map(|b| thread_pool(summary, pool_server, b, scenario)),
+        });
+    }
+    if let Some(work) = summary.work_costs.iter().find(|c| c.n == scenario.n) {
+        let parts: Vec<String> = servers_in(summary, scenario)
+            .filter_map(|r| r.cpu_vs_work.map(|x| format!("the {} server {x:.1}x", r.server)))
+            .collect();
+        if !parts.is_empty() {
+            out.push(format!(
+                "Against the work itself ({:.2} ms of CPU to generate and add the matrices on one thread, measured \
+                 in the same run, the lower of before and after the trials), each answer cost {}.",
+                work.cpu_ms,
+                and_list(&parts)
+            ));
+        }
+    }
+    for &(server, against) in pairs.iter().filter(|(a, b)| crosses_families(a, b)) {
+        out.extend(own_timings(summary, server, against, scenario));
+    }
+    for pool_server in catalogue
+        .iter()
+        .filter(|s| s.pool.is_some() && s.family == Family::Processes)
+    {
+        if let Some(p) = probe(summary, &pool_server.name, scenario)
+            && let Some(execution) = p.execution_ms
+        {
+            out.push(format!(
+                "With the {} server ({}), the parallel addition took {execution:.2} ms (its own timing, median of \
+                 {} requests with no other load).",
+                pool_server.name, pool_server.description, p.requests
+            ));
+        }
+    }
+    out
+}
+
+/// A server of processes against one of threads, both starting their workers per request: what
+/// each answer cost in CPU, and the ceiling that puts on each.
+fn processes_against_threads(
+    summary: &RunSummary,
+    a: &LabServer,
+    b: &LabServer,
+    scenario: ScenarioKey,
+) -> Option<String> {
+    let (processes, threads) = if a.family == Family::Processes { (a, b) } else { (b, a) };
+    let cpu = |server: &LabServer| result(summary, &server.name, scenario).and_then(|r| r.cpu_ms_per_request);
+    let (p_ms, t_ms) = (cpu(processes)?, cpu(threads)?);
+    let cpus = f64::from(summary.machine.cpus.max(1));
+    let extra = p_ms - t_ms;
+    Some(format!(
+        "Why: each answered request cost the {p} server ({}) {p_ms:.2} ms of CPU (whole process tree, reaped \
+         children included) against {t_ms:.2} ms for the {t} server ({:.1}x). {} With {} CPUs, CPU alone caps \
+         the {p} server near {:.0} req/s and the {t} server near {:.0} req/s, and the load generator shares \
+         those CPUs.",
+        processes.description,
+        p_ms / t_ms,
+        if extra > 0.0 {
+            format!(
+                "The {extra:.2} ms difference is what a request pays for its processes: forks (each child's copy \
+                 of the forking process's page tables), copy-on-write faults, moving the sum through pipes, and \
+                 reaping."
+            )
+        } else {
+            "Forking cost no extra CPU here.".to_owned()
+        },
+        cpus,
+        cpus * 1000.0 / p_ms,
+        cpus * 1000.0 / t_ms,
+        p = processes.name,
+        t = threads.name,
+    ))
+}
+
+/// The two servers' own timings of generation and the parallel part, with no other load.
+fn own_timings(summary: &RunSummary, a: &LabServer, b: &LabServer, scenario: ScenarioKey) -> Option<String> {
+    let (processes, threads) = if a.family == Family::Processes { (a, b) } else { (b, a) };
+    let (t, p) = (
+        probe(summary, &threads.name, scenario)?,
+        probe(summary, &processes.name, scenario)?,
+    );
+    let (te, pe, tg, pg) = (t.execution_ms?, p.execution_ms?, t.generation_ms?, p.generation_ms?);
+    let relation = if pe > te * (1.0 + loadtest_model::stats::NOISE_BAND) {
+        format!("{:.1}x as long with processes", pe / te)
+    } else if te > pe * (1.0 + loadtest_model::stats::NOISE_BAND) {
+        format!("{:.1}x as long with threads", te / pe)
+    } else {
+        "about as long either way".to_owned()
+    };
+    Some(format!(
+        "The servers' own timings, with no other load (median of {} requests each): generating the two matrices \
+         took {tg:.2} ms ({}) and {pg:.2} ms ({}); the parallel addition took {te:.2} ms with {} and {pe:.2} ms \
+         with {}, {relation}.",
+        t.requests.min(p.requests),
+        threads.name,
+        processes.name,
+        threads.family.units(scenario.workers),
+        processes.family.units(scenario.workers),
+    ))
+}
+
+/// What a pool of processes forked once saves over a fork per request, and what it still costs
+/// over threads, in CPU per answered request.
+fn process_pool(
+    summary: &RunSummary,
+    pool: &LabServer,
+    against: &[&LabServer],
+    scenario: ScenarioKey,
+) -> Option<String> {
+    let cpu = |server: &str| result(summary, server, scenario).and_then(|r| r.cpu_ms_per_request);
+    let pool_ms = cpu(&pool.name)?;
+    let mut sentence = format!(
+        "The {} server ({}) spent {pool_ms:.2} ms of CPU per answered request; CPU alone caps it near {:.0} req/s.",
+        pool.name,
+        pool.description,
+        f64::from(summary.machine.cpus.max(1)) * 1000.0 / pool_ms
+    );
+    for other in against {
+        let Some(other_ms) = cpu(&other.name) else { continue };
+        sentence.push_str(&match (other.family, other.forks_per_band) {
+            (Family::Processes, true) if other_ms > pool_ms => format!(
+                " That is {:.2} ms less than forking per request: about what a request's forks, page-table copies \
+                 and reaping cost.",
+                other_ms - pool_ms
+            ),
+            (Family::Processes, _) => format!(" The {} server cost no more ({other_ms:.2} ms).", other.name),
+            (Family::Threads, _) if pool_ms > other_ms => format!(
+                " It is {:.2} ms more than threads: handing the bands to other processes and collecting their sums.",
+                pool_ms - other_ms
+            ),
+            (Family::Threads, _) => format!(" Threads cost no less ({other_ms:.2} ms)."),
+        });
+    }
+    Some(sentence)
+}
+
+/// A thread pool against threads started per request, and what the thread starts it avoids are
+/// worth on this machine. An empty thread's start is a floor: a band's thread also maps its
+/// stack's pages and starts with cold caches, so the pool may save more than the starts alone.
+fn thread_pool(summary: &RunSummary, pool: &LabServer, scoped: &LabServer, scenario: ScenarioKey) -> Option<String> {
+    if !(scoped.family == Family::Threads && scoped.per_request()) {
+        return None;
+    }
+    let cpu = |server: &str| result(summary, server, scenario).and_then(|r| r.cpu_ms_per_request);
+    let (pool_ms, scoped_ms) = (cpu(&pool.name)?, cpu(&scoped.name)?);
+    let mut sentence = format!(
+        "The {} server ({}) spent {pool_ms:.2} ms of CPU per answered request against {scoped_ms:.2} ms for the {} \
+         server ({:.2}x).",
+        pool.name,
+        pool.description,
+        scoped.name,
+        pool_ms / scoped_ms
+    );
+    if let Some(us) = summary.thread_start_cpu_us
+        && scenario.workers > 1
+    {
+        let starts = scenario.workers - 1;
+        let saved = f64::from(starts) * us / 1000.0;
+        sentence.push_str(&format!(
+            " Starting and joining an empty thread cost {us:.0} µs of CPU here (measured in the same run), so the \
+             {} a request that the pool avoids are worth {saved:.2} ms by themselves, {:.0}% of the {} server's \
+             cost",
+            counted(starts, "thread start", "thread starts"),
+            100.0 * saved / scoped_ms,
+            scoped.name,
+        ));
+        let pool_saved = scoped_ms - pool_ms;
+        sentence.push_str(&if pool_saved > saved * (1.0 + loadtest_model::stats::NOISE_BAND) + 0.005 {
+            format!(
+                "; the pool saved {pool_saved:.2} ms, more than that: a thread that does the work costs more than \
+                 an empty one (its stack's first pages, cold caches)."
+            )
+        } else if pool_saved < saved * (1.0 - loadtest_model::stats::NOISE_BAND) - 0.005 {
+            format!(
+                "; the pool saved {:.2} ms: its own hand-offs (queueing each band, waking a pool thread, waking the \
+                 request at the end) and the noise between trials took the rest.",
+                pool_saved.max(0.0)
+            )
+        } else {
+            format!("; the pool saved {pool_saved:.2} ms, about that.")
+        });
+    }
+    Some(sentence)
+}
+
+/// Peak memory of each server under load.
+pub(super) fn memory(summary: &RunSummary, scenario: ScenarioKey) -> Vec<String> {
+    let parts: Vec<String> = servers_in(summary, scenario)
+        .filter_map(|r| r.peak_memory_bytes.map(|peak| format!("{} {}", r.server, mib(peak))))
+        .collect();
+    if parts.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "Peak memory under load (PSS summed over the server's process tree): {}. PSS shares each page among \
+         the processes that map it, so forked children are not counted twice.",
+        parts.join(", ")
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::{KEY, three_servers};
+
+    fn lab(name: &str) -> LabServer {
+        Catalogue::lab().get(name).unwrap().clone()
+    }
+
+    #[test]
+    fn the_pool_is_placed_between_a_fork_per_request_and_threads() {
+        let text = why(&three_servers(), &Catalogue::lab(), KEY).join("\n");
+        assert!(
+            text.contains("The prefork server (a pool of worker processes forked at start-up) spent 3.98 ms of CPU"),
+            "{text}"
+        );
+        assert!(text.contains("caps it near 503 req/s"), "{text}");
+        assert!(text.contains("That is 3.93 ms less than forking per request"), "{text}");
+        assert!(text.contains("It is 1.99 ms more than threads"), "{text}");
+        assert!(
+            text.contains("With the prefork server (a pool of worker processes forked at start-up), the parallel addition took 1.10 ms"),
+            "{text}"
+        );
+    }
+
+    /// [`three_servers`] with a thread pool whose CPU per request is `pool_ms` against scoped
+    /// threads' 1.00 ms, and thread starts of 26 µs.
+    fn with_thread_pool(pool_ms: f64) -> RunSummary {
+        let mut summary = three_servers();
+        summary.thread_start_cpu_us = Some(26.0);
+        let scoped = (summary.results.iter_mut())
+            .find(|r| r.server == crate::testdata::threads_per_request())
+            .unwrap();
+        scoped.cpu_ms_per_request = Some(1.0);
+        let mut pool = scoped.clone();
+        (pool.server, pool.cpu_ms_per_request) = ("thread-pool".into(), Some(pool_ms));
+        summary.results.push(pool);
+        summary
+    }
+
+    #[test]
+    fn the_thread_pool_is_weighed_against_what_thread_starts_cost() {
+        let (pool, scoped) = (lab("thread-pool"), lab("threading"));
+        let text = thread_pool(&with_thread_pool(0.92), &pool, &scoped, KEY).unwrap();
+        assert_eq!(
+            text,
+            "The thread-pool server (a pool of threads started once) spent 0.92 ms of CPU per answered request \
+             against 1.00 ms for the threading server (0.92x). Starting and joining an empty thread cost 26 µs of \
+             CPU here (measured in the same run), so the 3 thread starts a request that the pool avoids are worth \
+             0.08 ms by themselves, 8% of the threading server's cost; the pool saved 0.08 ms, about that."
+        );
+        // Saving less than the starts are worth: the pool's own hand-offs and noise are named.
+        let text = thread_pool(&with_thread_pool(0.99), &pool, &scoped, KEY).unwrap();
+        assert!(
+            text.ends_with("the pool saved 0.01 ms: its own hand-offs (queueing each band, waking a pool thread, waking the request at the end) and the noise between trials took the rest."),
+            "{text}"
+        );
+        // Saving more: a thread that works costs more than an empty one.
+        let text = thread_pool(&with_thread_pool(0.80), &pool, &scoped, KEY).unwrap();
+        assert!(text.contains("the pool saved 0.20 ms, more than that"), "{text}");
+        // No thread pool, no sentence; and it is weighed only against threads started per request.
+        assert_eq!(thread_pool(&three_servers(), &pool, &scoped, KEY), None);
+        assert_eq!(thread_pool(&with_thread_pool(0.9), &pool, &lab("prefork"), KEY), None);
+        let text = why(&with_thread_pool(0.92), &Catalogue::lab(), KEY).join("\n");
+        assert!(
+            text.contains("The thread-pool server (a pool of threads started once) spent 0.92 ms"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! The report's conclusions and warnings, computed from the data: who served more requests per
+//! second and by how much (only beyond the noise band), why (CPU per request, the servers' own
+//! timings, the CPU ceiling that implies), what the tails and memory did, and what a sweep shows.
+//! No sentence is written in advance of the numbers it states.
+//!
+//! Each kind of finding has its file: `throughput` (who served more), `costs` (why: CPU,
+//! the servers' own timings, memory), `tails` (p99 against p50), `sweeps` (what a sweep
+//! shows, and how CPU scales with n), `workloads` (a sweep of workers for each kind of work),
+//! `open_loop` (latency at a fixed offered rate) and `warnings`. This file holds the entry point and the
+//! look-ups and phrases they share.
+
+mod costs;
+mod open_loop;
+mod sweeps;
+mod tails;
+mod throughput;
+mod warnings;
+mod workloads;
+
+pub use tails::TAIL_TARGET;
+pub use warnings::warnings;
+
+use loadtest_model::catalogue::{Catalogue, LabServer};
+use loadtest_model::stats::Ratio;
+use loadtest_model::summary::{Probe, RunSummary, ScenarioKey, ScenarioResult, SweepKind};
+
+/// Conclusions, as plain sentences; `catalogue` says which servers are weighed against which.
+pub fn conclusions(summary: &RunSummary, catalogue: &Catalogue) -> Vec<String> {
+    let mut out = Vec::new();
+    let scenarios = scenario_order(&summary.results);
+    let main_scenario = main_scenario(summary, &scenarios);
+    // Under an open loop every server is sent the same rate: latency, not req/s, decides.
+    out.extend(open_loop::findings(summary, &scenarios));
+    if let Some(scenario) = main_scenario.filter(|s| s.offered_rps.is_none()) {
+        let open = out.split_off(0);
+        out.extend(throughput::verdicts(summary, catalogue, scenario));
+        out.extend(costs::why(summary, catalogue, scenario));
+        out.extend(tails::tails(summary, scenario));
+        out.extend(costs::memory(summary, scenario));
+        out.extend(open);
+    }
+    if let Some(sweep) = summary.design.sweep {
+        // The one-variable findings are about the headline's kind of work; a sweep of several
+        // kinds gets its findings per kind.
+        let headline: Vec<ScenarioKey> = scenarios
+            .iter()
+            .copied()
+            .filter(|s| s.work == summary.design.work)
+            .collect();
+        out.extend(sweeps::findings(summary, catalogue, sweep, &headline));
+        if sweep == SweepKind::Workers && summary.design.works.len() > 1 {
+            out.extend(workloads::findings(summary, catalogue, &scenarios));
+        }
+    }
+    if out.is_empty() {
+        out.push("No valid measured trial: nothing can be concluded. See the warnings.".into());
+    }
+    if let Some(probe) = &summary.python_processes_seed {
+        out.push(probe.verdict.clone());
+    }
+    out
+}
+
+/// The scenarios of `results`, in order.
+fn scenario_order(results: &[ScenarioResult]) -> Vec<ScenarioKey> {
+    let mut seen = Vec::new();
+    for result in results {
+        if !seen.contains(&result.scenario) {
+            seen.push(result.scenario);
+        }
+    }
+    seen
+}
+
+/// The scenario the headline is about: the design's base scenario if it ran, else the first.
+fn main_scenario(summary: &RunSummary, scenarios: &[ScenarioKey]) -> Option<ScenarioKey> {
+    let base = summary.design.base();
+    scenarios
+        .iter()
+        .copied()
+        .find(|s| *s == base)
+        .or_else(|| scenarios.first().copied())
+}
+
+fn result<'a>(summary: &'a RunSummary, server: &str, scenario: ScenarioKey) -> Option<&'a ScenarioResult> {
+    summary.result(server, scenario)
+}
+
+/// The catalogue's comparisons whose two servers both have a result in `scenario`.
+fn compared<'a>(
+    summary: &RunSummary,
+    catalogue: &'a Catalogue,
+    scenario: ScenarioKey,
+) -> Vec<(&'a LabServer, &'a LabServer)> {
+    (catalogue.comparisons().into_iter())
+        .filter(|(a, b)| result(summary, &a.name, scenario).is_some() && result(summary, &b.name, scenario).is_some())
+        .collect()
+}
+
+/// The lab's own question: two servers that start their workers per request, one of each
+/// family (threads against a fork per request).
+fn crosses_families(a: &LabServer, b: &LabServer) -> bool {
+    a.family != b.family && a.per_request() && b.per_request()
+}
+
+/// `a`'s req/s over `b`'s in `scenario`, whichever way round the comparison was computed.
+fn rps_ratio(summary: &RunSummary, a: &str, b: &str, scenario: ScenarioKey) -> Option<Ratio> {
+    summary
+        .comparisons
+        .iter()
+        .filter(|c| c.scenario == scenario)
+        .find_map(|c| {
+            if (c.a.as_str(), c.b.as_str()) == (a, b) {
+                c.rps_ratio
+            } else if (c.a.as_str(), c.b.as_str()) == (b, a) {
+                c.rps_ratio.map(Ratio::inverse)
+            } else {
+                None
+            }
+        })
+}
+
+fn probe<'a>(summary: &'a RunSummary, server: &str, scenario: ScenarioKey) -> Option<&'a Probe> {
+    summary
+        .probes
+        .iter()
+        .find(|p| p.server == server && p.scenario == scenario)
+}
+
+fn describe(scenario: ScenarioKey) -> String {
+    let work = if scenario.work == matrix_service::WorkKind::default() {
+        String::new()
+    } else {
+        format!("{}, ", scenario.work.name())
+    };
+    let open = (scenario.offered_rps).map_or_else(String::new, |rate| format!(", open loop at {rate} req/s"));
+    format!(
+        "{work}n={}, workers={}, {} connections{open}",
+        scenario.n, scenario.workers, scenario.concurrency
+    )
+}
+
+/// "812 req/s (median of 5 trials, 790 to 830)"
+fn rps_phrase(result: &ScenarioResult) -> Option<String> {
+    let rps = result.rps?;
+    Some(if rps.n > 1 {
+        format!(
+            "{:.0} req/s (median of {} trials, {:.0} to {:.0})",
+            rps.median, rps.n, rps.min, rps.max
+        )
+    } else {
+        format!("{:.0} req/s (one trial)", rps.median)
+    })
+}
+
+/// "3.95x (95% interval 3.76 to 4.21)"
+fn ratio_phrase(r: Ratio) -> String {
+    if r.n_a > 1 && r.n_b > 1 {
+        format!("{:.2}x (95% interval {:.2} to {:.2})", r.value, r.ci_low, r.ci_high)
+    } else {
+        format!("{:.2}x (one trial each: no interval)", r.value)
+    }
+}
+
+fn servers_in(summary: &RunSummary, scenario: ScenarioKey) -> impl Iterator<Item = &ScenarioResult> {
+    summary
+        .servers
+        .iter()
+        .filter_map(move |s| result(summary, &s.name, scenario))
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// "1 thread", "4 threads".
+fn counted(count: u32, one: &str, many: &str) -> String {
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testdata::summary;
+
+    #[test]
+    fn lists_read_as_prose() {
+        let list = |items: &[&str]| and_list(&items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(list(&[]), "");
+        assert_eq!(list(&["a"]), "a");
+        assert_eq!(list(&["a", "b"]), "a and b");
+        assert_eq!(list(&["a", "b", "c"]), "a, b and c");
+    }
+
+    #[test]
+    fn conclusions_are_plain_text() {
+        // summary.json is read by programs: the report adds its own emphasis.
+        for s in [
+            summary(),
+            crate::testdata::size_sweep(),
+            crate::testdata::three_servers(),
+        ] {
+            for line in conclusions(&s, &Catalogue::lab()) {
+                assert!(!line.contains("**") && !line.contains('`'), "markup in {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_headline_names_the_winner_with_its_ratio_and_interval() {
+        let s = summary();
+        let text = conclusions(&s, &Catalogue::lab()).join("\n");
+        assert!(text.starts_with("Fastest: threading."), "{text}");
+        assert!(text.contains("a ratio of 3.95x (95% interval 3.76 to 4.21)"), "{text}");
+        assert!(text.contains("of CPU (whole process tree"), "{text}");
+        assert!(
+            text.contains(
+                "took 0.90 ms with 4 threads and 2.40 ms with 4 child processes, 2.7x as long with processes"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("caps the multiprocessing server near 253 req/s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("each answer cost the threading server 1.6x and the multiprocessing server 6.3x"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! What a sweep of workers shows for each kind of work (`--work add,matmul,io`, `--lab`): who
+//! is fastest at each worker count, where each server stops scaling, and why, from the data:
+//! for `matmul` the cores (a request's own product on more workers, with no other load), for
+//! `io` the waiting (against the ceiling the waits set), for `add` the cost of each worker.
+
+use super::{probe, result};
+use loadtest_model::catalogue::Catalogue;
+use loadtest_model::cpu_speed::CpuSpeed;
+use loadtest_model::summary::{RunSummary, ScenarioKey};
+use matrix_service::WorkKind;
+use matrix_service::work::Bound;
+
+/// Throughput must grow by more than this from one worker count to the next to count as
+/// scaling: the noise between trials here is a few percent.
+const SCALING: f64 = 1.10;
+
+/// One sentence group per kind of work the run swept.
+pub(super) fn findings(summary: &RunSummary, catalogue: &Catalogue, scenarios: &[ScenarioKey]) -> Vec<String> {
+    let mut out = Vec::new();
+    for &work in &summary.design.works {
+        let points: Vec<ScenarioKey> = scenarios.iter().copied().filter(|s| s.work == work).collect();
+        if points.len() < 2 {
+            continue;
+        }
+        out.extend(fastest(summary, work, &points));
+        out.extend(
+            summary
+                .servers
+                .iter()
+                .filter_map(|s| scaling(summary, &s.name, &points)),
+        );
+        out.extend(why(summary, catalogue, work, &points));
+    }
+    out
+}
+
+/// The servers' req/s at each point, `(workers, server, rps)`.
+fn rps_at(summary: &RunSummary, point: ScenarioKey) -> Vec<(&str, f64)> {
+    (summary.servers.iter())
+        .filter_map(|s| Some((s.name.as_str(), result(summary, &s.name, point)?.rps_median?)))
+        .collect()
+}
+
+/// "matmul (CPU-bound), n=500, 20 connections. Fastest by workers: 1: threading (195 req/s), ..."
+fn fastest(summary: &RunSummary, work: WorkKind, points: &[ScenarioKey]) -> Option<String> {
+    let first = points[0];
+    let wait = first.wait_ms.map_or(String::new(), |w| format!(", wait_ms={w}"));
+    let by_workers: Vec<String> = (points.iter())
+        .filter_map(|&point| {
+            let best = rps_at(summary, point).into_iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+            Some(format!("{}: {} ({:.0})", point.workers, best.0, best.1))
+        })
+        .collect();
+    (!by_workers.is_empty()).then(|| {
+        format!(
+            "{} ({}), n={}, {} connections{wait}. Fastest by workers (req/s): {}.",
+            work.name(),
+            work.bound().describe(),
+            first.n,
+            first.concurrency,
+            by_workers.join(", ")
+        )
+    })
+}
+
+/// "threading peaked at workers=2 (204 req/s) and stopped scaling at workers=2: ..."
+fn scaling(summary: &RunSummary, server: &str, points: &[ScenarioKey]) -> Option<String> {
+    let series: Vec<(u32, f64)> = (summary.across(server, points))
+        .filter_map(|r| Some((r.scenario.workers, r.rps_median?)))
+        .collect();
+    let (first, last) = (series.first()?, series.last()?);
+    if series.len() < 2 {
+        return None;
+    }
+    let peak = series.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let stop = series
+        .windows(2)
+        .find(|pair| pair[1].1 < SCALING * pair[0].1)
+        .map(|pair| pair[0].0);
+    let stops = match stop {
+        Some(w) if w == first.0 => format!("more workers never gained more than {:.0}%", (SCALING - 1.0) * 100.0),
+        Some(w) => format!("it stopped scaling after workers={w}"),
+        None => "it scaled all the way".into(),
+    };
+    Some(format!(
+        "{server}: {:.0} req/s at workers={}, {:.0} at workers={}; peak {:.0} at workers={}; {stops}.",
+        first.1, first.0, last.1, last.0, peak.1, peak.0
+    ))
+}
+
+/// Why, for each kind, from the data.
+fn why(summary: &RunSummary, catalogue: &Catalogue, work: WorkKind, points: &[ScenarioKey]) -> Vec<String> {
+    let cpus = summary.machine.cpus;
+    match work.bound() {
+        Bound::Cpu => {
+            // A request alone (the probes: sequential, no other load): does its product get
+            // faster with a second worker?
+            let (one, two) = (
+                points.iter().find(|p| p.workers == 1),
+                points.iter().find(|p| p.workers == 2),
+            );
+            let Some((one, two)) = one.zip(two) else {
+                return Vec::new();
+            };
+            let alone: Vec<String> = (summary.servers.iter())
+                .filter_map(|s| {
+                    let t1 = probe(summary, &s.name, *one)?.execution_ms?;
+                    let t2 = probe(summary, &s.name, *two)?.execution_ms?;
+                    Some(format!("{} {t1:.1} to {t2:.1} ms ({:.2}x)", s.name, t2 / t1))
+                })
+                .collect();
+            if alone.is_empty() {
+                return Vec::new();
+            }
+            let uneven = (summary.cpu_speed.as_ref()).is_some_and(CpuSpeed::is_uneven);
+            let caveat = if uneven {
+                " (the CPUs ran at uneven speeds in this run, see the warnings: two bands finish at the slower \
+                 CPU's pace, so these speed-ups are below what two equal CPUs give)"
+            } else {
+                ""
+            };
+            vec![format!(
+                "Why: the product is CPU-bound. One request alone (no other load), from 1 worker to 2: {}{caveat}. \
+                 Rust threads have no global interpreter lock, so a request's bands use the {cpus} CPUs at \
+                 once, as processes do: what the original Python lab could not show (CPython runs Python code \
+                 on one thread at a time). \
+                 Under {} connections the CPUs are already busy with other requests, so more workers per \
+                 request cannot add throughput beyond {cpus} CPUs' worth; they only add the cost of starting \
+                 or handing off each band.",
+                alone.join(", "),
+                points[0].concurrency
+            )]
+        }
+        Bound::Waiting => {
+            let knobs: Vec<&str> = (catalogue.iter())
+                .filter_map(|s| Some(s.pool.as_ref()?.flag.as_str()))
+                .collect();
+            let Some(wait) = points[0].wait_ms.filter(|w| *w > 0) else {
+                return Vec::new();
+            };
+            // Every connection's request waits wait_ms / workers (its bands wait at once), so
+            // c connections can complete at most c * workers * 1000 / wait_ms requests a second.
+            let lines: Vec<String> = (points.iter())
+                .map(|&point| {
+                    let ideal =
+                        f64::from(point.concurrency) * f64::from(point.workers.min(point.n)) * 1000.0 / f64::from(wait);
+                    let shares: Vec<String> = rps_at(summary, point)
+                        .into_iter()
+                        .map(|(server, rps)| format!("{server} {:.0}%", 100.0 * rps / ideal))
+                        .collect();
+                    format!("{}: {:.0} ({})", point.workers, ideal, shares.join(", "))
+                })
+                .collect();
+            vec![format!(
+                "Why: io is waiting, not computing. With {c} connections, each request waiting {wait} ms spread \
+                 over its bands (which wait at once), at most {c} x workers x 1000 / {wait} requests a second \
+                 can finish; by workers, that ceiling and each server's share of it: {}. A pool of P threads or \
+                 processes blocks in the waits, so it serves at most P x 1000 / {wait} requests a second \
+                 whatever the workers (its knob: {}).",
+                lines.join("; "),
+                knobs.join(" or "),
+                c = points[0].concurrency
+            )]
+        }
+        Bound::Memory => {
+            let (first, last) = (points[0], points[points.len() - 1]);
+            let falls: Vec<String> = (summary.servers.iter())
+                .filter_map(|s| {
+                    let a = result(summary, &s.name, first)?.rps_median?;
+                    let b = result(summary, &s.name, last)?.rps_median?;
+                    Some(format!("{} {:.2}x", s.name, b / a))
+                })
+                .collect();
+            if falls.is_empty() {
+                return Vec::new();
+            }
+            vec![format!(
+                "Why: the sum is memory-bound and short (a fraction of a millisecond at n={}), so each worker \
+                 costs more than the share of the work it takes: a thread start, a fork, or a hand-off to a \
+                 pool. Req/s at workers={} over workers={}: {}.",
+                first.n,
+                last.workers,
+                first.workers,
+                falls.join(", ")
+            )]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use loadtest_model::catalogue::Catalogue;
+    use loadtest_model::cpu_speed::CpuSpeed;
+    use loadtest_model::summary::RunSummary;
+
+    /// The committed `--lab` run of 2026-12-06 (before the CPU speed check existed).
+    fn lab_run() -> RunSummary {
+        serde_json::from_str(include_str!("../../../../docs/runs/2026-12-06-lab/summary.json")).unwrap()
+    }
+
+    fn matmul_why(summary: &RunSummary) -> String {
+        let conclusions = super::super::conclusions(summary, &Catalogue::lab());
+        (conclusions.into_iter())
+            .find(|line| line.starts_with("Why: the product is CPU-bound."))
+            .expect("a matmul sweep explains its scaling")
+    }
+
+    #[test]
+    fn the_product_s_speed_up_comes_from_the_probes() {
+        let why = matmul_why(&lab_run());
+        assert!(
+            why.contains("from 1 worker to 2: threading 9.8 to 5.5 ms (0.56x), thread-pool 10.8 to 5.4 ms (0.50x)"),
+            "{why}"
+        );
+        assert!(!why.contains("uneven"), "{why}");
+    }
+
+    #[test]
+    fn uneven_cpus_qualify_the_speed_up() {
+        let mut summary = lab_run();
+        let mut speed: CpuSpeed = crate::testdata::steady_cpus();
+        speed.checks[1].cpus[1].median_ms = 3.4;
+        summary.cpu_speed = Some(speed);
+        let why = matmul_why(&summary);
+        assert!(
+            why.contains("(0.56x)") && why.contains("the CPUs ran at uneven speeds"),
+            "{why}"
+        );
+    }
+}

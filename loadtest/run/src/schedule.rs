@@ -1,0 +1,169 @@
+//! The order trials run in, and running them: for each scenario its warm-ups, then measured
+//! trials alternating the servers; with `--rate-fraction`, the closed loop's scenarios and then
+//! the open loop's, at rates the closed loop's results decide.
+//!
+//! It prints nothing: what happens is told to the caller as [`Event`]s, and the caller draws
+//! the progress bar and keeps what each finished scenario measured.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use loadtest_model::summary::{Mode, Phase, ScenarioKey, TrialRecord};
+
+use crate::http::Client;
+use crate::open_loop::{self, OpenLoop};
+use crate::plan::{Plan, TrialLoad};
+use crate::servers::Target;
+use crate::trial::TrialRunner;
+
+/// Pause between trials, so one trial's connections and children are gone before the next.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// The longest the harness waits for a server to finish the requests a trial left behind.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the schedule tells its caller, in the order it happens.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A leg of `total` trials begins: the closed loop's, or the open loop's after it.
+    Leg { total: u64 },
+    /// A trial begins.
+    Trial {
+        server: &'a str,
+        scenario: ScenarioKey,
+        phase: Phase,
+        index: u32,
+    },
+    /// A trial ended (valid or not).
+    Ended(&'a TrialRecord),
+    /// Something a person should read: a long drain, an open loop's rate.
+    Note(String),
+    /// Every trial of `scenario` has run; `trials` holds every trial of the run so far.
+    ScenarioDone {
+        scenario: ScenarioKey,
+        trials: &'a [TrialRecord],
+    },
+    /// The leg is over.
+    LegDone,
+}
+
+/// One trial to run: the scenario, its phase and index, and which target.
+type Slot = (ScenarioKey, Phase, u32, usize);
+
+/// Every trial of `plan`, told to `on` as it goes.
+pub fn run_trials(
+    plan: &Plan,
+    targets: &mut [Target],
+    runner: &TrialRunner<'_>,
+    on: &mut dyn FnMut(Event<'_>),
+) -> anyhow::Result<Vec<TrialRecord>> {
+    let mut trials = Vec::new();
+    let closed = schedule(plan, targets, &plan.scenarios(), true);
+    run_schedule(plan, targets, runner, closed, &mut trials, on)?;
+    if let Some(OpenLoop::Fraction(fraction)) = plan.open_loop {
+        let lab: Vec<&str> = targets.iter().filter(|t| t.lab).map(|t| t.name.as_str()).collect();
+        let offered = open_loop::offered_rates(&trials, &lab, fraction);
+        for (scenario, slowest) in &offered {
+            on(Event::Note(format!(
+                "open loop: {} req/s ({fraction} x the slowest lab server's closed-loop median, {slowest:.0} req/s)",
+                scenario.offered_rps.unwrap_or_default()
+            )));
+        }
+        let scenarios: Vec<ScenarioKey> = offered.into_iter().map(|(scenario, _)| scenario).collect();
+        // The servers are warm from the closed loop: no second warm-up.
+        let open = schedule(plan, targets, &scenarios, false);
+        run_schedule(plan, targets, runner, open, &mut trials, on)?;
+    }
+    Ok(trials)
+}
+
+/// For each scenario: its warm-ups (if `warm_up` and the plan has one), then measured trials
+/// alternating the servers.
+fn schedule(plan: &Plan, targets: &[Target], scenarios: &[ScenarioKey], warm_up: bool) -> Vec<Slot> {
+    let mut schedule = Vec::new();
+    for &scenario in scenarios {
+        let joined: Vec<usize> = (0..targets.len())
+            .filter(|&i| targets[i].lab || plan.extra_targets_join(scenario))
+            .collect();
+        if warm_up && plan.warmup.is_some() {
+            schedule.extend(joined.iter().map(|&t| (scenario, Phase::Warmup, 1, t)));
+        }
+        for index in 1..=plan.trials {
+            schedule.extend(joined.iter().map(|&t| (scenario, Phase::Measured, index, t)));
+        }
+    }
+    schedule
+}
+
+/// Runs `schedule`, appending to `trials`. Each server's drain (see [`drain`]) runs while the
+/// other servers take their trials, and is waited for only before its own next trial.
+fn run_schedule(
+    plan: &Plan,
+    targets: &mut [Target],
+    runner: &TrialRunner<'_>,
+    schedule: Vec<Slot>,
+    trials: &mut Vec<TrialRecord>,
+    on: &mut dyn FnMut(Event<'_>),
+) -> anyhow::Result<()> {
+    on(Event::Leg {
+        total: schedule.len() as u64,
+    });
+    let drainer = Arc::new(Client::new(DRAIN_TIMEOUT));
+    let mut draining: Vec<Option<JoinHandle<()>>> = targets.iter().map(|_| None).collect();
+    for (i, &(scenario, phase, index, target_index)) in schedule.iter().enumerate() {
+        let target = &mut targets[target_index];
+        if let Some(drained) = draining[target_index].take() {
+            wait_for_drain(&target.name, drained, on);
+        }
+        on(Event::Trial {
+            server: &target.name,
+            scenario,
+            phase,
+            index,
+        });
+        let load = match (phase, plan.warmup) {
+            (Phase::Warmup, Some(warmup)) => TrialLoad::Duration(warmup),
+            _ => plan.trial_load,
+        };
+        trials.push(runner.run(target, scenario, phase, index, load)?);
+        on(Event::Ended(trials.last().expect("just pushed")));
+        if plan.mode == Mode::Measured {
+            std::thread::sleep(SETTLE);
+            let (client, url) = (Arc::clone(&drainer), target.url_for(scenario));
+            draining[target_index] = Some(std::thread::spawn(move || drain(&client, &url)));
+        }
+        if schedule.get(i + 1).is_none_or(|next| next.0 != scenario) {
+            on(Event::ScenarioDone { scenario, trials });
+        }
+    }
+    for drained in draining.into_iter().flatten() {
+        let _ = drained.join();
+    }
+    on(Event::LegDone);
+    Ok(())
+}
+
+/// Waits for `server`'s drain; a wait of more than a second is worth a note.
+fn wait_for_drain(server: &str, drained: JoinHandle<()>, on: &mut dyn FnMut(Event<'_>)) {
+    let waiting = Instant::now();
+    let _ = drained.join();
+    if waiting.elapsed() > Duration::from_secs(1) {
+        on(Event::Note(format!(
+            "{server}: waited {:.1} s for it to finish the requests its last trial left behind",
+            waiting.elapsed().as_secs_f64()
+        )));
+    }
+}
+
+/// Returns once the server has finished what the last trial left it. oha ends a trial at its
+/// deadline by dropping the requests still in flight, but a server still works through them: a
+/// pool whose threads or processes block in `io` waits has a queue of seconds (64 abandoned
+/// requests of four 25 ms bands on 2 threads are 3.2 s), and the next trial's requests would
+/// wait behind it. One request of the scenario, sent after the trial, is answered once the work
+/// queued before it is done, as the servers' queues are first-come-first-served; a server with
+/// nothing queued answers it at once. Best effort: a failed or timed-out request only ends the
+/// wait.
+fn drain(client: &Client, url: &str) {
+    let _ = client.get_json(url);
+}

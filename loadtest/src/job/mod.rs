@@ -1,0 +1,270 @@
+//! The main job, in stages: set up ([`Setup::prepare`]: plan, oha, servers) → what the run knows
+//! before its trials ([`begin`]: answers verified, floors measured, `summary.json` begun) → the
+//! trials ([`measure`], `summary.json` written again after every scenario) → the floors again and
+//! the servers stopped ([`finish`]) → what the figures say ([`loadtest_report::analyse`]) and the
+//! reports → the terminal's summary.
+//!
+//! `summary.json` is written (whole, by rename) after every scenario with `"complete": false`, and
+//! once more at the end without it: a run stopped by Ctrl-C or killed keeps what it finished.
+
+mod floors;
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use loadtest_model::catalogue::Catalogue;
+use loadtest_model::files::write_json;
+use loadtest_model::summary::{Design, RunSummary};
+use loadtest_run::http::Client;
+use loadtest_run::oha::provision::{self, Oha};
+use loadtest_run::open_loop::OpenLoop;
+use loadtest_run::plan::Plan;
+use loadtest_run::python_lab::PythonLab;
+use loadtest_run::schedule::{self, Event};
+use loadtest_run::servers::{self, Target};
+use loadtest_run::trial::TrialRunner;
+use loadtest_run::{machine, server_metrics, verify};
+
+use crate::cli::Cli;
+use floors::Floors;
+use progress::Progress;
+
+/// What the run has once it is set up: the plan, oha, and the servers, up and answering.
+struct Setup {
+    plan: Plan,
+    cancel: Arc<AtomicBool>,
+    oha: Oha,
+    /// The Python lab's servers (`--python`); dropping it ends them on any error.
+    python: Option<PythonLab>,
+    client: Client,
+    targets: Vec<Target>,
+    logs_dir: PathBuf,
+    /// When the run started, RFC 3339, and the seconds set-up took.
+    started_utc: String,
+    setup_secs: f64,
+}
+
+/// Runs the main job `cli` plans, on the lab servers of `catalogue`.
+pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
+    let mut setup = Setup::prepare(cli, catalogue)?;
+    let measuring = Instant::now();
+    let (mut summary, before) = begin(&setup)?;
+    measure(&mut setup, &mut summary, catalogue, measuring)?;
+    let run_warnings = finish(&mut setup, &mut summary, before)?;
+    summary.wall_secs = measuring.elapsed().as_secs_f64();
+    summary.complete = true;
+    loadtest_report::analyse(&mut summary, &run_warnings, catalogue);
+    let out = &setup.plan.out_dir;
+    write_json(&out.join("summary.json"), &summary)?;
+    let mut files = vec!["summary.json".to_owned()];
+    files.extend(loadtest_report::write_reports(&summary, catalogue, out)?);
+    let wrote = format!("Wrote {} in {}/ (and raw/, logs/).", files.join(", "), out.display());
+    println!("{}", loadtest_report::table::terminal(&summary, &wrote));
+    Ok(())
+}
+
+impl Setup {
+    /// The plan made, Ctrl-C caught, the folders made, oha found (or installed), and the
+    /// servers built and started (or addressed), the Python lab's among them.
+    fn prepare(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let now = chrono::Utc::now();
+        let mut plan = cli.plan(catalogue, &now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
+        let cancel = stop_on_ctrl_c()?;
+        let logs_dir = plan.out_dir.join("logs");
+        for dir in [&plan.out_dir.join("raw"), &logs_dir] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let oha = provision::find_or_install(plan.oha.as_deref(), &provision::default_tools_root())?;
+        eprintln!("using {} ({})", oha.path.display(), oha.version_line);
+        let python = if plan.python {
+            let lab = PythonLab::start(&logs_dir, &|message| eprintln!("{}", progress::wrapped(message)))?;
+            plan.extra_targets.extend(lab.targets());
+            Some(lab)
+        } else {
+            None
+        };
+        let client = Client::new(Duration::from_secs(60));
+        let targets = servers::prepare(&plan, &logs_dir, &client, &|message| eprintln!("{message}"))?;
+        for target in &targets {
+            eprintln!("{}: {} ({})", target.name, target.endpoint, target.info().origin());
+        }
+        Ok(Self {
+            plan,
+            cancel,
+            oha,
+            python,
+            client,
+            targets,
+            logs_dir,
+            started_utc: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            // The measurement's clock starts after this: installing oha or building the
+            // servers is set-up.
+            setup_secs: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// Ctrl-C (or SIGTERM) raises the flag the trials watch: the current trial ends, and the
+/// servers this run started are stopped.
+fn stop_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    ctrlc::set_handler(move || {
+        if !flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nstopping: ending the current trial and the servers this run started ...");
+        }
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(cancel)
+}
+
+/// What the run knows before its trials: the servers' answers verified and their own timings
+/// probed, their pool sizes, the floors measured once, and the machine. The summary it begins
+/// has no trials yet and says it is not complete.
+fn begin(setup: &Setup) -> anyhow::Result<(RunSummary, Floors)> {
+    let plan = &setup.plan;
+    let probes = verify::verify(
+        &setup.targets,
+        &plan.scenarios(),
+        |s| plan.extra_targets_join(s),
+        &setup.client,
+    )?;
+    eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");
+    let servers = (setup.targets.iter())
+        .map(|target| loadtest_model::summary::ServerInfo {
+            pool_size: server_metrics::pool_size(&setup.client, &target.endpoint),
+            ..target.info()
+        })
+        .collect();
+    let before = Floors::measure(plan, "before the trials")?;
+    let summary = RunSummary {
+        tool: format!("loadtest {}", env!("CARGO_PKG_VERSION")),
+        started_utc: setup.started_utc.clone(),
+        wall_secs: 0.0,
+        setup_secs: setup.setup_secs,
+        machine: machine::describe(servers::workspace_root().as_deref()),
+        oha_version: setup.oha.version_line.clone(),
+        servers,
+        design: design(plan),
+        probes,
+        work_costs: before.work_costs.clone(),
+        cpu_speed: before.cpu_speed(None),
+        thread_start_cpu_us: Some(before.thread_start_us),
+        python_processes_seed: setup.python.as_ref().map(|lab| lab.probe.clone()),
+        results: Vec::new(),
+        comparisons: Vec::new(),
+        trials: Vec::new(),
+        warnings: Vec::new(),
+        conclusions: Vec::new(),
+        targets: Vec::new(),
+        complete: false,
+    };
+    Ok((summary, before))
+}
+
+/// Every trial of the plan, with a progress bar; after each scenario, `summary.json` holds the
+/// trials so far and what they say.
+fn measure(
+    setup: &mut Setup,
+    summary: &mut RunSummary,
+    catalogue: &Catalogue,
+    measuring: Instant,
+) -> anyhow::Result<()> {
+    let runner = TrialRunner {
+        client: &setup.client,
+        oha: &setup.oha.path,
+        out_dir: &setup.plan.out_dir,
+        cancel: &setup.cancel,
+        request_timeout: setup.plan.request_timeout,
+        cpus: summary.machine.cpus,
+    };
+    let path = setup.plan.out_dir.join("summary.json");
+    let mut progress = Progress::default();
+    let mut saved = Ok(());
+    let trials = schedule::run_trials(&setup.plan, &mut setup.targets, &runner, &mut |event| {
+        progress.show(&event);
+        if let Event::ScenarioDone { trials, .. } = event
+            && saved.is_ok()
+        {
+            summary.trials = trials.to_vec();
+            summary.wall_secs = measuring.elapsed().as_secs_f64();
+            saved = save_partial(summary, catalogue, &path);
+        }
+    })?;
+    saved?;
+    summary.trials = trials;
+    Ok(())
+}
+
+/// `summary` analysed as it stands and written to `path`, still marked not complete.
+fn save_partial(summary: &mut RunSummary, catalogue: &Catalogue, path: &Path) -> anyhow::Result<()> {
+    loadtest_report::analyse(summary, &[], catalogue);
+    write_json(path, summary)
+}
+
+/// The floors measured again (the lower kept), the servers stopped, and the Python lab's
+/// servers with them; returns what the run itself saw that a reader should know.
+fn finish(setup: &mut Setup, summary: &mut RunSummary, before: Floors) -> anyhow::Result<Vec<String>> {
+    let after = Floors::measure(&setup.plan, "after the trials")?;
+    summary.cpu_speed = before.cpu_speed(Some(&after));
+    summary.thread_start_cpu_us = Some(before.thread_start_us.min(after.thread_start_us));
+    summary.work_costs = before.lower(&after);
+    let mut warnings = Vec::new();
+    for target in &mut setup.targets {
+        if let Some(server) = target.managed.take() {
+            match server.stop(Duration::from_secs(10)) {
+                Ok(status) if status.success() => {}
+                Ok(status) => warnings.push(format!("The {} server ended with {status} when stopped.", target.name)),
+                Err(e) => warnings.push(format!("Stopping the {} server failed: {e}.", target.name)),
+            }
+        }
+    }
+    if let Some(lab) = setup.python.take() {
+        warnings.extend(lab.stop());
+    }
+    // A server that wrote nothing leaves an empty log; an empty file only hides the ones that
+    // say something.
+    remove_empty_files(&setup.logs_dir);
+    Ok(warnings)
+}
+
+/// Removes the empty files of `dir` (what cannot be read or removed is left as it is).
+fn remove_empty_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The design as `summary.json` states it.
+fn design(plan: &Plan) -> Design {
+    Design {
+        mode: plan.mode,
+        load: plan.trial_load.describe(),
+        warmup_trials: u32::from(plan.warmup.is_some()),
+        measured_trials: plan.trials,
+        sweep: plan.sweep.as_ref().map(|s| s.kind),
+        concurrency: plan.base.concurrency,
+        n: plan.base.n,
+        workers: plan.base.workers,
+        work: plan.base.work,
+        wait_ms: plan.base.wait_ms,
+        works: plan.works.iter().map(|key| key.work).collect(),
+        lab: plan.lab_grid,
+        rate: match plan.open_loop {
+            Some(OpenLoop::Rate(rate)) => Some(rate),
+            _ => None,
+        },
+        rate_fraction: match plan.open_loop {
+            Some(OpenLoop::Fraction(fraction)) => Some(fraction),
+            _ => None,
+        },
+    }
+}
