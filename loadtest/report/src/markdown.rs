@@ -10,6 +10,28 @@ use loadtest_model::summary::RunSummary;
 /// Renders the report; `charts` are the chart files written beside it.
 pub fn render(summary: &RunSummary, charts: &[String]) -> String {
     let mut md = String::new();
+    heading(&mut md, summary);
+    conclusions(&mut md, summary);
+    targets_and_results(&mut md, summary);
+    comparisons(&mut md, summary);
+    probes(&mut md, summary);
+    work_itself(&mut md, summary);
+    cpu_speed(&mut md, summary);
+    seed_app(&mut md, summary);
+    self::charts(&mut md, charts);
+    section(&mut md, "Warnings");
+    bullets(&mut md, &summary.warnings);
+
+    section(&mut md, "How this was measured");
+    method(&mut md, summary);
+
+    section(&mut md, "Every trial");
+    trials_table(&mut md, summary);
+    md
+}
+
+/// When the run was, how long it took, and its design.
+fn heading(md: &mut String, summary: &RunSummary) {
     let design = &summary.design;
     let _ = writeln!(md, "# Threads or processes: load-test report\n");
     let _ = writeln!(
@@ -29,172 +51,201 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
             ""
         },
     );
+    if !summary.complete {
+        let _ = writeln!(
+            md,
+            "**This run was cut short** (stopped or killed): it holds the {} scenario(s) it finished, and \
+             what follows is drawn from them alone.\n",
+            loadtest_model::aggregate::scenarios(&summary.trials).len()
+        );
+    }
+}
 
-    section(&mut md, "Conclusions");
+/// The conclusions, the first (the verdict) in bold.
+fn conclusions(md: &mut String, summary: &RunSummary) {
+    section(md, "Conclusions");
     let mut conclusions = summary.conclusions.clone();
     if let Some(verdict) = conclusions.first_mut() {
         *verdict = lead_in_bold(verdict);
     }
-    bullets(&mut md, &conclusions);
+    bullets(md, &conclusions);
+}
 
+/// The targets (if the run covers any), the results and, for a size sweep, how each server
+/// scaled with n.
+fn targets_and_results(md: &mut String, summary: &RunSummary) {
     if !summary.targets.is_empty() {
-        section(&mut md, "Targets");
-        targets_table(&mut md, summary);
+        section(md, "Targets");
+        targets_table(md, summary);
     }
 
-    section(&mut md, "Results");
-    results_table(&mut md, summary);
+    section(md, "Results");
+    results_table(md, summary);
 
     let scaling = loadtest_model::scaling::scaling(summary);
     if !scaling.is_empty() {
-        section(&mut md, "Scaling with n");
-        scaling_table(&mut md, &scaling);
+        section(md, "Scaling with n");
+        scaling_table(md, &scaling);
     }
+}
 
-    if !summary.comparisons.is_empty() {
-        section(&mut md, "Comparisons");
+/// Every pair of servers compared, per scenario.
+fn comparisons(md: &mut String, summary: &RunSummary) {
+    if summary.comparisons.is_empty() {
+        return;
+    }
+    section(md, "Comparisons");
+    let _ = writeln!(
+        md,
+        "Ratios of medians, A over B, with 95% bootstrap intervals; a difference counts only when the whole \
+         interval is more than {:.0}% from 1.\n",
+        loadtest_model::stats::NOISE_BAND * 100.0
+    );
+    let _ = writeln!(
+        md,
+        "| scenario | A / B | req/s ratio | 95% interval | CPU/request ratio | peak memory ratio | verdict |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---|---:|---:|---|");
+    for c in &summary.comparisons {
+        let (ratio, interval) = c.rps_ratio.map_or(("-".into(), "-".into()), |r| {
+            (
+                format!("{:.2}", r.value),
+                format!("{:.2} to {:.2}", r.ci_low, r.ci_high),
+            )
+        });
         let _ = writeln!(
             md,
-            "Ratios of medians, A over B, with 95% bootstrap intervals; a difference counts only when the whole \
-             interval is more than {:.0}% from 1.\n",
-            loadtest_model::stats::NOISE_BAND * 100.0
+            "| {} | {} / {} | {ratio} | {interval} | {} | {} | {} |",
+            scenario(c.scenario),
+            c.a,
+            c.b,
+            number(c.cpu_ratio.map(|r| r.value), 2),
+            number(c.memory_ratio, 2),
+            c.verdict
         );
+    }
+    md.push('\n');
+}
+
+/// What the servers' own answers say their work costs.
+fn probes(md: &mut String, summary: &RunSummary) {
+    if summary.probes.is_empty() {
+        return;
+    }
+    section(md, "What the servers' answers say");
+    let _ = writeln!(
+        md,
+        "Medians of the timings in the servers' own answers, over sequential requests with no other load.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| server | scenario | requests | generation ms | addition ms | total ms |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
+    for p in &summary.probes {
         let _ = writeln!(
             md,
-            "| scenario | A / B | req/s ratio | 95% interval | CPU/request ratio | peak memory ratio | verdict |"
+            "| {} | {} | {} | {} | {} | {} |",
+            p.server,
+            scenario(p.scenario),
+            p.requests,
+            number(p.generation_ms, 2),
+            number(p.execution_ms, 2),
+            number(p.total_ms, 2)
         );
-        let _ = writeln!(md, "|---|---|---:|---|---:|---:|---|");
-        for c in &summary.comparisons {
-            let (ratio, interval) = c.rps_ratio.map_or(("-".into(), "-".into()), |r| {
-                (
-                    format!("{:.2}", r.value),
-                    format!("{:.2} to {:.2}", r.ci_low, r.ci_high),
-                )
-            });
+    }
+    md.push('\n');
+}
+
+/// The work's in-process cost and a thread's start.
+fn work_itself(md: &mut String, summary: &RunSummary) {
+    if summary.work_costs.is_empty() {
+        return;
+    }
+    section(md, "The work itself");
+    let _ = writeln!(
+        md,
+        "CPU time of one request's work in the harness's own process: generating two n x n matrices and \
+         adding them on one thread, with the servers' code and reused buffers (median of timed rounds).\n"
+    );
+    let _ = writeln!(md, "| n | CPU ms | rounds |");
+    let _ = writeln!(md, "|---:|---:|---:|");
+    for cost in &summary.work_costs {
+        let _ = writeln!(md, "| {} | {:.3} | {} |", cost.n, cost.cpu_ms, cost.iterations);
+    }
+    md.push('\n');
+    if let Some(us) = summary.thread_start_cpu_us {
+        let _ = writeln!(
+            md,
+            "Starting and joining one thread, as the scoped threads server does for each band beyond the \
+             first: {us:.1} µs of CPU (cheapest of 3 rounds of 600, the lower of before and after the trials).\n"
+        );
+    }
+}
+
+/// Each CPU's speed, before and after the trials.
+fn cpu_speed(md: &mut String, summary: &RunSummary) {
+    let Some(speed) = &summary.cpu_speed else {
+        return;
+    };
+    section(md, "CPU speed");
+    let _ = writeln!(
+        md,
+        "Wall time of {} on each CPU in turn, the thread pinned to it, {} times each, interleaved. \
+         Work split over the CPUs finishes at the slowest one's pace.\n",
+        speed.reference,
+        speed.checks.first().and_then(|c| c.cpus.first()).map_or(0, |t| t.runs)
+    );
+    let _ = writeln!(md, "| check | CPU | min ms | median ms | max ms |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+    for check in &speed.checks {
+        for t in &check.cpus {
             let _ = writeln!(
                 md,
-                "| {} | {} / {} | {ratio} | {interval} | {} | {} | {} |",
-                scenario(c.scenario),
-                c.a,
-                c.b,
-                number(c.cpu_ratio.map(|r| r.value), 2),
-                number(c.memory_ratio, 2),
-                c.verdict
-            );
-        }
-        md.push('\n');
-    }
-
-    if !summary.probes.is_empty() {
-        section(&mut md, "What the servers' answers say");
-        let _ = writeln!(
-            md,
-            "Medians of the timings in the servers' own answers, over sequential requests with no other load.\n"
-        );
-        let _ = writeln!(
-            md,
-            "| server | scenario | requests | generation ms | addition ms | total ms |"
-        );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
-        for p in &summary.probes {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} |",
-                p.server,
-                scenario(p.scenario),
-                p.requests,
-                number(p.generation_ms, 2),
-                number(p.execution_ms, 2),
-                number(p.total_ms, 2)
-            );
-        }
-        md.push('\n');
-    }
-
-    if !summary.work_costs.is_empty() {
-        section(&mut md, "The work itself");
-        let _ = writeln!(
-            md,
-            "CPU time of one request's work in the harness's own process: generating two n x n matrices and \
-             adding them on one thread, with the servers' code and reused buffers (median of timed rounds).\n"
-        );
-        let _ = writeln!(md, "| n | CPU ms | rounds |");
-        let _ = writeln!(md, "|---:|---:|---:|");
-        for cost in &summary.work_costs {
-            let _ = writeln!(md, "| {} | {:.3} | {} |", cost.n, cost.cpu_ms, cost.iterations);
-        }
-        md.push('\n');
-        if let Some(us) = summary.thread_start_cpu_us {
-            let _ = writeln!(
-                md,
-                "Starting and joining one thread, as the scoped threads server does for each band beyond the \
-                 first: {us:.1} µs of CPU (cheapest of 3 rounds of 600, the lower of before and after the trials).\n"
+                "| {} | {} | {:.2} | {:.2} | {:.2} |",
+                check.when, t.cpu, t.min_ms, t.median_ms, t.max_ms
             );
         }
     }
+    md.push('\n');
+}
 
-    if let Some(speed) = &summary.cpu_speed {
-        section(&mut md, "CPU speed");
-        let _ = writeln!(
-            md,
-            "Wall time of {} on each CPU in turn, the thread pinned to it, {} times each, interleaved. \
-             Work split over the CPUs finishes at the slowest one's pace.\n",
-            speed.reference,
-            speed.checks.first().and_then(|c| c.cpus.first()).map_or(0, |t| t.runs)
-        );
-        let _ = writeln!(md, "| check | CPU | min ms | median ms | max ms |");
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|");
-        for check in &speed.checks {
-            for t in &check.cpus {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {:.2} | {:.2} | {:.2} |",
-                    check.when, t.cpu, t.min_ms, t.median_ms, t.max_ms
-                );
-            }
-        }
-        md.push('\n');
+/// What one request to the handout's own processes app did (`--python`).
+fn seed_app(md: &mut String, summary: &RunSummary) {
+    let Some(probe) = &summary.python_processes_seed else {
+        return;
+    };
+    section(md, "The handout's own processes app");
+    let _ = writeln!(md, "{}\n", probe.verdict);
+    let _ = writeln!(
+        md,
+        "| command | answer | seconds | gunicorn worker timeout | orphaned children | left after the harness stopped it |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---|---:|---:|");
+    let answer = probe.status.map_or_else(
+        || probe.error.clone().unwrap_or_else(|| "none".into()),
+        |s| s.to_string(),
+    );
+    let _ = writeln!(
+        md,
+        "| `{}` | {answer} | {:.1} | {} | {} | {} |\n",
+        probe.command.join(" "),
+        probe.seconds,
+        if probe.worker_timeout { "yes" } else { "no" },
+        probe.orphans,
+        probe.left_after_stop
+    );
+}
+
+/// The charts, one image each.
+fn charts(md: &mut String, charts: &[String]) {
+    if charts.is_empty() {
+        return;
     }
-
-    if let Some(probe) = &summary.python_processes_seed {
-        section(&mut md, "The handout's own processes app");
-        let _ = writeln!(md, "{}\n", probe.verdict);
-        let _ = writeln!(
-            md,
-            "| command | answer | seconds | gunicorn worker timeout | orphaned children | left after the harness stopped it |"
-        );
-        let _ = writeln!(md, "|---|---|---:|---|---:|---:|");
-        let answer = probe.status.map_or_else(
-            || probe.error.clone().unwrap_or_else(|| "none".into()),
-            |s| s.to_string(),
-        );
-        let _ = writeln!(
-            md,
-            "| `{}` | {answer} | {:.1} | {} | {} | {} |\n",
-            probe.command.join(" "),
-            probe.seconds,
-            if probe.worker_timeout { "yes" } else { "no" },
-            probe.orphans,
-            probe.left_after_stop
-        );
+    section(md, "Charts");
+    for chart in charts {
+        let _ = writeln!(md, "![{}]({chart})\n", chart.trim_end_matches(".svg").replace('_', " "));
     }
-
-    if !charts.is_empty() {
-        section(&mut md, "Charts");
-        for chart in charts {
-            let _ = writeln!(md, "![{}]({chart})\n", chart.trim_end_matches(".svg").replace('_', " "));
-        }
-    }
-
-    section(&mut md, "Warnings");
-    bullets(&mut md, &summary.warnings);
-
-    section(&mut md, "How this was measured");
-    method(&mut md, summary);
-
-    section(&mut md, "Every trial");
-    trials_table(&mut md, summary);
-    md
 }
 
 fn section(md: &mut String, title: &str) {

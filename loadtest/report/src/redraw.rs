@@ -71,7 +71,7 @@ impl Folder {
     pub fn note(&self) -> Option<String> {
         match self {
             Self::Main(summary) if !summary.complete => Some(format!(
-                "This run was cut short (stopped or killed): its summary holds the {} scenarios it finished.",
+                "This run was cut short (stopped or killed): its summary holds the {} scenario(s) it finished.",
                 loadtest_model::aggregate::scenarios(&summary.trials).len()
             )),
             _ => None,
@@ -133,7 +133,7 @@ mod tests {
         let folder = Folder::Main(Box::new(summary));
         assert_eq!(
             folder.note().unwrap(),
-            "This run was cut short (stopped or killed): its summary holds the 1 scenarios it finished."
+            "This run was cut short (stopped or killed): its summary holds the 1 scenario(s) it finished."
         );
         assert!(Folder::Main(Box::new(crate::testdata::summary())).note().is_none());
 
