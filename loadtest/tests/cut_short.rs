@@ -39,7 +39,16 @@ fn a_run_killed_after_its_first_scenario_keeps_it_and_says_it_is_not_complete() 
     // Two scenarios (--sizes: n=50, then n=100) of one 3 s trial each, on one server: the first is saved
     // while the second runs.
     let mut run = Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(["--servers", "threading", "--sizes", "50,100", "--trials", "1", "--warmup", "0"])
+        .args([
+            "--servers",
+            "threading",
+            "--sizes",
+            "50,100",
+            "--trials",
+            "1",
+            "--warmup",
+            "0",
+        ])
         .args(["--duration", "3", "--out"])
         .arg(out.path())
         .stdout(Stdio::null())
@@ -54,7 +63,10 @@ fn a_run_killed_after_its_first_scenario_keeps_it_and_says_it_is_not_complete() 
             run.try_wait().unwrap().is_none(),
             "loadtest ended before writing summary.json"
         );
-        assert!(waited.elapsed() < Duration::from_secs(600), "no summary.json after 10 minutes");
+        assert!(
+            waited.elapsed() < Duration::from_secs(600),
+            "no summary.json after 10 minutes"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let below = descendants(run.id());
@@ -73,7 +85,10 @@ fn a_run_killed_after_its_first_scenario_keeps_it_and_says_it_is_not_complete() 
     let sizes: Vec<u32> = summary.trials.iter().map(|t| t.scenario.n).collect();
     assert_eq!(sizes, [50], "the first scenario's one trial, and nothing of the second");
     assert_eq!(summary.results.len(), 1);
-    assert_eq!((summary.results[0].server.as_str(), summary.results[0].scenario.n), ("threading", 50));
+    assert_eq!(
+        (summary.results[0].server.as_str(), summary.results[0].scenario.n),
+        ("threading", 50)
+    );
 
     let redrawn = tempfile::tempdir().unwrap();
     let report = report_of(out.path(), redrawn.path());
@@ -83,7 +98,11 @@ fn a_run_killed_after_its_first_scenario_keeps_it_and_says_it_is_not_complete() 
     );
     let markdown = std::fs::read_to_string(redrawn.path().join("report.md")).unwrap();
     assert!(markdown.contains("**This run was cut short**"), "{markdown}");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "report leaves summary.json as it was");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "report leaves summary.json as it was"
+    );
 }
 
 /// `loadtest report DIR --out OUT`'s output.

@@ -1,6 +1,7 @@
 //! One fault trial: a load through the balancer, a host failed at 30% of it and healed at 60%,
 //! the balancer's view of that host polled throughout, and the cost read back.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,11 +10,13 @@ use anyhow::Context;
 
 use super::analysis::{FaultTrial, StatePoll, analyse};
 use super::args::ClusterPlan;
+use super::balancer::Balancer;
 use super::fleet::Fleet;
 use super::log::parse_log;
 use super::site::Site;
 use loadtest_model::cluster::fault::Fault;
 use loadtest_model::cluster::summary::FaultEntry;
+use loadtest_run::oha::model::{DEADLINE_ABORT_MESSAGE, OhaReport};
 use loadtest_run::oha::runner::Load;
 
 /// How often the balancer's view of the failed host is read.
@@ -24,6 +27,13 @@ fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// When a fault trial's load started, the fault struck and it was healed, Unix time in ms.
+struct Times {
+    start_ms: u64,
+    fault_ms: u64,
+    heal_ms: u64,
 }
 
 /// Runs `fault` on the last of `hosts` hosts with the balancer's retries on or off.
@@ -39,15 +49,69 @@ pub fn run(
     let name = format!("{}-{fault}-retries-{}", kind.name, if retries { "on" } else { "off" });
     let balancer = site.balancer(hosts, retries, &name)?;
     let victim = format!("h{hosts}");
-    let path = format!("{}?n={}", kind.path, plan.n);
-    let length = Duration::from_secs_f64(plan.fault_duration);
+    let (report, polls, times) = drive(site, fleet, &balancer, (fault, hosts, &victim), plan, &name)?;
+    let end_ms = unix_ms();
+    let stats = balancer.show_stat()?;
+    let log = balancer.stop()?;
+    let records = parse_log(&log).with_context(|| format!("reading the balancer's log of {name}"))?;
+    let cost = analyse(&FaultTrial {
+        records: &records,
+        polls: &polls,
+        victim: &victim,
+        hosts,
+        start_ms: times.start_ms,
+        fault_ms: times.fault_ms,
+        heal_ms: times.heal_ms,
+        end_ms,
+    });
+    let backend = stats.iter().find(|s| s.server == "BACKEND");
+    let ok = report.responses_2xx();
+    let lost = report.responses_non_2xx() + report.transport_errors();
+    let since_start = |ms: u64| ms.saturating_sub(times.start_ms) as f64 / 1000.0;
+    Ok(FaultEntry {
+        server: kind.name.to_owned(),
+        fault,
+        hosts,
+        retries,
+        requests: ok + lost,
+        ok,
+        lost,
+        lost_by: lost_by(&report),
+        logged_requests: Some(cost.requests),
+        logged_lost: Some(cost.lost),
+        in_flight: cost.in_flight,
+        aborted_at_deadline: report.deadline_aborts(),
+        retried: backend.and_then(|b| b.retries).unwrap_or(0),
+        redispatched: backend.and_then(|b| b.redispatches).unwrap_or(0),
+        detect_s: cost.detect_s,
+        recover_s: cost.recover_s,
+        back_up_s: cost.back_up_s,
+        fault_at_s: since_start(times.fault_ms),
+        heal_at_s: since_start(times.heal_ms),
+        rps_before: cost.rps_before,
+        timeline: cost.timeline,
+    })
+}
 
+/// The load through `balancer` for the plan's fault trial, with `fault` injected on `victim`
+/// (the last of `hosts`) at [`FAULT_AT`] of it and healed at [`HEAL_AT`], while another thread
+/// polls the balancer's view of `victim`. Returns oha's report, the polls, and the times.
+fn drive(
+    site: &Site,
+    fleet: &mut Fleet,
+    balancer: &Balancer,
+    (fault, hosts, victim): (Fault, u32, &str),
+    plan: &ClusterPlan,
+    name: &str,
+) -> anyhow::Result<(OhaReport, Vec<StatePoll>, Times)> {
+    let path = format!("{}?n={}", fleet.kind().path, plan.n);
+    let length = Duration::from_secs_f64(plan.fault_duration);
     let done = AtomicBool::new(false);
     let polls = Mutex::new(Vec::new());
     let start_ms = unix_ms();
     let started = Instant::now();
     let (outcome, fault_ms, heal_ms) = std::thread::scope(|scope| -> anyhow::Result<_> {
-        let load = scope.spawn(|| site.load(&balancer, &path, Load::Duration(length), plan.concurrency, Some(&name)));
+        let load = scope.spawn(|| site.load(balancer, &path, Load::Duration(length), plan.concurrency, Some(name)));
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
                 if let Ok(stats) = balancer.show_stat()
@@ -76,62 +140,25 @@ pub fn run(
         Ok((outcome, fault_ms, heal_ms))
     })?;
     let (_run, report) = outcome?;
-    let end_ms = unix_ms();
-    let stats = balancer.show_stat()?;
-    let log = balancer.stop()?;
-    let records = parse_log(&log).with_context(|| format!("reading the balancer's log of {name}"))?;
     let polls = polls.into_inner().expect("no poller panics");
-    let cost = analyse(&FaultTrial {
-        records: &records,
-        polls: &polls,
-        victim: &victim,
-        hosts,
+    let times = Times {
         start_ms,
         fault_ms,
         heal_ms,
-        end_ms,
-    });
-    let backend = stats.iter().find(|s| s.server == "BACKEND");
-    // The client's view decides what was lost: oha's counts of answers by status and of
-    // failures, its deadline cuts apart.
-    let mut lost_by: std::collections::BTreeMap<String, u64> = report
-        .status_code_distribution
-        .iter()
+    };
+    Ok((report, polls, times))
+}
+
+/// What was lost, by the client's view: oha's counts of answers by status other than 2xx and
+/// of failures by message, its deadline cuts apart.
+fn lost_by(report: &OhaReport) -> BTreeMap<String, u64> {
+    let statuses = (report.status_code_distribution.iter())
         .filter(|(status, _)| !status.starts_with('2'))
-        .map(|(status, n)| (status.clone(), *n))
-        .collect();
-    lost_by.extend(
-        report
-            .error_distribution
-            .iter()
-            .filter(|(message, _)| message.as_str() != loadtest_run::oha::model::DEADLINE_ABORT_MESSAGE)
-            .map(|(message, n)| (message.clone(), *n)),
-    );
-    let ok = report.responses_2xx();
-    let lost = report.responses_non_2xx() + report.transport_errors();
-    Ok(FaultEntry {
-        server: kind.name.to_owned(),
-        fault,
-        hosts,
-        retries,
-        requests: ok + lost,
-        ok,
-        lost,
-        lost_by,
-        logged_requests: Some(cost.requests),
-        logged_lost: Some(cost.lost),
-        in_flight: cost.in_flight,
-        aborted_at_deadline: report.deadline_aborts(),
-        retried: backend.and_then(|b| b.retries).unwrap_or(0),
-        redispatched: backend.and_then(|b| b.redispatches).unwrap_or(0),
-        detect_s: cost.detect_s,
-        recover_s: cost.recover_s,
-        back_up_s: cost.back_up_s,
-        fault_at_s: fault_ms.saturating_sub(start_ms) as f64 / 1000.0,
-        heal_at_s: heal_ms.saturating_sub(start_ms) as f64 / 1000.0,
-        rps_before: cost.rps_before,
-        timeline: cost.timeline,
-    })
+        .map(|(status, n)| (status.clone(), *n));
+    let failures = (report.error_distribution.iter())
+        .filter(|(message, _)| message.as_str() != DEADLINE_ABORT_MESSAGE)
+        .map(|(message, n)| (message.clone(), *n));
+    statuses.chain(failures).collect()
 }
 
 /// Sleeps until `deadline`, waking early if `cancel` is raised.

@@ -17,7 +17,8 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+
+use loadtest_model::cluster::BalancerSettings;
 
 /// One host behind the balancer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,15 +38,23 @@ pub struct BalancerConfig {
     pub backends: Vec<Backend>,
     /// Whether HAProxy retries and redispatches a request a host failed.
     pub retries: bool,
-    /// The longest a host may take to answer; past it the request fails (504). Longer than any
-    /// answer the lab's loads ask for.
-    pub server_timeout: Duration,
+    /// Timeouts, health checks and the retries' count; `summary.json` records them.
+    pub settings: BalancerSettings,
 }
 
-/// How often each host is checked, and how many checks in a row mark it down or up.
-const CHECK_INTER_MS: u64 = 300;
-const CHECK_FALL: u32 = 2;
-const CHECK_RISE: u32 = 2;
+/// The lab's balancer: a host that takes 500 ms to accept a connection is gone; no answer of
+/// the lab's load from a healthy host at its quota takes near 2 s (tens of ms), and a hung
+/// host's requests are tried elsewhere within the trial; checks every 300 ms, two in a row to
+/// mark a host down or up again.
+pub const SETTINGS: BalancerSettings = BalancerSettings {
+    connect_timeout_ms: 500,
+    server_timeout_ms: 2000,
+    check_timeout_ms: 500,
+    check_interval_ms: 300,
+    check_fall: 2,
+    check_rise: 2,
+    retries: 3,
+};
 
 /// The log line of a request: accepted at (Unix ms), status, total ms, retries, host,
 /// termination state. Space-separated, so the `log` module reads it back with no quoting.
@@ -55,10 +64,14 @@ impl BalancerConfig {
     /// The `haproxy.cfg` text. Logs go to standard output, which the harness reads.
     pub fn render(&self) -> String {
         let mut cfg = String::new();
+        let settings = &self.settings;
         let retries = if self.retries {
-            "    retries 3\n    retry-on all-retryable-errors\n    option redispatch 1\n"
+            format!(
+                "    retries {}\n    retry-on all-retryable-errors\n    option redispatch 1\n",
+                settings.retries
+            )
         } else {
-            "    # retries off: a request a host fails is the client's failure\n    retries 0\n"
+            "    # retries off: a request a host fails is the client's failure\n    retries 0\n".to_owned()
         };
         // Writing to a String cannot fail.
         let _ = write!(
@@ -73,10 +86,10 @@ impl BalancerConfig {
                  mode http\n    \
                  log global\n    \
                  log-format \"{LOG_FORMAT}\"\n    \
-                 timeout connect 500ms\n    \
+                 timeout connect {connect}ms\n    \
                  timeout client {client}ms\n    \
                  timeout server {server}ms\n    \
-                 timeout check 500ms\n\
+                 timeout check {check}ms\n\
              {retries}\
              \n\
              frontend lab\n    \
@@ -87,15 +100,17 @@ impl BalancerConfig {
                  balance roundrobin\n    \
                  option httpchk GET /healthz\n",
             stats = self.stats_socket.display(),
-            client = self.server_timeout.as_millis() + 1000,
-            server = self.server_timeout.as_millis(),
+            connect = settings.connect_timeout_ms,
+            client = settings.server_timeout_ms + 1000,
+            server = settings.server_timeout_ms,
+            check = settings.check_timeout_ms,
             listen = self.listen,
         );
         for backend in &self.backends {
             let _ = writeln!(
                 cfg,
-                "    server {} {} check inter {CHECK_INTER_MS}ms fall {CHECK_FALL} rise {CHECK_RISE}",
-                backend.name, backend.address
+                "    server {} {} check inter {}ms fall {} rise {}",
+                backend.name, backend.address, settings.check_interval_ms, settings.check_fall, settings.check_rise
             );
         }
         cfg
@@ -121,7 +136,10 @@ mod tests {
                 },
             ],
             retries,
-            server_timeout: Duration::from_secs(30),
+            settings: BalancerSettings {
+                server_timeout_ms: 30_000,
+                ..SETTINGS
+            },
         }
     }
 

@@ -1,7 +1,6 @@
 //! `loadtest cluster` from flags to results folder.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -21,6 +20,7 @@ use loadtest_model::cluster::ClusterRun;
 use loadtest_model::cluster::summary::ClusterSummary;
 use loadtest_model::files::write_json;
 use loadtest_report::cluster::report;
+use loadtest_run::interrupt::flag_on_ctrl_c;
 
 /// Runs `loadtest cluster`.
 pub fn run(args: ClusterArgs, catalogue: &Catalogue) -> anyhow::Result<()> {
@@ -35,14 +35,7 @@ pub fn run(args: ClusterArgs, catalogue: &Catalogue) -> anyhow::Result<()> {
         HostSource::Emulated { .. } => Some(preflight::check_emulation()?),
         HostSource::Urls(_) => None,
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    ctrlc::set_handler(move || {
-        if !flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\nstopping: ending the current trial and removing what this run made ...");
-        }
-    })
-    .context("installing the Ctrl-C handler")?;
+    let cancel = flag_on_ctrl_c("stopping: ending the current trial and removing what this run made ...")?;
 
     for dir in ["raw", "haproxy", "logs"] {
         let dir = plan.out.join(dir);
@@ -59,25 +52,7 @@ pub fn run(args: ClusterArgs, catalogue: &Catalogue) -> anyhow::Result<()> {
     );
     let say = |message: &str| eprintln!("{message}");
 
-    let mut summary = ClusterSummary {
-        host_cpus: match plan.source {
-            HostSource::Emulated { host_cpus } => Some(host_cpus),
-            HostSource::Urls(_) => None,
-        },
-        hosts_from: match plan.source {
-            HostSource::Emulated { .. } => "netns".into(),
-            HostSource::Urls(_) => "urls".into(),
-        },
-        cgroup: hierarchy.as_ref().map(|h| h.version().to_owned()),
-        haproxy_version,
-        n: plan.n,
-        concurrency: plan.concurrency,
-        trial_secs: plan.duration,
-        trials: plan.trials,
-        fault_trial_secs: plan.fault_duration,
-        scaling: Vec::new(),
-        faults: Vec::new(),
-    };
+    let mut summary = begun(&plan, hierarchy.as_ref(), haproxy_version);
     match (&plan.source, hierarchy) {
         (HostSource::Emulated { host_cpus }, Some(hierarchy)) => {
             run_emulated(&plan, *host_cpus, hierarchy, &oha.path, &cancel, &mut summary, &say)?;
@@ -93,6 +68,41 @@ pub fn run(args: ClusterArgs, catalogue: &Catalogue) -> anyhow::Result<()> {
         }
         (HostSource::Emulated { .. }, None) => unreachable!("emulation was checked"),
     }
+    finish(summary, &plan, catalogue, now, started)
+}
+
+/// The run's summary before its trials: how its hosts are made and its load.
+fn begun(plan: &ClusterPlan, hierarchy: Option<&Hierarchy>, haproxy_version: String) -> ClusterSummary {
+    ClusterSummary {
+        host_cpus: match plan.source {
+            HostSource::Emulated { host_cpus } => Some(host_cpus),
+            HostSource::Urls(_) => None,
+        },
+        hosts_from: match plan.source {
+            HostSource::Emulated { .. } => "netns".into(),
+            HostSource::Urls(_) => "urls".into(),
+        },
+        cgroup: hierarchy.map(|h| h.version().to_owned()),
+        haproxy_version,
+        n: plan.n,
+        concurrency: plan.concurrency,
+        trial_secs: plan.duration,
+        trials: plan.trials,
+        fault_trial_secs: plan.fault_duration,
+        balancer: super::haproxy::SETTINGS,
+        scaling: Vec::new(),
+        faults: Vec::new(),
+    }
+}
+
+/// The run's summary with its conclusions, written with its reports; the tables printed.
+fn finish(
+    summary: ClusterSummary,
+    plan: &ClusterPlan,
+    catalogue: &Catalogue,
+    now: chrono::DateTime<chrono::Utc>,
+    started: Instant,
+) -> anyhow::Result<()> {
     let machine = loadtest_run::machine::describe(loadtest_run::servers::workspace_root().as_deref());
     let run = ClusterRun {
         conclusions: loadtest_report::cluster::conclusions::conclusions(&summary, machine.cpus),

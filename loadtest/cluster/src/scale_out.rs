@@ -14,6 +14,7 @@ use super::site::Site;
 use super::stats::ServerStats;
 use loadtest_model::catalogue::LabServer;
 use loadtest_model::cluster::summary::{HostUse, ScalingEntry};
+use loadtest_model::stats::median;
 use loadtest_run::oha::runner::Load;
 
 /// What one host count's trials added up to.
@@ -38,9 +39,7 @@ pub fn measure(
     say: &dyn Fn(&str),
 ) -> anyhow::Result<Vec<ScalingEntry>> {
     let path = format!("{}?n={}", kind.path, plan.n);
-    let balancers: Vec<(u32, Balancer)> = plan
-        .hosts
-        .iter()
+    let balancers: Vec<(u32, Balancer)> = (plan.hosts.iter())
         .map(|&hosts| {
             Ok((
                 hosts,
@@ -52,53 +51,14 @@ pub fn measure(
         let warmup = Load::Duration(Duration::from_secs_f64(plan.warmup));
         site.load(balancer, &path, warmup, plan.concurrency, None)?;
     }
-    let stats_before: Vec<Vec<ServerStats>> = balancers
-        .iter()
+    let stats_before: Vec<Vec<ServerStats>> = (balancers.iter())
         .map(|(_, b)| b.show_stat())
         .collect::<anyhow::Result<_>>()?;
-    let mut tallies: Vec<Tally> = balancers
-        .iter()
-        .map(|(hosts, _)| Tally {
-            host_cpu: vec![Some(Duration::ZERO); *hosts as usize],
-            host_throttling: vec![Some(Throttling::default()); *hosts as usize],
-            balancer_cpu: Some(Duration::ZERO),
-            ..Tally::default()
-        })
-        .collect();
+    let mut tallies: Vec<Tally> = balancers.iter().map(|&(hosts, _)| Tally::new(hosts)).collect();
     for trial in 1..=plan.trials {
         for ((hosts, balancer), tally) in balancers.iter().zip(&mut tallies) {
-            let before: Vec<_> = (1..=*hosts).map(|i| site.host_counters(i)).collect();
-            let balancer_before = site.balancer_cpu();
-            let (run, report) = site.load(
-                balancer,
-                &path,
-                Load::Duration(Duration::from_secs_f64(plan.duration)),
-                plan.concurrency,
-                Some(&format!("{}-scale-{hosts}-trial-{trial}", kind.name)),
-            )?;
-            tally.rps.push(report.rps_2xx().unwrap_or(0.0));
-            tally.p50.extend(report.latency_ms("p50"));
-            tally.p99.extend(report.latency_ms("p99"));
-            tally.failed += report.responses_non_2xx() + report.transport_errors();
-            tally.client_cpu += run.cpu.unwrap_or_default();
-            tally.balancer_cpu = add(
-                tally.balancer_cpu,
-                balancer_before
-                    .zip(site.balancer_cpu())
-                    .map(|(b, a)| a.saturating_sub(b)),
-            );
-            for (i, before) in before.into_iter().enumerate() {
-                let after = site.host_counters(i as u32 + 1);
-                let delta = before.zip(after);
-                tally.host_cpu[i] = add(tally.host_cpu[i], delta.map(|((b, _), (a, _))| a.saturating_sub(b)));
-                tally.host_throttling[i] =
-                    tally.host_throttling[i]
-                        .zip(delta)
-                        .map(|(sum, ((_, b), (_, a)))| Throttling {
-                            periods: sum.periods + a.periods.saturating_sub(b.periods),
-                            throttled: sum.throttled + a.throttled.saturating_sub(b.throttled),
-                        });
-            }
+            let label = format!("{}-scale-{hosts}-trial-{trial}", kind.name);
+            tally.add_trial(site, balancer, *hosts, &path, plan, &label)?;
         }
     }
     let secs = plan.duration * f64::from(plan.trials);
@@ -106,52 +66,117 @@ pub fn measure(
     for (((hosts, balancer), tally), before) in balancers.into_iter().zip(tallies).zip(stats_before) {
         let after = balancer.show_stat()?;
         balancer.stop()?;
+        let one_host = entries.iter().find(|e| e.hosts == 1).map(|e| e.rps_median);
+        let entry = tally.entry(kind, hosts, (&before, &after), one_host, secs);
+        say(&describe(&entry));
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+impl Tally {
+    /// Nothing yet, over `hosts` hosts: every sum starts known, at zero.
+    fn new(hosts: u32) -> Self {
+        Self {
+            host_cpu: vec![Some(Duration::ZERO); hosts as usize],
+            host_throttling: vec![Some(Throttling::default()); hosts as usize],
+            balancer_cpu: Some(Duration::ZERO),
+            ..Self::default()
+        }
+    }
+
+    /// One trial of `plan`'s load through `balancer` (over `hosts` hosts), added in.
+    fn add_trial(
+        &mut self,
+        site: &Site,
+        balancer: &Balancer,
+        hosts: u32,
+        path: &str,
+        plan: &ClusterPlan,
+        label: &str,
+    ) -> anyhow::Result<()> {
+        let before: Vec<_> = (1..=hosts).map(|i| site.host_counters(i)).collect();
+        let balancer_before = site.balancer_cpu();
+        let load = Load::Duration(Duration::from_secs_f64(plan.duration));
+        let (run, report) = site.load(balancer, path, load, plan.concurrency, Some(label))?;
+        self.rps.push(report.rps_2xx().unwrap_or(0.0));
+        self.p50.extend(report.latency_ms("p50"));
+        self.p99.extend(report.latency_ms("p99"));
+        self.failed += report.responses_non_2xx() + report.transport_errors();
+        self.client_cpu += run.cpu.unwrap_or_default();
+        let balancer_used = balancer_before
+            .zip(site.balancer_cpu())
+            .map(|(b, a)| a.saturating_sub(b));
+        self.balancer_cpu = add(self.balancer_cpu, balancer_used);
+        for (i, before) in before.into_iter().enumerate() {
+            let delta = before.zip(site.host_counters(i as u32 + 1));
+            self.host_cpu[i] = add(self.host_cpu[i], delta.map(|((b, _), (a, _))| a.saturating_sub(b)));
+            self.host_throttling[i] = (self.host_throttling[i].zip(delta)).map(|(sum, ((_, b), (_, a)))| Throttling {
+                periods: sum.periods + a.periods.saturating_sub(b.periods),
+                throttled: sum.throttled + a.throttled.saturating_sub(b.throttled),
+            });
+        }
+        Ok(())
+    }
+
+    /// The scaling entry of `kind` on `hosts` hosts, from this tally over `secs` seconds of
+    /// trials and the balancer's counters before and after them; `one_host` is the one-host
+    /// median, for the efficiency.
+    fn entry(
+        self,
+        kind: &LabServer,
+        hosts: u32,
+        (before, after): (&[ServerStats], &[ServerStats]),
+        one_host: Option<f64>,
+        secs: f64,
+    ) -> ScalingEntry {
         let host_use: Vec<HostUse> = (0..hosts as usize)
             .map(|i| {
                 let name = format!("h{}", i + 1);
                 HostUse {
-                    requests: sessions(&after, &name).saturating_sub(sessions(&before, &name)),
+                    requests: sessions(after, &name).saturating_sub(sessions(before, &name)),
                     host: name,
-                    cpus: tally.host_cpu[i].map(|cpu| cpu.as_secs_f64() / secs),
-                    throttled_share: tally.host_throttling[i]
+                    cpus: self.host_cpu[i].map(|cpu| cpu.as_secs_f64() / secs),
+                    throttled_share: self.host_throttling[i]
                         .filter(|t| t.periods > 0)
                         .map(|t| t.throttled as f64 / t.periods as f64),
                 }
             })
             .collect();
-        let one_host = entries.iter().find(|e| e.hosts == 1).map(|e| e.rps_median);
-        let rps_median = loadtest_model::stats::median(&tally.rps).unwrap_or(0.0);
-        let entry = ScalingEntry {
+        let rps_median = median(&self.rps).unwrap_or(0.0);
+        ScalingEntry {
             server: kind.name.to_owned(),
             hosts,
             rps_median,
-            latency_p50_ms: loadtest_model::stats::median(&tally.p50),
-            latency_p99_ms: loadtest_model::stats::median(&tally.p99),
+            latency_p50_ms: median(&self.p50),
+            latency_p99_ms: median(&self.p99),
             efficiency: one_host
                 .filter(|r| *r > 0.0)
                 .map(|r| rps_median / (f64::from(hosts) * r)),
             host_cpu_ms_per_request: cpu_per_request(&host_use, secs),
-            rps_trials: tally.rps,
-            failed: tally.failed,
+            rps_trials: self.rps,
+            failed: self.failed,
             host_use,
-            balancer_cpus: tally.balancer_cpu.map(|cpu| cpu.as_secs_f64() / secs),
-            client_cpus: Some(tally.client_cpu.as_secs_f64() / secs),
-        };
-        say(&format!(
-            "{} on {hosts} host{}: {:.0} req/s (p50 {} ms, p99 {} ms){}",
-            kind.name,
-            if hosts == 1 { "" } else { "s" },
-            entry.rps_median,
-            shown(entry.latency_p50_ms),
-            shown(entry.latency_p99_ms),
-            entry
-                .efficiency
-                .map(|e| format!(", {:.0}% of {hosts} x 1 host", e * 100.0))
-                .unwrap_or_default()
-        ));
-        entries.push(entry);
+            balancer_cpus: self.balancer_cpu.map(|cpu| cpu.as_secs_f64() / secs),
+            client_cpus: Some(self.client_cpu.as_secs_f64() / secs),
+        }
     }
-    Ok(entries)
+}
+
+/// One host count's figures, for the terminal.
+fn describe(entry: &ScalingEntry) -> String {
+    let hosts = entry.hosts;
+    format!(
+        "{} on {hosts} host{}: {:.0} req/s (p50 {} ms, p99 {} ms){}",
+        entry.server,
+        if hosts == 1 { "" } else { "s" },
+        entry.rps_median,
+        shown(entry.latency_p50_ms),
+        shown(entry.latency_p99_ms),
+        (entry.efficiency)
+            .map(|e| format!(", {:.0}% of {hosts} x 1 host", e * 100.0))
+            .unwrap_or_default()
+    )
 }
 
 /// A sum that stays unknown once one of its terms is.

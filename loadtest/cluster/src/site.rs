@@ -22,12 +22,6 @@ use loadtest_run::oha::runner::{self, Load, OhaArgs, OhaRun};
 /// different host counts can run side by side.
 const BALANCER_PORT_BASE: u16 = 9000;
 
-/// The longest a host may take to answer before the balancer gives up on it (and, with
-/// retries, tries another host). Far above any answer the lab's load gets from a healthy host at
-/// its quota (tens of ms), and short enough that a hung host's requests are tried elsewhere
-/// within the trial.
-pub const SERVER_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// oha's per-request limit: past the balancer's own limits with every retry, so that the client
 /// never gives up first.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -111,7 +105,7 @@ impl<'a> Site<'a> {
                 })
                 .collect(),
             retries,
-            server_timeout: SERVER_TIMEOUT,
+            settings: super::haproxy::SETTINGS,
         };
         let cfg = self.out.join("haproxy").join(format!("{name}.cfg"));
         let log = self.out.join("raw").join(format!("{name}.log"));

@@ -13,6 +13,7 @@
 
 pub mod cpu_speed;
 pub mod http;
+pub mod interrupt;
 pub mod machine;
 pub mod oha;
 pub mod open_loop;

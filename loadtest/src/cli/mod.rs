@@ -12,7 +12,8 @@ use clap::Parser;
 
 use loadtest_model::catalogue::Catalogue;
 use loadtest_model::scenario::{DEFAULT_CONCURRENCY, ScenarioKey};
-use loadtest_run::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, UrlSpec};
+use loadtest_run::open_loop::OpenLoop;
+use loadtest_run::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, TrialLoad, UrlSpec};
 use loadtest_run::uploads::UploadsArgs;
 use matrix_service::WorkKind;
 
@@ -269,6 +270,57 @@ impl Cli {
             self.wait_ms = self.wait_ms.max(1);
             (self.trials, self.duration, self.warmup) = (LAB_TRIALS, LAB_DURATION_SECS, LAB_WARMUP_SECS);
         }
+        let sweep = self.sweep()?;
+        let works = self.work_bases();
+        let mode = self.mode(sweep.as_ref(), works.len())?;
+        check_target_names(&self.targets, catalogue)?;
+        let mut lab = self.lab_targets(catalogue)?;
+        let mut targets = std::mem::take(&mut self.targets);
+        attach_pids(&self.pids, &mut lab, &mut targets)?;
+        let out_dir = self
+            .out
+            .take()
+            .unwrap_or_else(|| PathBuf::from("results").join(now_utc));
+        if out_dir.join("summary.json").exists() {
+            bail!("{} already holds results; choose another --out", out_dir.display());
+        }
+        // --quick is the classic load at the classic connections, once, without a warm-up.
+        let quick = |key: ScenarioKey| match mode {
+            Mode::Quick => ScenarioKey {
+                concurrency: DEFAULT_CONCURRENCY,
+                ..key
+            },
+            Mode::Measured => key,
+        };
+        Ok(Plan {
+            mode,
+            trials: if self.quick { 1 } else { self.trials },
+            trial_load: match (self.quick, self.requests) {
+                (true, _) => TrialLoad::Requests(200),
+                (false, Some(n)) => TrialLoad::Requests(n),
+                (false, None) => TrialLoad::Duration(Duration::from_secs_f64(self.duration)),
+            },
+            warmup: (!self.quick && self.warmup > 0.0).then(|| Duration::from_secs_f64(self.warmup)),
+            base: quick(works[0]),
+            sweep,
+            works: works.into_iter().map(quick).collect(),
+            lab_grid: self.lab,
+            out_dir,
+            oha: self.oha,
+            lab,
+            extra_targets: targets,
+            request_timeout: Duration::from_secs_f64(self.request_timeout),
+            python: self.python,
+            open_loop: match (self.rate, self.rate_fraction) {
+                (Some(rate), _) => Some(OpenLoop::Rate(rate)),
+                (None, Some(fraction)) => Some(OpenLoop::Fraction(fraction)),
+                (None, None) => None,
+            },
+        })
+    }
+
+    /// The one variable given as a list, if any; two lists are refused.
+    fn sweep(&self) -> anyhow::Result<Option<Sweep>> {
         let swept: Vec<(SweepKind, &Vec<u32>)> = [
             (SweepKind::Concurrency, &self.concurrency),
             (SweepKind::Workers, &self.workers),
@@ -283,11 +335,16 @@ impl Cli {
                 swept.iter().map(|(kind, _)| kind.flag()).collect::<Vec<_>>().join(", ")
             );
         }
-        let sweep = swept.first().map(|(kind, values)| Sweep {
+        Ok(swept.first().map(|(kind, values)| Sweep {
             kind: *kind,
             values: dedup(values),
-        });
-        // A sweep's headline scenario is the lab's default when the sweep includes it.
+        }))
+    }
+
+    /// Each kind of work's base scenario, in `--work`'s order: the headline values (a sweep's is
+    /// the lab's default when the sweep includes it), its wait, and under `--lab` io's own n and
+    /// connections.
+    fn work_bases(&self) -> Vec<ScenarioKey> {
         let default = ScenarioKey::DEFAULT;
         let base = ScenarioKey {
             concurrency: headline(&self.concurrency, default.concurrency),
@@ -295,90 +352,37 @@ impl Cli {
             workers: headline(&self.workers, default.workers),
             ..default
         };
-        let works: Vec<WorkKind> = dedup(&self.work);
-        let work_bases = works
-            .iter()
-            .map(|&work| {
+        (dedup(&self.work).into_iter())
+            .map(|work| {
                 let key = ScenarioKey {
                     work,
                     wait_ms: work.waits().then_some(self.wait_ms),
                     ..base
                 };
-                match (self.lab, work) {
-                    (true, kind) if kind.waits() => ScenarioKey {
+                if self.lab && work.waits() {
+                    ScenarioKey {
                         n: LAB_IO_N,
                         concurrency: LAB_IO_CONCURRENCY,
                         ..key
-                    },
-                    _ => key,
+                    }
+                } else {
+                    key
                 }
             })
-            .collect::<Vec<_>>();
-        let base = work_bases[0];
-        let mode = if self.quick {
-            if sweep.is_some() || self.requests.is_some() || works.len() > 1 {
-                bail!(
-                    "--quick runs exactly `oha -n 200 -c 20` once per server; drop the sweep and --requests, or drop --quick"
-                );
-            }
-            Mode::Quick
-        } else {
-            Mode::Measured
-        };
-        check_target_names(&self.targets, catalogue)?;
-        let mut lab = self.lab_targets(catalogue)?;
-        let mut targets = self.targets;
-        attach_pids(&self.pids, &mut lab, &mut targets)?;
-        let out_dir = self.out.unwrap_or_else(|| PathBuf::from("results").join(now_utc));
-        if out_dir.join("summary.json").exists() {
-            bail!("{} already holds results; choose another --out", out_dir.display());
+            .collect()
+    }
+
+    /// Quick (one classic load, nothing swept) or measured.
+    fn mode(&self, sweep: Option<&Sweep>, works: usize) -> anyhow::Result<Mode> {
+        if !self.quick {
+            return Ok(Mode::Measured);
         }
-        Ok(Plan {
-            mode,
-            trials: if self.quick { 1 } else { self.trials },
-            trial_load: match (self.quick, self.requests) {
-                (true, _) => loadtest_run::plan::TrialLoad::Requests(200),
-                (false, Some(n)) => loadtest_run::plan::TrialLoad::Requests(n),
-                (false, None) => loadtest_run::plan::TrialLoad::Duration(Duration::from_secs_f64(self.duration)),
-            },
-            warmup: if self.quick {
-                None
-            } else {
-                (self.warmup > 0.0).then(|| Duration::from_secs_f64(self.warmup))
-            },
-            base: if self.quick {
-                ScenarioKey {
-                    concurrency: DEFAULT_CONCURRENCY,
-                    ..base
-                }
-            } else {
-                base
-            },
-            sweep,
-            works: if self.quick {
-                work_bases
-                    .iter()
-                    .map(|key| ScenarioKey {
-                        concurrency: DEFAULT_CONCURRENCY,
-                        ..*key
-                    })
-                    .collect()
-            } else {
-                work_bases
-            },
-            lab_grid: self.lab,
-            out_dir,
-            oha: self.oha,
-            lab,
-            extra_targets: targets,
-            request_timeout: Duration::from_secs_f64(self.request_timeout),
-            python: self.python,
-            open_loop: match (self.rate, self.rate_fraction) {
-                (Some(rate), _) => Some(loadtest_run::open_loop::OpenLoop::Rate(rate)),
-                (None, Some(fraction)) => Some(loadtest_run::open_loop::OpenLoop::Fraction(fraction)),
-                (None, None) => None,
-            },
-        })
+        if sweep.is_some() || self.requests.is_some() || works > 1 {
+            bail!(
+                "--quick runs exactly `oha -n 200 -c 20` once per server; drop the sweep and --requests, or drop --quick"
+            );
+        }
+        Ok(Mode::Quick)
     }
 }
 

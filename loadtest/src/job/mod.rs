@@ -12,7 +12,7 @@ mod progress;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -21,6 +21,7 @@ use loadtest_model::catalogue::Catalogue;
 use loadtest_model::files::write_json;
 use loadtest_model::summary::{Design, RunSummary};
 use loadtest_run::http::Client;
+use loadtest_run::interrupt::flag_on_ctrl_c;
 use loadtest_run::oha::provision::{self, Oha};
 use loadtest_run::open_loop::OpenLoop;
 use loadtest_run::plan::Plan;
@@ -75,7 +76,7 @@ impl Setup {
         let started = Instant::now();
         let now = chrono::Utc::now();
         let mut plan = cli.plan(catalogue, &now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
-        let cancel = stop_on_ctrl_c()?;
+        let cancel = flag_on_ctrl_c("stopping: ending the current trial and the servers this run started ...")?;
         let logs_dir = plan.out_dir.join("logs");
         for dir in [&plan.out_dir.join("raw"), &logs_dir] {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -108,20 +109,6 @@ impl Setup {
             setup_secs: started.elapsed().as_secs_f64(),
         })
     }
-}
-
-/// Ctrl-C (or SIGTERM) raises the flag the trials watch: the current trial ends, and the
-/// servers this run started are stopped.
-fn stop_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    ctrlc::set_handler(move || {
-        if !flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\nstopping: ending the current trial and the servers this run started ...");
-        }
-    })
-    .context("installing the Ctrl-C handler")?;
-    Ok(cancel)
 }
 
 /// What the run knows before its trials: the servers' answers verified and their own timings

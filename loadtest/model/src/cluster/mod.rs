@@ -14,7 +14,7 @@ pub const SLOT_MS: u64 = 100;
 /// When a fault strikes and when it is healed, as shares of its trial.
 pub const FAULT_AT: f64 = 0.3;
 pub const HEAL_AT: f64 = 0.6;
-pub use summary::{ClusterSummary, FaultEntry, HostUse, ScalingEntry, Slot};
+pub use summary::{BalancerSettings, ClusterSummary, FaultEntry, HostUse, ScalingEntry, Slot};
 
 /// Everything `summary.json` holds for a cluster run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,9 @@ pub struct ClusterSummary {
     pub trial_secs: f64,
     pub trials: u32,
     pub fault_trial_secs: f64,
+    /// The balancer's timeouts, health checks and retries, as its configuration was written.
+    #[serde(default = "BalancerSettings::until_recorded")]
+    pub balancer: BalancerSettings,
     pub scaling: Vec<ScalingEntry>,
     pub faults: Vec<FaultEntry>,
 }
@@ -117,4 +120,47 @@ pub struct FaultEntry {
 pub struct Slot {
     pub ok: u32,
     pub failed: u32,
+}
+
+/// The balancer's settings as `loadtest cluster` wrote them into `haproxy.cfg`: what the report
+/// quotes when it explains a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalancerSettings {
+    /// `timeout connect`: the longest a connection to a host may take to open.
+    pub connect_timeout_ms: u64,
+    /// `timeout server`: the longest a host may take to answer; past it the request fails (504).
+    pub server_timeout_ms: u64,
+    /// `timeout check`, and each host's `check inter`, `fall` and `rise`: a health check's
+    /// limit, how often one is sent, and how many in a row mark a host down or up.
+    pub check_timeout_ms: u64,
+    pub check_interval_ms: u64,
+    pub check_fall: u32,
+    pub check_rise: u32,
+    /// `retries N` when the retries are on (`retries 0` when off).
+    pub retries: u32,
+}
+
+impl BalancerSettings {
+    /// What every cluster run wrote before `summary.json` recorded it (their `haproxy/*.cfg`
+    /// files say so).
+    pub fn until_recorded() -> Self {
+        Self {
+            connect_timeout_ms: 500,
+            server_timeout_ms: 2000,
+            check_timeout_ms: 500,
+            check_interval_ms: 300,
+            check_fall: 2,
+            check_rise: 2,
+            retries: 3,
+        }
+    }
+}
+
+/// `ms` as a person says it: `2 s`, `1.5 s`, `500 ms`.
+pub fn spoken_ms(ms: u64) -> String {
+    if ms >= 1000 {
+        format!("{} s", ms as f64 / 1000.0)
+    } else {
+        format!("{ms} ms")
+    }
 }

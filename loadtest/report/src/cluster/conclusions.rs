@@ -2,7 +2,7 @@
 //! stops it, and what each fault cost with and without the balancer's retries, and why.
 
 use loadtest_model::cluster::fault::Fault;
-use loadtest_model::cluster::summary::{ClusterSummary, FaultEntry, ScalingEntry};
+use loadtest_model::cluster::summary::{BalancerSettings, ClusterSummary, FaultEntry, ScalingEntry, spoken_ms};
 
 /// A host counts as held at its quota when it used at least this share of it.
 const AT_QUOTA: f64 = 0.9;
@@ -27,6 +27,7 @@ fn servers_in<'a>(entries: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     names
 }
 
+/// How each server scaled out, and which served the most at the most hosts.
 fn scaling(cluster: &ClusterSummary, machine_cpus: u32) -> Vec<String> {
     let mut out = Vec::new();
     let mut at_most: Vec<&ScalingEntry> = Vec::new();
@@ -36,94 +37,110 @@ fn scaling(cluster: &ClusterSummary, machine_cpus: u32) -> Vec<String> {
             continue;
         };
         at_most.push(last);
-        if last.hosts == first.hosts {
-            continue;
+        if last.hosts != first.hosts {
+            out.push(scaled(server, first, last, cluster.host_cpus, machine_cpus));
         }
-        let mut sentence = format!(
-            "{server} on {} hosts serves {:.0} req/s, {:.2}x its {:.0} on {} host{}",
-            last.hosts,
-            last.rps_median,
-            last.rps_median / first.rps_median.max(f64::MIN_POSITIVE),
-            first.rps_median,
-            first.hosts,
-            if first.hosts == 1 { "" } else { "s" }
-        );
-        if let Some(efficiency) = last.efficiency {
-            sentence.push_str(&format!(" ({:.0}% of ideal)", efficiency * 100.0));
-        }
-        sentence.push_str(". ");
-        sentence.push_str(&limit(last, cluster.host_cpus, machine_cpus));
-        if let (Some(efficiency), Some(one), Some(many)) = (
-            last.efficiency,
-            first.host_cpu_ms_per_request,
-            last.host_cpu_ms_per_request,
-        ) && (efficiency - 1.0).abs() > OFF_IDEAL
-        {
-            let above = efficiency > 1.0;
-            let cheaper = many < one;
-            sentence.push_str(&if above == cheaper {
-                format!(
-                    " It is {} ideal because an answer cost the hosts {one:.2} ms of CPU on {} host{} and {many:.2} ms on {}{}.",
-                    if above { "above" } else { "below" },
-                    first.hosts,
-                    if first.hosts == 1 { "" } else { "s" },
-                    last.hosts,
-                    if above {
-                        ": with the connections spread over more hosts, fewer requests compete in each host's quota at once"
-                    } else {
-                        ""
-                    }
-                )
-            } else {
-                format!(
-                    " It is {} ideal, which the hosts' CPU per answer ({one:.2} ms on {} and {many:.2} ms on {}) does not explain: \
-                     look at the balancer's and oha's CPU in summary.json.",
-                    if above { "above" } else { "below" },
-                    first.hosts,
-                    last.hosts
-                )
-            });
-        }
-        out.push(sentence);
     }
     if at_most.len() > 1 {
-        let best = at_most
-            .iter()
-            .max_by(|a, b| a.rps_median.total_cmp(&b.rps_median))
-            .expect("two or more");
-        let others: Vec<String> = at_most
-            .iter()
-            .filter(|e| e.server != best.server)
-            .map(|e| {
-                format!(
-                    "{} {:.0}%",
-                    e.server,
-                    100.0 * e.rps_median / best.rps_median.max(f64::MIN_POSITIVE)
-                )
-            })
-            .collect();
-        let costs: Vec<String> = at_most
-            .iter()
-            .filter_map(|e| e.host_cpu_ms_per_request.map(|ms| format!("{} {ms:.2} ms", e.server)))
-            .collect();
-        let why = if costs.len() == at_most.len() {
-            format!(
-                " With every host held at the same quota, req/s follows what one answer costs a host: {}.",
-                costs.join(", ")
-            )
-        } else {
-            String::new()
-        };
-        out.push(format!(
-            "At {} hosts the most req/s came from {} ({:.0}); the others, as a share of it: {}.{why} One trial set, one \
-             machine: differences of a few percent are within this machine's run-to-run noise.",
-            best.hosts,
-            best.server,
-            best.rps_median,
-            others.join(", ")
-        ));
+        out.push(the_most(&at_most));
     }
     out
+}
+
+/// How `last` (the most hosts) scaled from `first` (the fewest), as one sentence: its gain,
+/// what limits it, and why it is off ideal where the hosts' CPU per answer says.
+fn scaled(
+    server: &str,
+    first: &ScalingEntry,
+    last: &ScalingEntry,
+    host_cpus: Option<f64>,
+    machine_cpus: u32,
+) -> String {
+    let mut sentence = format!(
+        "{server} on {} hosts serves {:.0} req/s, {:.2}x its {:.0} on {} host{}",
+        last.hosts,
+        last.rps_median,
+        last.rps_median / first.rps_median.max(f64::MIN_POSITIVE),
+        first.rps_median,
+        first.hosts,
+        if first.hosts == 1 { "" } else { "s" }
+    );
+    if let Some(efficiency) = last.efficiency {
+        sentence.push_str(&format!(" ({:.0}% of ideal)", efficiency * 100.0));
+    }
+    sentence.push_str(". ");
+    sentence.push_str(&limit(last, host_cpus, machine_cpus));
+    if let (Some(efficiency), Some(one), Some(many)) = (
+        last.efficiency,
+        first.host_cpu_ms_per_request,
+        last.host_cpu_ms_per_request,
+    ) && (efficiency - 1.0).abs() > OFF_IDEAL
+    {
+        let above = efficiency > 1.0;
+        let cheaper = many < one;
+        sentence.push_str(&if above == cheaper {
+            format!(
+                " It is {} ideal because an answer cost the hosts {one:.2} ms of CPU on {} host{} and {many:.2} ms on {}{}.",
+                if above { "above" } else { "below" },
+                first.hosts,
+                if first.hosts == 1 { "" } else { "s" },
+                last.hosts,
+                if above {
+                    ": with the connections spread over more hosts, fewer requests compete in each host's quota at once"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!(
+                " It is {} ideal, which the hosts' CPU per answer ({one:.2} ms on {} and {many:.2} ms on {}) does not explain: \
+                 look at the balancer's and oha's CPU in summary.json.",
+                if above { "above" } else { "below" },
+                first.hosts,
+                last.hosts
+            )
+        });
+    }
+    sentence
+}
+
+/// Which server served the most at the most hosts, and the others as a share of it.
+fn the_most(at_most: &[&ScalingEntry]) -> String {
+    let best = at_most
+        .iter()
+        .max_by(|a, b| a.rps_median.total_cmp(&b.rps_median))
+        .expect("two or more");
+    let others: Vec<String> = at_most
+        .iter()
+        .filter(|e| e.server != best.server)
+        .map(|e| {
+            format!(
+                "{} {:.0}%",
+                e.server,
+                100.0 * e.rps_median / best.rps_median.max(f64::MIN_POSITIVE)
+            )
+        })
+        .collect();
+    let costs: Vec<String> = at_most
+        .iter()
+        .filter_map(|e| e.host_cpu_ms_per_request.map(|ms| format!("{} {ms:.2} ms", e.server)))
+        .collect();
+    let why = if costs.len() == at_most.len() {
+        format!(
+            " With every host held at the same quota, req/s follows what one answer costs a host: {}.",
+            costs.join(", ")
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "At {} hosts the most req/s came from {} ({:.0}); the others, as a share of it: {}.{why} One trial set, one \
+         machine: differences of a few percent are within this machine's run-to-run noise.",
+        best.hosts,
+        best.server,
+        best.rps_median,
+        others.join(", ")
+    )
 }
 
 /// Why `entry` scales no further, from its hosts' CPU use.
@@ -158,6 +175,29 @@ fn limit(entry: &ScalingEntry, host_cpus: Option<f64>, machine_cpus: u32) -> Str
     }
 }
 
+/// Why `fault` costs what it does, with the balancer's timeouts as its configuration had them.
+fn why_it_cost(fault: Fault, balancer: &BalancerSettings) -> String {
+    let server = spoken_ms(balancer.server_timeout_ms);
+    let connect = spoken_ms(balancer.connect_timeout_ms);
+    match fault {
+        Fault::Crash => "a dead host refuses connections at once, so HAProxy can send the request to another host \
+                         (redispatch); without retries each request routed to it before the checks' verdict is a 503"
+            .to_owned(),
+        Fault::Hang => format!(
+            "a stopped host still accepts connections but never answers, so requests sent to it wait out the \
+             balancer's {server} server timeout: with retries they are then sent elsewhere, without they are 504s"
+        ),
+        Fault::Partition => format!(
+            "a cut link answers nothing, so new connections to it wait out the {connect} connect timeout and requests \
+             already sent wait out the {server} server timeout; retries send both elsewhere, without them they fail"
+        ),
+        Fault::Slow => format!(
+            "a starved host still answers its health checks, slowly, so the balancer keeps sending it its share; \
+             only answers slower than the {server} server timeout fail (and are retried when retries are on)"
+        ),
+    }
+}
+
 fn faults(cluster: &ClusterSummary) -> Vec<String> {
     let mut out = Vec::new();
     let mut kinds: Vec<Fault> = Vec::new();
@@ -189,24 +229,7 @@ fn faults(cluster: &ClusterSummary) -> Vec<String> {
                 detect.iter().copied().fold(0.0, f64::max)
             )
         };
-        let why = match fault {
-            Fault::Crash => {
-                "a dead host refuses connections at once, so HAProxy can send the request to another host (redispatch); \
-                 without retries each request routed to it before the checks' verdict is a 503"
-            }
-            Fault::Hang => {
-                "a stopped host still accepts connections but never answers, so requests sent to it wait out the \
-                 balancer's 2 s server timeout: with retries they are then sent elsewhere, without they are 504s"
-            }
-            Fault::Partition => {
-                "a cut link answers nothing, so new connections to it wait out the 500 ms connect timeout and requests \
-                 already sent wait out the 2 s server timeout; retries send both elsewhere, without them they fail"
-            }
-            Fault::Slow => {
-                "a starved host still answers its health checks, slowly, so the balancer keeps sending it its share; \
-                 only answers slower than the 2 s server timeout fail (and are retried when retries are on)"
-            }
-        };
+        let why = why_it_cost(fault, &cluster.balancer);
         let recovered: Vec<f64> = with.iter().filter_map(|e| e.recover_s).collect();
         let recovered = if recovered.is_empty() || fault == Fault::Slow {
             String::new()
@@ -296,6 +319,7 @@ pub(crate) mod tests {
             trial_secs: 5.0,
             trials: 3,
             fault_trial_secs: 10.0,
+            balancer: BalancerSettings::until_recorded(),
             scaling: vec![
                 scaling("threading", 1, 160.0, 1.5, 160.0),
                 scaling("threading", 4, 620.0, 1.6, 160.0),
@@ -373,5 +397,25 @@ pub(crate) mod tests {
         );
         let lines = conclusions(&summary, 1);
         assert!(lines[0].contains("the machine itself was full"), "{}", lines[0]);
+    }
+
+    #[test]
+    fn the_timeouts_quoted_are_those_the_configuration_had() {
+        let mut cluster = summary();
+        for kind in [Fault::Hang, Fault::Partition] {
+            cluster.faults.push(fault("threading", kind, true, 0, Some(0.4)));
+        }
+        let said = faults(&cluster).join("\n");
+        assert!(said.contains("wait out the balancer's 2 s server timeout"), "{said}");
+        assert!(said.contains("wait out the 500 ms connect timeout"), "{said}");
+        cluster.balancer = BalancerSettings {
+            server_timeout_ms: 1500,
+            connect_timeout_ms: 250,
+            ..BalancerSettings::until_recorded()
+        };
+        let said = faults(&cluster).join("\n");
+        assert!(said.contains("wait out the balancer's 1.5 s server timeout"), "{said}");
+        assert!(said.contains("wait out the 250 ms connect timeout"), "{said}");
+        assert!(!said.contains("2 s"), "{said}");
     }
 }

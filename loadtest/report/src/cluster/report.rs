@@ -5,7 +5,7 @@ use std::path::Path;
 
 use loadtest_model::catalogue::Catalogue;
 use loadtest_model::cluster::ClusterRun;
-use loadtest_model::cluster::summary::{ClusterSummary, FaultEntry};
+use loadtest_model::cluster::summary::{ClusterSummary, FaultEntry, spoken_ms};
 
 /// Writes the charts, `report.md` and `report.html` of a cluster run into `dir`; returns the files
 /// written. `summary.json` and `haproxy.cfg` are the run's to write.
@@ -100,26 +100,8 @@ fn fault_table(faults: &[FaultEntry]) -> String {
 
 /// `report.md`: the verdict, the tables, the charts, the method.
 pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
-    let c = &run.cluster;
     let mut out = String::from("# Cluster\n\n");
-    let hosts = match c.host_cpus {
-        Some(cpus) => format!(
-            "Hosts are network namespaces on one bridge, each running one lab server under a CPU quota of {cpus} CPU (cgroup {}).",
-            c.cgroup.as_deref().unwrap_or("-")
-        ),
-        None => "Hosts are the servers given by `--host-url`; their CPU use is not measured from here.".to_owned(),
-    };
-    let _ = writeln!(
-        out,
-        "{hosts} {} balances them (round robin, health checks on `/healthz` every 300 ms, down after 2 failures); \
-         oha sends GET `?n={}` over {} connections. Machine: {} ({} CPUs), commit {}.\n",
-        c.haproxy_version,
-        c.n,
-        c.concurrency,
-        run.machine.cpu_model,
-        run.machine.cpus,
-        run.machine.git_commit.as_deref().unwrap_or("unknown")
-    );
+    setting(&mut out, run);
     if !run.conclusions.is_empty() {
         out.push_str("## Conclusions\n\n");
         for line in &run.conclusions {
@@ -127,56 +109,9 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
         }
         out.push('\n');
     }
-    let _ = writeln!(
-        out,
-        "## Scaling\n\n{} trials of {} s per server and host count, after a warm-up, the host counts taking turns; efficiency is req/s(hosts) / (hosts x req/s(1 host)). \
-         CPU per host is in CPUs; throttled is the share of scheduler periods the quota cut short.\n",
-        c.trials, c.trial_secs
-    );
-    out.push_str(&scaling_table(c));
-    if charts.iter().any(|f| f == "cluster_scaling.svg") {
-        out.push_str("\n![req/s against hosts](cluster_scaling.svg)\n");
-    }
-    if !c.faults.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n## Faults\n\nEach fault struck the last host {:.0}% into a {} s load and was healed at {:.0}%, once with the balancer's \
-             retries on (`retries 3`, `retry-on all-retryable-errors`, `option redispatch 1`) and once with `retries 0`. \
-             Requests, ok and lost are the client's: oha's answers by status and its failures, its deadline cuts at the end \
-             left out. The timelines are drawn from HAProxy's log of every request, since oha keeps no record of a failure's \
-             time; where the two counts of lost differ, the list under the table says so. Down and up again are from HAProxy's stats, \
-             polled every 100 ms; recovered is when 2xx answers were back at 90% of the remaining hosts' capacity.\n",
-            loadtest_model::cluster::FAULT_AT * 100.0,
-            c.fault_trial_secs,
-            loadtest_model::cluster::HEAL_AT * 100.0
-        );
-        out.push_str(&fault_table(&c.faults));
-        out.push('\n');
-        for e in &c.faults {
-            let (Some(logged_lost), Some(logged_requests)) = (e.logged_lost, e.logged_requests) else {
-                continue;
-            };
-            if logged_lost == e.lost {
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                "- {} {} with retries {}: oha saw {} lost, HAProxy's log {} (of {} it logged, oha's deadline cuts included).",
-                e.server,
-                e.fault,
-                if e.retries { "on" } else { "off" },
-                e.lost,
-                logged_lost,
-                logged_requests
-            );
-        }
-        out.push('\n');
-        for chart in charts
-            .iter()
-            .filter(|f| f.starts_with("cluster_") && f.as_str() != "cluster_scaling.svg")
-        {
-            let _ = writeln!(out, "![{chart}]({chart})\n");
-        }
+    scaling(&mut out, &run.cluster, charts);
+    if !run.cluster.faults.is_empty() {
+        faults(&mut out, &run.cluster, charts);
     }
     let _ = writeln!(
         out,
@@ -187,6 +122,86 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
         run.elapsed_secs
     );
     out
+}
+
+/// The hosts, the balancer as its configuration had it, the load and the machine.
+fn setting(out: &mut String, run: &ClusterRun) {
+    let c = &run.cluster;
+    let hosts = match c.host_cpus {
+        Some(cpus) => format!(
+            "Hosts are network namespaces on one bridge, each running one lab server under a CPU quota of {cpus} CPU (cgroup {}).",
+            c.cgroup.as_deref().unwrap_or("-")
+        ),
+        None => "Hosts are the servers given by `--host-url`; their CPU use is not measured from here.".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "{hosts} {} balances them (round robin, health checks on `/healthz` every {}, down after {} failures); \
+         oha sends GET `?n={}` over {} connections. Machine: {} ({} CPUs), commit {}.\n",
+        c.haproxy_version,
+        spoken_ms(c.balancer.check_interval_ms),
+        c.balancer.check_fall,
+        c.n,
+        c.concurrency,
+        run.machine.cpu_model,
+        run.machine.cpus,
+        run.machine.git_commit.as_deref().unwrap_or("unknown")
+    );
+}
+
+/// The scaling table and its chart.
+fn scaling(out: &mut String, c: &ClusterSummary, charts: &[String]) {
+    let _ = writeln!(
+        out,
+        "## Scaling\n\n{} trials of {} s per server and host count, after a warm-up, the host counts taking turns; efficiency is req/s(hosts) / (hosts x req/s(1 host)). \
+         CPU per host is in CPUs; throttled is the share of scheduler periods the quota cut short.\n",
+        c.trials, c.trial_secs
+    );
+    out.push_str(&scaling_table(c));
+    if charts.iter().any(|f| f == "cluster_scaling.svg") {
+        out.push_str("\n![req/s against hosts](cluster_scaling.svg)\n");
+    }
+}
+
+/// The fault table, where oha's and HAProxy's counts of lost differ, and the timelines.
+fn faults(out: &mut String, c: &ClusterSummary, charts: &[String]) {
+    let _ = writeln!(
+        out,
+        "\n## Faults\n\nEach fault struck the last host {:.0}% into a {} s load and was healed at {:.0}%, once with the balancer's \
+         retries on (`retries {}`, `retry-on all-retryable-errors`, `option redispatch 1`) and once with `retries 0`. \
+         Requests, ok and lost are the client's: oha's answers by status and its failures, its deadline cuts at the end \
+         left out. The timelines are drawn from HAProxy's log of every request, since oha keeps no record of a failure's \
+         time; where the two counts of lost differ, the list under the table says so. Down and up again are from HAProxy's stats, \
+         polled every 100 ms; recovered is when 2xx answers were back at 90% of the remaining hosts' capacity.\n",
+        loadtest_model::cluster::FAULT_AT * 100.0,
+        c.fault_trial_secs,
+        loadtest_model::cluster::HEAL_AT * 100.0,
+        c.balancer.retries
+    );
+    out.push_str(&fault_table(&c.faults));
+    out.push('\n');
+    for e in &c.faults {
+        let (Some(logged_lost), Some(logged_requests)) = (e.logged_lost, e.logged_requests) else {
+            continue;
+        };
+        if logged_lost == e.lost {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "- {} {} with retries {}: oha saw {} lost, HAProxy's log {} (of {} it logged, oha's deadline cuts included).",
+            e.server,
+            e.fault,
+            if e.retries { "on" } else { "off" },
+            e.lost,
+            logged_lost,
+            logged_requests
+        );
+    }
+    out.push('\n');
+    for chart in (charts.iter()).filter(|f| f.starts_with("cluster_") && f.as_str() != "cluster_scaling.svg") {
+        let _ = writeln!(out, "![{chart}]({chart})\n");
+    }
 }
 
 #[cfg(test)]

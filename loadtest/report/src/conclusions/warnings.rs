@@ -47,6 +47,22 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
             server.name
         ));
     }
+    out.extend(count_mismatches(summary));
+    let aborted: u64 = measured.iter().map(|t| t.deadline_aborts).sum();
+    if aborted > 0 {
+        out.push(format!(
+            "{aborted} requests were still in flight at -z deadlines and aborted by oha; they are not failures \
+             and are left out of every figure."
+        ));
+    }
+    out.push(how_the_load_ran(summary));
+    out
+}
+
+/// A trial whose server counted its answers further from oha's count than its connections
+/// explain.
+fn count_mismatches(summary: &RunSummary) -> Vec<String> {
+    let mut out = Vec::new();
     for trial in &summary.trials {
         let client = trial.responses_2xx + trial.responses_non_2xx;
         if let Some(server) = trial.server_answers
@@ -63,13 +79,11 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
             ));
         }
     }
-    let aborted: u64 = measured.iter().map(|t| t.deadline_aborts).sum();
-    if aborted > 0 {
-        out.push(format!(
-            "{aborted} requests were still in flight at -z deadlines and aborted by oha; they are not failures \
-             and are left out of every figure."
-        ));
-    }
+    out
+}
+
+/// Where oha ran and how it sent the load: closed loop, open loop, or both.
+fn how_the_load_ran(summary: &RunSummary) -> String {
     let open = summary.results.iter().any(|r| r.scenario.offered_rps.is_some());
     let closed = summary.results.iter().any(|r| r.scenario.offered_rps.is_none());
     let how = match (closed, open) {
@@ -83,11 +97,10 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
         }
         _ => "closed loop, then open loop where a scenario says open R/s",
     };
-    out.push(format!(
+    format!(
         "oha ran on the same {} CPUs as the servers, {how}.",
         summary.machine.cpus
-    ));
-    out
+    )
 }
 
 /// The trials flagged as outliers, per server and scenario, described by what they show: one

@@ -90,101 +90,109 @@ fn scaling(summary: &RunSummary, server: &str, points: &[ScenarioKey]) -> Option
 
 /// Why, for each kind, from the data.
 fn why(summary: &RunSummary, catalogue: &Catalogue, work: WorkKind, points: &[ScenarioKey]) -> Vec<String> {
-    let cpus = summary.machine.cpus;
     match work.bound() {
-        Bound::Cpu => {
-            // A request alone (the probes: sequential, no other load): does its product get
-            // faster with a second worker?
-            let (one, two) = (
-                points.iter().find(|p| p.workers == 1),
-                points.iter().find(|p| p.workers == 2),
-            );
-            let Some((one, two)) = one.zip(two) else {
-                return Vec::new();
-            };
-            let alone: Vec<String> = (summary.servers.iter())
-                .filter_map(|s| {
-                    let t1 = probe(summary, &s.name, *one)?.execution_ms?;
-                    let t2 = probe(summary, &s.name, *two)?.execution_ms?;
-                    Some(format!("{} {t1:.1} to {t2:.1} ms ({:.2}x)", s.name, t2 / t1))
-                })
-                .collect();
-            if alone.is_empty() {
-                return Vec::new();
-            }
-            let uneven = (summary.cpu_speed.as_ref()).is_some_and(CpuSpeed::is_uneven);
-            let caveat = if uneven {
-                " (the CPUs ran at uneven speeds in this run, see the warnings: two bands finish at the slower \
-                 CPU's pace, so these speed-ups are below what two equal CPUs give)"
-            } else {
-                ""
-            };
-            vec![format!(
-                "Why: the product is CPU-bound. One request alone (no other load), from 1 worker to 2: {}{caveat}. \
-                 Rust threads have no global interpreter lock, so a request's bands use the {cpus} CPUs at \
-                 once, as processes do: what the original Python lab could not show (CPython runs Python code \
-                 on one thread at a time). \
-                 Under {} connections the CPUs are already busy with other requests, so more workers per \
-                 request cannot add throughput beyond {cpus} CPUs' worth; they only add the cost of starting \
-                 or handing off each band.",
-                alone.join(", "),
-                points[0].concurrency
-            )]
-        }
-        Bound::Waiting => {
-            let knobs: Vec<&str> = (catalogue.iter())
-                .filter_map(|s| Some(s.pool.as_ref()?.flag.as_str()))
-                .collect();
-            let Some(wait) = points[0].wait_ms.filter(|w| *w > 0) else {
-                return Vec::new();
-            };
-            // Every connection's request waits wait_ms / workers (its bands wait at once), so
-            // c connections can complete at most c * workers * 1000 / wait_ms requests a second.
-            let lines: Vec<String> = (points.iter())
-                .map(|&point| {
-                    let ideal =
-                        f64::from(point.concurrency) * f64::from(point.workers.min(point.n)) * 1000.0 / f64::from(wait);
-                    let shares: Vec<String> = rps_at(summary, point)
-                        .into_iter()
-                        .map(|(server, rps)| format!("{server} {:.0}%", 100.0 * rps / ideal))
-                        .collect();
-                    format!("{}: {:.0} ({})", point.workers, ideal, shares.join(", "))
-                })
-                .collect();
-            vec![format!(
-                "Why: io is waiting, not computing. With {c} connections, each request waiting {wait} ms spread \
-                 over its bands (which wait at once), at most {c} x workers x 1000 / {wait} requests a second \
-                 can finish; by workers, that ceiling and each server's share of it: {}. A pool of P threads or \
-                 processes blocks in the waits, so it serves at most P x 1000 / {wait} requests a second \
-                 whatever the workers (its knob: {}).",
-                lines.join("; "),
-                knobs.join(" or "),
-                c = points[0].concurrency
-            )]
-        }
-        Bound::Memory => {
-            let (first, last) = (points[0], points[points.len() - 1]);
-            let falls: Vec<String> = (summary.servers.iter())
-                .filter_map(|s| {
-                    let a = result(summary, &s.name, first)?.rps_median?;
-                    let b = result(summary, &s.name, last)?.rps_median?;
-                    Some(format!("{} {:.2}x", s.name, b / a))
-                })
-                .collect();
-            if falls.is_empty() {
-                return Vec::new();
-            }
-            vec![format!(
-                "Why: the sum is memory-bound and short (a fraction of a millisecond at n={}), so each worker \
-                 costs more than the share of the work it takes: a thread start, a fork, or a hand-off to a \
-                 pool. Req/s at workers={} over workers={}: {}.",
-                first.n,
-                last.workers,
-                first.workers,
-                falls.join(", ")
-            )]
-        }
+        Bound::Cpu => why_cpu_bound(summary, points),
+        Bound::Waiting => why_waiting(summary, catalogue, points),
+        Bound::Memory => why_memory_bound(summary, points),
     }
+}
+
+/// CPU-bound work: a request alone, from 1 worker to 2, against what more connections allow.
+fn why_cpu_bound(summary: &RunSummary, points: &[ScenarioKey]) -> Vec<String> {
+    let cpus = summary.machine.cpus;
+    // A request alone (the probes: sequential, no other load): does its product get
+    // faster with a second worker?
+    let (one, two) = (
+        points.iter().find(|p| p.workers == 1),
+        points.iter().find(|p| p.workers == 2),
+    );
+    let Some((one, two)) = one.zip(two) else {
+        return Vec::new();
+    };
+    let alone: Vec<String> = (summary.servers.iter())
+        .filter_map(|s| {
+            let t1 = probe(summary, &s.name, *one)?.execution_ms?;
+            let t2 = probe(summary, &s.name, *two)?.execution_ms?;
+            Some(format!("{} {t1:.1} to {t2:.1} ms ({:.2}x)", s.name, t2 / t1))
+        })
+        .collect();
+    if alone.is_empty() {
+        return Vec::new();
+    }
+    let uneven = (summary.cpu_speed.as_ref()).is_some_and(CpuSpeed::is_uneven);
+    let caveat = if uneven {
+        " (the CPUs ran at uneven speeds in this run, see the warnings: two bands finish at the slower \
+         CPU's pace, so these speed-ups are below what two equal CPUs give)"
+    } else {
+        ""
+    };
+    vec![format!(
+        "Why: the product is CPU-bound. One request alone (no other load), from 1 worker to 2: {}{caveat}. \
+         Rust threads have no global interpreter lock, so a request's bands use the {cpus} CPUs at \
+         once, as processes do: what the original Python lab could not show (CPython runs Python code \
+         on one thread at a time). \
+         Under {} connections the CPUs are already busy with other requests, so more workers per \
+         request cannot add throughput beyond {cpus} CPUs' worth; they only add the cost of starting \
+         or handing off each band.",
+        alone.join(", "),
+        points[0].concurrency
+    )]
+}
+
+/// Waiting: each server's share of the waits' ceiling, by workers.
+fn why_waiting(summary: &RunSummary, catalogue: &Catalogue, points: &[ScenarioKey]) -> Vec<String> {
+    let knobs: Vec<&str> = (catalogue.iter())
+        .filter_map(|s| Some(s.pool.as_ref()?.flag.as_str()))
+        .collect();
+    let Some(wait) = points[0].wait_ms.filter(|w| *w > 0) else {
+        return Vec::new();
+    };
+    // Every connection's request waits wait_ms / workers (its bands wait at once), so
+    // c connections can complete at most c * workers * 1000 / wait_ms requests a second.
+    let lines: Vec<String> = (points.iter())
+        .map(|&point| {
+            let ideal = f64::from(point.concurrency) * f64::from(point.workers.min(point.n)) * 1000.0 / f64::from(wait);
+            let shares: Vec<String> = rps_at(summary, point)
+                .into_iter()
+                .map(|(server, rps)| format!("{server} {:.0}%", 100.0 * rps / ideal))
+                .collect();
+            format!("{}: {:.0} ({})", point.workers, ideal, shares.join(", "))
+        })
+        .collect();
+    vec![format!(
+        "Why: io is waiting, not computing. With {c} connections, each request waiting {wait} ms spread \
+         over its bands (which wait at once), at most {c} x workers x 1000 / {wait} requests a second \
+         can finish; by workers, that ceiling and each server's share of it: {}. A pool of P threads or \
+         processes blocks in the waits, so it serves at most P x 1000 / {wait} requests a second \
+         whatever the workers (its knob: {}).",
+        lines.join("; "),
+        knobs.join(" or "),
+        c = points[0].concurrency
+    )]
+}
+
+/// Memory-bound and short: what more workers did to req/s.
+fn why_memory_bound(summary: &RunSummary, points: &[ScenarioKey]) -> Vec<String> {
+    let (first, last) = (points[0], points[points.len() - 1]);
+    let falls: Vec<String> = (summary.servers.iter())
+        .filter_map(|s| {
+            let a = result(summary, &s.name, first)?.rps_median?;
+            let b = result(summary, &s.name, last)?.rps_median?;
+            Some(format!("{} {:.2}x", s.name, b / a))
+        })
+        .collect();
+    if falls.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "Why: the sum is memory-bound and short (a fraction of a millisecond at n={}), so each worker \
+         costs more than the share of the work it takes: a thread start, a fork, or a hand-off to a \
+         pool. Req/s at workers={} over workers={}: {}.",
+        first.n,
+        last.workers,
+        first.workers,
+        falls.join(", ")
+    )]
 }
 
 #[cfg(test)]
