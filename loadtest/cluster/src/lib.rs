@@ -6,12 +6,12 @@
 //! with a CPU quota ([`cgroup`]), named for the run ([`names`])) → for each server kind, its
 //! servers started on every host ([`fleet`]) → for each host count, HAProxy started over that
 //! many hosts ([`haproxy`], [`balancer`]) and oha run against it from the client namespace
-//! ([`scale_out`]) → at the largest count, each fault ([`fault`]) injected mid-trial with the
+//! ([`scale_out`]) → at the largest count, each fault ([`Fault`](loadtest_model::cluster::fault::Fault)) injected mid-trial with the
 //! balancer's retries on and off ([`fault_trial`]), its cost read from the balancer's log
 //! ([`log`]), its counters ([`stats`]) and its view of the host ([`analysis`]) → the
-//! `cluster` object of `summary.json` ([`summary`]), the conclusions computed from it
-//! ([`conclusions`]), `report.md` and `report.html` ([`report`]), the charts ([`charts`]) and
-//! the tables printed at the end ([`terminal`]). [`run`](mod@run) drives it
+//! `cluster` object of `summary.json` ([`ClusterSummary`](loadtest_model::cluster::ClusterSummary)),
+//! the conclusions computed from it, `report.md` and `report.html`, the charts and the tables
+//! printed at the end ([`loadtest_report::cluster`]). [`run`](mod@run) drives it
 //! all; [`site`] hides whether the hosts are emulated or real (`--host-url`). Everything the
 //! run made is removed at the end, on Ctrl-C and on an error; `--cleanup` removes what a
 //! killed run left.

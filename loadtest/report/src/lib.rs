@@ -4,7 +4,7 @@
 //! charts inside), the SVG charts ([`charts`]), `results.csv` ([`csv_export`]) and the terminal
 //! tables ([`table`]); the conclusions ([`conclusions`]) and the lab's targets ([`targets`])
 //! computed from its figures ([`analyse`]). A cluster run's ([`cluster`]) and an uploads run's
-//! ([`uploads`]) reports beside them. [`redraw`] draws any results folder again from the JSON it
+//! ([`uploads`]) reports beside them. [`redraw`](mod@redraw) draws any results folder again from the JSON it
 //! holds. Every report of a run comes from the one summary, so they cannot disagree; nothing
 //! here measures.
 

@@ -1,7 +1,7 @@
-//! The main job, in stages: set up ([`Setup::prepare`]: plan, oha, servers) → what the run knows
-//! before its trials ([`begin`]: answers verified, floors measured, `summary.json` begun) → the
-//! trials ([`measure`], `summary.json` written again after every scenario) → the floors again and
-//! the servers stopped ([`finish`]) → what the figures say ([`loadtest_report::analyse`]) and the
+//! The main job, in stages: set up (`Setup::prepare`: plan, oha, servers) → what the run knows
+//! before its trials (`begin`: answers verified, floors measured, `summary.json` begun) → the
+//! trials (`measure`, `summary.json` written again after every scenario) → the floors again and
+//! the servers stopped (`finish`) → what the figures say ([`loadtest_report::analyse`]) and the
 //! reports → the terminal's summary.
 //!
 //! `summary.json` is written (whole, by rename) after every scenario with `"complete": false`, and
