@@ -108,6 +108,10 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         );
     }
     assert!(!summary["conclusions"].as_array().unwrap().is_empty());
+    let verdict = summary["verdict"]
+        .as_array()
+        .expect("the verdict is a list of sentences");
+    assert!((1..=3).contains(&verdict.len()), "{verdict:?}");
 
     // A server's log is kept if it wrote something (warnings only, at RUST_LOG=warn), and only
     // the lab servers write one.
@@ -134,6 +138,15 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
     assert!(
         !report.contains("not started by the harness"),
         "every server was sampled"
+    );
+    let at = |section: &str| {
+        report
+            .find(section)
+            .unwrap_or_else(|| panic!("report.md lacks {section:?}"))
+    };
+    assert!(
+        at("## Verdict") < at("## Results") && at("## Results") < at("## Conclusions"),
+        "the verdict first, then the tables, then the conclusions"
     );
     for section in [
         "## Conclusions",

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use headless_chrome::protocol::cdp::Emulation::SetDeviceMetricsOverride;
 use headless_chrome::protocol::cdp::Log::LogEntryLevel;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::protocol::cdp::Runtime::ConsoleAPICalledEventTypeOption;
@@ -18,6 +19,9 @@ use serde_json::Value;
 
 /// How long a page may take to show what a test waits for.
 const PATIENCE: Duration = Duration::from_secs(20);
+
+/// What a laptop's screen shows of a page: the first screen a reader sees.
+pub const VIEWPORT: (u32, u32) = (1280, 800);
 
 /// One headless Chromium.
 pub struct Chromium {
@@ -40,7 +44,7 @@ impl Chromium {
             .path(Some(path.clone()))
             // Tests run as root in CI, where Chromium's sandbox cannot start.
             .sandbox(false)
-            .window_size(Some((1280, 900)))
+            .window_size(Some(VIEWPORT))
             .idle_browser_timeout(Duration::from_secs(300))
             .build()
             .expect("Chromium's launch options");
@@ -53,6 +57,25 @@ impl Chromium {
     pub fn open(&self, url: &str) -> Page {
         let tab = self.browser.new_tab().expect("a new tab");
         tab.set_default_timeout(PATIENCE);
+        // The page's own viewport, as a 1280 x 800 screen shows it (the window's size would
+        // include the browser's frame).
+        tab.call_method(SetDeviceMetricsOverride {
+            width: VIEWPORT.0,
+            height: VIEWPORT.1,
+            device_scale_factor: 1.0,
+            mobile: false,
+            scale: None,
+            screen_width: None,
+            screen_height: None,
+            position_x: None,
+            position_y: None,
+            dont_set_visible_size: None,
+            screen_orientation: None,
+            viewport: None,
+            display_feature: None,
+            device_posture: None,
+        })
+        .expect("the viewport's size");
         let problems = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&problems);
         tab.add_event_listener(Arc::new(move |event: &Event| {

@@ -16,6 +16,12 @@ use serde_json::Value;
 /// A committed run with every kind of chart: the whole lab (three work kinds, workers 1 to 64).
 const LAB_RUN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/runs/2026-12-06-lab/summary.json");
 
+/// A committed default run: the four lab servers at the default scenario, with its targets.
+const DEFAULT_RUN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../docs/runs/2026-12-06-default-targets/summary.json"
+);
+
 fn assert_no_problems(page: &Page, what: &str) {
     let problems = page.problems();
     assert!(problems.is_empty(), "{what}: {problems:#?}");
@@ -44,43 +50,100 @@ fn press_compute_and_expect(page: &Page, expected: &str, server: &str) {
 
 #[test]
 #[ignore = "needs Chromium (apt-get install chromium); run by .ci/run with --run-ignored"]
-fn the_html_report_opens_from_disk_with_its_verdict_and_every_chart() {
-    let summary: RunSummary = serde_json::from_slice(&std::fs::read(LAB_RUN).unwrap()).unwrap();
+fn a_runs_report_leads_with_its_verdict_and_two_charts_and_fits_the_page() {
+    let drawn = report_of(DEFAULT_RUN, "report-default");
+    assert_eq!(
+        drawn[..2],
+        ["throughput.svg", "cpu_per_request.svg"],
+        "the scenario's throughput and CPU per request lead: {drawn:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs Chromium (apt-get install chromium); run by .ci/run with --run-ignored"]
+fn the_lab_runs_report_leads_with_throughput_by_workers_for_each_kind_of_work() {
+    let drawn = report_of(LAB_RUN, "report-lab");
+    assert!(drawn.len() >= 10, "the lab run draws ten charts: {drawn:?}");
+    assert_eq!(
+        drawn[..3],
+        ["sweep_add_rps.svg", "sweep_matmul_rps.svg", "sweep_io_rps.svg"],
+        "{drawn:?}"
+    );
+}
+
+/// The committed run `summary`'s report, drawn again and opened from disk in a 1280 x 800
+/// window: the verdict (at most three sentences) and at least two charts whole on the first
+/// screen, no table wider than its column, every chart once, every section, nothing fetched.
+/// Returns the charts in the page's order; leaves screenshots named `shot`.
+fn report_of(summary: &str, shot: &str) -> Vec<String> {
+    let summary: RunSummary = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
     let folder = tempfile::tempdir().unwrap();
     let dir = folder.path();
     let files = loadtest_report::write_reports(&summary, &Catalogue::lab(), dir).unwrap();
-    let charts: Vec<&String> = files.iter().filter(|f| f.ends_with(".svg")).collect();
-    assert!(charts.len() >= 10, "the lab run draws ten charts: {files:?}");
+    let mut charts: Vec<&String> = files.iter().filter(|f| f.ends_with(".svg")).collect();
 
     let chromium = Chromium::start();
     let page = chromium.open(&format!("file://{}", dir.join("report.html").display()));
     assert_no_problems(&page, "report.html");
-
-    // The verdict comes first and can be read.
-    assert_eq!(page.eval("document.querySelector('section').id"), "conclusions");
-    let verdict = page.eval("document.querySelector('#conclusions li strong').innerText");
-    assert!(
-        verdict.as_str().is_some_and(|v| v.starts_with("Fastest: ")),
-        "the verdict: {verdict}"
-    );
     assert_eq!(
-        page.eval("document.querySelector('#conclusions').getBoundingClientRect().top < 900"),
+        page.eval("[window.innerWidth, window.innerHeight]"),
+        serde_json::json!([1280, 800])
+    );
+
+    // The verdict comes first, whole on the first screen, in at most three sentences.
+    assert_eq!(page.eval("document.querySelector('section').id"), "verdict");
+    let verdict = page.eval("document.querySelector('#verdict p').innerText");
+    let verdict = verdict.as_str().unwrap_or_default();
+    assert!(verdict.starts_with("Fastest: "), "the verdict: {verdict}");
+    let sentences = verdict.trim_end().split_terminator(". ").count();
+    assert!((1..=3).contains(&sentences), "at most three sentences: {verdict}");
+    assert_eq!(
+        page.eval("document.querySelector('#verdict p').getBoundingClientRect().bottom <= 800"),
         true
     );
 
-    // Every chart is in the page as an <svg> element, drawn at a real size.
+    // At least two charts whole above the fold, each at a readable size.
+    let above = page.eval(
+        "[...document.querySelectorAll('svg[data-file]')].filter(svg => { \
+           const box = svg.getBoundingClientRect(); \
+           return box.bottom <= 800 && box.width > 300 && box.height > 150; }).length",
+    );
+    assert!(above.as_u64().is_some_and(|n| n >= 2), "charts above the fold: {above}");
+
+    // No table runs past its column.
+    let wide = page.eval(
+        "[...document.querySelectorAll('table')].filter(t => t.scrollWidth > t.parentElement.clientWidth) \
+           .map(t => [t.closest('section').id, t.scrollWidth, t.parentElement.clientWidth])",
+    );
+    assert_eq!(wide, serde_json::json!([]), "tables wider than their column");
+
+    // Every chart is in the page as an <svg> element, drawn at a real size, once.
     let drawn = page.eval(
         "[...document.querySelectorAll('svg[data-file]')].map(svg => { \
            const box = svg.getBoundingClientRect(); \
            return [svg.dataset.file, box.width > 300 && box.height > 150]; })",
     );
     let drawn: Vec<(String, bool)> = serde_json::from_value(drawn).unwrap();
-    let names: Vec<&String> = drawn.iter().map(|(file, _)| file).collect();
-    assert_eq!(names, charts, "every chart written, once, in order");
     assert!(drawn.iter().all(|(_, sized)| *sized), "{drawn:?}");
+    let mut names: Vec<&String> = drawn.iter().map(|(file, _)| file).collect();
+    names.sort();
+    charts.sort();
+    assert_eq!(names, charts, "every chart written, once");
 
     // The rest of the report, and nothing fetched from anywhere.
-    for section in ["results", "charts", "warnings", "how-this-was-measured", "every-trial"] {
+    for section in [
+        "targets",
+        "results",
+        "comparisons",
+        "conclusions",
+        "charts",
+        "warnings",
+        "how-this-was-measured",
+        "every-trial",
+    ] {
+        if section == "targets" && summary.targets.is_empty() {
+            continue;
+        }
         assert_eq!(
             page.eval(&format!("!!document.getElementById('{section}')")),
             true,
@@ -91,10 +154,10 @@ fn the_html_report_opens_from_disk_with_its_verdict_and_every_chart() {
     assert_eq!(trials.as_u64(), Some(summary.trials.len() as u64));
     assert_eq!(page.eval("performance.getEntriesByType('resource').length"), 0);
 
-    let shot = page.screenshot(&screenshot_dir(), "report");
-    assert_png(&shot);
+    assert_png(&page.screenshot(&screenshot_dir(), shot));
     page.eval("document.getElementById('charts').scrollIntoView()");
-    assert_png(&page.screenshot(&screenshot_dir(), "report-charts"));
+    assert_png(&page.screenshot(&screenshot_dir(), &format!("{shot}-charts")));
+    drawn.into_iter().map(|(file, _)| file).collect()
 }
 
 #[test]
@@ -107,6 +170,15 @@ fn each_servers_page_computes_shows_errors_and_offers_every_work_kind() {
         let base = process.url();
         let page = chromium.open(&format!("{base}/"));
         let name = server.name.as_str();
+
+        // The page links to what the server counts, and the link answers.
+        let metrics = page.eval("document.querySelector('a[href=\"/metrics\"]').href");
+        assert_eq!(metrics, serde_json::json!(format!("{base}/metrics")), "{name}");
+        let (status, text) = client.get_text(&format!("{base}/metrics")).unwrap();
+        assert!(
+            status == 200 && text.contains("lab_http_requests_total"),
+            "{name}: {status}"
+        );
 
         let kinds = page.eval("[...document.querySelectorAll('select[name=work] option')].map(o => o.value)");
         assert_eq!(kinds, serde_json::json!(["add", "matmul", "io"]), "{name}");

@@ -59,7 +59,11 @@ pub struct RunSummary {
     pub trials: Vec<TrialRecord>,
     /// Everything a reader should know before trusting the numbers.
     pub warnings: Vec<String>,
-    /// The conclusions drawn from the data, as sentences.
+    /// The verdict, at most three sentences: who served the most, by how much, at what cost
+    /// (empty in runs from before it, whose first conclusion was their verdict).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdict: Vec<String>,
+    /// The conclusions drawn from the data, as sentences: what the tables cannot say.
     pub conclusions: Vec<String>,
     /// The lab's targets this run's data covers, each checked (empty in runs from before them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

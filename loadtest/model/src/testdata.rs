@@ -226,6 +226,7 @@ fn begun(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunSum
         comparisons: Vec::new(),
         trials: Vec::new(),
         warnings: Vec::new(),
+        verdict: Vec::new(),
         conclusions: Vec::new(),
         targets: Vec::new(),
         complete: true,

@@ -3,24 +3,28 @@
 //! still shows everything; nothing is fetched.
 //!
 //! It is rendered from the Markdown, not from the summary, so the two reports cannot say
-//! different things: each `## Section` becomes a `<section id="…">` (the conclusions, which come
-//! first, are `#conclusions`), and each `![…](chart.svg)` becomes the chart itself.
+//! different things: each `## Section` becomes a `<section id="…">` (the verdict, which comes
+//! first, is `#verdict`), and each `![…](chart.svg)` becomes the chart itself.
 
 use std::path::Path;
 
 use anyhow::Context;
 use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-/// The page's style: readable text, tables that scroll sideways rather than squeeze, charts that
-/// shrink to the window.
+/// The page's style: readable text; the verdict and its charts first, the charts side by side;
+/// tables that wrap to the page rather than run past it; charts that shrink to the window.
 const STYLE: &str = "
 body { font: 15px/1.5 system-ui, sans-serif; color: #222; max-width: 72rem; margin: 0 auto; padding: 1rem 1.5rem 4rem; }
-h1 { font-size: 1.6rem; margin-bottom: 0.4rem; }
+h1 { font-size: 1.6rem; margin: 0.4rem 0; }
 h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
-section#conclusions { background: #f3f7fc; border: 1px solid #c9d8ea; border-radius: 6px; padding: 0 1.2rem 0.4rem; }
-section#conclusions h2 { border: 0; margin-top: 1rem; }
-table { border-collapse: collapse; display: block; overflow-x: auto; font-size: 13px; margin: 0.8rem 0; }
-th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; white-space: nowrap; }
+section#verdict { background: #f3f7fc; border: 1px solid #c9d8ea; border-radius: 6px; padding: 0 1.2rem 0.4rem; }
+section#verdict h2 { border: 0; margin-top: 0.8rem; }
+section#verdict p:has(> svg) { display: grid; grid-auto-flow: column; grid-auto-columns: 1fr; gap: 1rem; }
+section#verdict p > svg { margin: 0; }
+table { border-collapse: collapse; font-size: 13px; margin: 0.8rem 0; }
+th, td { border: 1px solid #ddd; padding: 0.2rem 0.4rem; }
+td { overflow-wrap: anywhere; font-variant-numeric: tabular-nums; }
+td:first-child { overflow-wrap: normal; }
 th { background: #f4f4f4; }
 tr:nth-child(even) td { background: #fafafa; }
 code { background: #f2f2f2; padding: 0 0.2rem; border-radius: 3px; }

@@ -38,6 +38,7 @@ pub fn analyse(summary: &mut RunSummary, run_warnings: &[String], catalogue: &Ca
     aggregate::recompute(summary);
     summary.warnings = run_warnings.to_vec();
     summary.warnings.extend(conclusions::warnings(summary));
+    summary.verdict = conclusions::verdict(summary);
     summary.conclusions = conclusions::conclusions(summary, catalogue);
     summary.targets = targets::check(summary, catalogue);
 }
@@ -45,6 +46,7 @@ pub fn analyse(summary: &mut RunSummary, run_warnings: &[String], catalogue: &Ca
 /// Writes `results.csv`, the charts, `report.md` and `report.html` of a main run into `dir`;
 /// returns the files written. `summary.json` is the run's to write, not the report's.
 pub fn write_reports(summary: &RunSummary, catalogue: &Catalogue, dir: &Path) -> anyhow::Result<Vec<String>> {
+    let summary = &with_verdict(summary, catalogue);
     let mut files = Vec::new();
     write(dir, "results.csv", csv_export::results_csv(summary)?.as_bytes())?;
     files.push("results.csv".to_owned());
@@ -56,6 +58,18 @@ pub fn write_reports(summary: &RunSummary, catalogue: &Catalogue, dir: &Path) ->
     write(dir, "report.html", html::render(&markdown, dir)?.as_bytes())?;
     files.push("report.html".to_owned());
     Ok(files)
+}
+
+/// `summary` as this version reports it: a run from before the verdict was kept apart (its first
+/// conclusion was its verdict, and its conclusions repeated the comparisons table pair by pair)
+/// gets its verdict and conclusions drawn again from its figures.
+fn with_verdict(summary: &RunSummary, catalogue: &Catalogue) -> RunSummary {
+    let mut summary = summary.clone();
+    if summary.verdict.is_empty() {
+        summary.verdict = conclusions::verdict(&summary);
+        summary.conclusions = conclusions::conclusions(&summary, catalogue);
+    }
+    summary
 }
 
 /// Writes `bytes` to `dir/name`.

@@ -1,5 +1,7 @@
-//! `report.md`: what a person reads. Conclusions first, then the tables they rest on, the charts,
-//! the warnings, how it was measured, and every trial.
+//! `report.md`: what a person reads, pictures first. The verdict in at most three sentences with
+//! the charts that show it (throughput and CPU per request; for a sweep, throughput against
+//! workers for each kind of work), then the targets, the tables, the rest of the conclusions,
+//! the other charts, the warnings, how it was measured, and every trial.
 
 use std::fmt::Write;
 
@@ -10,15 +12,18 @@ use loadtest_model::summary::RunSummary;
 /// Renders the report; `charts` are the chart files written beside it.
 pub fn render(summary: &RunSummary, charts: &[String]) -> String {
     let mut md = String::new();
+    let lead = lead_charts(charts);
     heading(&mut md, summary);
-    conclusions(&mut md, summary);
+    verdict(&mut md, summary, &lead);
     targets_and_results(&mut md, summary);
     comparisons(&mut md, summary);
     probes(&mut md, summary);
     work_itself(&mut md, summary);
     cpu_speed(&mut md, summary);
     seed_app(&mut md, summary);
-    self::charts(&mut md, charts);
+    conclusions(&mut md, summary);
+    let rest: Vec<&String> = charts.iter().filter(|c| !lead.contains(c)).collect();
+    self::charts(&mut md, &rest);
     section(&mut md, "Warnings");
     bullets(&mut md, &summary.warnings);
 
@@ -63,12 +68,46 @@ fn heading(md: &mut String, summary: &RunSummary) {
 
 /// The conclusions, the first (the verdict) in bold.
 fn conclusions(md: &mut String, summary: &RunSummary) {
-    section(md, "Conclusions");
-    let mut conclusions = summary.conclusions.clone();
-    if let Some(verdict) = conclusions.first_mut() {
-        *verdict = lead_in_bold(verdict);
+    if summary.conclusions.is_empty() {
+        return;
     }
-    bullets(md, &conclusions);
+    section(md, "Conclusions");
+    bullets(md, &summary.conclusions);
+}
+
+/// The charts the report opens with: throughput against workers for each kind of work in a
+/// sweep of several; a sweep's throughput and the scenario's; else the scenario's throughput and
+/// CPU per request.
+fn lead_charts(charts: &[String]) -> Vec<&String> {
+    let by_kind: Vec<&String> = (charts.iter())
+        .filter(|c| c.starts_with("sweep_") && c.ends_with("_rps.svg") && c.as_str() != "sweep_rps.svg")
+        .collect();
+    if !by_kind.is_empty() {
+        return by_kind;
+    }
+    let wanted: &[&str] = if charts.iter().any(|c| c == "sweep_rps.svg") {
+        &["sweep_rps.svg", "throughput.svg"]
+    } else {
+        &["throughput.svg", "cpu_per_request.svg"]
+    };
+    (wanted.iter()).filter_map(|w| charts.iter().find(|c| c == w)).collect()
+}
+
+/// The verdict, its first sentence in bold, and the charts that show it side by side.
+fn verdict(md: &mut String, summary: &RunSummary, lead: &[&String]) {
+    section(md, "Verdict");
+    if let Some((first, rest)) = summary.verdict.split_first() {
+        let _ = writeln!(md, "**{first}** {}\n", rest.join(" "));
+    }
+    if !lead.is_empty() {
+        let images: Vec<String> = lead.iter().map(|chart| image(chart)).collect();
+        let _ = writeln!(md, "{}\n", images.join(" "));
+    }
+}
+
+/// A chart as a Markdown image, its alt text its name in words.
+fn image(chart: &str) -> String {
+    format!("![{}]({chart})", chart.trim_end_matches(".svg").replace('_', " "))
 }
 
 /// The targets (if the run covers any), the results and, for a size sweep, how each server
@@ -238,31 +277,18 @@ fn seed_app(md: &mut String, summary: &RunSummary) {
 }
 
 /// The charts, one image each.
-fn charts(md: &mut String, charts: &[String]) {
+fn charts(md: &mut String, charts: &[&String]) {
     if charts.is_empty() {
         return;
     }
     section(md, "Charts");
     for chart in charts {
-        let _ = writeln!(md, "![{}]({chart})\n", chart.trim_end_matches(".svg").replace('_', " "));
+        let _ = writeln!(md, "{}\n", image(chart));
     }
 }
 
 fn section(md: &mut String, title: &str) {
     let _ = writeln!(md, "## {title}\n");
-}
-
-/// The verdict's first sentence in bold: the conclusions are plain text in `summary.json`, and
-/// the report marks the one line a reader must not miss.
-fn lead_in_bold(line: &str) -> String {
-    if line.starts_with("**") {
-        // A summary.json from before conclusions were plain text.
-        return line.to_owned();
-    }
-    match line.split_once(". ") {
-        Some((lead, rest)) => format!("**{lead}.** {rest}"),
-        None => format!("**{line}**"),
-    }
 }
 
 fn bullets(md: &mut String, lines: &[String]) {
@@ -458,6 +484,39 @@ fn trials_table(md: &mut String, summary: &RunSummary) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_charts_that_lead_show_the_verdict_and_each_is_drawn_once() {
+        let names = |files: &[&str]| files.iter().map(|f| (*f).to_owned()).collect::<Vec<String>>();
+        let plain = names(&["throughput.svg", "latency.svg", "cpu_per_request.svg", "memory.svg"]);
+        assert_eq!(lead_charts(&plain), [&plain[0], &plain[2]]);
+        let sweep = names(&["throughput.svg", "sweep_rps.svg", "sweep_latency_p99.svg"]);
+        assert_eq!(lead_charts(&sweep), [&sweep[1], &sweep[0]]);
+        let kinds = names(&[
+            "throughput.svg",
+            "sweep_add_rps.svg",
+            "sweep_add_latency_p50.svg",
+            "sweep_io_rps.svg",
+        ]);
+        assert_eq!(lead_charts(&kinds), [&kinds[1], &kinds[3]]);
+
+        let mut summary = crate::testdata::summary();
+        summary.verdict = vec!["Fastest: threading.".into(), "By far.".into()];
+        let report = render(&summary, &plain);
+        assert!(
+            report.contains(
+                "## Verdict\n\n**Fastest: threading.** By far.\n\n![throughput](throughput.svg) \
+                 ![cpu per request](cpu_per_request.svg)\n"
+            ),
+            "{report}"
+        );
+        for chart in &plain {
+            assert_eq!(report.matches(&format!("]({chart})")).count(), 1, "{chart}");
+        }
+        let at = |section: &str| report.find(section).unwrap();
+        assert!(at("## Verdict") < at("## Targets") && at("## Targets") < at("## Results"));
+        assert!(at("## Comparisons") < at("## Conclusions") && at("## Conclusions") < at("## Charts"));
+    }
 
     #[test]
     fn the_report_of_a_fixed_run() {

@@ -141,20 +141,26 @@ pub fn target_lines(summary: &RunSummary) -> Vec<String> {
 }
 
 /// `c=20 n=500 w=4`, with the work when it is not the original lab's `add`, and the rate of
-/// What the terminal shows at a run's end: the comparison table, the conclusions, the targets
-/// and the warnings, then `wrote` (the files written), wrapped to the terminal's width.
+/// What the terminal shows at a run's end: the comparison table, the verdict, the targets, the
+/// conclusions and the warnings, then `wrote` (the files written), wrapped to the terminal's
+/// width.
 pub fn terminal(summary: &RunSummary, wrote: &str) -> String {
-    let mut out = format!("{}\n\nConclusions:\n", comparison_table(summary));
+    let mut out = format!("{}\n\nVerdict:\n", comparison_table(summary));
+    out.push_str(&textwrap::fill(&summary.verdict.join(" "), terminal_options()));
+    out.push('\n');
     let bullets = |out: &mut String, lines: &[String]| {
         for line in lines {
             out.push_str(&terminal_bullet(line));
             out.push('\n');
         }
     };
-    bullets(&mut out, &summary.conclusions);
     if !summary.targets.is_empty() {
         out.push_str("\nTargets:\n");
         bullets(&mut out, &target_lines(summary));
+    }
+    if !summary.conclusions.is_empty() {
+        out.push_str("\nConclusions:\n");
+        bullets(&mut out, &summary.conclusions);
     }
     out.push_str("\nWarnings:\n");
     bullets(&mut out, &summary.warnings);
@@ -186,6 +192,17 @@ pub fn number(value: Option<f64>, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_terminal_shows_the_table_then_the_verdict_and_keeps_to_its_columns() {
+        let summary = crate::testdata::three_servers();
+        let text = terminal(&summary, "Wrote summary.json in results/.");
+        let at = |part: &str| text.find(part).unwrap_or_else(|| panic!("{part} missing:\n{text}"));
+        assert!(at("Verdict:\nFastest: threading.") < at("Conclusions:"), "{text}");
+        assert!(at("Conclusions:") < at("Warnings:") && at("Warnings:") < at("Wrote summary.json"));
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= usize::from(TERMINAL_COLUMNS), "{widest} columns:\n{text}");
+    }
 
     #[test]
     fn each_target_is_one_line_naming_every_server_checked() {

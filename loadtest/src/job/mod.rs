@@ -148,6 +148,7 @@ fn begin(setup: &Setup) -> anyhow::Result<(RunSummary, Floors)> {
         comparisons: Vec::new(),
         trials: Vec::new(),
         warnings: Vec::new(),
+        verdict: Vec::new(),
         conclusions: Vec::new(),
         targets: Vec::new(),
         complete: false,

@@ -79,6 +79,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
         comparisons: vec![],
         trials: vec![],
         warnings: vec![],
+        verdict: vec![],
         conclusions: vec![],
         targets: vec![],
         complete: true,

@@ -24,16 +24,74 @@ use loadtest_model::catalogue::{Catalogue, LabServer};
 use loadtest_model::stats::Ratio;
 use loadtest_model::summary::{Probe, RunSummary, ScenarioKey, ScenarioResult, SweepKind};
 
+/// The verdict, in at most three plain sentences: who served the most at the run's main scenario
+/// (its base, or the first that ran), by how much, and at what cost; under an open loop, who
+/// answered fastest at the offered rate. A sweep of several kinds of work names the fastest of
+/// each kind instead of the cost.
+pub fn verdict(summary: &RunSummary) -> Vec<String> {
+    let scenarios = scenario_order(&summary.results);
+    let Some(main) = main_scenario(summary, &scenarios) else {
+        return vec!["No valid measured trial: no verdict. See the warnings.".into()];
+    };
+    if main.offered_rps.is_some() {
+        return open_loop::ranking_of(summary, main).into_iter().collect();
+    }
+    let mut out = throughput::verdict(summary, main);
+    if summary.design.works.len() > 1 && out.len() > 1 {
+        out.truncate(2);
+        out.extend(fastest_by_kind(summary, &scenarios));
+    }
+    out
+}
+
+/// "At 4 workers, the most req/s by kind of work: add thread-pool (1559), ...", each kind at the
+/// design's workers and its own base scenario, a tie within noise said as one.
+fn fastest_by_kind(summary: &RunSummary, scenarios: &[ScenarioKey]) -> Option<String> {
+    let workers = summary.design.workers;
+    let kinds: Vec<String> = (summary.design.works.iter())
+        .filter_map(|&work| {
+            let scenario =
+                (scenarios.iter()).find(|s| s.work == work && s.workers == workers && s.offered_rps.is_none())?;
+            let mut ranked: Vec<(&str, f64)> = servers_in(summary, *scenario)
+                .filter_map(|r| r.rps_median.map(|rps| (r.server.as_str(), rps)))
+                .collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let (top, top_rps) = *ranked.first()?;
+            let tied: Vec<String> = (ranked[1..].iter())
+                .filter(|(name, _)| {
+                    rps_ratio(summary, name, top, *scenario).is_some_and(|r| {
+                        loadtest_model::stats::Verdict::of(&r) == loadtest_model::stats::Verdict::WithinNoise
+                    })
+                })
+                .map(|(name, _)| (*name).to_owned())
+                .collect();
+            let tie = if tied.is_empty() {
+                String::new()
+            } else {
+                format!(", within noise of {}", and_list(&tied))
+            };
+            Some(format!("{} {top} ({top_rps:.0}{tie})", work.name()))
+        })
+        .collect();
+    (kinds.len() > 1).then(|| {
+        format!(
+            "At {workers} workers, the most req/s by kind of work: {}.",
+            and_list(&kinds)
+        )
+    })
+}
+
 /// Conclusions, as plain sentences; `catalogue` says which servers are weighed against which.
+/// The verdict is apart ([`verdict`]), and so are the pairs of servers: the comparisons table
+/// has each with its interval.
 pub fn conclusions(summary: &RunSummary, catalogue: &Catalogue) -> Vec<String> {
     let mut out = Vec::new();
     let scenarios = scenario_order(&summary.results);
     let main_scenario = main_scenario(summary, &scenarios);
     // Under an open loop every server is sent the same rate: latency, not req/s, decides.
-    out.extend(open_loop::findings(summary, &scenarios));
+    out.extend(open_loop::findings(summary, &scenarios, main_scenario));
     if let Some(scenario) = main_scenario.filter(|s| s.offered_rps.is_none()) {
         let open = out.split_off(0);
-        out.extend(throughput::verdicts(summary, catalogue, scenario));
         out.extend(costs::why(summary, catalogue, scenario));
         out.extend(tails::tails(summary, scenario));
         out.extend(costs::memory(summary, scenario));
@@ -140,28 +198,6 @@ fn describe(scenario: ScenarioKey) -> String {
     )
 }
 
-/// "812 req/s (median of 5 trials, 790 to 830)"
-fn rps_phrase(result: &ScenarioResult) -> Option<String> {
-    let rps = result.rps?;
-    Some(if rps.n > 1 {
-        format!(
-            "{:.0} req/s (median of {} trials, {:.0} to {:.0})",
-            rps.median, rps.n, rps.min, rps.max
-        )
-    } else {
-        format!("{:.0} req/s (one trial)", rps.median)
-    })
-}
-
-/// "3.95x (95% interval 3.76 to 4.21)"
-fn ratio_phrase(r: Ratio) -> String {
-    if r.n_a > 1 && r.n_b > 1 {
-        format!("{:.2}x (95% interval {:.2} to {:.2})", r.value, r.ci_low, r.ci_high)
-    } else {
-        format!("{:.2}x (one trial each: no interval)", r.value)
-    }
-}
-
 fn servers_in(summary: &RunSummary, scenario: ScenarioKey) -> impl Iterator<Item = &ScenarioResult> {
     summary
         .servers
@@ -216,11 +252,19 @@ mod tests {
     }
 
     #[test]
-    fn the_headline_names_the_winner_with_its_ratio_and_interval() {
+    fn the_verdict_names_the_winner_and_the_conclusions_say_why_without_the_pairs() {
         let s = summary();
+        let verdict = verdict(&s).join(" ");
+        assert!(verdict.starts_with("Fastest: threading."), "{verdict}");
+        assert!(
+            verdict.contains("slower, by req/s over threading's: multiprocessing 0.25x."),
+            "{verdict}"
+        );
         let text = conclusions(&s, &Catalogue::lab()).join("\n");
-        assert!(text.starts_with("Fastest: threading."), "{text}");
-        assert!(text.contains("a ratio of 3.95x (95% interval 3.76 to 4.21)"), "{text}");
+        assert!(
+            !text.contains("Fastest") && !text.contains("served more than"),
+            "{text}"
+        );
         assert!(text.contains("of CPU (whole process tree"), "{text}");
         assert!(
             text.contains(
@@ -235,6 +279,39 @@ mod tests {
         assert!(
             text.contains("each answer cost the threading server 1.6x and the multiprocessing server 6.3x"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_sweep_of_every_kind_of_work_names_the_fastest_of_each_in_its_third_sentence() {
+        let lab: RunSummary = serde_json::from_str(include_str!(
+            "../../../../docs/runs/2026-12-06-lab-targets/summary.json"
+        ))
+        .unwrap();
+        let lines = verdict(&lab);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert_eq!(lines[0], "Fastest: thread-pool.");
+        assert!(lines[1].starts_with("At n=500, workers=4, 20 connections, thread-pool answered 1559 req/s (median)"));
+        assert!(
+            lines[2].starts_with("At 4 workers, the most req/s by kind of work: add thread-pool (1559), matmul "),
+            "{lines:#?}"
+        );
+        assert!(lines[2].contains(" and io "), "{lines:#?}");
+    }
+
+    #[test]
+    fn under_an_open_loop_alone_the_verdict_is_who_answered_fastest_at_the_rate() {
+        let mut open = crate::testdata::with_open_loop();
+        let closed = loadtest_model::summary::ScenarioKey::DEFAULT;
+        open.results.retain(|r| r.scenario != closed);
+        open.trials.retain(|t| t.scenario != closed);
+        let lines = verdict(&open);
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].starts_with("Open loop at 300 req/s"), "{lines:#?}");
+        let text = conclusions(&open, &Catalogue::lab()).join("\n");
+        assert!(
+            !text.contains("Open loop at 300 req/s"),
+            "the verdict is not repeated: {text}"
         );
     }
 }

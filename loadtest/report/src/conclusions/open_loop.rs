@@ -9,8 +9,16 @@ use super::{and_list, describe, result, servers_in};
 /// A server "kept up" when it answered at least this share of the offered rate.
 const KEPT_UP: f64 = 0.95;
 
-/// The findings for each open-loop scenario of `scenarios`, the ranking first.
-pub fn findings(summary: &RunSummary, scenarios: &[ScenarioKey]) -> Vec<String> {
+/// The ranking of the open-loop `scenario`, the verdict of a run whose main scenario it is.
+pub fn ranking_of(summary: &RunSummary, scenario: ScenarioKey) -> Option<String> {
+    let rate = scenario.offered_rps?;
+    let results: Vec<&ScenarioResult> = servers_in(summary, scenario).collect();
+    (!results.is_empty()).then(|| ranking(summary, scenario, rate, &results))
+}
+
+/// The findings for each open-loop scenario of `scenarios`, the ranking first (but for the
+/// `verdict`'s scenario, whose ranking is the verdict).
+pub fn findings(summary: &RunSummary, scenarios: &[ScenarioKey], verdict: Option<ScenarioKey>) -> Vec<String> {
     let mut out = Vec::new();
     for &scenario in scenarios {
         let Some(rate) = scenario.offered_rps else { continue };
@@ -18,7 +26,9 @@ pub fn findings(summary: &RunSummary, scenarios: &[ScenarioKey]) -> Vec<String> 
         if results.is_empty() {
             continue;
         }
-        out.push(ranking(summary, scenario, rate, &results));
+        if verdict != Some(scenario) {
+            out.push(ranking(summary, scenario, rate, &results));
+        }
         let behind: Vec<String> = (results.iter())
             .filter_map(|r| {
                 r.rps_median
@@ -115,7 +125,7 @@ mod tests {
             offered_rps: Some(300),
             ..KEY
         };
-        let lines = findings(&summary, &[KEY, open]);
+        let lines = findings(&summary, &[KEY, open], Some(KEY));
         assert_eq!(lines.len(), 3, "{lines:#?}");
         assert!(
             lines[0].starts_with(
