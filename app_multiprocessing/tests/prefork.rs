@@ -194,6 +194,25 @@ async fn past_the_queue_timeout_a_saturated_pool_answers_503_with_retry_after() 
     assert!(refused.headers.contains_key("retry-after"));
 }
 
+/// Returns once `pid` is in nanosleep(2) (`/proc/PID/syscall` names the call a process is
+/// blocked in): a pool worker idles in read(2) on its job pipe and sleeps only inside a job
+/// whose debug fault is `sleep-ms`. Panics after a minute: the job never started.
+async fn until_sleeping(pid: i32) {
+    let sleeping = || {
+        let call = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let number: Option<i64> = call.split_whitespace().next().and_then(|n| n.parse().ok());
+        number.is_some_and(|n| n == libc::SYS_nanosleep || n == libc::SYS_clock_nanosleep)
+    };
+    let started = Instant::now();
+    while !sleeping() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "worker {pid} never started its job"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 // B6
 #[actix_web::test]
 async fn a_worker_killed_mid_job_fails_that_request_and_is_replaced_and_reaped() {
@@ -206,7 +225,8 @@ async fn a_worker_killed_mid_job_fails_that_request_and_is_replaced_and_reaped()
         };
         let url = format!("{}/multiprocessing?n=20&workers=1&work={work}", server.url());
         let (reply, ()) = join(get(&client, &url), async {
-            actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+            // Killed once it is inside the job (its debug fault's sleep), not after a guess.
+            until_sleeping(victim).await;
             kill(Pid::from_raw(victim), Signal::SIGKILL).unwrap();
         })
         .await;

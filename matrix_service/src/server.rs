@@ -318,7 +318,9 @@ mod tests {
             Limits {
                 max_n: 2000,
                 max_workers: 64,
-                default_workers: DEFAULT_WORKERS
+                // The design's number, not the constant it is parsed from: a changed default
+                // must change this test too.
+                default_workers: 4
             }
         );
         assert_eq!(config.max_body_bytes, 64 * 1024 * 1024);

@@ -10,6 +10,7 @@
 use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::LazyLock;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -18,6 +19,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 
 use matrix_service::Band;
 
@@ -64,6 +66,19 @@ pub static FORKED: LazyLock<Counter> = LazyLock::new(Counter::default);
 pub static REAPED: LazyLock<Counter> = LazyLock::new(Counter::default);
 /// Children SIGKILLed because their request gave up on them (`lab_children_killed_total`).
 pub static KILLED: LazyLock<Counter> = LazyLock::new(Counter::default);
+/// The most children alive at once since the server began (`lab_children_alive_peak`), as the
+/// server counts them: forked less reaped, taken at each fork (only a fork raises it).
+/// `--max-children` bounds it.
+pub static ALIVE_PEAK: LazyLock<Gauge> = LazyLock::new(Gauge::default);
+
+/// Raises [`ALIVE_PEAK`] to the children alive now. Reaped is read after forked, so a reap
+/// between the two reads can only lower the figure, never raise it past the truth.
+fn note_alive() {
+    let alive = FORKED.get().saturating_sub(REAPED.get());
+    ALIVE_PEAK
+        .inner()
+        .fetch_max(i64::try_from(alive).unwrap_or(i64::MAX), Ordering::Relaxed);
+}
 
 /// The children of one request. Dropping it SIGKILLs and reaps any child not yet reaped.
 #[derive(Default)]
@@ -81,6 +96,7 @@ impl Children {
     /// Takes charge of a forked child that will write `band`'s result to `pipe`.
     pub fn push(&mut self, pid: Pid, pipe: OwnedFd, band: &Band) {
         FORKED.inc();
+        note_alive();
         self.children.push(Child {
             pid,
             pipe: Some(pipe),

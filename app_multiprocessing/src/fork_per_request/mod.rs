@@ -67,6 +67,11 @@ impl Engine for ForkPerRequest {
             "Child processes SIGKILLed because their request gave up on them",
             children::KILLED.clone(),
         );
+        registry.register(
+            "children_alive_peak",
+            "The most child processes alive at once since the server began",
+            children::ALIVE_PEAK.clone(),
+        );
     }
 
     fn workspace(&self, shapes: Shapes) -> Result<SlotWorkspace, WorkError> {

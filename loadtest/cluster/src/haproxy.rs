@@ -1,10 +1,11 @@
 //! The load balancer's configuration: HAProxy in HTTP mode, round robin over the hosts, each
 //! checked on `/healthz`, with its L7 retries on or off.
 //!
-//! The settings are the ones a hand-built prototype on this machine showed to matter: with
-//! `retries 3`, `retry-on all-retryable-errors` and `option redispatch 1`, a host killed
-//! mid-run cost no request (16,795 answers, all 200); with the retries off, the same crash cost
-//! 525 answers of 503 and 5 closed connections. Health checks every 300 ms, down after 2
+//! The settings are the ones a hand-built prototype on this machine showed to matter
+//! (`docs/runs/2026-12-06-haproxy-crash`: two servers behind HAProxy, one killed 1.2 s into a
+//! 3 s load): with `retries 3`, `retry-on all-retryable-errors` and `option redispatch 1`, the
+//! crash cost no request (15,739 answers, all 200); with the retries off, it cost 2,656 answers
+//! of 503 (beside 17,690 of 200) and 1 closed connection. Health checks every 300 ms, down after 2
 //! failures and up after 2 successes, mark a lost host down within about 0.6 s plus one check's
 //! timeout. GETs without a body are the only requests the lab sends through the balancer, and
 //! HAProxy replays only those it may (idempotent, bodiless), so the retries never repeat a

@@ -30,11 +30,12 @@ pub fn run(args: ClusterArgs, catalogue: &Catalogue) -> anyhow::Result<()> {
     let started = Instant::now();
     let now = chrono::Utc::now();
     let plan = args.plan(catalogue, &now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
-    let haproxy_version = preflight::haproxy_version()?;
+    // Root first: without it no emulated run can work, whatever else is installed.
     let hierarchy = match plan.source {
         HostSource::Emulated { .. } => Some(preflight::check_emulation()?),
         HostSource::Urls(_) => None,
     };
+    let haproxy_version = preflight::haproxy_version()?;
     let cancel = flag_on_ctrl_c("stopping: ending the current trial and removing what this run made ...")?;
 
     for dir in ["raw", "haproxy", "logs"] {

@@ -32,6 +32,22 @@ pub async fn get(client: &awc::Client, url: &str) -> Reply {
     reply_of(response, "GET", url).await
 }
 
+/// `GET url`'s body as text, for what is not JSON (`/metrics`); panics unless it is a 200.
+pub async fn get_text(client: &awc::Client, url: &str) -> String {
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert_eq!(response.status(), StatusCode::OK, "GET {url}");
+    let body = response
+        .body()
+        .limit(16 << 20)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}'s body: {e}"));
+    String::from_utf8(body.to_vec()).unwrap_or_else(|e| panic!("GET {url}: not UTF-8: {e}"))
+}
+
 /// `POST url` with `body` as JSON, expecting a JSON answer.
 pub async fn post_json(client: &awc::Client, url: &str, body: &Value) -> Reply {
     let response = client.post(url).send_json(body).await;
