@@ -23,6 +23,8 @@ impl BandJob<'_> {
     /// Waits the band's share (`io`), then computes its rows; returns them with their checksum.
     pub fn run(self) -> (Range<usize>, BandSum) {
         if !self.wait.is_zero() {
+            #[cfg(test)]
+            let _waiting = waits_at_once::Waiting::enter(self.wait);
             std::thread::sleep(self.wait);
         }
         (self.rows, self.kernel.run(self.a, self.b, self.out))
@@ -52,4 +54,44 @@ pub fn band_jobs<'a>(inputs: Operands<'a>, out: &'a mut [i64], workers: usize) -
         });
     }
     jobs
+}
+
+/// Test-only: how many `io` bands of one wait were waiting at once, at most, so a test can tell
+/// an engine that waits a request's bands together from one that waits them in turn without
+/// timing anything. Counted by the band's wait, which each test picks its own, so tests running
+/// side by side in one process do not mix their counts.
+#[cfg(test)]
+pub(crate) mod waits_at_once {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// Per wait: bands waiting now, and the most at once.
+    static COUNTS: Mutex<BTreeMap<Duration, (usize, usize)>> = Mutex::new(BTreeMap::new());
+
+    /// A band waiting, from `enter` until it is dropped.
+    pub struct Waiting(Duration);
+
+    impl Waiting {
+        pub fn enter(wait: Duration) -> Self {
+            let mut counts = COUNTS.lock().unwrap();
+            let (now, peak) = counts.entry(wait).or_default();
+            *now += 1;
+            *peak = (*peak).max(*now);
+            Self(wait)
+        }
+    }
+
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            if let Some((now, _)) = COUNTS.lock().unwrap().get_mut(&self.0) {
+                *now -= 1;
+            }
+        }
+    }
+
+    /// The most bands of `wait` that waited at once.
+    pub fn peak(wait: Duration) -> usize {
+        COUNTS.lock().unwrap().get(&wait).map_or(0, |&(_, peak)| peak)
+    }
 }

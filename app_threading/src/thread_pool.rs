@@ -49,6 +49,7 @@ pub fn compute_pooled(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::band_jobs::waits_at_once;
     use matrix_service::Work;
     use matrix_service::matrix::{generate_pair, reference_add, reference_product};
     use matrix_service::testing::{check_strategy, run_strategy};
@@ -92,25 +93,29 @@ mod tests {
 
     #[test]
     fn io_bands_queue_behind_a_pool_s_blocked_threads() {
-        // 4 bands of 50 ms each on 2 threads: two rounds of waits, so at least 100 ms; on 4
-        // threads, one round.
+        // 4 bands of a request, each waiting its share: on 2 threads two wait at once, in two
+        // rounds; on 4 threads all four at once. Each pool size gets a wait of its own, so the
+        // counts of bands waiting at once are its alone.
         let (a, b) = generate_pair(8, Some(1));
-        let io = Work::Io { wait_ms: 200 };
-        let timed = |threads| {
+        let waited_at_once = |threads: usize, wait_ms: u64| {
             let pool = pool(threads);
             let started = std::time::Instant::now();
             let sum = run_strategy(
                 &|inputs, out: &mut [i64], workers| compute_pooled(&pool, inputs, out, workers).map(Some),
                 &a,
                 &b,
-                io,
+                Work::Io { wait_ms },
                 4,
             );
             assert_eq!(sum.unwrap(), reference_add(&a, &b).unwrap());
-            started.elapsed()
+            let band = std::time::Duration::from_millis(wait_ms / 4);
+            (waits_at_once::peak(band), started.elapsed(), band)
         };
-        assert!(timed(2) >= std::time::Duration::from_millis(100));
-        timed(4);
+        let (at_once, took, band) = waited_at_once(2, 804);
+        assert_eq!(at_once, 2, "2 threads wait 2 bands at once");
+        assert!(took >= 2 * band, "two rounds of waits: {took:?}");
+        let (at_once, _, _) = waited_at_once(4, 812);
+        assert_eq!(at_once, 4, "4 threads wait all 4 bands at once");
     }
 
     #[test]

@@ -475,3 +475,144 @@ fn numbers_keep_three_significant_digits() {
     assert_eq!(label_lines("multiprocessing", 16), ["multiprocessing"]);
     assert_eq!(label_lines("a-b-c-d-e", 2), ["a-", "b…"]);
 }
+
+/// `name="value"` of one SVG element's attributes, as a number.
+fn attribute(element: &str, name: &str) -> Option<f64> {
+    let element = format!(" {element}");
+    let (_, rest) = element.split_once(&format!(" {name}=\""))?;
+    rest.split('"').next()?.parse().ok()
+}
+
+/// Every `<tag ...>` element of `svg` whose text contains each of `having`.
+fn elements<'a>(svg: &'a str, tag: &str, having: &[&str]) -> Vec<&'a str> {
+    (svg.split(&format!("<{tag} ")).skip(1))
+        .map(|rest| rest.split_once('>').map_or(rest, |(element, _)| element))
+        .filter(|element| having.iter().all(|h| element.contains(h)))
+        .collect()
+}
+
+/// The points of a `<polyline>`.
+fn points(polyline: &str) -> Vec<(f64, f64)> {
+    let (_, rest) = polyline.split_once("points=\"").unwrap();
+    (rest.split('"').next().unwrap().split_whitespace())
+        .filter_map(|p| {
+            let (x, y) = p.split_once(',')?;
+            Some((x.parse().ok()?, y.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The fill colour of `server` in the lab's catalogue, as the SVG writes it.
+fn fill_of(server: &str) -> String {
+    let [r, g, b] = Catalogue::lab().get(server).unwrap().colour;
+    format!("#{r:02X}{g:02X}{b:02X}")
+}
+
+/// Pixels may be rounded once on each side of a difference.
+const PX: f64 = 2.0;
+
+#[test]
+fn a_bar_s_height_whisker_and_dots_are_its_trials_on_the_axis() {
+    // threading: trials 100, 200 and 300 (median 200); multiprocessing: 400 three times.
+    let mut summary = empty_summary(design(None), &["threading", "multiprocessing"]);
+    let key = ScenarioKey::DEFAULT;
+    add_scenario(&mut summary, "threading", key, &[100.0, 200.0, 300.0]);
+    add_scenario(&mut summary, "multiprocessing", key, &[400.0, 400.0, 400.0]);
+    let dir = tempfile::tempdir().unwrap();
+    write_charts(&summary, &Catalogue::lab(), dir.path()).unwrap();
+    let svg = fs::read_to_string(dir.path().join("throughput.svg")).unwrap();
+
+    let bar = |server: &str| {
+        let fill = format!("fill=\"{}\"", fill_of(server));
+        let found = elements(&svg, "rect", &["opacity=\"0.75\"", &fill]);
+        assert_eq!(found.len(), 1, "{server}'s bar: {found:?}");
+        let [x, y, w, h] = ["x", "y", "width", "height"].map(|a| attribute(found[0], a).unwrap());
+        (x, y, w, h)
+    };
+    let (x, y, w, h) = bar("threading");
+    let (_, mp_y, _, mp_h) = bar("multiprocessing");
+    let base = y + h;
+    assert!(
+        (mp_y + mp_h - base).abs() <= PX,
+        "one baseline: {base} and {}",
+        mp_y + mp_h
+    );
+    // The axis starts at 0: heights are proportional to the medians, 400 over 200.
+    assert!((mp_h - 2.0 * h).abs() <= PX, "heights {h} and {mp_h}");
+    let at = |value: f64| base - h * value / 200.0;
+
+    // The whisker: a vertical ink line over the bar, from the slowest trial to the fastest.
+    let ink = "stroke=\"#282828\"";
+    let whisker: Vec<Vec<(f64, f64)>> = (elements(&svg, "polyline", &[ink]).into_iter())
+        .map(points)
+        .filter(|p| p.len() == 2 && p[0].0 == p[1].0 && (x..=x + w).contains(&p[0].0))
+        .collect();
+    assert_eq!(whisker.len(), 1, "{whisker:?}");
+    let (lo, hi) = (
+        whisker[0][0].1.max(whisker[0][1].1),
+        whisker[0][0].1.min(whisker[0][1].1),
+    );
+    assert!(
+        (lo - at(100.0)).abs() <= PX && (hi - at(300.0)).abs() <= PX,
+        "whisker {lo} to {hi}"
+    );
+
+    // A dot per trial, at its value, within the bar.
+    let mut dots: Vec<f64> = (elements(&svg, "circle", &["r=\"3\"", "fill=\"#282828\""]).into_iter())
+        .filter(|c| (x..=x + w).contains(&attribute(c, "cx").unwrap()))
+        .map(|c| attribute(c, "cy").unwrap())
+        .collect();
+    dots.sort_by(f64::total_cmp);
+    let expected = [at(300.0), at(200.0), at(100.0)];
+    assert_eq!(dots.len(), 3, "{dots:?}");
+    for (dot, want) in dots.iter().zip(expected) {
+        assert!((dot - want).abs() <= PX, "dots {dots:?}, expected {expected:?}");
+    }
+}
+
+#[test]
+fn a_line_s_points_and_whiskers_are_its_medians_and_ranges_on_the_axis() {
+    // threading at 1 connection: 100, 200, 300 (median 200); at 4: 400 three times.
+    let mut summary = empty_summary(design(Some(SweepKind::Concurrency)), &["threading"]);
+    for (concurrency, trials) in [(1, [100.0, 200.0, 300.0]), (4, [400.0; 3])] {
+        let key = ScenarioKey {
+            concurrency,
+            ..ScenarioKey::DEFAULT
+        };
+        add_scenario(&mut summary, "threading", key, &trials);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_charts(&summary, &Catalogue::lab(), dir.path()).unwrap();
+    let svg = fs::read_to_string(dir.path().join("sweep_rps.svg")).unwrap();
+    let colour = fill_of("threading");
+
+    let mut dots: Vec<(f64, f64)> = (elements(&svg, "circle", &["r=\"5\"", &format!("fill=\"{colour}\"")]))
+        .into_iter()
+        .map(|c| (attribute(c, "cx").unwrap(), attribute(c, "cy").unwrap()))
+        .collect();
+    dots.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(dots.len(), 2, "{dots:?}");
+    let (first, second) = (dots[0], dots[1]);
+
+    let whiskers: Vec<Vec<(f64, f64)>> = (elements(&svg, "polyline", &[&format!("stroke=\"{colour}\"")]))
+        .into_iter()
+        .map(points)
+        .filter(|p| p.len() == 2 && p[0].0 == p[1].0 && (p[0].0 - first.0).abs() <= PX)
+        .collect();
+    assert_eq!(whiskers.len(), 1, "the first point's whisker: {whiskers:?}");
+    let (lo, hi) = (
+        whiskers[0][0].1.max(whiskers[0][1].1),
+        whiskers[0][0].1.min(whiskers[0][1].1),
+    );
+    // The whisker runs 100 to 300 around the median 200: the point sits at its middle, and its
+    // length (200) is the rise from the first median to the second (200 to 400).
+    assert!(
+        (first.1 - (lo + hi) / 2.0).abs() <= PX,
+        "point {first:?}, whisker {lo} to {hi}"
+    );
+    assert!(
+        ((lo - hi) - (first.1 - second.1)).abs() <= PX,
+        "whisker {lo} to {hi}, points {dots:?}"
+    );
+    assert!(second.1 < first.1, "400 above 200: {dots:?}");
+}
