@@ -50,6 +50,10 @@ pub enum ApiError {
     },
     #[error("the request's worker thread failed: {0}")]
     Internal(String),
+    #[error("{0}")]
+    TraceWindow(String),
+    #[error(transparent)]
+    TraceBusy(#[from] crate::trace::TraceBusy),
 }
 
 /// The JSON body of every error answer.
@@ -69,6 +73,8 @@ impl ResponseError for ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TraceWindow(_) => StatusCode::BAD_REQUEST,
+            Self::TraceBusy(_) => StatusCode::CONFLICT,
             Self::Work(error) => match error {
                 WorkError::Overflow(_) | WorkError::ProductOverflow(_) => StatusCode::BAD_REQUEST,
                 WorkError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

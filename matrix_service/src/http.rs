@@ -26,6 +26,7 @@ use crate::metrics::{Metrics, WorkLabel};
 use crate::params::{GenerateParams, Limits, parse_query};
 use crate::shapes::Shapes;
 use crate::task::Task;
+use crate::trace::Tracer;
 use crate::upload::{BodyRules, Received, Upload};
 
 /// One server's shared state: built once, outside the `HttpServer` factory, so every actix
@@ -39,6 +40,7 @@ pub struct Service<E> {
     body_rules: BodyRules,
     index_page: String,
     metrics: Arc<Metrics>,
+    tracer: Tracer,
 }
 
 /// What a [`Service`] is built from besides its engine and endpoint.
@@ -47,6 +49,8 @@ pub struct ServiceParts {
     pub admission: Admission,
     pub budget: MemoryBudget,
     pub body_rules: BodyRules,
+    /// What `GET /debug/trace` records with.
+    pub tracer: Tracer,
 }
 
 impl<E: Engine> Service<E> {
@@ -56,6 +60,7 @@ impl<E: Engine> Service<E> {
             admission,
             budget,
             body_rules,
+            tracer,
         } = parts;
         // The endpoint's path is a label of every request counted; leaked once, at start-up, so
         // that counting a request copies no string.
@@ -70,6 +75,7 @@ impl<E: Engine> Service<E> {
             admission,
             budget,
             body_rules,
+            tracer,
         }
     }
 
@@ -194,6 +200,7 @@ pub fn routes<E: Engine>(service: Data<Service<E>>) -> impl FnOnce(&mut web::Ser
             .route("/", web::get().to(index::<E>))
             .route("/healthz", web::get().to(healthz))
             .route("/metrics", web::get().to(metrics::<E>))
+            .route("/debug/trace", web::get().to(debug_trace::<E>))
             .service(
                 web::resource(path)
                     .route(web::get().to(get_work::<E>))
@@ -218,11 +225,47 @@ async fn metrics<E: Engine>(service: Data<Service<E>>) -> HttpResponse {
         .body(service.metrics.encode())
 }
 
+/// `GET /debug/trace?ms=N`: records every request for N ms, then answers the trace.
+async fn debug_trace<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
+    let ms = trace_window(request.query_string())?;
+    service.tracer.start()?;
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(ms)).await;
+    let process = service.endpoint.path().trim_start_matches('/').to_owned();
+    Ok(HttpResponse::Ok().json(service.tracer.finish(&process, ms)))
+}
+
+/// The `ms` of a trace's query, or why it is not one.
+fn trace_window(query: &str) -> Result<u64, ApiError> {
+    let (lo, hi) = (crate::trace::TRACE_MS.start(), crate::trace::TRACE_MS.end());
+    let wanted = form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "ms")
+        .map(|(_, value)| value.into_owned());
+    match wanted.as_deref().map(str::parse::<u64>) {
+        Some(Ok(ms)) if crate::trace::TRACE_MS.contains(&ms) => Ok(ms),
+        Some(_) => Err(ApiError::TraceWindow(format!(
+            "ms={} is not a whole number of milliseconds from {lo} to {hi}",
+            wanted.unwrap_or_default()
+        ))),
+        None => Err(ApiError::TraceWindow(format!(
+            "GET /debug/trace needs ms, the milliseconds to record, from {lo} to {hi} (e.g. /debug/trace?ms=1000)"
+        ))),
+    }
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
 async fn get_work<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
+    let traced = service.tracer.begin();
+    let answer = get_answer(request, service.clone()).await;
+    if let Some((id, started_us)) = traced {
+        service.tracer.end("request", "http", id, started_us);
+    }
+    answer
+}
+
+async fn get_answer<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let params = parse_query(request.query_string(), &service.limits)?;
     // One deadline for both waits, so a GET waits --queue-timeout at most in all.
@@ -254,6 +297,19 @@ fn with_work(mut response: HttpResponse, work: &'static str) -> HttpResponse {
 }
 
 async fn post_work<E: Engine>(
+    request: HttpRequest,
+    payload: web::Payload,
+    service: Data<Service<E>>,
+) -> Result<HttpResponse, ApiError> {
+    let traced = service.tracer.begin();
+    let answer = post_answer(request, payload, service.clone()).await;
+    if let Some((id, started_us)) = traced {
+        service.tracer.end("request", "http", id, started_us);
+    }
+    answer
+}
+
+async fn post_answer<E: Engine>(
     request: HttpRequest,
     payload: web::Payload,
     service: Data<Service<E>>,
@@ -312,7 +368,7 @@ async fn not_found<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -
         method: request.method().to_string(),
         path: request.path().to_owned(),
         routes: format!(
-            "GET /, GET /healthz, GET /metrics, GET and POST {}",
+            "GET /, GET /healthz, GET /metrics, GET /debug/trace?ms=N, GET and POST {}",
             service.endpoint.path()
         ),
     })

@@ -35,6 +35,7 @@ pub mod shapes;
 pub mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 pub mod upload;
 pub mod work;
 pub mod work_error;

@@ -84,6 +84,10 @@ pub struct CommonArgs {
     #[arg(long, env = "MATRIX_LAB_QUEUE_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]
     pub queue_timeout: f64,
 
+    /// Events a `GET /debug/trace` keeps at most; past it they are counted (`dropped`), not kept.
+    #[arg(long, env = "MATRIX_LAB_TRACE_MAX_EVENTS", default_value_t = crate::trace::DEFAULT_MAX_EVENTS, value_parser = positive)]
+    pub trace_max_events: usize,
+
     /// Test hook: once listening, leave this text in stdout's buffer with no newline, for only
     /// the server's own exit to flush. A forked child that flushed stdio as it exited would
     /// print it again.
@@ -108,6 +112,8 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// See [`CommonArgs::debug_unflushed_stdout`].
     pub unflushed_stdout: Option<String>,
+    /// `--trace-max-events`.
+    pub trace_max_events: usize,
 }
 
 /// A flag combination that cannot work.
@@ -162,6 +168,7 @@ impl CommonArgs {
             admission,
             shutdown_timeout: Duration::from_secs(30),
             unflushed_stdout: self.debug_unflushed_stdout.clone(),
+            trace_max_events: self.trace_max_events,
         })
     }
 }
@@ -213,6 +220,7 @@ pub fn serve<E: Engine>(engine: E, endpoint: Endpoint, config: ServerConfig) -> 
                 timeout: config.body_timeout,
                 queue_timeout: config.admission.queue_timeout,
             },
+            tracer: crate::trace::Tracer::new(config.trace_max_events),
         };
         let service = Data::new(Service::new(engine, endpoint, parts));
         let reclaimer = service.clone();

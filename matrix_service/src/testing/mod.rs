@@ -68,6 +68,7 @@ pub fn test_service<E: Engine>(engine: E, endpoint: Endpoint) -> Data<Service<E>
             timeout: Duration::from_secs(30),
             queue_timeout: limits.queue_timeout,
         },
+        tracer: crate::trace::Tracer::new(crate::trace::DEFAULT_MAX_EVENTS),
     };
     Data::new(Service::new(engine, endpoint, parts))
 }
