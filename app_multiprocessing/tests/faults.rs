@@ -76,8 +76,10 @@ async fn signal_a_child_mid_request(
     let (reply, ()) = futures_util::future::join(get(&client, &url), async {
         let forked = async {
             loop {
-                if let Some((pid, _)) = band_children(&server).first() {
-                    return *pid;
+                // A band child by its name: right after start-up the fork server may not have
+                // named itself yet, and must not be taken for one.
+                if let Some(&pid) = named_band_children(&server).first() {
+                    return pid;
                 }
                 actix_web::rt::time::sleep(Duration::from_millis(10)).await;
             }

@@ -25,6 +25,18 @@ pub fn band_children(server: &ServerProcess) -> Vec<(i32, char)> {
         .collect()
 }
 
+/// The server's children that have become band children (renamed `band-child`): none of them
+/// can be its fork server, even one still starting, before it has named itself.
+pub fn named_band_children(server: &ServerProcess) -> Vec<i32> {
+    let name = app_multiprocessing::sys::child::BAND_CHILD_NAME
+        .to_str()
+        .expect("ASCII");
+    (server.children().into_iter())
+        .map(|(pid, _)| pid)
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim_end() == name))
+        .collect()
+}
+
 /// The server's fork server, if it has one: the oldest of its children named `fork-server`.
 /// (A child the fork server has just forked bears that name too, for the microseconds before
 /// it renames itself `band-child`.)
