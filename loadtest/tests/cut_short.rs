@@ -8,29 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use loadtest_model::summary::RunSummary;
+use matrix_service::testing::descendants_of;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-
-/// Every process below `root`, read from /proc.
-fn descendants(root: u32) -> Vec<i32> {
-    let parents: Vec<(i32, i32)> = (std::fs::read_dir("/proc").unwrap().flatten())
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            // The parent is the second field after the command's closing parenthesis.
-            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
-            Some((pid, ppid))
-        })
-        .collect();
-    let mut found = vec![root as i32];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(parents.iter().filter(|&&(_, ppid)| ppid == parent).map(|&(pid, _)| pid));
-        i += 1;
-    }
-    found.split_off(1)
-}
 
 #[test]
 #[ignore = "needs oha ($OHA, PATH or target/tools); run by .ci/run with --run-ignored"]
@@ -69,7 +49,7 @@ fn a_run_killed_after_its_first_scenario_keeps_it_and_says_it_is_not_complete() 
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let below = descendants(run.id());
+    let below = descendants_of(run.id() as i32);
     run.kill().unwrap();
     run.wait().unwrap();
     // The servers and oha it started, killed with it, so nothing outlives the test.

@@ -217,6 +217,21 @@ pub fn children_of(pid: i32) -> Vec<(i32, char)> {
     children
 }
 
+/// Every process below `pid`, children first, then theirs.
+pub fn descendants_of(pid: i32) -> Vec<i32> {
+    let mut found: Vec<i32> = Vec::new();
+    let mut next = vec![pid];
+    while let Some(parent) = next.pop() {
+        for (child, _) in children_of(parent) {
+            if !found.contains(&child) {
+                found.push(child);
+                next.push(child);
+            }
+        }
+    }
+    found
+}
+
 /// The state letter of `pid` (`R`, `S`, `Z`, ...), or `None` if it no longer exists.
 pub fn process_state(pid: i32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

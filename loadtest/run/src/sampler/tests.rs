@@ -100,23 +100,10 @@ fn snapshot_keeps_the_cpu_of_children_the_root_has_reaped() {
     );
 }
 
-/// Each process of the tree below and at `root`, read from /proc by hand.
+/// Each process of the tree at and below `root`, read from /proc by hand.
 fn pids_of_tree(root: i32) -> Vec<i32> {
-    let parents: Vec<(i32, i32)> = (std::fs::read_dir("/proc").unwrap().flatten())
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
-            Some((pid, ppid))
-        })
-        .collect();
     let mut tree = vec![root];
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i];
-        tree.extend(parents.iter().filter(|&&(_, ppid)| ppid == parent).map(|&(pid, _)| pid));
-        i += 1;
-    }
+    tree.extend(matrix_service::testing::descendants_of(root));
     tree
 }
 
