@@ -25,6 +25,7 @@ use app_multiprocessing::{
 use app_threading::compute_scoped;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use matrix_service::matrix::{add_into, elements, generate_into, generate_pair};
+use matrix_service::trace::Trace;
 use matrix_service::{Engine, Operands, Shapes, Task, Work, Workspace};
 
 const SIZES: [usize; 3] = [100, 500, 2000];
@@ -90,18 +91,30 @@ fn add(c: &mut Criterion) {
         for workers in WORKERS {
             let id = format!("{n}/{workers}");
             group.bench_function(BenchmarkId::new("scoped_threads", &id), |bench| {
-                bench.iter(|| compute_scoped(inputs, black_box(&mut out), workers).expect("no overflow"));
+                bench.iter(|| compute_scoped(inputs, black_box(&mut out), workers, Trace::OFF).expect("no overflow"));
             });
             // Both process engines keep the matrices in shared memory, as the server does.
             for (name, engine) in &engines {
                 let mut work = holding(&fork_server_slots, inputs);
                 group.bench_function(BenchmarkId::new(*name, &id), |bench| {
-                    bench.iter(|| black_box(engine.compute(&mut work, workers, task).expect("children add")));
+                    bench.iter(|| {
+                        black_box(
+                            engine
+                                .compute(&mut work, workers, task, Trace::OFF)
+                                .expect("children add"),
+                        )
+                    });
                 });
             }
             let mut work = holding(pool.slots(), inputs);
             group.bench_function(BenchmarkId::new("prefork_pool", &id), |bench| {
-                bench.iter(|| black_box(prefork.compute(&mut work, workers, task).expect("the pool adds")));
+                bench.iter(|| {
+                    black_box(
+                        prefork
+                            .compute(&mut work, workers, task, Trace::OFF)
+                            .expect("the pool adds"),
+                    )
+                });
             });
         }
     }

@@ -31,12 +31,45 @@ pub struct Job {
     pub band: BandSpec,
 }
 
-/// "Job `id` is finished, with this status; the band's results sum to `checksum` (wrapping)."
+/// "Job `id` is finished, with this status; the band's results sum to `checksum` (wrapping)",
+/// and when the worker ran it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Done {
     pub id: u64,
     pub status: Status,
     pub checksum: i64,
+    pub ran: BandTimes,
+}
+
+/// When a band ran, on `CLOCK_MONOTONIC` in microseconds, and the CPU it took on the clock of
+/// the process (a forked child: its whole life so far) or thread (a pool worker: the band
+/// alone) that ran it. A forked child writes it after its band's rows, on the same pipe; a
+/// pool worker puts it in its [`Done`]. The server turns it into trace events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BandTimes {
+    /// The band's start: after a forked child has made itself ready (its descriptors closed),
+    /// or when a pool worker read the job.
+    pub started_us: u64,
+    /// After the band's last row was written.
+    pub ended_us: u64,
+    pub cpu_us: u64,
+}
+
+impl BandTimes {
+    pub const BYTES: usize = 3 * 8;
+
+    pub fn encode(&self) -> [u8; Self::BYTES] {
+        words([self.started_us, self.ended_us, self.cpu_us])
+    }
+
+    pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
+        let [started_us, ended_us, cpu_us] = unwords(bytes);
+        Self {
+            started_us,
+            ended_us,
+            cpu_us,
+        }
+    }
 }
 
 /// How a job ended.
@@ -71,7 +104,7 @@ impl Job {
 }
 
 impl Done {
-    pub const BYTES: usize = 3 * 8;
+    pub const BYTES: usize = 3 * 8 + BandTimes::BYTES;
 
     pub fn encode(&self) -> [u8; Self::BYTES] {
         let status = match self.status {
@@ -80,11 +113,19 @@ impl Done {
             Status::BadJob => 2,
             Status::Unknown(code) => code,
         };
-        words([self.id, status, self.checksum as u64])
+        let ran = self.ran;
+        words([
+            self.id,
+            status,
+            self.checksum as u64,
+            ran.started_us,
+            ran.ended_us,
+            ran.cpu_us,
+        ])
     }
 
     pub fn decode(bytes: &[u8; Self::BYTES]) -> Self {
-        let [id, status, checksum] = unwords(bytes);
+        let [id, status, checksum, started_us, ended_us, cpu_us] = unwords(bytes);
         let status = match status {
             0 => Status::Ok,
             1 => Status::Overflow,
@@ -95,6 +136,11 @@ impl Done {
             id,
             status,
             checksum: checksum as i64,
+            ran: BandTimes {
+                started_us,
+                ended_us,
+                cpu_us,
+            },
         }
     }
 }
@@ -290,6 +336,11 @@ mod tests {
                 id: 9,
                 status,
                 checksum: i64::MIN,
+                ran: BandTimes {
+                    started_us: 1,
+                    ended_us: u64::MAX,
+                    cpu_us: 7,
+                },
             };
             assert_eq!(Done::decode(&done.encode()), done);
         }

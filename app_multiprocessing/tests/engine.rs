@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use app_multiprocessing::{ChildFault, SlotPool, compute_forked};
 use matrix_service::matrix::{elements, generate_pair, reference_add, reference_product};
 use matrix_service::testing::{check_strategy, children_of, compute_matrices, process_state};
+use matrix_service::trace::Trace;
 use matrix_service::{Matrix, Shapes, Task, Work, WorkError, Workspace};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -34,7 +35,7 @@ fn forked(
     fault: ChildFault,
 ) -> Result<(Matrix, Vec<i32>), WorkError> {
     compute_matrices(a, b, work, |inputs, out| {
-        compute_forked(inputs, out, workers, timeout, fault, None)
+        compute_forked(inputs, (out, workers), (timeout, fault), None, Trace::OFF)
     })
 }
 
@@ -46,7 +47,7 @@ fn add(a: &Matrix, b: &Matrix, workers: usize) -> Result<Matrix, WorkError> {
 fn every_kind_of_work_equals_the_reference() {
     let _serial = serial();
     check_strategy(24, |inputs, out, workers| {
-        let done = compute_forked(inputs, out, workers, TIMEOUT, ChildFault::None, None).map(|_| None);
+        let done = compute_forked(inputs, (out, workers), (TIMEOUT, ChildFault::None), None, Trace::OFF).map(|_| None);
         assert!(my_children().is_empty(), "every child is reaped");
         done
     });
@@ -224,11 +225,10 @@ fn requests_of_any_size_in_turn_in_one_shared_slot_add_correctly() {
         let (a_in, b_in, out) = slot.split();
         compute_forked(
             matrix_service::Operands::new(a_in, b_in, task),
-            out,
-            4,
-            TIMEOUT,
-            ChildFault::None,
+            (out, 4),
+            (TIMEOUT, ChildFault::None),
             None,
+            Trace::OFF,
         )
         .unwrap_or_else(|e| panic!("n={n}: {e}"));
         let expected = if work.multiplies() {

@@ -20,6 +20,7 @@ use clap::Parser;
 
 use matrix_service::matrix::{generate_into, reference_add};
 use matrix_service::testing::{children_of, eventually};
+use matrix_service::trace::Trace;
 use matrix_service::{Computed, Engine, Shapes, Task, Work, WorkError, Workspace};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid};
@@ -119,7 +120,7 @@ fn add_seeded(engine: &PreforkPool, work: &mut SlotWorkspace, seed: u64) -> Resu
     let (a, b) = work.inputs_mut();
     generate_into(Some(seed), a, b);
     let task = Task::prepare(Work::Add, shapes, a, b);
-    engine.compute(work, WORKERS, task)
+    engine.compute(work, WORKERS, task, Trace::OFF)
 }
 
 fn check_the_pool_still_adds(pool: &Arc<Pool>) {

@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use matrix_service::matrix::BandSum;
+use matrix_service::trace::Trace;
 use matrix_service::{Kernel, Operands};
 
 /// One band: its inputs, its slice of the result, its kernel, and how long it waits first (`io`).
@@ -17,18 +18,48 @@ pub struct BandJob<'a> {
     kernel: Kernel,
     wait: Duration,
     rows: Range<usize>,
+    /// The band's place in its request, 0-based, in row order.
+    index: usize,
+}
+
+/// A band run: its rows and their checksum, and, when traced, when it started and ended.
+pub struct BandDone {
+    pub rows: Range<usize>,
+    pub sum: BandSum,
+    pub ran_us: Option<(u64, u64)>,
 }
 
 impl BandJob<'_> {
-    /// Waits the band's share (`io`), then computes its rows; returns them with their checksum.
-    pub fn run(self) -> (Range<usize>, BandSum) {
+    /// The band's place in its request, 0-based.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Waits the band's share (`io`), then computes its rows; records the run on this thread
+    /// with its CPU time when `trace` is on.
+    pub fn run(self, trace: Trace<'_>) -> BandDone {
+        let started = (trace.now(), trace.thread_cpu());
         if !self.wait.is_zero() {
             #[cfg(test)]
             let _waiting = waits_at_once::Waiting::enter(self.wait);
             std::thread::sleep(self.wait);
         }
-        (self.rows, self.kernel.run(self.a, self.b, self.out))
+        let sum = self.kernel.run(self.a, self.b, self.out);
+        trace.band_here(self.index, started);
+        BandDone {
+            rows: self.rows,
+            sum,
+            ran_us: started.0.map(|from| (from, matrix_service::trace::now_us())),
+        }
     }
+}
+
+/// The request's checksum from its bands' results, or the overflow one of them met.
+pub fn finish<'a>(
+    inputs: Operands<'_>,
+    done: impl IntoIterator<Item = &'a BandDone>,
+) -> Result<i64, matrix_service::WorkError> {
+    inputs.finish(done.into_iter().map(|band| (band.rows.clone(), band.sum)))
 }
 
 /// The task of `inputs` into `out` (the result's length), as one job per band of `workers`
@@ -40,7 +71,7 @@ pub fn band_jobs<'a>(inputs: Operands<'a>, out: &'a mut [i64], workers: usize) -
     let wait = task.band_wait(bands.len());
     let mut jobs = Vec::with_capacity(bands.len());
     let mut rest = out;
-    for band in bands {
+    for (index, band) in bands.enumerate() {
         let (mine, tail) = rest.split_at_mut(band.out.len());
         rest = tail;
         let (a, b) = inputs.of(&band);
@@ -51,6 +82,7 @@ pub fn band_jobs<'a>(inputs: Operands<'a>, out: &'a mut [i64], workers: usize) -
             kernel: task.kernel,
             wait,
             rows: band.rows,
+            index,
         });
     }
     jobs

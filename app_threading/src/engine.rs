@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use matrix_service::params::DEFAULT_N;
+use matrix_service::trace::Trace;
 use matrix_service::{BufferPool, Computed, Engine, HeapWorkspace, Operands, Shapes, Task, WorkError};
 
 use crate::scoped_threads::compute_scoped;
@@ -84,12 +85,18 @@ impl Engine for Threads {
         }
     }
 
-    fn compute(&self, work: &mut HeapWorkspace, workers: usize, task: Task) -> Result<Computed, WorkError> {
+    fn compute(
+        &self,
+        work: &mut HeapWorkspace,
+        workers: usize,
+        task: Task,
+        trace: Trace<'_>,
+    ) -> Result<Computed, WorkError> {
         let (a, b, out) = work.split();
         let inputs = Operands::new(a, b, task);
         let checksum = match &self.runner {
-            Runner::Scoped => compute_scoped(inputs, out, workers)?,
-            Runner::Pool(pool) => compute_pooled(pool, inputs, out, workers)?,
+            Runner::Scoped => compute_scoped(inputs, out, workers, trace)?,
+            Runner::Pool(pool) => compute_pooled(pool, inputs, out, workers, trace)?,
         };
         Ok(Computed {
             child_pids: None,

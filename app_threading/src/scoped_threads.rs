@@ -10,10 +10,11 @@
 use std::sync::LazyLock;
 use std::thread;
 
+use matrix_service::trace::{Mark, Phase, Place, Trace};
 use matrix_service::{Operands, WorkError};
 use prometheus_client::metrics::counter::Counter;
 
-use crate::band_jobs::band_jobs;
+use crate::band_jobs::{band_jobs, finish};
 
 /// Threads started for bands since the process began (`lab_threads_started_total` on
 /// `/metrics`).
@@ -22,17 +23,29 @@ pub static THREADS_STARTED: LazyLock<Counter> = LazyLock::new(Counter::default);
 /// The task of `inputs` into `out` (the result's length) on `workers` scoped threads (fewer if
 /// there are fewer rows), each waiting its band's share of an `io` wait first. Returns the
 /// result's checksum, which the threads compute as they go.
-pub fn compute_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Result<i64, WorkError> {
+///
+/// Traced, the calling thread records each band's thread start and, after its own band, the
+/// join; each band's thread records its run.
+pub fn compute_scoped(
+    inputs: Operands<'_>,
+    out: &mut [i64],
+    workers: usize,
+    trace: Trace<'_>,
+) -> Result<i64, WorkError> {
     let mut jobs = band_jobs(inputs, out, workers);
     let results = thread::scope(|scope| {
         let last = jobs.pop();
         let mut started = Vec::with_capacity(jobs.len());
         let mut spawn_error = None;
         for job in jobs {
-            match thread::Builder::new()
+            let (band, starting) = (job.index(), trace.now());
+            let spawned = thread::Builder::new()
                 .name("band".into())
-                .spawn_scoped(scope, move || job.run())
-            {
+                .spawn_scoped(scope, move || job.run(trace));
+            if let Some(since) = starting {
+                trace.record(Mark::until_now(Phase::ThreadStart, since).band(band), Place::Here);
+            }
+            match spawned {
                 Ok(handle) => {
                     THREADS_STARTED.inc();
                     started.push(handle);
@@ -43,9 +56,11 @@ pub fn compute_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> 
                 }
             }
         }
-        let here = last.filter(|_| spawn_error.is_none()).map(|job| job.run());
+        let here = last.filter(|_| spawn_error.is_none()).map(|job| job.run(trace));
         // Join every started thread before deciding, so none outlives this call.
+        let joining = trace.now();
         let joined: Vec<_> = started.into_iter().map(|handle| handle.join()).collect();
+        trace.here(Phase::Join, joining);
         if let Some(e) = spawn_error {
             return Err(WorkError::Unavailable(format!("the OS refused a new thread: {e}")));
         }
@@ -56,7 +71,7 @@ pub fn compute_scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> 
         results.extend(here);
         Ok(results)
     })?;
-    inputs.finish(results)
+    finish(inputs, &results)
 }
 
 #[cfg(test)]
@@ -67,7 +82,7 @@ mod tests {
     use matrix_service::testing::{check_strategy, run_strategy};
 
     fn scoped(inputs: Operands<'_>, out: &mut [i64], workers: usize) -> Result<Option<i64>, WorkError> {
-        compute_scoped(inputs, out, workers).map(Some)
+        compute_scoped(inputs, out, workers, Trace::OFF).map(Some)
     }
 
     #[test]

@@ -6,16 +6,21 @@
 
 use std::panic::AssertUnwindSafe;
 
+use matrix_service::trace::{Mark, Phase, Place, Trace};
 use matrix_service::{Operands, WorkError};
 
-use crate::band_jobs::band_jobs;
+use crate::band_jobs::{BandDone, band_jobs, finish};
 
 /// The task of `inputs` into `out` (the result's length) as one job per band of `workers` on
 /// `pool`. The calling thread only waits. Returns the result's checksum.
 ///
 /// The bands are spawned from the calling thread, which is not one of the pool's, so they join
 /// the pool's shared queue in the order requests send them, and a pool thread runs one band at
-/// a time, start to end. (`pool.install` with a parallel iterator, which this replaced, ran
+/// a time, start to end.
+///
+/// Traced, each band's run is recorded on the pool thread that ran it; the calling thread
+/// records, once they are all done, each band's wait in the queue (from the first band queued
+/// to its start: one start for all, so the events nest) and the join after the last band. (`pool.install` with a parallel iterator, which this replaced, ran
 /// each request's splitting on a pool thread; a pool thread that waited for its request's
 /// bands took up other requests' work meanwhile, nesting them on its stack, so a request could
 /// finish only after every request nested above it. Under 64 waiting `io` requests answers came
@@ -25,25 +30,41 @@ pub fn compute_pooled(
     inputs: Operands<'_>,
     out: &mut [i64],
     workers: usize,
+    trace: Trace<'_>,
 ) -> Result<i64, WorkError> {
     let jobs = band_jobs(inputs, out, workers);
-    let mut results = Vec::with_capacity(jobs.len());
+    let mut results: Vec<Option<BandDone>> = Vec::with_capacity(jobs.len());
     results.resize_with(jobs.len(), || None);
+    let queued = trace.now();
     let run = AssertUnwindSafe(|| {
         pool.in_place_scope_fifo(|scope| {
             for (job, result) in jobs.into_iter().zip(results.iter_mut()) {
-                scope.spawn_fifo(move |_| *result = Some(job.run()));
+                scope.spawn_fifo(move |_| *result = Some(job.run(trace)));
             }
         });
     });
     // A panicking job is the request's failure, not the server's: the scope waits for every
     // job, then passes the panic on.
     std::panic::catch_unwind(run).map_err(|_| WorkError::WorkerFailed("a band's job panicked".into()))?;
-    inputs.finish(
-        results
-            .into_iter()
-            .map(|result| result.expect("every job ran to its end")),
-    )
+    let done: Vec<BandDone> = (results.into_iter())
+        .map(|result| result.expect("every job ran to its end"))
+        .collect();
+    if let Some(queued) = queued {
+        record_queue_and_join(trace, queued, &done);
+    }
+    finish(inputs, &done)
+}
+
+/// Records, on the calling thread, each band's wait in the queue from `queued` and the join
+/// from the last band's end.
+fn record_queue_and_join(trace: Trace<'_>, queued: u64, done: &[BandDone]) {
+    for (band, ran) in done.iter().enumerate() {
+        if let Some((started, _)) = ran.ran_us {
+            trace.record(Mark::new(Phase::Queue, queued, started).band(band), Place::Here);
+        }
+    }
+    let last_end = done.iter().filter_map(|band| band.ran_us.map(|(_, end)| end)).max();
+    trace.here(Phase::Join, last_end);
 }
 
 #[cfg(test)]
@@ -63,7 +84,7 @@ mod tests {
         for threads in [1, 3] {
             let pool = pool(threads);
             check_strategy(32, |inputs, out, workers| {
-                compute_pooled(&pool, inputs, out, workers).map(Some)
+                compute_pooled(&pool, inputs, out, workers, Trace::OFF).map(Some)
             });
         }
     }
@@ -71,8 +92,9 @@ mod tests {
     #[test]
     fn n_2000_and_a_product_match_the_reference_with_more_bands_than_threads() {
         let pool = pool(2);
-        let pooled =
-            |inputs: Operands<'_>, out: &mut [i64], workers| compute_pooled(&pool, inputs, out, workers).map(Some);
+        let pooled = |inputs: Operands<'_>, out: &mut [i64], workers| {
+            compute_pooled(&pool, inputs, out, workers, Trace::OFF).map(Some)
+        };
         let (a, b) = generate_pair(2000, Some(3));
         let expected = reference_add(&a, &b).unwrap();
         for workers in [1, 4, 64] {
@@ -101,7 +123,7 @@ mod tests {
             let pool = pool(threads);
             let started = std::time::Instant::now();
             let sum = run_strategy(
-                &|inputs, out: &mut [i64], workers| compute_pooled(&pool, inputs, out, workers).map(Some),
+                &|inputs, out: &mut [i64], workers| compute_pooled(&pool, inputs, out, workers, Trace::OFF).map(Some),
                 &a,
                 &b,
                 Work::Io { wait_ms },
@@ -131,7 +153,7 @@ mod tests {
                 .map(|_| {
                     scope.spawn(|| {
                         let pooled = |inputs: Operands<'_>, out: &mut [i64], workers| {
-                            compute_pooled(&pool, inputs, out, workers).map(Some)
+                            compute_pooled(&pool, inputs, out, workers, Trace::OFF).map(Some)
                         };
                         run_strategy(&pooled, &a, &b, Work::Io { wait_ms: 80 }, 2).unwrap();
                         started.elapsed()

@@ -10,6 +10,7 @@ use std::time::Instant;
 use crate::buffers::BufferPool;
 use crate::shapes::Shapes;
 use crate::task::Task;
+use crate::trace::Trace;
 pub use crate::work_error::WorkError;
 
 /// A parallel strategy. It owns the storage of the matrices it computes on: heap buffers for
@@ -53,7 +54,16 @@ pub trait Engine: Send + Sync + 'static {
     /// with `workers` parallel workers, one band of rows each ([`Task::bands`]): each band
     /// waits its share of an `io` request's wait ([`Task::band_wait`]), then runs the task's
     /// kernel. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
-    fn compute(&self, work: &mut Self::Workspace, workers: usize, task: Task) -> Result<Computed, WorkError>;
+    ///
+    /// `trace` is the request as a running trace sees it ([`Trace::OFF`] when none runs): the
+    /// engine records each band's hand-off, run and way back on it ([`crate::trace::Phase`]).
+    fn compute(
+        &self,
+        work: &mut Self::Workspace,
+        workers: usize,
+        task: Task,
+        trace: Trace<'_>,
+    ) -> Result<Computed, WorkError>;
 
     /// Gives the engine's spare memory that has been idle since `now - RECLAIM_AFTER` back to
     /// the OS. The server calls it every [`RECLAIM_EVERY`].

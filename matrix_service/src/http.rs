@@ -26,7 +26,7 @@ use crate::metrics::{Metrics, WorkLabel};
 use crate::params::{GenerateParams, Limits, parse_query};
 use crate::shapes::Shapes;
 use crate::task::Task;
-use crate::trace::Tracer;
+use crate::trace::{Phase, RequestId, Trace, Tracer};
 use crate::upload::{BodyRules, Received, Upload};
 
 /// One server's shared state: built once, outside the `HttpServer` factory, so every actix
@@ -100,15 +100,22 @@ impl<E: Engine> Service<E> {
     }
 
     /// Generates the matrices, computes, and serializes the answer. Blocking.
-    fn answer_generated(&self, params: GenerateParams, started: Instant) -> Result<Vec<u8>, ApiError> {
+    fn answer_generated(
+        &self,
+        params: GenerateParams,
+        started: Instant,
+        trace: Trace<'_>,
+    ) -> Result<Vec<u8>, ApiError> {
         let shapes = Shapes::square(params.work, params.n);
+        let generating = Instant::now();
+        let since = trace.now();
         let mut work = self.engine.workspace(shapes)?;
         // Generated values have a known bound, so the task is known before them, and they are
         // written as its kernel reads them: nothing is left to prepare.
         let task = Task::generated(params.work, shapes);
-        let generating = Instant::now();
         let (a, b) = work.inputs_mut();
         generate_encoded(params.seed, a, b, task.encoding());
+        trace.here(Phase::Generate, since);
         let generation = generating.elapsed();
         let shape = Shape::Square { n: params.n };
         self.compute_and_answer(
@@ -117,12 +124,17 @@ impl<E: Engine> Service<E> {
             shape,
             params.seed,
             generation,
-            started,
+            (started, trace),
         )
     }
 
     /// Computes on posted matrices and serializes the answer with the whole result. Blocking.
-    fn answer_posted(&self, body: WorkBody, decoding: Duration, started: Instant) -> Result<Vec<u8>, ApiError> {
+    fn answer_posted(
+        &self,
+        body: WorkBody,
+        decoding: Duration,
+        (started, trace): (Instant, Trace<'_>),
+    ) -> Result<Vec<u8>, ApiError> {
         let WorkBody {
             a,
             b,
@@ -146,7 +158,7 @@ impl<E: Engine> Service<E> {
             Shape::Rect { rows, cols },
             None,
             decoding,
-            started,
+            (started, trace),
         )
     }
 
@@ -159,13 +171,15 @@ impl<E: Engine> Service<E> {
         shape: Shape,
         seed: Option<u64>,
         generation: Duration,
-        started: Instant,
+        (started, trace): (Instant, Trace<'_>),
     ) -> Result<Vec<u8>, ApiError> {
         let computing = Instant::now();
+        let since = trace.now();
         let prepared = prepare(&mut work);
         let shapes = prepared.shapes;
         let task = prepared.work;
-        let computed = self.engine.compute(&mut work, workers, prepared);
+        let computed = self.engine.compute(&mut work, workers, prepared, trace);
+        trace.here(Phase::Compute, since);
         let execution = computing.elapsed();
         let computed = computed?;
         let (rows, cols) = shapes.out;
@@ -188,7 +202,10 @@ impl<E: Engine> Service<E> {
             child_pids: computed.child_pids.as_deref(),
             result,
         };
-        Ok(serde_json::to_vec(&answer).expect("an answer of numbers and strings always serializes"))
+        let since = trace.now();
+        let json = serde_json::to_vec(&answer).expect("an answer of numbers and strings always serializes");
+        trace.here(Phase::Serialise, since);
+        Ok(json)
     }
 }
 
@@ -258,16 +275,19 @@ async fn healthz() -> HttpResponse {
 
 async fn get_work<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
     let traced = service.tracer.begin();
-    let answer = get_answer(request, service.clone()).await;
-    if let Some((id, started_us)) = traced {
-        service.tracer.end("request", "http", id, started_us);
-    }
+    let answer = get_answer(request, service.clone(), traced).await;
+    service.tracer.end(traced);
     answer
 }
 
-async fn get_answer<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -> Result<HttpResponse, ApiError> {
+async fn get_answer<E: Engine>(
+    request: HttpRequest,
+    service: Data<Service<E>>,
+    traced: Option<RequestId>,
+) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let params = parse_query(request.query_string(), &service.limits)?;
+    let admitting = service.tracer.request(traced).now();
     // One deadline for both waits, so a GET waits --queue-timeout at most in all.
     let deadline = tokio::time::Instant::now() + service.body_rules.queue_timeout;
     let elements = Shapes::square(params.work, params.n).elements() as u64;
@@ -281,11 +301,16 @@ async fn get_answer<E: Engine>(request: HttpRequest, service: Data<Service<E>>) 
         .admit_by(band_count(params.n, params.workers), params.work.waits(), deadline)
         .await?;
     drop(waiting);
+    let trace = service.tracer.request(traced);
+    trace.on_lane(Phase::Admission, admitting);
+    let handed = trace.now();
     let work = params.work.name();
     let service = service.into_inner();
     let json = blocking(move || {
         let _permit = permit; // held until the workers are gone
-        service.answer_generated(params, started)
+        let trace = service.tracer.request(traced);
+        trace.on_lane(Phase::BlockingPool, handed);
+        service.answer_generated(params, started, trace)
     })
     .await?;
     Ok(with_work(json_response(json, charge), work))
@@ -302,10 +327,8 @@ async fn post_work<E: Engine>(
     service: Data<Service<E>>,
 ) -> Result<HttpResponse, ApiError> {
     let traced = service.tracer.begin();
-    let answer = post_answer(request, payload, service.clone()).await;
-    if let Some((id, started_us)) = traced {
-        service.tracer.end("request", "http", id, started_us);
-    }
+    let answer = post_answer(request, payload, service.clone(), traced).await;
+    service.tracer.end(traced);
     answer
 }
 
@@ -313,6 +336,7 @@ async fn post_answer<E: Engine>(
     request: HttpRequest,
     payload: web::Payload,
     service: Data<Service<E>>,
+    traced: Option<RequestId>,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
     let upload = Upload {
@@ -334,7 +358,10 @@ async fn post_answer<E: Engine>(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let parsing = service.tracer.request(traced).now();
     let Received { body, charge, decoding } = upload.receive(declared, payload).await?;
+    service.tracer.request(traced).on_lane(Phase::Parse, parsing);
+    let admitting = service.tracer.request(traced).now();
     let workers = body.workers.unwrap_or(service.limits.default_workers);
     let waits = body.work.waits();
     let waiting = service.metrics.waiting();
@@ -343,13 +370,18 @@ async fn post_answer<E: Engine>(
         .admit(band_count(body.a.nrows(), workers), waits)
         .await?;
     drop(waiting);
+    let trace = service.tracer.request(traced);
+    trace.on_lane(Phase::Admission, admitting);
+    let handed = trace.now();
     let work = body.work.name();
     let service = service.into_inner();
     // A posted answer can be tens of megabytes of JSON: made at a lower priority, like the
     // body's parsing, so that it does not delay the answers to other connections.
     let json = in_background(move || {
         let _permit = permit;
-        service.answer_posted(body, decoding, started)
+        let trace = service.tracer.request(traced);
+        trace.on_lane(Phase::BackgroundThread, handed);
+        service.answer_posted(body, decoding, (started, trace))
     })
     .await?;
     Ok(with_work(json_response(json, charge), work))

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -24,6 +24,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use matrix_service::Band;
 
 use crate::exit_code::{self, describe};
+use crate::protocol::BandTimes;
+use crate::sys::wait_with_cpu;
 
 const ELEMENT_BYTES: usize = std::mem::size_of::<i64>();
 
@@ -36,16 +38,32 @@ struct Child {
     band: Range<usize>,
     /// The same band as rows of the result.
     rows: Range<usize>,
-    /// Bytes received so far.
+    /// Bytes received so far: the band's rows, then its [`BandTimes`].
     received: usize,
-    /// Set once the child has been waited for.
-    status: Option<WaitStatus>,
+    /// Where its [`BandTimes`] arrive.
+    times: [u8; BandTimes::BYTES],
+    /// Set once the child has been waited for, with the CPU it used in all (µs).
+    status: Option<(WaitStatus, Option<u64>)>,
 }
 
 impl Child {
-    fn expected_bytes(&self) -> usize {
+    fn band_bytes(&self) -> usize {
         self.band.len() * ELEMENT_BYTES
     }
+
+    /// All the child owes: its band's rows, then when it ran.
+    fn expected_bytes(&self) -> usize {
+        self.band_bytes() + BandTimes::BYTES
+    }
+}
+
+/// How one child ran, once its pipe is drained and it is reaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildRun {
+    pub pid: Pid,
+    pub times: BandTimes,
+    /// Its user and system CPU as `wait4` reported it.
+    pub cpu_at_reap_us: u64,
 }
 
 /// How a drain or reap went wrong.
@@ -103,6 +121,7 @@ impl Children {
             band: band.out.clone(),
             rows: band.rows.clone(),
             received: 0,
+            times: [0; BandTimes::BYTES],
             status: None,
         });
     }
@@ -118,6 +137,18 @@ impl Children {
 
     pub fn pids(&self) -> Vec<i32> {
         self.children.iter().map(|c| c.pid.as_raw()).collect()
+    }
+
+    /// How each child ran, in band order, once all are drained and reaped.
+    pub fn runs(&self) -> impl Iterator<Item = ChildRun> + '_ {
+        self.children.iter().filter_map(|child| {
+            let (_, cpu) = child.status?;
+            Some(ChildRun {
+                pid: child.pid,
+                times: BandTimes::decode(&child.times),
+                cpu_at_reap_us: cpu?,
+            })
+        })
     }
 
     /// Reads every child's band into `out` until each pipe has delivered exactly its band and
@@ -171,16 +202,21 @@ impl Children {
             .collect())
     }
 
-    /// Reads what child `index` has sent into its band of `out`.
+    /// Reads what child `index` has sent: its rows into its band of `out`, then its times.
     fn read_from(&mut self, index: usize, out: &mut [u8]) -> Result<(), ChildrenError> {
         let child = &mut self.children[index];
-        let expected = child.expected_bytes();
-        let start = child.band.start * ELEMENT_BYTES + child.received;
-        let rest = &mut out[start..child.band.end * ELEMENT_BYTES];
+        let (band_bytes, expected) = (child.band_bytes(), child.expected_bytes());
         let mut probe = [0u8; 1];
-        // Once the band is complete, read into a probe byte: EOF is required, anything more is
-        // a protocol error. (A zero-length read would return 0 and look like EOF.)
-        let buffer = if rest.is_empty() { &mut probe[..] } else { rest };
+        // Once all is received, read into a probe byte: EOF is required, anything more is a
+        // protocol error. (A zero-length read would return 0 and look like EOF.)
+        let buffer = if child.received < band_bytes {
+            let start = child.band.start * ELEMENT_BYTES + child.received;
+            &mut out[start..child.band.end * ELEMENT_BYTES]
+        } else if child.received < expected {
+            &mut child.times[child.received - band_bytes..]
+        } else {
+            &mut probe[..]
+        };
         let pipe = child.pipe.as_ref().expect("only open pipes are polled");
         match nix::unistd::read(pipe, buffer) {
             Ok(0) if child.received == expected => {
@@ -195,7 +231,7 @@ impl Children {
                 )))
             }
             Ok(_) if child.received == expected => Err(ChildrenError::Failed(format!(
-                "child {} sent more than the {expected} bytes of its band",
+                "child {} sent more than the {expected} bytes of its band and its times",
                 child.pid
             ))),
             Ok(count) => {
@@ -236,12 +272,13 @@ impl Children {
     /// Waits for child `index` (blocking), once.
     fn reap_one(&mut self, index: usize) -> Result<WaitStatus, String> {
         let child = &mut self.children[index];
-        if let Some(status) = child.status {
+        if let Some((status, _)) = child.status {
             return Ok(status);
         }
-        let status = wait_for(child.pid).map_err(|e| format!("waiting for child {} failed: {e}", child.pid))?;
+        let (status, cpu) =
+            wait_with_cpu(child.pid).map_err(|e| format!("waiting for child {} failed: {e}", child.pid))?;
         REAPED.inc();
-        child.status = Some(status);
+        child.status = Some((status, Some(cpu)));
         Ok(status)
     }
 }
@@ -252,20 +289,10 @@ impl Drop for Children {
             // SIGKILL, not SIGTERM: children ignore SIGTERM (see `sys::prepare_child`).
             let _ = kill(child.pid, Signal::SIGKILL);
             KILLED.inc();
-            if wait_for(child.pid).is_ok() {
+            if wait_with_cpu(child.pid).is_ok() {
                 REAPED.inc();
             }
-            child.status = Some(WaitStatus::StillAlive);
-        }
-    }
-}
-
-/// `waitpid(pid)`, blocking, retried on EINTR.
-fn wait_for(pid: Pid) -> nix::Result<WaitStatus> {
-    loop {
-        match waitpid(pid, None) {
-            Err(Errno::EINTR) => continue,
-            other => return other,
+            child.status = Some((WaitStatus::StillAlive, None));
         }
     }
 }

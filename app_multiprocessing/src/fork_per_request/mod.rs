@@ -18,12 +18,13 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::{Pid, getpid, pipe2};
 
+use matrix_service::trace::{Mark, Phase, Place, Trace};
 use matrix_service::{Band, Computed, Engine, Operands, Shapes, Task, WorkError};
 
 use crate::hooks::fault::ChildFault;
 use crate::slots::{SlotPool, SlotWorkspace};
-use crate::sys::{BandTask, fork_band_child};
-use children::{Children, ChildrenError};
+use crate::sys::{BAND_CHILD_NAME, BandTask, fork_band_child};
+use children::{ChildRun, Children, ChildrenError};
 use fork_server::ForkServer;
 
 /// Held from a request's first `pipe2` to the parent's close of its write ends, so a child
@@ -78,15 +79,20 @@ impl Engine for ForkPerRequest {
         self.slots.workspace(shapes).map_err(WorkError::Unavailable)
     }
 
-    fn compute(&self, work: &mut SlotWorkspace, workers: usize, task: Task) -> Result<Computed, WorkError> {
+    fn compute(
+        &self,
+        work: &mut SlotWorkspace,
+        workers: usize,
+        task: Task,
+        trace: Trace<'_>,
+    ) -> Result<Computed, WorkError> {
         let (a, b, out) = work.split();
         let child_pids = compute_forked(
             Operands::new(a, b, task),
-            out,
-            workers,
-            self.child_timeout,
-            self.fault,
+            (out, workers),
+            (self.child_timeout, self.fault),
             self.fork_server.as_deref(),
+            trace,
         )?;
         Ok(Computed {
             child_pids: Some(child_pids),
@@ -102,14 +108,17 @@ impl Engine for ForkPerRequest {
 /// The task of `inputs` into `out` (the result's length), computed by one forked child per band
 /// (fewer children if there are fewer rows), forked by `fork_server` if given (the inputs must then
 /// lie in its shared memory), else by this thread. Returns the children's pids, in band order,
-/// all reaped.
+/// all reaped. `timeout` bounds the children's lives; `fault` is the test hooks'.
+///
+/// Traced, this thread records the fork server's round trip, the pipes' reading and the
+/// reaping; then, for each child, from the times it sent after its rows, its fork (from this
+/// request asking for children to the child ready) and its band, on the child's own lane.
 pub fn compute_forked(
     inputs: Operands<'_>,
-    out: &mut [i64],
-    workers: usize,
-    timeout: Duration,
-    fault: ChildFault,
+    (out, workers): (&mut [i64], usize),
+    (timeout, fault): (Duration, ChildFault),
     fork_server: Option<&ForkServer>,
+    trace: Trace<'_>,
 ) -> Result<Vec<i32>, WorkError> {
     let task = inputs.task;
     assert_eq!(out.len(), task.shapes.out_len(), "the result has the task's shape");
@@ -118,6 +127,7 @@ pub fn compute_forked(
     let mut children = Children::with_capacity(bands.len());
     let parent = getpid();
     let wait = task.band_wait(bands.len());
+    let asked = trace.now();
 
     {
         let _forking = FORK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
@@ -144,7 +154,11 @@ pub fn compute_forked(
             })
             .collect();
         let forked = match fork_server {
-            Some(fork_server) => fork_server.fork_bands(&tasks),
+            Some(fork_server) => {
+                let forked = fork_server.fork_bands(&tasks);
+                trace.here(Phase::ForkRequest, asked);
+                forked
+            }
             None => fork_band_children(&tasks),
         };
         drop(tasks);
@@ -164,7 +178,15 @@ pub fn compute_forked(
     if fault == ChildFault::ParentHangsUp {
         children.hang_up();
     }
-    let finished = children.drain_into(out, deadline).and_then(|()| children.reap_all());
+    let reading = trace.now();
+    let drained = children.drain_into(out, deadline);
+    trace.here(Phase::PipeRead, reading);
+    let reaping = trace.now();
+    let finished = drained.and_then(|()| children.reap_all());
+    trace.here(Phase::Reap, reaping);
+    if let Some(asked) = asked {
+        record_children(trace, asked, children.runs());
+    }
     match finished {
         Ok(()) => {}
         Err(ChildrenError::TimedOut) => return Err(WorkError::TimedOut(timeout)),
@@ -173,6 +195,23 @@ pub fn compute_forked(
         Err(ChildrenError::Overflow { rows }) => return Err(inputs.overflow_in(rows)),
     }
     Ok(children.pids())
+}
+
+/// Records each child's fork, from `asked` to the child ready, and its band, on its own lane.
+fn record_children(trace: Trace<'_>, asked: u64, runs: impl Iterator<Item = ChildRun>) {
+    for (band, run) in runs.enumerate() {
+        let lane = Place::Process {
+            pid: run.pid.as_raw(),
+            name: BAND_CHILD_NAME.to_str().unwrap_or("band-child"),
+        };
+        let times = run.times;
+        trace.record(Mark::new(Phase::Fork, asked, times.started_us).band(band), lane);
+        let ran = Mark::new(Phase::Band, times.started_us, times.ended_us)
+            .band(band)
+            .cpu_us(times.cpu_us)
+            .rusage_cpu_us(run.cpu_at_reap_us);
+        trace.record(ran, lane);
+    }
 }
 
 /// Forks a child for each of `tasks` from this thread, in order, stopping at the first

@@ -9,10 +9,11 @@ pub mod worker;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use matrix_service::trace::{Mark, Phase, Place, Trace};
 use matrix_service::{Computed, Engine, Operands, Shapes, Task, WorkError};
 
 use crate::slots::SlotWorkspace;
-use pool::{Pool, PoolError};
+use pool::{Pool, PoolAddition, PoolError};
 
 /// The pool engine.
 pub struct PreforkPool {
@@ -49,8 +50,15 @@ impl Engine for PreforkPool {
         self.pool.slots().workspace(shapes).map_err(WorkError::Unavailable)
     }
 
-    fn compute(&self, work: &mut SlotWorkspace, workers: usize, task: Task) -> Result<Computed, WorkError> {
+    fn compute(
+        &self,
+        work: &mut SlotWorkspace,
+        workers: usize,
+        task: Task,
+        trace: Trace<'_>,
+    ) -> Result<Computed, WorkError> {
         let deadline = Instant::now() + self.timeout;
+        let queued = trace.now();
         let bands = task.bands(workers);
         let wait = task.band_wait(bands.len());
         let starts = work.spans().map(|span| span.start);
@@ -58,10 +66,15 @@ impl Engine for PreforkPool {
             .pool
             .compute(work.slot_mut(), (task.kernel, starts), bands, (wait, deadline));
         match added {
-            Ok(added) => Ok(Computed {
-                child_pids: Some(added.pids),
-                checksum: Some(added.checksum),
-            }),
+            Ok(added) => {
+                if let Some(queued) = queued {
+                    record_bands(trace, queued, &added);
+                }
+                Ok(Computed {
+                    child_pids: Some(added.pids),
+                    checksum: Some(added.checksum),
+                })
+            }
             // The worker only says that its band overflowed; find where, for the client.
             Err(PoolError::Overflow { rows }) => {
                 let (a, b) = work.inputs();
@@ -76,4 +89,20 @@ impl Engine for PreforkPool {
     fn reclaim_idle(&self, now: Instant) {
         self.pool.slots().reclaim_idle(now);
     }
+}
+
+/// Records each band's wait in the queue (from `queued`, when the request's jobs were queued,
+/// to the worker reading its job) on this thread, its run on its worker's lane, and the done
+/// message's way back from the last band's end.
+fn record_bands(trace: Trace<'_>, queued: u64, added: &PoolAddition) {
+    for (band, (&pid, ran)) in added.pids.iter().zip(&added.ran).enumerate() {
+        trace.record(Mark::new(Phase::Queue, queued, ran.started_us).band(band), Place::Here);
+        let worker = Place::Process {
+            pid,
+            name: worker::PROCESS_NAME,
+        };
+        let run = Mark::new(Phase::Band, ran.started_us, ran.ended_us).band(band);
+        trace.record(run.cpu_us(ran.cpu_us), worker);
+    }
+    trace.here(Phase::DoneMessage, added.ran.iter().map(|ran| ran.ended_us).max());
 }

@@ -8,14 +8,18 @@ use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
+use matrix_service::trace::{now_us, thread_cpu_us};
 use matrix_service::work::MAX_WAIT_MS;
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getppid};
 
 use crate::exit_code;
 use crate::hooks::fault::ChildFault;
-use crate::protocol::{Done, Job, Status};
+use crate::protocol::{BandTimes, Done, Job, Status};
 use crate::sys::{SharedMemory, close_stray_fds, ignore_stop_signals, write_all};
+
+/// A pool worker's name in traces.
+pub const PROCESS_NAME: &str = "pool-worker";
 
 /// The hidden flag that makes the binary a pool worker; its value is the server's pid.
 pub const WORKER_FLAG: &str = "--pool-worker";
@@ -52,6 +56,7 @@ pub fn run(server: Pid, fault: ChildFault) -> i32 {
         if let Some(code) = act_out(fault, job, done) {
             return code;
         }
+        let (started_us, cpu_before) = (now_us(), thread_cpu_us());
         if job.band.wait_us > 0 {
             // An io band's share of its request's wait: the worker is blocked, as a real one
             // reading a slow disk would be.
@@ -68,6 +73,11 @@ pub fn run(server: Pid, fault: ChildFault) -> i32 {
             id: job.id,
             status,
             checksum,
+            ran: BandTimes {
+                started_us,
+                ended_us: now_us(),
+                cpu_us: thread_cpu_us().saturating_sub(cpu_before),
+            },
         }
         .encode()
         .to_vec();
@@ -116,6 +126,7 @@ fn act_out(fault: ChildFault, job: Job, done: BorrowedFd<'_>) -> Option<i32> {
                 id: job.id,
                 status: Status::Ok,
                 checksum: 0,
+                ran: BandTimes::default(),
             }
             .encode();
             let _ = write_all(done, &reply[..Done::BYTES / 2]);
@@ -126,6 +137,7 @@ fn act_out(fault: ChildFault, job: Job, done: BorrowedFd<'_>) -> Option<i32> {
                 id: job.id ^ (1 << 63),
                 status: Status::Ok,
                 checksum: 0,
+                ran: BandTimes::default(),
             };
             let _ = write_all(done, &stale.encode());
             None

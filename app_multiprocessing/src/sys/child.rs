@@ -6,7 +6,9 @@
 //! things (fork(2), signal-safety(7)). So the child:
 //! - computes on memory that existed before the fork (its band of A, its band or all of B, a
 //!   stack buffer);
-//! - `write(2)`s the result to its own pipe, retrying on EINTR and partial writes;
+//! - `write(2)`s the result to its own pipe, retrying on EINTR and partial writes, and after it
+//!   [`BandTimes`]: when it started and ended its band and the CPU it used, read with
+//!   `clock_gettime(2)`, so the server can trace the band without the child allocating;
 //! - ends with `_exit(2)`, never returning into the parent's code: a returning child would run
 //!   the copied tokio runtime, which shares the parent's epoll instance and client sockets;
 //! - never allocates, locks, logs or panics; an `ExitOnUnwind` guard turns any unwind into
@@ -24,6 +26,7 @@ use super::fds::close_all_fds_but;
 use super::signals::ignore_stop_signals;
 use crate::exit_code;
 use crate::hooks::fault::ChildFault;
+use crate::protocol::BandTimes;
 
 /// Elements the child computes per `write(2)`: 64 KiB of stack, one default pipe's worth. A
 /// product's child computes whole rows at a time, so no row of a result may be wider
@@ -56,6 +59,7 @@ pub struct BandTask<'a> {
 pub(super) fn child_main(task: &BandTask<'_>) -> ! {
     let _exit_on_unwind = ExitOnUnwind;
     prepare_child(task);
+    let started_us = matrix_service::trace::now_us(); // clock_gettime(2): async-signal-safe
     match task.fault {
         // The pool's own faults mean nothing to a per-request child.
         ChildFault::None
@@ -104,6 +108,14 @@ pub(super) fn child_main(task: &BandTask<'_>) -> ! {
             break;
         }
     }
+    let times = BandTimes {
+        started_us,
+        ended_us: matrix_service::trace::now_us(),
+        cpu_us: process_cpu_us(),
+    };
+    if write_all(task.write_end, &times.encode()).is_err() {
+        exit_now(exit_code::WRITE_FAILED);
+    }
     if task.fault == ChildFault::ExtraByte && write_all(task.write_end, &[0]).is_err() {
         exit_now(exit_code::WRITE_FAILED);
     }
@@ -113,6 +125,14 @@ pub(super) fn child_main(task: &BandTask<'_>) -> ! {
         std::thread::sleep(pause);
     }
     exit_now(if overflowed { exit_code::OVERFLOW } else { exit_code::OK })
+}
+
+/// CPU this process has used since its fork, in microseconds (`CLOCK_PROCESS_CPUTIME_ID`).
+fn process_cpu_us() -> u64 {
+    let Ok(used) = nix::time::clock_gettime(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID) else {
+        return 0;
+    };
+    u64::try_from(used.tv_sec()).unwrap_or(0) * 1_000_000 + u64::try_from(used.tv_nsec()).unwrap_or(0) / 1000
 }
 
 /// A band child's process name, as `ps` and `/proc/PID/comm` show it.

@@ -20,9 +20,9 @@ pub fn fork_band_child(task: &BandTask<'_>) -> nix::Result<Pid> {
     // SAFETY: `fork` is unsafe because the child of a multi-threaded process may only use
     // async-signal-safe operations until it exits. The child branch calls `child_main`, which
     // only reads existing memory, writes to a pipe, calls async-signal-safe functions
-    // (sigaction, prctl, getppid, close_range, write, nanosleep, pause, abort, _exit) and ends
-    // in `_exit` on every path (`-> !`), so it never returns into this function's callers,
-    // never drops a value, and never touches a lock or the allocator.
+    // (sigaction, prctl, getppid, close_range, clock_gettime, write, nanosleep, pause, abort,
+    // _exit) and ends in `_exit` on every path (`-> !`), so it never returns into this
+    // function's callers, never drops a value, and never touches a lock or the allocator.
     match unsafe { fork() }? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => child_main(task),

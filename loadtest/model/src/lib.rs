@@ -23,6 +23,7 @@ pub mod scaling;
 pub mod scenario;
 pub mod stats;
 pub mod summary;
+pub mod trace;
 pub mod uploads;
 pub mod vocabulary;
 

@@ -40,7 +40,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use matrix_service::{Band, Kernel};
 
 use crate::hooks::fault::ChildFault;
-use crate::protocol::{BandSpec, Job, Status};
+use crate::protocol::{BandSpec, BandTimes, Job, Status};
 use crate::slots::SlotPool;
 use crate::sys::{SlotMemory, thread_count};
 
@@ -100,6 +100,8 @@ pub struct PoolAddition {
     pub pids: Vec<i32>,
     /// The sum's checksum, from the workers' band sums.
     pub checksum: i64,
+    /// When each band ran, by its worker's account, in band order.
+    pub ran: Vec<BandTimes>,
 }
 
 /// The pool: shared by every request thread; [`Pool::shutdown`] ends it.
@@ -147,7 +149,12 @@ struct Worker {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
-    Finished { status: Status, checksum: i64, pid: Pid },
+    Finished {
+        status: Status,
+        checksum: i64,
+        pid: Pid,
+        ran: BandTimes,
+    },
     Lost(String),
     Unavailable(String),
 }
@@ -277,11 +284,17 @@ impl Pool {
         let mut added = PoolAddition {
             pids: Vec::with_capacity(ids.len()),
             checksum: 0,
+            ran: Vec::with_capacity(ids.len()),
         };
         let mut overflow = None;
         for (band, outcome) in bands.iter().zip(outcomes) {
-            let (status, checksum, pid) = match outcome.expect("collected in time") {
-                Outcome::Finished { status, checksum, pid } => (status, checksum, pid),
+            let (status, checksum, pid, ran) = match outcome.expect("collected in time") {
+                Outcome::Finished {
+                    status,
+                    checksum,
+                    pid,
+                    ran,
+                } => (status, checksum, pid, ran),
                 Outcome::Lost(why) => return Err(PoolError::Lost(why)),
                 Outcome::Unavailable(why) => return Err(PoolError::Unavailable(why)),
             };
@@ -295,6 +308,7 @@ impl Pool {
                 }
             }
             added.pids.push(pid.as_raw());
+            added.ran.push(ran);
             added.checksum = added.checksum.wrapping_add(checksum);
         }
         match overflow {

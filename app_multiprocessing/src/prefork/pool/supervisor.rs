@@ -218,6 +218,7 @@ impl Supervisor {
                         status: done.status,
                         checksum: done.checksum,
                         pid,
+                        ran: done.ran,
                     };
                     state.outcomes.insert(done.id, finished);
                     self.shared.changed.notify_all();
