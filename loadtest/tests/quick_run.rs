@@ -108,6 +108,12 @@ fn quick_run_writes_every_file_with_the_contracted_keys() {
         );
     }
     assert!(!summary["conclusions"].as_array().unwrap().is_empty());
+    // --quick traces nothing: its one trial is all the time it asks for.
+    assert!(summary.get("traces").is_none(), "{}", summary["traces"]);
+    let traces = (std::fs::read_dir(out.path()).unwrap().flatten())
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("trace_"))
+        .count();
+    assert_eq!(traces, 0, "no trace file in a --quick run");
     let verdict = summary["verdict"]
         .as_array()
         .expect("the verdict is a list of sentences");

@@ -68,6 +68,10 @@ pub struct RunSummary {
     /// The lab's targets this run's data covers, each checked (empty in runs from before them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetCheck>,
+    /// The traced windows kept after the trials (`trace_<server>_<work>.json`), and the servers
+    /// not traced, with why (empty in a `--quick` run and in runs from before them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<crate::trace::TracedWindow>,
     /// `false` while the run goes on, and in a run stopped or killed before its last scenario:
     /// it then holds the scenarios it finished. Written only when `false`.
     #[serde(default = "complete", skip_serializing_if = "is_complete")]

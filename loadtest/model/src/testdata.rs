@@ -229,6 +229,7 @@ fn begun(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunSum
         verdict: Vec::new(),
         conclusions: Vec::new(),
         targets: Vec::new(),
+        traces: Vec::new(),
         complete: true,
     }
 }

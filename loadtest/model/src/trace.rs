@@ -7,9 +7,37 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, bail};
+use matrix_service::WorkKind;
 use matrix_service::trace::Phase;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// One traced window a run kept (`summary.json`'s `traces`), or a server it did not trace and
+/// why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracedWindow {
+    pub server: String,
+    /// The kind of work loaded during the window (its headline scenario); `None` for a server
+    /// not traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work: Option<WorkKind>,
+    /// The file in the results folder: `trace_<server>_<work>.json`, or `.json.gz` when the
+    /// trace was over 2 MB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Requests whose whole life the window holds (handler spans).
+    #[serde(default)]
+    pub requests: u64,
+    /// Complete events kept.
+    #[serde(default)]
+    pub events: u64,
+    /// Events past the server's `--trace-max-events`, counted, not kept.
+    #[serde(default)]
+    pub dropped: u64,
+    /// Why there is no file, or what is wrong with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
 
 /// One complete event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,7 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
     self::charts(&mut md, &rest);
     section(&mut md, "Warnings");
     bullets(&mut md, &summary.warnings);
+    traces(&mut md, summary);
 
     section(&mut md, "How this was measured");
     method(&mut md, summary);
@@ -401,6 +402,37 @@ fn scaling_table(md: &mut String, scaling: &[Scaling]) {
                 number(Some(p.cut_share * 100.0), 1) + "%"
             );
         }
+    }
+    md.push('\n');
+}
+
+/// The traced windows kept after the trials, and the servers not traced.
+fn traces(md: &mut String, summary: &RunSummary) {
+    if summary.traces.is_empty() {
+        return;
+    }
+    section(md, "Traces");
+    md.push_str(
+        "After every trial, each lab server the run started was traced for 1 s while oha loaded it at each kind \
+         of work's headline scenario: every request's phases, on the thread or process where they happened \
+         (docs/methodology.md). Open a file in Perfetto UI (ui.perfetto.dev) or `chrome://tracing`.\n\n",
+    );
+    md.push_str("| server | work | file | requests | events | dropped | note |\n|---|---|---|---:|---:|---:|---|\n");
+    for window in &summary.traces {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            window.server,
+            window.work.map_or("", |work| work.name()),
+            window
+                .file
+                .as_deref()
+                .map_or_else(|| "not traced".to_owned(), |file| format!("`{file}`")),
+            window.requests,
+            window.events,
+            window.dropped,
+            window.note.as_deref().unwrap_or_default()
+        );
     }
     md.push('\n');
 }

@@ -26,12 +26,16 @@ impl Client {
         Ok((status, serde_json::from_str(&body).unwrap_or(Value::Null)))
     }
 
-    /// `GET url`: the status and the body as text.
+    /// `GET url`: the status and the body as text (ureq's 10 MB limit).
     pub fn get_text(&self, url: &str) -> anyhow::Result<(u16, String)> {
+        self.get_text_up_to(url, 10 << 20)
+    }
+
+    /// `GET url`: the status and the body as text, of at most `limit` bytes.
+    pub fn get_text_up_to(&self, url: &str, limit: u64) -> anyhow::Result<(u16, String)> {
         let mut response = self.agent.get(url).call().with_context(|| format!("GET {url}"))?;
         let status = response.status().as_u16();
-        let body = response
-            .body_mut()
+        let body = (response.body_mut().with_config().limit(limit))
             .read_to_string()
             .with_context(|| format!("reading the answer to GET {url}"))?;
         Ok((status, body))

@@ -24,6 +24,7 @@ pub mod schedule;
 pub mod server_metrics;
 pub mod servers;
 pub mod thread_start;
+pub mod traces;
 pub mod trial;
 pub mod uploads;
 pub mod verify;

@@ -1,7 +1,7 @@
 //! The main job, in stages: set up (`Setup::prepare`: plan, oha, servers) → what the run knows
 //! before its trials (`begin`: answers verified, floors measured, `summary.json` begun) → the
-//! trials (`measure`, `summary.json` written again after every scenario) → the floors again and
-//! the servers stopped (`finish`) → what the figures say ([`loadtest_report::analyse`]) and the
+//! trials (`measure`, `summary.json` written again after every scenario) → the traced windows,
+//! after every trial (`trace`) → the floors again and the servers stopped (`finish`) → what the figures say ([`loadtest_report::analyse`]) and the
 //! reports → the terminal's summary.
 //!
 //! `summary.json` is written (whole, by rename) after every scenario with `"complete": false`, and
@@ -19,7 +19,8 @@ use anyhow::Context;
 
 use loadtest_model::catalogue::Catalogue;
 use loadtest_model::files::write_json;
-use loadtest_model::summary::{Design, RunSummary};
+use loadtest_model::summary::{Design, Mode, RunSummary};
+use loadtest_model::trace::TracedWindow;
 use loadtest_run::http::Client;
 use loadtest_run::interrupt::flag_on_ctrl_c;
 use loadtest_run::oha::provision::{self, Oha};
@@ -28,6 +29,7 @@ use loadtest_run::plan::Plan;
 use loadtest_run::python_lab::PythonLab;
 use loadtest_run::schedule::{self, Event};
 use loadtest_run::servers::{self, Target};
+use loadtest_run::traces::keep_traces;
 use loadtest_run::trial::TrialRunner;
 use loadtest_run::{machine, server_metrics, verify};
 
@@ -56,6 +58,7 @@ pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
     let measuring = Instant::now();
     let (mut summary, before) = begin(&setup)?;
     measure(&mut setup, &mut summary, catalogue, measuring)?;
+    summary.traces = trace(&setup, &summary)?;
     let run_warnings = finish(&mut setup, &mut summary, before)?;
     summary.wall_secs = measuring.elapsed().as_secs_f64();
     summary.complete = true;
@@ -151,6 +154,7 @@ fn begin(setup: &Setup) -> anyhow::Result<(RunSummary, Floors)> {
         verdict: Vec::new(),
         conclusions: Vec::new(),
         targets: Vec::new(),
+        traces: Vec::new(),
         complete: false,
     };
     Ok((summary, before))
@@ -164,14 +168,13 @@ fn measure(
     catalogue: &Catalogue,
     measuring: Instant,
 ) -> anyhow::Result<()> {
-    let runner = TrialRunner {
-        client: &setup.client,
-        oha: &setup.oha.path,
-        out_dir: &setup.plan.out_dir,
-        cancel: &setup.cancel,
-        request_timeout: setup.plan.request_timeout,
-        cpus: summary.machine.cpus,
-    };
+    let runner = trial_runner(
+        &setup.client,
+        &setup.oha,
+        &setup.plan,
+        &setup.cancel,
+        summary.machine.cpus,
+    );
     let path = setup.plan.out_dir.join("summary.json");
     let mut progress = Progress::default();
     let mut saved = Ok(());
@@ -188,6 +191,42 @@ fn measure(
     saved?;
     summary.trials = trials;
     Ok(())
+}
+
+/// What every trial, and every traced window, of the run shares.
+fn trial_runner<'a>(
+    client: &'a Client,
+    oha: &'a Oha,
+    plan: &'a Plan,
+    cancel: &'a AtomicBool,
+    cpus: u32,
+) -> TrialRunner<'a> {
+    TrialRunner {
+        client,
+        oha: &oha.path,
+        out_dir: &plan.out_dir,
+        cancel,
+        request_timeout: plan.request_timeout,
+        cpus,
+    }
+}
+
+/// The traced windows, once every trial has run: one per lab server the run started and kind
+/// of work, at that kind's headline scenario (none for `--quick`, or once Ctrl-C is pressed).
+fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<TracedWindow>> {
+    if setup.plan.mode != Mode::Measured || setup.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(Vec::new());
+    }
+    let runner = trial_runner(
+        &setup.client,
+        &setup.oha,
+        &setup.plan,
+        &setup.cancel,
+        summary.machine.cpus,
+    );
+    keep_traces(&runner, &setup.targets, &setup.plan.works, &|message| {
+        eprintln!("{message}")
+    })
 }
 
 /// `summary` analysed as it stands and written to `path`, still marked not complete.

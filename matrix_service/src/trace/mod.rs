@@ -135,12 +135,17 @@ pub struct RequestId {
     request: u64,
     lane: u32,
     started_us: u64,
+    /// Which trace it began in: a lane is given back only to the trace that lent it.
+    trace: u64,
 }
 
 /// The recorder a server's handlers share.
 #[derive(Debug)]
 pub struct Tracer {
     on: AtomicBool,
+    /// The number of the trace running or last run, counted from 1: a request records only
+    /// into the trace it began in.
+    current: AtomicU64,
     max_events: usize,
     next_request: AtomicU64,
     dropped: AtomicU64,
@@ -169,6 +174,7 @@ impl Tracer {
     pub fn new(max_events: usize) -> Self {
         Self {
             on: AtomicBool::new(false),
+            current: AtomicU64::new(0),
             max_events,
             next_request: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -188,7 +194,6 @@ impl Tracer {
         if !self.is_on() {
             return None;
         }
-        let started_us = now_us();
         let request = self.next_request.fetch_add(1, Ordering::Relaxed) + 1;
         let mut recording = self.lock();
         let lane = match recording.lanes.iter().position(|taken| !taken) {
@@ -199,6 +204,9 @@ impl Tracer {
             }
         };
         recording.lanes[lane] = true;
+        // Timed once the lane is taken: the request that gave it back timed its end before, so
+        // the lane's spans never overlap.
+        let started_us = now_us();
         let lane = u32::try_from(lane).unwrap_or(u32::MAX - LANE_TID_BASE);
         let pid = std::process::id();
         (recording.threads)
@@ -208,6 +216,7 @@ impl Tracer {
             request,
             lane,
             started_us,
+            trace: self.current.load(Ordering::Relaxed),
         })
     }
 
@@ -223,7 +232,10 @@ impl Tracer {
         let Some(id) = id else { return };
         self.request(Some(id))
             .record(Mark::until_now(Phase::Request, id.started_us), Place::Lane);
-        if let Some(taken) = self.lock().lanes.get_mut(id.lane as usize) {
+        let mut recording = self.lock();
+        if self.current.load(Ordering::Relaxed) == id.trace
+            && let Some(taken) = recording.lanes.get_mut(id.lane as usize)
+        {
             *taken = false;
         }
     }
@@ -235,6 +247,7 @@ impl Tracer {
             return Err(TraceBusy);
         }
         *recording = Recording::default();
+        self.current.fetch_add(1, Ordering::Relaxed);
         self.dropped.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -290,10 +303,11 @@ impl Trace<'_> {
     /// A request that is not traced: every call does nothing.
     pub const OFF: Trace<'static> = Trace { on: None };
 
-    /// Whether this request is being traced (and the trace still runs).
+    /// Whether this request is being traced (and the trace it began in still runs).
     #[inline]
     pub fn is_on(&self) -> bool {
-        self.on.is_some_and(|(tracer, _)| tracer.is_on())
+        self.on
+            .is_some_and(|(tracer, id)| tracer.is_on() && tracer.current.load(Ordering::Relaxed) == id.trace)
     }
 
     /// Now, if this request is traced: the start of an event to [`record`](Self::record) later.
@@ -339,7 +353,7 @@ impl Trace<'_> {
 
     /// Records `mark` at `place`, if this request is traced.
     pub fn record(&self, mark: Mark, place: Place) {
-        let Some((tracer, id)) = self.on.filter(|(tracer, _)| tracer.is_on()) else {
+        let Some((tracer, id)) = self.on.filter(|_| self.is_on()) else {
             return;
         };
         let pid = std::process::id();

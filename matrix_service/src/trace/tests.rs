@@ -143,3 +143,21 @@ fn requests_at_once_take_lanes_of_their_own_and_events_go_where_they_happened() 
         );
     }
 }
+
+#[test]
+fn a_request_from_an_earlier_trace_does_not_give_back_a_lane_of_the_next() {
+    let tracer = Tracer::new(100);
+    tracer.start().unwrap();
+    let old = tracer.begin();
+    tracer.finish("test", 10);
+    tracer.start().unwrap();
+    let holder = tracer.begin();
+    tracer.end(old); // lane 0 of the first trace: not the holder's to lose
+    let newcomer = tracer.begin();
+    tracer.end(newcomer);
+    tracer.end(holder);
+    let json = tracer.finish("test", 10);
+    let lanes: Vec<u64> = complete(&json).iter().map(|e| e["tid"].as_u64().unwrap()).collect();
+    let base = u64::from(LANE_TID_BASE);
+    assert_eq!(lanes, [base + 1, base], "the newcomer took lane 1: {json}");
+}

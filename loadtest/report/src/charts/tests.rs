@@ -82,6 +82,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
         verdict: vec![],
         conclusions: vec![],
         targets: vec![],
+        traces: vec![],
         complete: true,
     }
 }

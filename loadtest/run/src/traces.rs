@@ -1,0 +1,241 @@
+//! The traced windows: after every measured trial, for each lab server the harness started and
+//! each kind of work of the run, one trace of [`TRACE_WINDOW`] taken while oha loads the server
+//! at that kind's headline scenario, kept as `trace_<server>_<work>.json` (gzipped when over
+//! [`GZIP_OVER_BYTES`]). Never during a trial: recording costs the server time, and the
+//! trials' figures are of a server that records nothing.
+//!
+//! The Python apps have no tracer, and a server given by URL is not the harness's to load
+//! outside its trials: both are listed as not traced, with why.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use loadtest_model::summary::ScenarioKey;
+use loadtest_model::trace::{Trace, TracedWindow};
+
+use crate::oha::runner::{self, Load, OhaArgs};
+use crate::servers::Target;
+use crate::trial::TrialRunner;
+
+/// How long each trace records.
+pub const TRACE_WINDOW: Duration = Duration::from_secs(1);
+
+/// The load runs this long before the window opens, so every connection is open and busy, and
+/// as long again after it closes, so the window's last requests are answered under load.
+const LEAD: Duration = Duration::from_millis(300);
+
+/// A trace over this many bytes is kept gzipped.
+pub const GZIP_OVER_BYTES: usize = 2 << 20;
+
+/// The largest trace read back: `--trace-max-events` (100,000 by default) events of about
+/// 200 bytes each, with room to spare.
+const MAX_TRACE_BYTES: u64 = 256 << 20;
+
+/// One traced window per lab server the harness started and kind of work in `works` (each
+/// kind's headline scenario), written to `out_dir`; every other target listed as not traced.
+/// `say` hears each file written.
+pub fn keep_traces(
+    runner: &TrialRunner<'_>,
+    targets: &[Target],
+    works: &[ScenarioKey],
+    say: &dyn Fn(&str),
+) -> anyhow::Result<Vec<TracedWindow>> {
+    let mut windows = Vec::new();
+    for target in targets {
+        let not_traced = if !target.lab {
+            Some("a Python app: it has no tracer")
+        } else if target.managed.is_none() {
+            Some("given by URL: the harness traces only the servers it starts")
+        } else {
+            None
+        };
+        if let Some(why) = not_traced {
+            windows.push(TracedWindow {
+                server: target.name.clone(),
+                work: None,
+                file: None,
+                requests: 0,
+                events: 0,
+                dropped: 0,
+                note: Some(why.to_owned()),
+            });
+            continue;
+        }
+        for &scenario in works {
+            let window = traced_window(runner, target, scenario)?;
+            say(&match (&window.file, &window.note) {
+                (Some(file), _) => format!("traced {}: {file} ({} requests)", target.name, window.requests),
+                (None, note) => format!("{}: no trace ({})", target.name, note.as_deref().unwrap_or("")),
+            });
+            windows.push(window);
+        }
+    }
+    Ok(windows)
+}
+
+/// One window on `target` under `scenario`'s load.
+fn traced_window(runner: &TrialRunner<'_>, target: &Target, scenario: ScenarioKey) -> anyhow::Result<TracedWindow> {
+    let work = scenario.work;
+    let args = OhaArgs {
+        url: target.url_for(scenario),
+        load: Load::Duration(LEAD + TRACE_WINDOW + LEAD),
+        concurrency: scenario.concurrency,
+        request_timeout: runner.request_timeout,
+        rate: scenario.offered_rps,
+    };
+    let trace_url = format!(
+        "{}/debug/trace?ms={}",
+        origin_of(&target.endpoint),
+        TRACE_WINDOW.as_millis()
+    );
+    let wall_limit = args.request_timeout + Duration::from_secs(30);
+    let (load, traced) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| runner::run(runner.oha, &args, wall_limit, runner.cancel));
+        std::thread::sleep(LEAD);
+        let traced = runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES);
+        (load.join(), traced)
+    });
+    load.map_err(|_| anyhow::anyhow!("oha's thread panicked"))?
+        .with_context(|| format!("loading the {} server for its trace", target.name))?;
+    let mut window = TracedWindow {
+        server: target.name.clone(),
+        work: Some(work),
+        file: None,
+        requests: 0,
+        events: 0,
+        dropped: 0,
+        note: None,
+    };
+    let (status, text) = traced?;
+    let json: serde_json::Value = match (status, serde_json::from_str(&text)) {
+        (200, Ok(json)) => json,
+        (status, _) => {
+            window.note = Some(format!("GET /debug/trace answered {status}: {}", first_line(&text)));
+            return Ok(window);
+        }
+    };
+    let trace = Trace::parse(&json).with_context(|| format!("reading the {} server's trace", target.name))?;
+    window.requests = trace.whole_requests().len() as u64;
+    window.events = trace.events.len() as u64;
+    window.dropped = trace.dropped;
+    let problems = trace.problems();
+    if let Some(first) = problems.first() {
+        window.note = Some(format!("{} problems, the first: {first}", problems.len()));
+    } else if window.requests == 0 {
+        window.note = Some(format!(
+            "no request both began and ended in the {} ms window: each took longer under this load",
+            TRACE_WINDOW.as_millis()
+        ));
+    }
+    let name = format!("trace_{}_{}.json", target.name, work.name());
+    window.file = Some(write_trace(runner.out_dir, &name, &text)?);
+    Ok(window)
+}
+
+/// Writes `text` as `name` in `dir`, gzipped (`name.gz`) when over [`GZIP_OVER_BYTES`];
+/// returns the file's name.
+pub fn write_trace(dir: &Path, name: &str, text: &str) -> anyhow::Result<String> {
+    if text.len() <= GZIP_OVER_BYTES {
+        std::fs::write(dir.join(name), text).with_context(|| format!("writing {name}"))?;
+        return Ok(name.to_owned());
+    }
+    let name = format!("{name}.gz");
+    let file = std::fs::File::create(dir.join(&name)).with_context(|| format!("creating {name}"))?;
+    let mut gzip = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    gzip.write_all(text.as_bytes())
+        .and_then(|()| gzip.finish().map(drop))
+        .with_context(|| format!("writing {name}"))?;
+    Ok(name)
+}
+
+/// `http://host:port` of an endpoint URL such as `http://host:port/threading`.
+fn origin_of(endpoint: &str) -> &str {
+    let after_scheme = endpoint.find("://").map_or(0, |at| at + 3);
+    match endpoint[after_scheme..].find('/') {
+        Some(path) => &endpoint[..after_scheme + path],
+        None => endpoint,
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_s_origin_drops_its_path() {
+        assert_eq!(origin_of("http://127.0.0.1:8001/threading"), "http://127.0.0.1:8001");
+        assert_eq!(origin_of("http://10.0.0.2:80"), "http://10.0.0.2:80");
+    }
+
+    #[test]
+    fn a_trace_over_2_mb_is_kept_gzipped_and_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = "{\"traceEvents\": []}";
+        assert_eq!(write_trace(dir.path(), "small.json", small).unwrap(), "small.json");
+        assert_eq!(std::fs::read_to_string(dir.path().join("small.json")).unwrap(), small);
+        let big = "x".repeat(GZIP_OVER_BYTES + 1);
+        let name = write_trace(dir.path(), "big.json", &big).unwrap();
+        assert_eq!(name, "big.json.gz");
+        let file = std::fs::File::open(dir.path().join(&name)).unwrap();
+        assert!(file.metadata().unwrap().len() < 100_000, "compressed");
+        let mut back = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut back).unwrap();
+        assert_eq!(back, big);
+    }
+}
+
+#[cfg(test)]
+mod not_traced {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::http::Client;
+
+    #[test]
+    fn a_server_given_by_url_and_a_python_app_are_listed_not_traced_and_not_loaded() {
+        let out = tempfile::tempdir().unwrap();
+        let cancel = AtomicBool::new(false);
+        let client = Client::new(Duration::from_secs(1));
+        // An oha that does not exist: listing these two must not load anything.
+        let runner = TrialRunner {
+            client: &client,
+            oha: Path::new("/nonexistent/oha"),
+            out_dir: out.path(),
+            cancel: &cancel,
+            request_timeout: Duration::from_secs(1),
+            cpus: 2,
+        };
+        let target = |name: &str, lab: bool| Target {
+            name: name.to_owned(),
+            endpoint: "http://127.0.0.1:9/threading".to_owned(),
+            lab,
+            managed: None,
+            given_pid: None,
+        };
+        let targets = [target("threading", true), target("python-threads", false)];
+        let works = [ScenarioKey::DEFAULT];
+        let windows = keep_traces(&runner, &targets, &works, &|_| {}).unwrap();
+        let listed: Vec<(&str, Option<&str>, Option<&str>)> = windows
+            .iter()
+            .map(|w| (w.server.as_str(), w.file.as_deref(), w.note.as_deref()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    "threading",
+                    None,
+                    Some("given by URL: the harness traces only the servers it starts")
+                ),
+                ("python-threads", None, Some("a Python app: it has no tracer")),
+            ]
+        );
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "no file written");
+    }
+}

@@ -1,0 +1,77 @@
+//! A measured run keeps one traced window per lab server and kind of work, after its trials:
+//! `trace_<server>_<work>.json` (gzipped over 2 MB), listed in `summary.json`'s `traces` and
+//! the report, each a trace every request of which reads back whole. Needs oha, as
+//! `quick_run.rs` does; `.ci/run` runs it with `--run-ignored`.
+
+use std::io::Read;
+use std::process::Command;
+
+use loadtest_model::summary::RunSummary;
+use loadtest_model::trace::Trace;
+use matrix_service::trace::Phase;
+
+#[test]
+#[ignore = "needs oha ($OHA, PATH or target/tools); run by .ci/run with --run-ignored"]
+fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(["--servers", "threading,prefork", "--work", "add,io", "--trials", "1"])
+        .args(["--warmup", "0", "--duration", "1", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("loadtest runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "loadtest failed: {}\n{stderr}", output.status);
+
+    let summary: RunSummary = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    let kept: Vec<(String, &str)> = (summary.traces.iter())
+        .map(|w| (w.server.clone(), w.work.map_or("", |work| work.name())))
+        .collect();
+    let expected: Vec<(String, &str)> = [
+        ("threading", "add"),
+        ("threading", "io"),
+        ("prefork", "add"),
+        ("prefork", "io"),
+    ]
+    .map(|(server, work)| (server.to_owned(), work))
+    .to_vec();
+    assert_eq!(kept, expected);
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(report.contains("## Traces"), "{report}");
+    for window in &summary.traces {
+        let file = window.file.as_deref().unwrap_or_else(|| panic!("no file: {window:?}"));
+        let work = window.work.expect("a kind of work").name();
+        let stem = format!("trace_{}_{work}.json", window.server);
+        assert!(file == stem || file == format!("{stem}.gz"), "{file}");
+        assert!(report.contains(file), "the report lists {file}");
+        let trace = Trace::parse(&serde_json::from_str(&read(&out.path().join(file))).unwrap()).unwrap();
+        assert_eq!(trace.problems(), Vec::<String>::new(), "{file}");
+        assert_eq!(trace.window_ms, 1000, "{file}");
+        assert_eq!(trace.whole_requests().len() as u64, window.requests, "{file}");
+        assert_eq!(trace.events.len() as u64, window.events, "{file}");
+        // The default scenario: 4 workers, so 4 bands a request whose life the window holds.
+        for (request, events) in trace.by_request() {
+            if trace.whole_requests().contains(&request) {
+                let bands = events.iter().filter(|e| e.phase == Phase::Band).count();
+                assert_eq!(bands, 4, "{file}: request {request}");
+            }
+        }
+        if work == "add" {
+            assert!(window.requests > 10, "a second of add under load: {window:?}");
+        }
+    }
+}
+
+/// A trace file's text, gunzipped if it is `.gz`.
+fn read(path: &std::path::Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    } else {
+        String::from_utf8(bytes).unwrap()
+    }
+}
