@@ -26,16 +26,16 @@ async fn every_lab_server_traces_each_request_s_phases_and_bands() {
     }
 }
 
-/// A 2 s trace of `lab` during which it answers the [`GETS`] (three at once, then the rest)
-/// and one POST.
+/// A 3 s trace of `lab` during which it answers the [`GETS`] (three at once, then the rest)
+/// and one POST, sent from half a second in, so that the trace surely runs by then.
 async fn traced_window(lab: &LabServer) -> Trace {
     let server = start(lab);
     let client = client();
     let base = server.url().to_owned();
-    let trace_url = format!("{base}/debug/trace?ms=2000");
+    let trace_url = format!("{base}/debug/trace?ms=3000");
     let trace = get(&client, &trace_url);
     let load = async {
-        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
         let url = |(workers, work): (usize, &str)| format!("{base}{}?n=120&workers={workers}&work={work}", lab.path);
         let gets: Vec<_> = GETS.iter().map(|&get_| url(get_)).collect();
         let (first, rest) = gets.split_at(3);

@@ -224,9 +224,13 @@ fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<TracedWindow
         &setup.cancel,
         summary.machine.cpus,
     );
-    keep_traces(&runner, &setup.targets, &setup.plan.works, &|message| {
+    let started = Instant::now();
+    let windows = keep_traces(&runner, &setup.targets, &setup.plan.works, &|message| {
         eprintln!("{message}")
-    })
+    })?;
+    let kept = windows.iter().filter(|window| window.file.is_some()).count();
+    eprintln!("{kept} traced windows in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(windows)
 }
 
 /// `summary` analysed as it stands and written to `path`, still marked not complete.

@@ -183,9 +183,12 @@ impl Tracer {
     }
 
     /// Whether a trace is running: the one check a request makes when none is.
+    ///
+    /// Built with `--cfg lab_trace_off`, never, and the compiler removes the recording: the
+    /// baseline `scripts/bench_trace_off.sh` measures the check against.
     #[inline]
     pub fn is_on(&self) -> bool {
-        self.on.load(Ordering::Relaxed)
+        !cfg!(lab_trace_off) && self.on.load(Ordering::Relaxed)
     }
 
     /// A request arriving: its id and lane if a trace is running, else `None` (and nothing done).
