@@ -68,14 +68,13 @@ fn checks_when_off(c: &mut Criterion) {
             }
             let trace = tracer.request(id);
             for band in 0..4 {
-                let started = (trace.now(), trace.thread_cpu());
-                trace.band_here(band, black_box(started));
+                trace.band_here(band, black_box(trace.start()));
             }
             for phase in [Phase::Admission, Phase::BlockingPool] {
                 trace.on_lane(phase, black_box(trace.now()));
             }
             for phase in [Phase::Generate, Phase::Compute, Phase::Join] {
-                trace.here(phase, black_box(trace.now()));
+                trace.here(phase, black_box(trace.start()));
             }
             tracer.end(id);
         });

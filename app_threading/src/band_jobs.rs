@@ -38,7 +38,7 @@ impl BandJob<'_> {
     /// Waits the band's share (`io`), then computes its rows; records the run on this thread
     /// with its CPU time when `trace` is on.
     pub fn run(self, trace: Trace<'_>) -> BandDone {
-        let started = (trace.now(), trace.thread_cpu());
+        let started = trace.start();
         if !self.wait.is_zero() {
             #[cfg(test)]
             let _waiting = waits_at_once::Waiting::enter(self.wait);
@@ -49,7 +49,7 @@ impl BandJob<'_> {
         BandDone {
             rows: self.rows,
             sum,
-            ran_us: started.0.map(|from| (from, matrix_service::trace::now_us())),
+            ran_us: started.map(|since| (since.wall_us, matrix_service::trace::now_us())),
         }
     }
 }

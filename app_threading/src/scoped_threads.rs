@@ -38,12 +38,12 @@ pub fn compute_scoped(
         let mut started = Vec::with_capacity(jobs.len());
         let mut spawn_error = None;
         for job in jobs {
-            let (band, starting) = (job.index(), trace.now());
+            let (band, starting) = (job.index(), trace.start());
             let spawned = thread::Builder::new()
                 .name("band".into())
                 .spawn_scoped(scope, move || job.run(trace));
             if let Some(since) = starting {
-                trace.record(Mark::until_now(Phase::ThreadStart, since).band(band), Place::Here);
+                trace.record(Mark::since(Phase::ThreadStart, since).band(band), Place::Here);
             }
             match spawned {
                 Ok(handle) => {
@@ -58,7 +58,7 @@ pub fn compute_scoped(
         }
         let here = last.filter(|_| spawn_error.is_none()).map(|job| job.run(trace));
         // Join every started thread before deciding, so none outlives this call.
-        let joining = trace.now();
+        let joining = trace.start();
         let joined: Vec<_> = started.into_iter().map(|handle| handle.join()).collect();
         trace.here(Phase::Join, joining);
         if let Some(e) = spawn_error {

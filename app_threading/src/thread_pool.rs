@@ -63,8 +63,9 @@ fn record_queue_and_join(trace: Trace<'_>, queued: u64, done: &[BandDone]) {
             trace.record(Mark::new(Phase::Queue, queued, started).band(band), Place::Here);
         }
     }
-    let last_end = done.iter().filter_map(|band| band.ran_us.map(|(_, end)| end)).max();
-    trace.here(Phase::Join, last_end);
+    if let Some(last_end) = done.iter().filter_map(|band| band.ran_us.map(|(_, end)| end)).max() {
+        trace.record(Mark::until_now(Phase::Join, last_end), Place::Here);
+    }
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ impl<E: Engine> Service<E> {
     ) -> Result<Vec<u8>, ApiError> {
         let shapes = Shapes::square(params.work, params.n);
         let generating = Instant::now();
-        let since = trace.now();
+        let since = trace.start();
         let mut work = self.engine.workspace(shapes)?;
         // Generated values have a known bound, so the task is known before them, and they are
         // written as its kernel reads them: nothing is left to prepare.
@@ -174,7 +174,7 @@ impl<E: Engine> Service<E> {
         (started, trace): (Instant, Trace<'_>),
     ) -> Result<Vec<u8>, ApiError> {
         let computing = Instant::now();
-        let since = trace.now();
+        let since = trace.start();
         let prepared = prepare(&mut work);
         let shapes = prepared.shapes;
         let task = prepared.work;
@@ -202,7 +202,7 @@ impl<E: Engine> Service<E> {
             child_pids: computed.child_pids.as_deref(),
             result,
         };
-        let since = trace.now();
+        let since = trace.start();
         let json = serde_json::to_vec(&answer).expect("an answer of numbers and strings always serializes");
         trace.here(Phase::Serialise, since);
         Ok(json)

@@ -127,7 +127,7 @@ pub fn compute_forked(
     let mut children = Children::with_capacity(bands.len());
     let parent = getpid();
     let wait = task.band_wait(bands.len());
-    let asked = trace.now();
+    let asked = trace.start();
 
     {
         let _forking = FORK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
@@ -178,14 +178,14 @@ pub fn compute_forked(
     if fault == ChildFault::ParentHangsUp {
         children.hang_up();
     }
-    let reading = trace.now();
+    let reading = trace.start();
     let drained = children.drain_into(out, deadline);
     trace.here(Phase::PipeRead, reading);
-    let reaping = trace.now();
+    let reaping = trace.start();
     let finished = drained.and_then(|()| children.reap_all());
     trace.here(Phase::Reap, reaping);
     if let Some(asked) = asked {
-        record_children(trace, asked, children.runs());
+        record_children(trace, asked.wall_us, children.runs());
     }
     match finished {
         Ok(()) => {}

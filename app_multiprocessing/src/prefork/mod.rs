@@ -104,5 +104,7 @@ fn record_bands(trace: Trace<'_>, queued: u64, added: &PoolAddition) {
         let run = Mark::new(Phase::Band, ran.started_us, ran.ended_us).band(band);
         trace.record(run.cpu_us(ran.cpu_us), worker);
     }
-    trace.here(Phase::DoneMessage, added.ran.iter().map(|ran| ran.ended_us).max());
+    if let Some(last_end) = added.ran.iter().map(|ran| ran.ended_us).max() {
+        trace.record(Mark::until_now(Phase::DoneMessage, last_end), Place::Here);
+    }
 }

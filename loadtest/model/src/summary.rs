@@ -72,6 +72,10 @@ pub struct RunSummary {
     /// not traced, with why (empty in a `--quick` run and in runs from before them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub traces: Vec<crate::trace::TracedWindow>,
+    /// Where a request's time and CPU go, per lab server and kind of work, read from the traced
+    /// windows ([`crate::ledger`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ledger: Vec<crate::ledger::LedgerEntry>,
     /// `false` while the run goes on, and in a run stopped or killed before its last scenario:
     /// it then holds the scenarios it finished. Written only when `false`.
     #[serde(default = "complete", skip_serializing_if = "is_complete")]

@@ -230,6 +230,7 @@ fn begun(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunSum
         conclusions: Vec::new(),
         targets: Vec::new(),
         traces: Vec::new(),
+        ledger: Vec::new(),
         complete: true,
     }
 }

@@ -50,6 +50,8 @@ pub struct TraceEvent {
     pub request: u64,
     pub band: Option<u64>,
     pub cpu_us: Option<u64>,
+    /// A forked child's CPU as `wait4` reported it at reaping.
+    pub rusage_cpu_us: Option<u64>,
 }
 
 impl TraceEvent {
@@ -57,7 +59,8 @@ impl TraceEvent {
         self.ts_us + self.dur_us
     }
 
-    fn contains(&self, other: &TraceEvent) -> bool {
+    /// Whether `other` lies within this event's span.
+    pub fn contains(&self, other: &TraceEvent) -> bool {
         self.ts_us <= other.ts_us && other.end_us() <= self.end_us()
     }
 }
@@ -195,6 +198,7 @@ fn read_event(event: &Value, trace: &mut Trace) -> anyhow::Result<()> {
                 request: event["args"]["request"].as_u64().context("no args.request")?,
                 band: optional("band"),
                 cpu_us: optional("cpu_us"),
+                rusage_cpu_us: optional("rusage_cpu_us"),
             });
         }
         other => bail!("ph {other:?}: the servers write complete (X) and metadata (M) events only"),

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod conclusions;
 pub mod csv_export;
 pub mod html;
+pub mod ledger;
 pub mod markdown;
 pub mod redraw;
 pub mod table;

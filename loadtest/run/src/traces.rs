@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use loadtest_model::ledger::{LedgerEntry, WindowCpu, ledger_of};
 use loadtest_model::summary::ScenarioKey;
 use loadtest_model::trace::{Trace, TracedWindow};
 
@@ -33,16 +34,24 @@ pub const GZIP_OVER_BYTES: usize = 2 << 20;
 /// 200 bytes each, with room to spare.
 const MAX_TRACE_BYTES: u64 = 256 << 20;
 
+/// What the traced windows kept: each window (or server not traced), and the ledger read from
+/// them.
+#[derive(Debug, Default)]
+pub struct Traced {
+    pub windows: Vec<TracedWindow>,
+    pub ledger: Vec<LedgerEntry>,
+}
+
 /// One traced window per lab server the harness started and kind of work in `works` (each
-/// kind's headline scenario), written to `out_dir`; every other target listed as not traced.
-/// `say` hears each file written.
+/// kind's headline scenario), written to `out_dir`, and its ledger; every other target listed
+/// as not traced. `say` hears each file written.
 pub fn keep_traces(
     runner: &TrialRunner<'_>,
     targets: &[Target],
     works: &[ScenarioKey],
     say: &dyn Fn(&str),
-) -> anyhow::Result<Vec<TracedWindow>> {
-    let mut windows = Vec::new();
+) -> anyhow::Result<Traced> {
+    let mut traced = Traced::default();
     for target in targets {
         let not_traced = if !target.lab {
             Some("a Python app: it has no tracer")
@@ -52,7 +61,7 @@ pub fn keep_traces(
             None
         };
         if let Some(why) = not_traced {
-            windows.push(TracedWindow {
+            traced.windows.push(TracedWindow {
                 server: target.name.clone(),
                 work: None,
                 file: None,
@@ -64,19 +73,31 @@ pub fn keep_traces(
             continue;
         }
         for &scenario in works {
-            let window = traced_window(runner, target, scenario)?;
+            let (window, ledger) = traced_window(runner, target, scenario)?;
             say(&match (&window.file, &window.note) {
                 (Some(file), _) => format!("traced {}: {file} ({} requests)", target.name, window.requests),
                 (None, note) => format!("{}: no trace ({})", target.name, note.as_deref().unwrap_or("")),
             });
-            windows.push(window);
+            traced.windows.push(window);
+            traced.ledger.extend(ledger);
         }
     }
-    Ok(windows)
+    Ok(traced)
 }
 
-/// One window on `target` under `scenario`'s load.
-fn traced_window(runner: &TrialRunner<'_>, target: &Target, scenario: ScenarioKey) -> anyhow::Result<TracedWindow> {
+/// The server's process tree's CPU (s) and its count of answers, now.
+fn tree_and_answers(runner: &TrialRunner<'_>, target: &Target) -> Option<(f64, u64)> {
+    let cpu = crate::sampler::snapshot(target.pid()?).ok()?.cpu_secs;
+    Some((cpu, crate::server_metrics::scrape(runner.client, &target.endpoint)?))
+}
+
+/// One window on `target` under `scenario`'s load, and its ledger, with the CPU the server's
+/// process tree used while the trace ran.
+fn traced_window(
+    runner: &TrialRunner<'_>,
+    target: &Target,
+    scenario: ScenarioKey,
+) -> anyhow::Result<(TracedWindow, Option<LedgerEntry>)> {
     let work = scenario.work;
     let args = OhaArgs {
         url: target.url_for(scenario),
@@ -91,11 +112,18 @@ fn traced_window(runner: &TrialRunner<'_>, target: &Target, scenario: ScenarioKe
         TRACE_WINDOW.as_millis()
     );
     let wall_limit = args.request_timeout + Duration::from_secs(30);
-    let (load, traced) = std::thread::scope(|scope| {
+    let (load, traced, sampled) = std::thread::scope(|scope| {
         let load = scope.spawn(|| runner::run(runner.oha, &args, wall_limit, runner.cancel));
         std::thread::sleep(LEAD);
+        let before = tree_and_answers(runner, target);
         let traced = runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES);
-        (load.join(), traced)
+        let after = tree_and_answers(runner, target);
+        let sampled = before.zip(after).map(|((cpu0, answers0), (cpu1, answers1))| WindowCpu {
+            cpu_ms: (cpu1 - cpu0).max(0.0) * 1000.0,
+            // The trace's own answer is not an answer of the endpoint; neither is counted.
+            answers: answers1.saturating_sub(answers0),
+        });
+        (load.join(), traced, sampled)
     });
     load.map_err(|_| anyhow::anyhow!("oha's thread panicked"))?
         .with_context(|| format!("loading the {} server for its trace", target.name))?;
@@ -113,7 +141,7 @@ fn traced_window(runner: &TrialRunner<'_>, target: &Target, scenario: ScenarioKe
         (200, Ok(json)) => json,
         (status, _) => {
             window.note = Some(format!("GET /debug/trace answered {status}: {}", first_line(&text)));
-            return Ok(window);
+            return Ok((window, None));
         }
     };
     let trace = Trace::parse(&json).with_context(|| format!("reading the {} server's trace", target.name))?;
@@ -131,7 +159,11 @@ fn traced_window(runner: &TrialRunner<'_>, target: &Target, scenario: ScenarioKe
     }
     let name = format!("trace_{}_{}.json", target.name, work.name());
     window.file = Some(write_trace(runner.out_dir, &name, &text)?);
-    Ok(window)
+    let ledger = problems
+        .is_empty()
+        .then(|| ledger_of(&target.name, work, &trace, sampled))
+        .flatten();
+    Ok((window, ledger))
 }
 
 /// Writes `text` as `name` in `dir`, gzipped (`name.gz`) when over [`GZIP_OVER_BYTES`];
@@ -220,7 +252,9 @@ mod not_traced {
         };
         let targets = [target("threading", true), target("python-threads", false)];
         let works = [ScenarioKey::DEFAULT];
-        let windows = keep_traces(&runner, &targets, &works, &|_| {}).unwrap();
+        let traced = keep_traces(&runner, &targets, &works, &|_| {}).unwrap();
+        assert!(traced.ledger.is_empty());
+        let windows = traced.windows;
         let listed: Vec<(&str, Option<&str>, Option<&str>)> = windows
             .iter()
             .map(|w| (w.server.as_str(), w.file.as_deref(), w.note.as_deref()))

@@ -20,7 +20,6 @@ use anyhow::Context;
 use loadtest_model::catalogue::Catalogue;
 use loadtest_model::files::write_json;
 use loadtest_model::summary::{Design, Mode, RunSummary};
-use loadtest_model::trace::TracedWindow;
 use loadtest_run::http::Client;
 use loadtest_run::interrupt::flag_on_ctrl_c;
 use loadtest_run::oha::provision::{self, Oha};
@@ -29,7 +28,7 @@ use loadtest_run::plan::Plan;
 use loadtest_run::python_lab::PythonLab;
 use loadtest_run::schedule::{self, Event};
 use loadtest_run::servers::{self, Target};
-use loadtest_run::traces::keep_traces;
+use loadtest_run::traces::{Traced, keep_traces};
 use loadtest_run::trial::TrialRunner;
 use loadtest_run::{machine, server_metrics, verify};
 
@@ -58,7 +57,8 @@ pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
     let measuring = Instant::now();
     let (mut summary, before) = begin(&setup)?;
     measure(&mut setup, &mut summary, catalogue, measuring)?;
-    summary.traces = trace(&setup, &summary)?;
+    let traced = trace(&setup, &summary)?;
+    (summary.traces, summary.ledger) = (traced.windows, traced.ledger);
     let run_warnings = finish(&mut setup, &mut summary, before)?;
     summary.wall_secs = measuring.elapsed().as_secs_f64();
     summary.complete = true;
@@ -155,6 +155,7 @@ fn begin(setup: &Setup) -> anyhow::Result<(RunSummary, Floors)> {
         conclusions: Vec::new(),
         targets: Vec::new(),
         traces: Vec::new(),
+        ledger: Vec::new(),
         complete: false,
     };
     Ok((summary, before))
@@ -213,9 +214,9 @@ fn trial_runner<'a>(
 
 /// The traced windows, once every trial has run: one per lab server the run started and kind
 /// of work, at that kind's headline scenario (none for `--quick`, or once Ctrl-C is pressed).
-fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<TracedWindow>> {
+fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Traced> {
     if setup.plan.mode != Mode::Measured || setup.cancel.load(std::sync::atomic::Ordering::Relaxed) {
-        return Ok(Vec::new());
+        return Ok(Traced::default());
     }
     let runner = trial_runner(
         &setup.client,
@@ -225,12 +226,12 @@ fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<TracedWindow
         summary.machine.cpus,
     );
     let started = Instant::now();
-    let windows = keep_traces(&runner, &setup.targets, &setup.plan.works, &|message| {
+    let traced = keep_traces(&runner, &setup.targets, &setup.plan.works, &|message| {
         eprintln!("{message}")
     })?;
-    let kept = windows.iter().filter(|window| window.file.is_some()).count();
+    let kept = traced.windows.iter().filter(|window| window.file.is_some()).count();
     eprintln!("{kept} traced windows in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(windows)
+    Ok(traced)
 }
 
 /// `summary` analysed as it stands and written to `path`, still marked not complete.

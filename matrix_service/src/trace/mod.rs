@@ -79,6 +79,13 @@ pub enum Place {
     Process { pid: i32, name: &'static str },
 }
 
+/// When a span began, on the wall clock and on its thread's CPU clock ([`Trace::start`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Since {
+    pub wall_us: u64,
+    pub cpu_us: u64,
+}
+
 /// What to record: `phase` from `from_us` to `to_us`, and what a band adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mark {
@@ -105,6 +112,11 @@ impl Mark {
     /// `phase` from `from_us` until now.
     pub fn until_now(phase: Phase, from_us: u64) -> Self {
         Self::new(phase, from_us, now_us())
+    }
+
+    /// `phase` from `since` until now, with the CPU this thread used meanwhile.
+    pub fn since(phase: Phase, since: Since) -> Self {
+        Self::until_now(phase, since.wall_us).cpu_us(thread_cpu_us().saturating_sub(since.cpu_us))
     }
 
     pub fn band(self, band: usize) -> Self {
@@ -319,17 +331,21 @@ impl Trace<'_> {
         self.is_on().then(now_us)
     }
 
-    /// This thread's CPU clock, if this request is traced.
+    /// Now on the wall clock and this thread's CPU clock, if this request is traced: the start
+    /// of a span of this thread to record with [`here`](Self::here).
     #[inline]
-    pub fn thread_cpu(&self) -> Option<u64> {
-        self.is_on().then(thread_cpu_us)
+    pub fn start(&self) -> Option<Since> {
+        self.is_on().then(|| Since {
+            wall_us: now_us(),
+            cpu_us: thread_cpu_us(),
+        })
     }
 
-    /// Records `phase` from `since` (from [`now`](Self::now)) until now, on this thread.
+    /// Records `phase` from `since` until now on this thread, with the CPU it used meanwhile.
     #[inline]
-    pub fn here(&self, phase: Phase, since: Option<u64>) {
+    pub fn here(&self, phase: Phase, since: Option<Since>) {
         if let Some(since) = since {
-            self.record(Mark::until_now(phase, since), Place::Here);
+            self.record(Mark::since(phase, since), Place::Here);
         }
     }
 
@@ -341,16 +357,12 @@ impl Trace<'_> {
         }
     }
 
-    /// Records band `band`'s run on this thread, from `started` (the wall clock and this
-    /// thread's CPU clock, from [`now`](Self::now) and [`thread_cpu`](Self::thread_cpu)).
+    /// Records band `band`'s run on this thread from `started` ([`start`](Self::start)), with
+    /// its CPU time.
     #[inline]
-    pub fn band_here(&self, band: usize, started: (Option<u64>, Option<u64>)) {
-        if let (Some(wall), Some(cpu)) = started {
-            let cpu_us = thread_cpu_us().saturating_sub(cpu);
-            self.record(
-                Mark::until_now(Phase::Band, wall).band(band).cpu_us(cpu_us),
-                Place::Here,
-            );
+    pub fn band_here(&self, band: usize, started: Option<Since>) {
+        if let Some(since) = started {
+            self.record(Mark::since(Phase::Band, since).band(band), Place::Here);
         }
     }
 

@@ -13,7 +13,7 @@ fn nothing_is_recorded_when_no_trace_runs() {
     let id = tracer.begin();
     assert_eq!(id, None);
     let trace = tracer.request(id);
-    assert!(!trace.is_on() && trace.now().is_none() && trace.thread_cpu().is_none());
+    assert!(!trace.is_on() && trace.now().is_none() && trace.start().is_none());
     trace.record(Mark::until_now(Phase::Band, now_us()), Place::Here);
     tracer.end(id);
     tracer.start().unwrap();
@@ -73,7 +73,7 @@ fn requests_at_once_take_lanes_of_their_own_and_events_go_where_they_happened() 
         std::thread::Builder::new()
             .name("worker".into())
             .spawn_scoped(scope, move || {
-                let started = (trace.now(), trace.thread_cpu());
+                let started = trace.start();
                 trace.band_here(1, started);
             })
             .unwrap();

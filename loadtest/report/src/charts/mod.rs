@@ -32,6 +32,7 @@ use draw::{draw_bars, draw_lines};
 
 mod data;
 mod draw;
+mod phases;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -114,6 +115,12 @@ pub fn write_charts(summary: &RunSummary, catalogue: &Catalogue, dir: &Path) -> 
         }
     }
     let mut written = Vec::new();
+    let order: Vec<&str> = servers.iter().map(|(_, name)| name).collect();
+    if let Some(svg) = phases::phases_svg(summary, &order).context("drawing chart phases.svg")? {
+        fs::create_dir_all(dir).with_context(|| format!("creating chart directory {}", dir.display()))?;
+        fs::write(dir.join("phases.svg"), svg).context("writing chart phases.svg")?;
+        written.push("phases.svg".to_owned());
+    }
     for (file, chart) in charts {
         let Some(chart) = chart else { continue };
         let svg = chart

@@ -83,6 +83,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
         conclusions: vec![],
         targets: vec![],
         traces: vec![],
+        ledger: vec![],
         complete: true,
     }
 }

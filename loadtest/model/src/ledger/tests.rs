@@ -1,0 +1,89 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+/// An event of request 1 on thread `tid` of process 1, with `cpu` if given.
+fn event(name: &str, (ts, end): (u64, u64), tid: u64, cpu: Option<u64>) -> Value {
+    let cat = Phase::from_name(name).unwrap().category();
+    let mut args = json!({"request": 1});
+    if let Some(cpu) = cpu {
+        args["cpu_us"] = json!(cpu);
+    }
+    json!({"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": end - ts, "pid": 1, "tid": tid, "args": args})
+}
+
+/// One request of two bands on scoped threads: the request's thread (7) starts band 0's thread
+/// (8), runs band 1 itself, and joins.
+fn one_request() -> Trace {
+    let lane = 1 << 30;
+    let mut events = vec![
+        json!({"ph": "M", "name": "process_name", "pid": 1, "tid": 0, "args": {"name": "threading"}}),
+        event("request", (0, 1000), lane, None),
+        event("admission", (10, 20), lane, None),
+        event("blocking pool", (20, 100), lane, None),
+        event("generate", (100, 300), 7, Some(190)),
+        event("compute", (300, 800), 7, Some(300)),
+        event("thread start", (300, 350), 7, Some(40)),
+        event("band", (340, 600), 8, Some(250)),
+        event("band", (350, 700), 7, Some(200)),
+        event("join", (700, 790), 7, Some(5)),
+        event("serialise", (800, 900), 7, Some(95)),
+    ];
+    for tid in [7, 8, lane] {
+        events.push(json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": tid, "args": {"name": "t"}}));
+    }
+    Trace::parse(&json!({"traceEvents": events, "otherData": {"dropped": 0, "window_ms": 1000}})).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[test]
+fn a_request_s_phases_tile_its_span_and_its_cpu_goes_where_it_was_spent() {
+    let window = WindowCpu {
+        cpu_ms: 2.0,
+        answers: 2,
+    };
+    let entry = ledger_of("threading", WorkKind::Add, &one_request(), Some(window)).unwrap();
+    assert_eq!((entry.requests, entry.handler_ms), (1, 1.0));
+    let expected = [
+        ("admission", 0.010, 0.0),
+        ("queueing", 0.080, 0.0),
+        ("parse", 0.0, 0.0),
+        ("generation", 0.200, 0.190),
+        // From the computation's start to the last band's start (band 1, at 350 µs).
+        ("hand-off", 0.050, 0.040),
+        // The last band's start to the last end; both bands' CPU.
+        ("waiting for bands", 0.350, 0.450),
+        ("way back", 0.100, 0.005),
+        ("serialise", 0.100, 0.095),
+        // From the answer made (serialised, at 900 µs) to the handler's end.
+        ("back to the loop", 0.100, 0.0),
+        // The span less the named phases; the computation's CPU less its events'.
+        ("other", 0.010, 0.055),
+        // 1 ms of the tree's CPU per answer, less the 0.835 the phases account for.
+        (OUTSIDE, 0.0, 0.165),
+    ];
+    for (name, wall, cpu) in expected {
+        let phase = entry.phases[name];
+        assert!(
+            close(phase.wall_ms, wall) && close(phase.cpu_ms, cpu),
+            "{name}: {phase:?}"
+        );
+    }
+    assert_eq!(entry.phases.len(), expected.len());
+    assert_eq!(entry.tree_cpu_ms_per_request, Some(1.0));
+    // 0.01 ms of 1 ms uncovered: within 5%.
+    assert_eq!(entry.covered_share, 1.0);
+}
+
+#[test]
+fn requests_the_window_cut_off_are_left_out_and_an_empty_window_has_no_ledger() {
+    let mut trace = one_request();
+    trace.events.retain(|e| e.phase != Phase::Request);
+    assert_eq!(ledger_of("threading", WorkKind::Add, &trace, None), None);
+    let entry = ledger_of("threading", WorkKind::Add, &one_request(), None).unwrap();
+    assert!(!entry.phases.contains_key(OUTSIDE), "no window CPU, no outside figure");
+    assert_eq!(entry.tree_cpu_ms_per_request, None);
+}
