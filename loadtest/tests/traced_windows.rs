@@ -1,11 +1,13 @@
 //! A measured run keeps one traced window per lab server and kind of work, after its trials:
 //! `trace_<server>_<work>.json` (gzipped over 2 MB), listed in `summary.json`'s `traces` and
-//! the report, each a trace every request of which reads back whole. Needs oha, as
+//! the report, each a trace every request of which reads back whole, with its timeline and its
+//! ledger. Needs oha, as
 //! `quick_run.rs` does; `.ci/run` runs it with `--run-ignored`.
 
 use std::io::Read;
 use std::process::Command;
 
+use loadtest_model::ledger::{OUTSIDE, PHASES};
 use loadtest_model::summary::RunSummary;
 use loadtest_model::trace::Trace;
 use matrix_service::trace::Phase;
@@ -59,7 +61,26 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
         if work == "add" {
             assert!(window.requests > 10, "a second of add under load: {window:?}");
         }
+        // Its timeline, drawn and listed.
+        let timeline = window
+            .timeline
+            .as_deref()
+            .unwrap_or_else(|| panic!("no timeline: {window:?}"));
+        assert_eq!(timeline, format!("timeline_{}_{work}.svg", window.server));
+        let svg = std::fs::read_to_string(out.path().join(timeline)).unwrap();
+        assert!(svg.contains("50 ms of the traced window"), "{timeline}");
+        // Its ledger: every critical-path phase, and the server's CPU outside the handler.
+        let ledger = (summary.ledger.iter())
+            .find(|e| e.server == window.server && e.work.name() == work)
+            .unwrap_or_else(|| panic!("no ledger for {file}"));
+        assert!(ledger.requests > 0 && ledger.requests <= window.requests, "{ledger:?}");
+        for phase in PHASES.iter().chain([&OUTSIDE]) {
+            assert!(ledger.phases.contains_key(*phase), "{phase} in {ledger:?}");
+        }
+        assert!(ledger.tree_cpu_ms_per_request.is_some_and(|ms| ms > 0.0), "{ledger:?}");
     }
+    assert!(out.path().join("phases.svg").exists(), "the phases chart");
+    assert!(report.contains("## Where the time goes"), "{report}");
 }
 
 /// A trace file's text, gunzipped if it is `.gz`.

@@ -37,6 +37,9 @@ pub struct TracedWindow {
     /// Why there is no file, or what is wrong with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The timeline drawn from it: `timeline_<server>_<work>.svg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<String>,
 }
 
 /// One complete event.

@@ -18,6 +18,7 @@ pub mod markdown;
 pub mod redraw;
 pub mod table;
 pub mod targets;
+pub mod timeline;
 pub mod uploads;
 
 #[cfg(test)]

@@ -418,17 +418,20 @@ fn traces(md: &mut String, summary: &RunSummary) {
          of work's headline scenario: every request's phases, on the thread or process where they happened \
          (docs/methodology.md). Open a file in Perfetto UI (ui.perfetto.dev) or `chrome://tracing`.\n\n",
     );
-    md.push_str("| server | work | file | requests | events | dropped | note |\n|---|---|---|---:|---:|---:|---|\n");
+    md.push_str(
+        "| server | work | file | timeline | requests | events | dropped | note |\n|---|---|---|---|---:|---:|---:|---|\n",
+    );
     for window in &summary.traces {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             window.server,
             window.work.map_or("", |work| work.name()),
             window
                 .file
                 .as_deref()
                 .map_or_else(|| "not traced".to_owned(), |file| format!("`{file}`")),
+            (window.timeline.as_deref()).map_or_else(String::new, |file| format!("[{file}]({file})")),
             window.requests,
             window.events,
             window.dropped,

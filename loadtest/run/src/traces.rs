@@ -15,6 +15,7 @@ use anyhow::Context;
 use loadtest_model::ledger::{LedgerEntry, WindowCpu, ledger_of};
 use loadtest_model::summary::ScenarioKey;
 use loadtest_model::trace::{Trace, TracedWindow};
+use matrix_service::WorkKind;
 
 use crate::oha::runner::{self, Load, OhaArgs};
 use crate::servers::Target;
@@ -40,6 +41,8 @@ const MAX_TRACE_BYTES: u64 = 256 << 20;
 pub struct Traced {
     pub windows: Vec<TracedWindow>,
     pub ledger: Vec<LedgerEntry>,
+    /// Each trace kept, read back, with its server and kind of work.
+    pub traces: Vec<(String, WorkKind, Trace)>,
 }
 
 /// One traced window per lab server the harness started and kind of work in `works` (each
@@ -69,17 +72,21 @@ pub fn keep_traces(
                 events: 0,
                 dropped: 0,
                 note: Some(why.to_owned()),
+                timeline: None,
             });
             continue;
         }
         for &scenario in works {
-            let (window, ledger) = traced_window(runner, target, scenario)?;
+            let (window, read) = traced_window(runner, target, scenario)?;
             say(&match (&window.file, &window.note) {
                 (Some(file), _) => format!("traced {}: {file} ({} requests)", target.name, window.requests),
                 (None, note) => format!("{}: no trace ({})", target.name, note.as_deref().unwrap_or("")),
             });
             traced.windows.push(window);
-            traced.ledger.extend(ledger);
+            if let Some((trace, ledger)) = read {
+                traced.ledger.extend(ledger);
+                traced.traces.push((target.name.clone(), scenario.work, trace));
+            }
         }
     }
     Ok(traced)
@@ -91,13 +98,17 @@ fn tree_and_answers(runner: &TrialRunner<'_>, target: &Target) -> Option<(f64, u
     Some((cpu, crate::server_metrics::scrape(runner.client, &target.endpoint)?))
 }
 
+/// A trace kept, read back, and its ledger (none when the trace has problems or no whole
+/// request).
+type ReadBack = (Trace, Option<LedgerEntry>);
+
 /// One window on `target` under `scenario`'s load, and its ledger, with the CPU the server's
 /// process tree used while the trace ran.
 fn traced_window(
     runner: &TrialRunner<'_>,
     target: &Target,
     scenario: ScenarioKey,
-) -> anyhow::Result<(TracedWindow, Option<LedgerEntry>)> {
+) -> anyhow::Result<(TracedWindow, Option<ReadBack>)> {
     let work = scenario.work;
     let args = OhaArgs {
         url: target.url_for(scenario),
@@ -135,6 +146,7 @@ fn traced_window(
         events: 0,
         dropped: 0,
         note: None,
+        timeline: None,
     };
     let (status, text) = traced?;
     let json: serde_json::Value = match (status, serde_json::from_str(&text)) {
@@ -163,7 +175,7 @@ fn traced_window(
         .is_empty()
         .then(|| ledger_of(&target.name, work, &trace, sampled))
         .flatten();
-    Ok((window, ledger))
+    Ok((window, Some((trace, ledger))))
 }
 
 /// Writes `text` as `name` in `dir`, gzipped (`name.gz`) when over [`GZIP_OVER_BYTES`];

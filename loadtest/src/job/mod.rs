@@ -58,6 +58,8 @@ pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
     let (mut summary, before) = begin(&setup)?;
     measure(&mut setup, &mut summary, catalogue, measuring)?;
     let traced = trace(&setup, &summary)?;
+    let mut traced = traced;
+    draw_timelines(&mut traced, &setup.plan.out_dir)?;
     (summary.traces, summary.ledger) = (traced.windows, traced.ledger);
     let run_warnings = finish(&mut setup, &mut summary, before)?;
     summary.wall_secs = measuring.elapsed().as_secs_f64();
@@ -232,6 +234,23 @@ fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Traced> {
     let kept = traced.windows.iter().filter(|window| window.file.is_some()).count();
     eprintln!("{kept} traced windows in {:.1} s", started.elapsed().as_secs_f64());
     Ok(traced)
+}
+
+/// `timeline_<server>_<work>.svg` for each trace kept, named in its window's entry.
+fn draw_timelines(traced: &mut Traced, out: &Path) -> anyhow::Result<()> {
+    for (server, work, trace) in &traced.traces {
+        let title = format!("{server}, {}", work.name());
+        let Some(svg) = loadtest_report::timeline::timeline_svg(trace, &title)? else {
+            continue;
+        };
+        let file = format!("timeline_{server}_{}.svg", work.name());
+        std::fs::write(out.join(&file), svg).with_context(|| format!("writing {file}"))?;
+        let window = (traced.windows.iter_mut()).find(|w| &w.server == server && w.work == Some(*work));
+        if let Some(window) = window {
+            window.timeline = Some(file);
+        }
+    }
+    Ok(())
 }
 
 /// `summary` analysed as it stands and written to `path`, still marked not complete.
