@@ -71,7 +71,7 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
         assert!(svg.contains("50 ms of the traced window"), "{timeline}");
         // Its ledger: every critical-path phase, and the server's CPU outside the handler.
         let ledger = (summary.ledger.iter())
-            .find(|e| e.server == window.server && e.work.name() == work)
+            .find(|e| e.server == window.server && e.scenario.work.name() == work)
             .unwrap_or_else(|| panic!("no ledger for {file}"));
         assert!(ledger.requests > 0 && ledger.requests <= window.requests, "{ledger:?}");
         for phase in PHASES.iter().chain([&OUTSIDE]) {

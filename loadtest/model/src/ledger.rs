@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use matrix_service::WorkKind;
+use crate::summary::ScenarioKey;
 use matrix_service::trace::Phase;
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +59,10 @@ pub struct PhaseCost {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     pub server: String,
-    pub work: WorkKind,
+    /// The scenario oha loaded the server at while the window was traced: its kind of work's
+    /// headline (`work`, `concurrency`, `n`, `workers`, `wait_ms`).
+    #[serde(flatten)]
+    pub scenario: ScenarioKey,
     /// Requests whose whole life the window holds, the ledger's sample.
     pub requests: u64,
     /// Their handler's span: mean and median, ms.
@@ -84,9 +87,9 @@ pub struct WindowCpu {
     pub answers: u64,
 }
 
-/// The ledger of `trace`, the window of `server` under `work`; `None` if no request's whole
-/// life is in it.
-pub fn ledger_of(server: &str, work: WorkKind, trace: &Trace, window: Option<WindowCpu>) -> Option<LedgerEntry> {
+/// The ledger of `trace`, the window of `server` under `scenario`'s load; `None` if no
+/// request's whole life is in it.
+pub fn ledger_of(server: &str, scenario: ScenarioKey, trace: &Trace, window: Option<WindowCpu>) -> Option<LedgerEntry> {
     let costs: Vec<RequestCost> = (trace.by_request().values())
         .filter_map(|events| RequestCost::of(events))
         .collect();
@@ -121,7 +124,7 @@ pub fn ledger_of(server: &str, work: WorkKind, trace: &Trace, window: Option<Win
     }
     Some(LedgerEntry {
         server: server.to_owned(),
-        work,
+        scenario,
         requests: costs.len() as u64,
         handler_ms: spans.iter().sum::<f64>() / count,
         handler_median_ms: median(spans),

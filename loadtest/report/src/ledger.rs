@@ -23,10 +23,10 @@ pub fn section(summary: &RunSummary) -> String {
          tree's CPU over the window per answer, less what the phases account for. Covered: the requests whose \
          named phases cover their handler's span to within 5% or 0.05 ms.\n\n",
     );
-    let mut works: Vec<_> = summary.ledger.iter().map(|e| e.work).collect();
+    let mut works: Vec<_> = summary.ledger.iter().map(|e| e.scenario.work).collect();
     works.dedup();
     for work in works {
-        let entries: Vec<&LedgerEntry> = summary.ledger.iter().filter(|e| e.work == work).collect();
+        let entries: Vec<&LedgerEntry> = (summary.ledger.iter()).filter(|e| e.scenario.work == work).collect();
         table(&mut md, work.name(), &entries);
     }
     md
@@ -88,7 +88,7 @@ pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use loadtest_model::ledger::PhaseCost;
-    use matrix_service::WorkKind;
+    use loadtest_model::summary::ScenarioKey;
 
     use super::*;
 
@@ -106,7 +106,7 @@ pub(crate) mod tests {
         phases.insert(OUTSIDE.to_owned(), cost(0.0, 0.25));
         LedgerEntry {
             server: server.to_owned(),
-            work: WorkKind::Add,
+            scenario: ScenarioKey::DEFAULT,
             requests: 321,
             handler_ms: 10.0 * wall,
             handler_median_ms: 9.0 * wall,

@@ -173,7 +173,7 @@ fn traced_window(
     window.file = Some(write_trace(runner.out_dir, &name, &text)?);
     let ledger = problems
         .is_empty()
-        .then(|| ledger_of(&target.name, work, &trace, sampled))
+        .then(|| ledger_of(&target.name, scenario, &trace, sampled))
         .flatten();
     Ok((window, Some((trace, ledger))))
 }

@@ -45,7 +45,7 @@ fn a_request_s_phases_tile_its_span_and_its_cpu_goes_where_it_was_spent() {
         cpu_ms: 2.0,
         answers: 2,
     };
-    let entry = ledger_of("threading", WorkKind::Add, &one_request(), Some(window)).unwrap();
+    let entry = ledger_of("threading", ScenarioKey::DEFAULT, &one_request(), Some(window)).unwrap();
     assert_eq!((entry.requests, entry.handler_ms), (1, 1.0));
     let expected = [
         ("admission", 0.010, 0.0),
@@ -82,8 +82,8 @@ fn a_request_s_phases_tile_its_span_and_its_cpu_goes_where_it_was_spent() {
 fn requests_the_window_cut_off_are_left_out_and_an_empty_window_has_no_ledger() {
     let mut trace = one_request();
     trace.events.retain(|e| e.phase != Phase::Request);
-    assert_eq!(ledger_of("threading", WorkKind::Add, &trace, None), None);
-    let entry = ledger_of("threading", WorkKind::Add, &one_request(), None).unwrap();
+    assert_eq!(ledger_of("threading", ScenarioKey::DEFAULT, &trace, None), None);
+    let entry = ledger_of("threading", ScenarioKey::DEFAULT, &one_request(), None).unwrap();
     assert!(!entry.phases.contains_key(OUTSIDE), "no window CPU, no outside figure");
     assert_eq!(entry.tree_cpu_ms_per_request, None);
 }

@@ -45,7 +45,7 @@ fn phases_drawn(entries: &[&LedgerEntry]) -> Vec<(&'static str, RGBColor)> {
 pub(super) fn phases_svg(summary: &RunSummary, order: &[&str]) -> Result<Option<String>> {
     let work = summary.design.work;
     let entries: Vec<&LedgerEntry> = (order.iter())
-        .filter_map(|server| (summary.ledger.iter()).find(|e| e.server == *server && e.work == work))
+        .filter_map(|server| (summary.ledger.iter()).find(|e| e.server == *server && e.scenario.work == work))
         .collect();
     if entries.is_empty() {
         return Ok(None);

@@ -4,6 +4,8 @@
 
 use super::{and_list, compared, counted, crosses_families, mib, probe, result, servers_in};
 use loadtest_model::catalogue::{Catalogue, Family, LabServer};
+use loadtest_model::ledger::{OUTSIDE, PHASES};
+use loadtest_model::stats::NOISE_BAND;
 use loadtest_model::summary::{RunSummary, ScenarioKey};
 
 /// Why: CPU per answered request, the ceiling it implies on this machine, and the servers'
@@ -69,7 +71,6 @@ fn processes_against_threads(
     let cpu = |server: &LabServer| result(summary, &server.name, scenario).and_then(|r| r.cpu_ms_per_request);
     let (p_ms, t_ms) = (cpu(processes)?, cpu(threads)?);
     let cpus = f64::from(summary.machine.cpus.max(1));
-    let extra = p_ms - t_ms;
     Some(format!(
         "Why: each answered request cost the {p} server ({}) {p_ms:.2} ms of CPU (whole process tree, reaped \
          children included) against {t_ms:.2} ms for the {t} server ({:.1}x). {} With {} CPUs, CPU alone caps \
@@ -77,21 +78,59 @@ fn processes_against_threads(
          those CPUs.",
         processes.description,
         p_ms / t_ms,
-        if extra > 0.0 {
-            format!(
-                "The {extra:.2} ms difference is what a request pays for its processes: forks (each child's copy \
-                 of the forking process's page tables), copy-on-write faults, moving the sum through pipes, and \
-                 reaping."
-            )
-        } else {
-            "Forking cost no extra CPU here.".to_owned()
-        },
+        where_the_difference_goes(summary, (processes, threads), scenario, (p_ms, t_ms)),
         cpus,
         cpus * 1000.0 / p_ms,
         cpus * 1000.0 / t_ms,
         p = processes.name,
         t = threads.name,
     ))
+}
+
+/// Where the difference between `p_ms` and `t_ms`, the CPU per request of the processes and
+/// the threads server, goes, from the ledger of each at `scenario`: the three phases whose CPU
+/// differs most, with both figures. No cause for a difference inside the noise band, and a
+/// plain statement when no ledger says.
+fn where_the_difference_goes(
+    summary: &RunSummary,
+    (p, t): (&LabServer, &LabServer),
+    scenario: ScenarioKey,
+    (p_ms, t_ms): (f64, f64),
+) -> String {
+    if (p_ms / t_ms - 1.0).abs() <= NOISE_BAND {
+        return format!(
+            "The difference is within the ±{:.0}% noise band, so no cause is given.",
+            NOISE_BAND * 100.0
+        );
+    }
+    let ledger =
+        |server: &LabServer| (summary.ledger.iter()).find(|e| e.server == server.name && e.scenario == scenario);
+    let (Some(lp), Some(lt)) = (ledger(p), ledger(t)) else {
+        return "No traced window of this scenario says where the difference goes (a measured run keeps one for \
+                each server it starts)."
+            .to_owned();
+    };
+    let mut differences: Vec<(&str, f64, f64)> = (PHASES.iter().chain([&OUTSIDE]))
+        .filter_map(|name| Some((*name, lp.phases.get(*name)?.cpu_ms, lt.phases.get(*name)?.cpu_ms)))
+        .collect();
+    let whole: f64 = differences.iter().map(|(_, a, b)| a - b).sum();
+    differences.sort_by(|x, y| (y.1 - y.2).abs().total_cmp(&(x.1 - x.2).abs()));
+    let top = &differences[..differences.len().min(3)];
+    let named: f64 = top.iter().map(|(_, a, b)| a - b).sum();
+    let parts: Vec<String> = (top.iter())
+        .map(|(name, a, b)| format!("{name} {a:.2} ({b:.2})"))
+        .collect();
+    format!(
+        "Where it goes, by the ledger of a traced second of each (CPU ms per request, the {t} server's in \
+         brackets): {}; {:.0}% of the {whole:.2} ms the ledger finds between them.",
+        and_list(&parts),
+        if whole.abs() > f64::EPSILON {
+            named / whole * 100.0
+        } else {
+            0.0
+        },
+        t = t.name,
+    )
 }
 
 /// The two servers' own timings of generation and the parallel part, with no other load.
@@ -288,5 +327,55 @@ mod tests {
             text.contains("The thread-pool server (a pool of threads started once) spent 0.92 ms"),
             "{text}"
         );
+    }
+}
+
+#[cfg(test)]
+mod causes {
+    use super::*;
+    use crate::ledger::tests::entry;
+    use crate::testdata::{KEY, summary};
+
+    /// The fixed run (7.90 ms a request with processes, 2.00 with threads) with a ledger of
+    /// each at its scenario: every phase 0.1 ms of CPU, but the processes' way back, bands and
+    /// outside the handler.
+    fn with_ledger() -> RunSummary {
+        let mut run = summary();
+        let mut threads = entry("threading", 0.5, 0.1);
+        let mut processes = entry("multiprocessing", 0.5, 0.1);
+        (threads.scenario, processes.scenario) = (KEY, KEY);
+        for (phase, cpu) in [("way back", 2.5), ("waiting for bands", 1.6), (OUTSIDE, 1.0)] {
+            processes.phases.get_mut(phase).unwrap().cpu_ms = cpu;
+        }
+        threads.phases.get_mut(OUTSIDE).unwrap().cpu_ms = 0.4;
+        run.ledger = vec![threads, processes];
+        run
+    }
+
+    #[test]
+    fn the_difference_is_told_by_the_phases_that_differ_most() {
+        let text = why(&with_ledger(), &Catalogue::lab(), KEY).join("\n");
+        assert!(
+            text.contains(
+                "brackets): way back 2.50 (0.10), waiting for bands 1.60 (0.10) and outside the handler 1.00 (0.40); \
+                 100% of the 4.50 ms the ledger finds between them."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("copy-on-write"), "{text}");
+    }
+
+    #[test]
+    fn a_difference_inside_the_noise_band_gets_no_cause() {
+        let mut run = with_ledger();
+        for result in &mut run.results {
+            result.cpu_ms_per_request = Some(2.0);
+        }
+        let text = why(&run, &Catalogue::lab(), KEY).join("\n");
+        assert!(
+            text.contains("within the ±5% noise band, so no cause is given"),
+            "{text}"
+        );
+        assert!(!text.contains("Where it goes"), "{text}");
     }
 }
