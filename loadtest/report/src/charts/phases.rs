@@ -146,10 +146,13 @@ fn draw_panel(
             // A label where the segment is at least a twentieth of the panel tall.
             if height >= top / 20.0 {
                 let centre = Pos::new(HPos::Center, VPos::Center);
+                // Light text on the dark segments, dark on the others.
+                let luminance = 0.3 * f64::from(colour.0) + 0.59 * f64::from(colour.1) + 0.11 * f64::from(colour.2);
+                let ink = if luminance < 110.0 { WHITE } else { INK };
                 chart.draw_series([Text::new(
                     short_number(height),
                     (x, base + height / 2.0),
-                    (FONT, 12.0).into_font().color(&INK).pos(centre),
+                    (FONT, 12.0).into_font().color(&ink).pos(centre),
                 )])?;
             }
             base += height;
