@@ -78,7 +78,7 @@ fn processes_against_threads(
          those CPUs.",
         processes.description,
         p_ms / t_ms,
-        where_the_difference_goes(summary, (processes, threads), scenario, (p_ms, t_ms)),
+        where_the_difference_goes(summary, more_first((processes, p_ms), (threads, t_ms)), scenario),
         cpus,
         cpus * 1000.0 / p_ms,
         cpus * 1000.0 / t_ms,
@@ -87,16 +87,18 @@ fn processes_against_threads(
     ))
 }
 
-/// Where the difference between `p_ms` and `t_ms`, the CPU per request of the processes and
-/// the threads server, goes, from the ledger of each at `scenario`: the three phases whose CPU
-/// differs most, with both figures. No cause for a difference inside the noise band, and a
-/// plain statement when no ledger says.
-fn where_the_difference_goes(
-    summary: &RunSummary,
-    (p, t): (&LabServer, &LabServer),
-    scenario: ScenarioKey,
-    (p_ms, t_ms): (f64, f64),
-) -> String {
+/// Two servers with their CPU per request, the costlier first.
+type Pair<'a> = [(&'a LabServer, f64); 2];
+
+fn more_first<'a>(a: (&'a LabServer, f64), b: (&'a LabServer, f64)) -> Pair<'a> {
+    if a.1 >= b.1 { [a, b] } else { [b, a] }
+}
+
+/// Where the difference between two servers' CPU per request goes (the costlier first), from
+/// the ledger of each at `scenario`: the three phases whose CPU differs most, with both
+/// figures. No cause for a difference inside the noise band, and a plain statement when no
+/// ledger says.
+fn where_the_difference_goes(summary: &RunSummary, [(p, p_ms), (t, t_ms)]: Pair<'_>, scenario: ScenarioKey) -> String {
     if (p_ms / t_ms - 1.0).abs() <= NOISE_BAND {
         return format!(
             "The difference is within the ±{:.0}% noise band, so no cause is given.",
@@ -176,21 +178,26 @@ fn process_pool(
         pool.description,
         f64::from(summary.machine.cpus.max(1)) * 1000.0 / pool_ms
     );
+    let mut told: Vec<(String, String)> = Vec::new();
     for other in against {
         let Some(other_ms) = cpu(&other.name) else { continue };
-        sentence.push_str(&match (other.family, other.forks_per_band) {
-            (Family::Processes, true) if other_ms > pool_ms => format!(
-                " That is {:.2} ms less than forking per request: about what a request's forks, page-table copies \
-                 and reaping cost.",
-                other_ms - pool_ms
-            ),
-            (Family::Processes, _) => format!(" The {} server cost no more ({other_ms:.2} ms).", other.name),
-            (Family::Threads, _) if pool_ms > other_ms => format!(
-                " It is {:.2} ms more than threads: handing the bands to other processes and collecting their sums.",
-                pool_ms - other_ms
-            ),
-            (Family::Threads, _) => format!(" Threads cost no less ({other_ms:.2} ms)."),
-        });
+        let clause = format!(
+            " The {} server ({}) spent {other_ms:.2} ms ({:.2}x).",
+            other.name,
+            other.description,
+            other_ms / pool_ms,
+        );
+        let cause = where_the_difference_goes(summary, more_first((pool, pool_ms), (other, other_ms)), scenario);
+        told.push((clause, cause));
+    }
+    // One cause for all when it is the same for each (no ledger), else each after its figure.
+    let same = told.windows(2).all(|pair| pair[0].1 == pair[1].1);
+    for (i, (clause, cause)) in told.iter().enumerate() {
+        sentence.push_str(clause);
+        if !same || i + 1 == told.len() {
+            sentence.push(' ');
+            sentence.push_str(cause);
+        }
     }
     Some(sentence)
 }
@@ -226,21 +233,22 @@ fn thread_pool(summary: &RunSummary, pool: &LabServer, scoped: &LabServer, scena
             scoped.name,
         ));
         let pool_saved = scoped_ms - pool_ms;
-        sentence.push_str(&if pool_saved > saved * (1.0 + loadtest_model::stats::NOISE_BAND) + 0.005 {
-            format!(
-                "; the pool saved {pool_saved:.2} ms, more than that: a thread that does the work costs more than \
-                 an empty one (its stack's first pages, cold caches)."
-            )
-        } else if pool_saved < saved * (1.0 - loadtest_model::stats::NOISE_BAND) - 0.005 {
-            format!(
-                "; the pool saved {:.2} ms: its own hand-offs (queueing each band, waking a pool thread, waking the \
-                 request at the end) and the noise between trials took the rest.",
-                pool_saved.max(0.0)
-            )
+        sentence.push_str(&if pool_saved > saved * (1.0 + NOISE_BAND) + 0.005 {
+            format!("; the pool saved {pool_saved:.2} ms, more than the starts alone.")
+        } else if pool_saved <= 0.0 {
+            format!("; the pool saved nothing here: it cost {:.2} ms more.", -pool_saved)
+        } else if pool_saved < saved * (1.0 - NOISE_BAND) - 0.005 {
+            format!("; the pool saved {pool_saved:.2} ms, less than the starts alone.")
         } else {
             format!("; the pool saved {pool_saved:.2} ms, about that.")
         });
     }
+    sentence.push(' ');
+    sentence.push_str(&where_the_difference_goes(
+        summary,
+        more_first((pool, pool_ms), (scoped, scoped_ms)),
+        scenario,
+    ));
     Some(sentence)
 }
 
@@ -276,8 +284,22 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("caps it near 503 req/s"), "{text}");
-        assert!(text.contains("That is 3.93 ms less than forking per request"), "{text}");
-        assert!(text.contains("It is 1.99 ms more than threads"), "{text}");
+        // Against each, the ratio; no ledger in this run, so no cause, and no fixed one either.
+        assert!(
+            text.contains(
+                "The multiprocessing server (a fork per request) spent 7.90 ms (1.99x). The threading server \
+                 (threads started per request) spent 1.99 ms (0.50x). No traced window"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("No traced window of this scenario says where the difference goes"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("page-table") && !text.contains("collecting their sums"),
+            "{text}"
+        );
         assert!(
             text.contains("With the prefork server (a pool of worker processes forked at start-up), the parallel addition took 1.10 ms"),
             "{text}"
@@ -308,17 +330,30 @@ mod tests {
             "The thread-pool server (a pool of threads started once) spent 0.92 ms of CPU per answered request \
              against 1.00 ms for the threading server (0.92x). Starting and joining an empty thread cost 26 µs of \
              CPU here (measured in the same run), so the 3 thread starts a request that the pool avoids are worth \
-             0.08 ms by themselves, 8% of the threading server's cost; the pool saved 0.08 ms, about that."
+             0.08 ms by themselves, 8% of the threading server's cost; the pool saved 0.08 ms, about that. No \
+             traced window of this scenario says where the difference goes (a measured run keeps one for each \
+             server it starts)."
         );
-        // Saving less than the starts are worth: the pool's own hand-offs and noise are named.
+        // Saving less than the starts are worth, or nothing; or more. No cause without a ledger.
         let text = thread_pool(&with_thread_pool(0.99), &pool, &scoped, KEY).unwrap();
         assert!(
-            text.ends_with("the pool saved 0.01 ms: its own hand-offs (queueing each band, waking a pool thread, waking the request at the end) and the noise between trials took the rest."),
+            text.contains("the pool saved 0.01 ms, less than the starts alone."),
             "{text}"
         );
-        // Saving more: a thread that works costs more than an empty one.
+        let text = thread_pool(&with_thread_pool(1.2), &pool, &scoped, KEY).unwrap();
+        assert!(
+            text.contains("the pool saved nothing here: it cost 0.20 ms more."),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("says where the difference goes (a measured run keeps one for each server it starts)."),
+            "{text}"
+        );
         let text = thread_pool(&with_thread_pool(0.80), &pool, &scoped, KEY).unwrap();
-        assert!(text.contains("the pool saved 0.20 ms, more than that"), "{text}");
+        assert!(
+            text.contains("the pool saved 0.20 ms, more than the starts alone."),
+            "{text}"
+        );
         // No thread pool, no sentence; and it is weighed only against threads started per request.
         assert_eq!(thread_pool(&three_servers(), &pool, &scoped, KEY), None);
         assert_eq!(thread_pool(&with_thread_pool(0.9), &pool, &lab("prefork"), KEY), None);
