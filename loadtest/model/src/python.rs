@@ -48,11 +48,20 @@ pub fn verdict(probe: &SeedProbe) -> String {
     } else {
         "some survived the harness's SIGKILL to gunicorn's process group"
     };
+    // The cause only where the probe saw it: a worker stuck joining its children until
+    // gunicorn's timeout killed it.
+    let why = match (probe.status, probe.worker_timeout) {
+        (Some(200), _) => "It answered, so its bands got through its queue this time: no deadlock was seen.",
+        (_, true) => {
+            "Its 500x500 bands (500 KB each) cannot pass through the queue's 64 KiB pipe while nobody reads it, \
+             which is where its worker was stuck, so no load test of it is possible."
+        }
+        _ => "Without gunicorn's worker timeout in its log, the probe cannot tell why.",
+    };
     format!(
         "python-processes-seed (the handout's processes app, children joined before their queue is read): \
-         one GET /multiprocessing {answer}{killed}; {orphans}, and {cleaned}. Its 500x500 bands (500 KB each) \
-         cannot pass through the queue's 64 KiB pipe while nobody reads it, so no load test of it is possible; \
-         python-processes-fixed reads the queue first."
+         one GET /multiprocessing {answer}{killed}; {orphans}, and {cleaned}. {why} python-processes-fixed reads \
+         the queue first."
     )
 }
 
@@ -84,7 +93,15 @@ mod tests {
             ),
             "{deadlock}"
         );
+        assert!(deadlock.contains("which is where its worker was stuck"), "{deadlock}");
+        let answered = verdict(&probe(Some(200), false, 0));
+        assert!(answered.contains("answered 200 in 30.1 s"), "{answered}");
+        assert!(
+            answered.contains("no deadlock was seen") && !answered.contains("64 KiB"),
+            "{answered}"
+        );
         let silent = verdict(&probe(None, false, 0));
+        assert!(silent.contains("the probe cannot tell why"), "{silent}");
         assert!(
             silent.contains("gave no answer (timed out) within 30.1 s; it left no process behind"),
             "{silent}"
