@@ -87,10 +87,17 @@ fn lead_charts(charts: &[String]) -> Vec<&String> {
     if !by_kind.is_empty() {
         return by_kind;
     }
+    // Throughput, then where a request's time goes when the run traced it, else what a request
+    // cost in CPU.
+    let second = if charts.iter().any(|c| c == "phases.svg") {
+        "phases.svg"
+    } else {
+        "cpu_per_request.svg"
+    };
     let wanted: &[&str] = if charts.iter().any(|c| c == "sweep_rps.svg") {
         &["sweep_rps.svg", "throughput.svg"]
     } else {
-        &["throughput.svg", "cpu_per_request.svg"]
+        &["throughput.svg", second]
     };
     (wanted.iter()).filter_map(|w| charts.iter().find(|c| c == w)).collect()
 }
@@ -526,6 +533,9 @@ mod tests {
         let names = |files: &[&str]| files.iter().map(|f| (*f).to_owned()).collect::<Vec<String>>();
         let plain = names(&["throughput.svg", "latency.svg", "cpu_per_request.svg", "memory.svg"]);
         assert_eq!(lead_charts(&plain), [&plain[0], &plain[2]]);
+        // A traced run: where a request's time goes takes the second place.
+        let traced = names(&["phases.svg", "throughput.svg", "cpu_per_request.svg"]);
+        assert_eq!(lead_charts(&traced), [&traced[1], &traced[0]]);
         let sweep = names(&["throughput.svg", "sweep_rps.svg", "sweep_latency_p99.svg"]);
         assert_eq!(lead_charts(&sweep), [&sweep[1], &sweep[0]]);
         let kinds = names(&[
