@@ -27,15 +27,15 @@ pub fn section(summary: &RunSummary) -> String {
     works.dedup();
     for work in works {
         let entries: Vec<&LedgerEntry> = (summary.ledger.iter()).filter(|e| e.scenario.work == work).collect();
-        table(&mut md, work.name(), &entries);
+        table(&mut md, summary, (work.name(), &entries));
     }
     md
 }
 
 /// What a row shows of one entry.
-type Cell = dyn Fn(&LedgerEntry) -> String;
+type Cell<'a> = dyn Fn(&LedgerEntry) -> String + 'a;
 
-fn table(md: &mut String, work: &str, entries: &[&LedgerEntry]) {
+fn table(md: &mut String, summary: &RunSummary, (work, entries): (&str, &[&LedgerEntry])) {
     let _ = write!(md, "| {work}: ms, wall / CPU |");
     for entry in entries {
         let _ = write!(md, " {} |", entry.server);
@@ -63,13 +63,25 @@ fn table(md: &mut String, work: &str, entries: &[&LedgerEntry]) {
         }
         md.push('\n');
     }
-    let rows: [(&str, &Cell); 4] = [
+    let trials = |e: &LedgerEntry| {
+        (summary.results.iter())
+            .find(|r| r.server == e.server && r.scenario == e.scenario)
+            .and_then(|r| r.cpu_ms_per_request)
+    };
+    let against_trials = |e: &LedgerEntry| match (e.tree_cpu_ms_per_request, trials(e)) {
+        (Some(ledger), Some(trials)) if trials > 0.0 => {
+            format!("{} ({:.2}x)", short_number(trials), ledger / trials)
+        }
+        _ => String::new(),
+    };
+    let rows: [(&str, &Cell<'_>); 5] = [
         ("handler span (median)", &|e| {
             format!("{} ({})", short_number(e.handler_ms), short_number(e.handler_median_ms))
         }),
         ("server's CPU per answer", &|e| {
             e.tree_cpu_ms_per_request.map_or_else(String::new, short_number)
         }),
+        ("the trials' CPU per request (ledger over it)", &against_trials),
         ("requests", &|e| e.requests.to_string()),
         ("covered", &|e| format!("{:.0}%", e.covered_share * 100.0)),
     ];
