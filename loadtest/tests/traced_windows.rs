@@ -1,7 +1,7 @@
 //! A measured run keeps one traced window per lab server and kind of work, after its trials:
 //! `trace_<server>_<work>.json` (gzipped over 2 MB), listed in `summary.json`'s `traces` and
 //! the report, each a trace every request of which reads back whole, with its timeline and its
-//! ledger. Needs oha, as
+//! ledger; and, with `--trace-cost`, what recording cost each server. Needs oha, as
 //! `quick_run.rs` does; `.ci/run` runs it with `--run-ignored`.
 
 use std::io::Read;
@@ -18,7 +18,7 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
         .args(["--servers", "threading,prefork", "--work", "add,io", "--trials", "1"])
-        .args(["--warmup", "0", "--duration", "1", "--out"])
+        .args(["--warmup", "0", "--duration", "1", "--trace-cost", "--out"])
         .arg(out.path())
         .output()
         .expect("loadtest runs");
@@ -80,6 +80,19 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
         assert!(ledger.tree_cpu_ms_per_request.is_some_and(|ms| ms > 0.0), "{ledger:?}");
     }
     assert!(out.path().join("phases.svg").exists(), "the phases chart");
+    // --trace-cost: 10 pairs of windows for each server, and a sentence on each in the report.
+    let weighed: Vec<&str> = summary.trace_cost.iter().map(|c| c.server.as_str()).collect();
+    assert_eq!(weighed, ["threading", "prefork"]);
+    for cost in &summary.trace_cost {
+        assert_eq!((cost.untraced_ms.len(), cost.traced_ms.len()), (10, 10), "{cost:?}");
+        assert!(
+            cost.untraced_ms.iter().chain(&cost.traced_ms).all(|ms| *ms > 0.0),
+            "{cost:?}"
+        );
+        let (low, high) = cost.interval.expect("an interval from 10 pairs");
+        assert!(low <= cost.ratio.unwrap() && cost.ratio.unwrap() <= high, "{cost:?}");
+        assert!(report.contains(&cost.sentence()), "{}", cost.sentence());
+    }
     assert!(report.contains("## Where the time goes"), "{report}");
 }
 

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::summary::ScenarioKey;
+use crate::scenario::ScenarioKey;
 use matrix_service::trace::Phase;
 use serde::{Deserialize, Serialize};
 

@@ -25,6 +25,7 @@ pub mod scenario;
 pub mod stats;
 pub mod summary;
 pub mod trace;
+pub mod trace_cost;
 pub mod uploads;
 pub mod vocabulary;
 

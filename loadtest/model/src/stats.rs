@@ -151,22 +151,41 @@ fn bootstrap_interval(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
         return None;
     }
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x5eed);
-    let mut resample = |side: &[f64]| -> f64 {
-        let mut drawn: Vec<f64> = (0..side.len()).map(|_| side[rng.random_range(0..side.len())]).collect();
-        drawn.sort_by(f64::total_cmp);
-        median_of_sorted(&drawn)
-    };
-    let mut ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+    let ratios: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
         .filter_map(|_| {
-            let (ma, mb) = (resample(&a), resample(&b));
+            let (ma, mb) = (resampled_median(&a, &mut rng), resampled_median(&b, &mut rng));
             (mb > 0.0).then(|| ma / mb)
         })
         .collect();
-    if ratios.is_empty() {
+    percentiles_95(ratios)
+}
+
+/// The median of `values` with the 2.5th and 97.5th percentiles of the medians of resamples
+/// of them (seeded, so a run's figures redraw the same), or `None` for fewer than 2 values.
+pub fn median_interval(values: &[f64]) -> Option<(f64, (f64, f64))> {
+    let values: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if values.len() < 2 {
         return None;
     }
-    ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x5eed);
+    let medians: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| resampled_median(&values, &mut rng))
+        .collect();
+    Some((median(&values)?, percentiles_95(medians)?))
+}
+
+fn resampled_median(side: &[f64], rng: &mut Xoshiro256PlusPlus) -> f64 {
+    let mut drawn: Vec<f64> = (0..side.len()).map(|_| side[rng.random_range(0..side.len())]).collect();
+    drawn.sort_by(f64::total_cmp);
+    median_of_sorted(&drawn)
+}
+
+fn percentiles_95(mut values: Vec<f64>) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
     Some((at(0.025), at(0.975)))
 }
 

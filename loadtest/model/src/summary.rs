@@ -76,6 +76,9 @@ pub struct RunSummary {
     /// windows ([`crate::ledger`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ledger: Vec<crate::ledger::LedgerEntry>,
+    /// What recording a trace cost each lab server (`--trace-cost`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace_cost: Vec<crate::trace_cost::TraceCost>,
     /// `false` while the run goes on, and in a run stopped or killed before its last scenario:
     /// it then holds the scenarios it finished. Written only when `false`.
     #[serde(default = "complete", skip_serializing_if = "is_complete")]

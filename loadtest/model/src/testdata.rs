@@ -231,6 +231,7 @@ fn begun(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunSum
         targets: Vec::new(),
         traces: Vec::new(),
         ledger: Vec::new(),
+        trace_cost: Vec::new(),
         complete: true,
     }
 }

@@ -446,6 +446,11 @@ fn traces(md: &mut String, summary: &RunSummary) {
         );
     }
     md.push('\n');
+    if !summary.trace_cost.is_empty() {
+        md.push_str("What recording costs, with `--trace-cost`:\n\n");
+        let lines: Vec<String> = summary.trace_cost.iter().map(|cost| cost.sentence()).collect();
+        bullets(md, &lines);
+    }
 }
 
 fn method(md: &mut String, summary: &RunSummary) {

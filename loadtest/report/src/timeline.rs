@@ -56,44 +56,7 @@ pub fn timeline_svg(trace: &Trace, title: &str) -> Result<Option<String>> {
         return Ok(None);
     };
     let end = start + SLICE_US;
-    let mut tracks: BTreeMap<(u64, u64), Vec<TraceEvent>> = BTreeMap::new();
-    for event in trace.events.iter().filter(|e| e.ts_us < end && e.end_us() > start) {
-        if matches!(event.phase, Phase::Request | Phase::Compute)
-            || !trace.threads.contains_key(&(event.pid, event.tid))
-        {
-            continue;
-        }
-        if trace.threads[&(event.pid, event.tid)].starts_with("requests, lane") {
-            continue; // the awaiting part of a request: no thread of its own
-        }
-        tracks.entry((event.pid, event.tid)).or_default().push(*event);
-    }
-    let mut ordered: Vec<((u64, u64), Vec<TraceEvent>)> = tracks.into_iter().collect();
-    ordered.sort_by_key(|(_, events)| events.iter().map(|e| e.ts_us).min());
-    let mut lanes: Vec<Lane> = Vec::new();
-    let mut hidden = 0;
-    for (track, events) in ordered {
-        let first = events.iter().map(|e| e.ts_us).min().unwrap_or(start);
-        let last = events.iter().map(TraceEvent::end_us).max().unwrap_or(first);
-        let name = lane_name(trace, track);
-        let free = lanes
-            .iter()
-            .position(|lane| lane.free_from <= first && lane.name == name);
-        if let Some(lane) = free.map(|i| &mut lanes[i]) {
-            lane.occupants += 1;
-            lane.free_from = last;
-            lane.events.extend(events);
-        } else if lanes.len() < MAX_LANES {
-            lanes.push(Lane {
-                name,
-                occupants: 1,
-                free_from: last,
-                events,
-            });
-        } else {
-            hidden += 1;
-        }
-    }
+    let (lanes, hidden) = pack_lanes(trace, (start, end));
     let height = TOP_PX + BOTTOM_PX + LANE_PX * lanes.len() as u32;
     let mut svg = String::new();
     {
@@ -132,6 +95,50 @@ pub fn timeline_svg(trace: &Trace, title: &str) -> Result<Option<String>> {
         root.present()?;
     }
     Ok(Some(svg))
+}
+
+/// The slice's threads and processes packed into lanes: a lane takes a thread or process of
+/// its kind once its last occupant has ended. Returns the lanes and how many did not fit.
+fn pack_lanes(trace: &Trace, (start, end): (u64, u64)) -> (Vec<Lane>, usize) {
+    let mut tracks: BTreeMap<(u64, u64), Vec<TraceEvent>> = BTreeMap::new();
+    for event in trace.events.iter().filter(|e| e.ts_us < end && e.end_us() > start) {
+        if matches!(event.phase, Phase::Request | Phase::Compute)
+            || !trace.threads.contains_key(&(event.pid, event.tid))
+        {
+            continue;
+        }
+        if trace.threads[&(event.pid, event.tid)].starts_with("requests, lane") {
+            continue; // the awaiting part of a request: no thread of its own
+        }
+        tracks.entry((event.pid, event.tid)).or_default().push(*event);
+    }
+    let mut ordered: Vec<((u64, u64), Vec<TraceEvent>)> = tracks.into_iter().collect();
+    ordered.sort_by_key(|(_, events)| events.iter().map(|e| e.ts_us).min());
+    let mut lanes: Vec<Lane> = Vec::new();
+    let mut hidden = 0;
+    for (track, events) in ordered {
+        let first = events.iter().map(|e| e.ts_us).min().unwrap_or(start);
+        let last = events.iter().map(TraceEvent::end_us).max().unwrap_or(first);
+        let name = lane_name(trace, track);
+        let free = lanes
+            .iter()
+            .position(|lane| lane.free_from <= first && lane.name == name);
+        if let Some(lane) = free.map(|i| &mut lanes[i]) {
+            lane.occupants += 1;
+            lane.free_from = last;
+            lane.events.extend(events);
+        } else if lanes.len() < MAX_LANES {
+            lanes.push(Lane {
+                name,
+                occupants: 1,
+                free_from: last,
+                events,
+            });
+        } else {
+            hidden += 1;
+        }
+    }
+    (lanes, hidden)
 }
 
 /// Where the slice starts: at the first band that starts after a quarter of the window.

@@ -94,6 +94,8 @@ pub struct Plan {
     pub request_timeout: Duration,
     /// `--python`: the original Python lab's apps join the run.
     pub python: bool,
+    /// `--trace-cost`: weigh what recording a trace costs each lab server, after the trials.
+    pub trace_cost: bool,
     /// Open-loop load (`--rate`, `--rate-fraction`); `None`: the closed loop alone.
     pub open_loop: Option<crate::open_loop::OpenLoop>,
 }

@@ -15,6 +15,7 @@ use anyhow::Context;
 use loadtest_model::ledger::{LedgerEntry, WindowCpu, ledger_of};
 use loadtest_model::summary::ScenarioKey;
 use loadtest_model::trace::{Trace, TracedWindow};
+use loadtest_model::trace_cost::TraceCost;
 use matrix_service::WorkKind;
 
 use crate::oha::runner::{self, Load, OhaArgs};
@@ -92,6 +93,75 @@ pub fn keep_traces(
     Ok(traced)
 }
 
+/// Pairs of windows, one untraced then one traced, that `--trace-cost` measures per server.
+pub const COST_PAIRS: u32 = 10;
+
+/// What recording costs `target` under `scenario`'s load: [`COST_PAIRS`] pairs of 1 s windows,
+/// untraced then traced, its process tree's CPU per answer in each. `None` for a server the
+/// harness did not start or a Python app.
+pub fn trace_cost(
+    runner: &TrialRunner<'_>,
+    target: &Target,
+    scenario: ScenarioKey,
+) -> anyhow::Result<Option<TraceCost>> {
+    if !target.lab || target.managed.is_none() {
+        return Ok(None);
+    }
+    // Each window and the gap between windows (reading /proc and /metrics), with room.
+    let pair = 2 * (TRACE_WINDOW + Duration::from_millis(150));
+    let (args, trace_url) = load_and_trace(runner, target, scenario, pair * COST_PAIRS);
+    let wall_limit = args.request_timeout + pair * COST_PAIRS + Duration::from_secs(30);
+    let per_answer = |before: Option<(f64, u64)>, after: Option<(f64, u64)>| {
+        let ((cpu0, answers0), (cpu1, answers1)) = before.zip(after)?;
+        let answers = answers1.checked_sub(answers0).filter(|&n| n > 0)?;
+        Some((cpu1 - cpu0).max(0.0) * 1000.0 / answers as f64)
+    };
+    let (load, windows) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| runner::run(runner.oha, &args, wall_limit, runner.cancel));
+        std::thread::sleep(LEAD);
+        let (mut untraced, mut traced) = (Vec::new(), Vec::new());
+        for _ in 0..COST_PAIRS {
+            let before = tree_and_answers(runner, target);
+            std::thread::sleep(TRACE_WINDOW);
+            untraced.extend(per_answer(before, tree_and_answers(runner, target)));
+            let before = tree_and_answers(runner, target);
+            let answered = runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES);
+            let after = tree_and_answers(runner, target);
+            if answered.is_ok_and(|(status, _)| status == 200) {
+                traced.extend(per_answer(before, after));
+            }
+        }
+        (load.join(), (untraced, traced))
+    });
+    load.map_err(|_| anyhow::anyhow!("oha's thread panicked"))?
+        .with_context(|| format!("loading the {} server to weigh its traces", target.name))?;
+    let (untraced, traced) = windows;
+    Ok(Some(TraceCost::of(&target.name, scenario, untraced, traced)))
+}
+
+/// oha's load on `target` at `scenario` for `measured` and [`LEAD`] on either side, and the
+/// URL of one [`TRACE_WINDOW`]'s trace.
+fn load_and_trace(
+    runner: &TrialRunner<'_>,
+    target: &Target,
+    scenario: ScenarioKey,
+    measured: Duration,
+) -> (OhaArgs, String) {
+    let args = OhaArgs {
+        url: target.url_for(scenario),
+        load: Load::Duration(LEAD + measured + LEAD),
+        concurrency: scenario.concurrency,
+        request_timeout: runner.request_timeout,
+        rate: scenario.offered_rps,
+    };
+    let trace_url = format!(
+        "{}/debug/trace?ms={}",
+        origin_of(&target.endpoint),
+        TRACE_WINDOW.as_millis()
+    );
+    (args, trace_url)
+}
+
 /// The server's process tree's CPU (s) and its count of answers, now.
 fn tree_and_answers(runner: &TrialRunner<'_>, target: &Target) -> Option<(f64, u64)> {
     let cpu = crate::sampler::snapshot(target.pid()?).ok()?.cpu_secs;
@@ -110,18 +180,7 @@ fn traced_window(
     scenario: ScenarioKey,
 ) -> anyhow::Result<(TracedWindow, Option<ReadBack>)> {
     let work = scenario.work;
-    let args = OhaArgs {
-        url: target.url_for(scenario),
-        load: Load::Duration(LEAD + TRACE_WINDOW + LEAD),
-        concurrency: scenario.concurrency,
-        request_timeout: runner.request_timeout,
-        rate: scenario.offered_rps,
-    };
-    let trace_url = format!(
-        "{}/debug/trace?ms={}",
-        origin_of(&target.endpoint),
-        TRACE_WINDOW.as_millis()
-    );
+    let (args, trace_url) = load_and_trace(runner, target, scenario, TRACE_WINDOW);
     let wall_limit = args.request_timeout + Duration::from_secs(30);
     let (load, traced, sampled) = std::thread::scope(|scope| {
         let load = scope.spawn(|| runner::run(runner.oha, &args, wall_limit, runner.cancel));

@@ -117,6 +117,12 @@ pub struct Cli {
     #[arg(long)]
     pub python: bool,
 
+    /// After the trials, weigh what recording a trace costs each lab server: 10 pairs of 1 s
+    /// windows at the headline scenario, untraced then traced, compared by CPU per answer
+    /// (about 23 s a server).
+    #[arg(long, conflicts_with = "quick")]
+    pub trace_cost: bool,
+
     /// Open loop: send R requests a second to each server whatever its answers (oha -q with
     /// --latency-correction), so latency includes the queueing a closed loop hides.
     #[arg(long, value_name = "R", conflicts_with_all = ["rate_fraction", "lab"], value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -311,6 +317,7 @@ impl Cli {
             extra_targets: targets,
             request_timeout: Duration::from_secs_f64(self.request_timeout),
             python: self.python,
+            trace_cost: self.trace_cost,
             open_loop: match (self.rate, self.rate_fraction) {
                 (Some(rate), _) => Some(OpenLoop::Rate(rate)),
                 (None, Some(fraction)) => Some(OpenLoop::Fraction(fraction)),

@@ -20,6 +20,7 @@ use anyhow::Context;
 use loadtest_model::catalogue::Catalogue;
 use loadtest_model::files::write_json;
 use loadtest_model::summary::{Design, Mode, RunSummary};
+use loadtest_model::trace_cost::TraceCost;
 use loadtest_run::http::Client;
 use loadtest_run::interrupt::flag_on_ctrl_c;
 use loadtest_run::oha::provision::{self, Oha};
@@ -28,7 +29,7 @@ use loadtest_run::plan::Plan;
 use loadtest_run::python_lab::PythonLab;
 use loadtest_run::schedule::{self, Event};
 use loadtest_run::servers::{self, Target};
-use loadtest_run::traces::{Traced, keep_traces};
+use loadtest_run::traces::{Traced, keep_traces, trace_cost};
 use loadtest_run::trial::TrialRunner;
 use loadtest_run::{machine, server_metrics, verify};
 
@@ -61,6 +62,7 @@ pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
     let mut traced = traced;
     draw_timelines(&mut traced, &setup.plan.out_dir)?;
     (summary.traces, summary.ledger) = (traced.windows, traced.ledger);
+    summary.trace_cost = weigh_traces(&setup, &summary)?;
     let run_warnings = finish(&mut setup, &mut summary, before)?;
     summary.wall_secs = measuring.elapsed().as_secs_f64();
     summary.complete = true;
@@ -158,6 +160,7 @@ fn begin(setup: &Setup) -> anyhow::Result<(RunSummary, Floors)> {
         targets: Vec::new(),
         traces: Vec::new(),
         ledger: Vec::new(),
+        trace_cost: Vec::new(),
         complete: false,
     };
     Ok((summary, before))
@@ -214,19 +217,27 @@ fn trial_runner<'a>(
     }
 }
 
+/// What a stage after the trials loads the servers with, if it is `wanted` and Ctrl-C has not
+/// been pressed.
+fn runner_after_trials<'a>(setup: &'a Setup, summary: &RunSummary, wanted: bool) -> Option<TrialRunner<'a>> {
+    let cancelled = setup.cancel.load(std::sync::atomic::Ordering::Relaxed);
+    (wanted && !cancelled).then(|| {
+        trial_runner(
+            &setup.client,
+            &setup.oha,
+            &setup.plan,
+            &setup.cancel,
+            summary.machine.cpus,
+        )
+    })
+}
+
 /// The traced windows, once every trial has run: one per lab server the run started and kind
 /// of work, at that kind's headline scenario (none for `--quick`, or once Ctrl-C is pressed).
 fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Traced> {
-    if setup.plan.mode != Mode::Measured || setup.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+    let Some(runner) = runner_after_trials(setup, summary, setup.plan.mode == Mode::Measured) else {
         return Ok(Traced::default());
-    }
-    let runner = trial_runner(
-        &setup.client,
-        &setup.oha,
-        &setup.plan,
-        &setup.cancel,
-        summary.machine.cpus,
-    );
+    };
     let started = Instant::now();
     let traced = keep_traces(&runner, &setup.targets, &setup.plan.works, &|message| {
         eprintln!("{message}")
@@ -234,6 +245,22 @@ fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Traced> {
     let kept = traced.windows.iter().filter(|window| window.file.is_some()).count();
     eprintln!("{kept} traced windows in {:.1} s", started.elapsed().as_secs_f64());
     Ok(traced)
+}
+
+/// With `--trace-cost`, what recording a trace costs each lab server the run started, at the
+/// headline scenario, said on the terminal as it goes.
+fn weigh_traces(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<TraceCost>> {
+    let Some(runner) = runner_after_trials(setup, summary, setup.plan.trace_cost) else {
+        return Ok(Vec::new());
+    };
+    let mut costs = Vec::new();
+    for target in &setup.targets {
+        if let Some(cost) = trace_cost(&runner, target, setup.plan.works[0])? {
+            eprintln!("{}", cost.sentence());
+            costs.push(cost);
+        }
+    }
+    Ok(costs)
 }
 
 /// `timeline_<server>_<work>.svg` for each trace kept, named in its window's entry.

@@ -1,53 +1,108 @@
 //! A finished recording in the Chrome trace-event format: metadata events naming each process,
-//! thread and request lane, then one complete event (`"ph": "X"`) per recorded event.
+//! thread and request lane, then one complete event (`"ph": "X"`) per recorded event. Typed, so
+//! the answer is written straight from the recording, with no intermediate JSON tree.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::{Phase, Recording};
 
+/// A whole trace, as `GET /debug/trace` answers it.
+#[derive(Debug, Serialize)]
+pub struct ChromeTrace {
+    #[serde(rename = "traceEvents")]
+    trace_events: Vec<TraceEvent>,
+    #[serde(rename = "displayTimeUnit")]
+    display_time_unit: &'static str,
+    #[serde(rename = "otherData")]
+    other_data: About,
+}
+
 /// What the trace says about itself in `otherData`.
-pub(super) struct About<'a> {
-    pub process: &'a str,
+#[derive(Debug, Serialize)]
+pub(super) struct About {
+    pub process: String,
+    pub clock: &'static str,
     pub window_ms: u64,
     pub max_events: usize,
     pub dropped: u64,
+    /// Requests whose handler span the trace holds.
+    pub requests: usize,
 }
 
-pub(super) fn render(recording: &Recording, about: About<'_>) -> Value {
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum TraceEvent {
+    Metadata {
+        ph: &'static str,
+        name: &'static str,
+        pid: u32,
+        tid: u32,
+        args: Name,
+    },
+    Complete {
+        ph: &'static str,
+        name: &'static str,
+        cat: &'static str,
+        ts: u64,
+        dur: u64,
+        pid: u32,
+        tid: u32,
+        args: Args,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct Name {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Args {
+    request: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    band: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rusage_cpu_us: Option<u64>,
+}
+
+pub(super) fn render(recording: Recording, mut about: About) -> ChromeTrace {
     let server = std::process::id();
-    let name = |pid: u32, tid: u32, what: &str, name: &str| json!({ "ph": "M", "name": what, "pid": pid, "tid": tid, "args": { "name": name } });
-    let mut events = vec![name(server, 0, "process_name", about.process)];
-    events.extend((recording.processes.iter()).map(|(&pid, &process)| name(pid, pid, "process_name", process)));
-    events.extend((recording.threads.iter()).map(|(&(pid, tid), thread)| name(pid, tid, "thread_name", thread)));
-    events.extend(recording.events.iter().map(|event| {
-        let mut args = json!({ "request": event.request });
-        for (key, value) in [
-            ("band", event.band.map(u64::from)),
-            ("cpu_us", event.cpu_us),
-            ("rusage_cpu_us", event.rusage_cpu_us),
-        ] {
-            if let Some(value) = value {
-                args[key] = json!(value);
-            }
-        }
-        json!({
-            "ph": "X", "name": event.phase.name(), "cat": event.phase.category(),
-            "ts": event.ts_us, "dur": event.dur_us, "pid": event.pid, "tid": event.tid, "args": args
-        })
-    }));
-    let requests = (recording.events.iter())
+    let name = |pid: u32, tid: u32, what: &'static str, name: String| TraceEvent::Metadata {
+        ph: "M",
+        name: what,
+        pid,
+        tid,
+        args: Name { name },
+    };
+    let mut events = Vec::with_capacity(recording.events.len() + recording.threads.len() + 1);
+    events.push(name(server, 0, "process_name", about.process.clone()));
+    events.extend(
+        (recording.processes.iter()).map(|(&pid, &process)| name(pid, pid, "process_name", process.to_owned())),
+    );
+    events.extend((recording.threads.into_iter()).map(|((pid, tid), thread)| name(pid, tid, "thread_name", thread)));
+    about.requests = (recording.events.iter())
         .filter(|event| event.phase == Phase::Request)
         .count();
-    json!({
-        "traceEvents": events,
-        "displayTimeUnit": "ms",
-        "otherData": {
-            "process": about.process,
-            "clock": "CLOCK_MONOTONIC, microseconds",
-            "window_ms": about.window_ms,
-            "max_events": about.max_events,
-            "dropped": about.dropped,
-            "requests": requests,
-        }
-    })
+    events.extend(recording.events.into_iter().map(|event| TraceEvent::Complete {
+        ph: "X",
+        name: event.phase.name(),
+        cat: event.phase.category(),
+        ts: event.ts_us,
+        dur: event.dur_us,
+        pid: event.pid,
+        tid: event.tid,
+        args: Args {
+            request: event.request,
+            band: event.band,
+            cpu_us: event.cpu_us,
+            rusage_cpu_us: event.rusage_cpu_us,
+        },
+    }));
+    ChromeTrace {
+        trace_events: events,
+        display_time_unit: "ms",
+        other_data: about,
+    }
 }

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+pub use chrome::ChromeTrace;
 pub use phase::Phase;
 
 /// The shortest and longest trace, in ms.
@@ -270,24 +271,28 @@ impl Tracer {
     /// Ends the trace and answers it: its events, the names of its processes, threads and lanes
     /// as metadata events, and `otherData` (`process`, `clock`, `window_ms`, `max_events`,
     /// `dropped`, `requests`).
-    pub fn finish(&self, process: &str, window_ms: u64) -> serde_json::Value {
+    pub fn finish(&self, process: &str, window_ms: u64) -> ChromeTrace {
         let recording = {
             let mut recording = self.lock();
             self.on.store(false, Ordering::SeqCst);
             std::mem::take(&mut *recording)
         };
         chrome::render(
-            &recording,
+            recording,
             chrome::About {
-                process,
+                process: process.to_owned(),
+                clock: "CLOCK_MONOTONIC, microseconds",
                 window_ms,
                 max_events: self.max_events,
                 dropped: self.dropped.load(Ordering::Relaxed),
+                requests: 0,
             },
         )
     }
 
-    fn keep(&self, event: Event, thread_name: Option<String>, process_name: Option<&'static str>) {
+    /// Keeps `event`, and the name of its thread (`thread_name`, asked only the first time the
+    /// thread is seen, so a trace allocates no name per event) and process.
+    fn keep(&self, event: Event, thread_name: Option<&dyn Fn() -> String>, process_name: Option<&'static str>) {
         let mut recording = self.lock();
         if recording.events.len() >= self.max_events {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -295,7 +300,7 @@ impl Tracer {
         }
         recording.events.push(event);
         if let Some(name) = thread_name {
-            recording.threads.entry((event.pid, event.tid)).or_insert(name);
+            recording.threads.entry((event.pid, event.tid)).or_insert_with(name);
         }
         if let Some(name) = process_name {
             recording.processes.entry(event.pid).or_insert(name);
@@ -372,17 +377,17 @@ impl Trace<'_> {
             return;
         };
         let pid = std::process::id();
-        let (pid, tid, thread_name, process_name) = match place {
-            Place::Here => {
-                let tid = nix::unistd::gettid().as_raw().unsigned_abs();
-                let name = std::thread::current().name().unwrap_or("thread").to_owned();
-                (pid, tid, Some(name), None)
-            }
-            Place::Lane => (pid, LANE_TID_BASE + id.lane, None, None),
-            Place::Process { pid, name } => {
-                let pid = pid.unsigned_abs();
-                (pid, pid, Some(name.to_owned()), Some(name))
-            }
+        let this_thread = || std::thread::current().name().unwrap_or("thread").to_owned();
+        let (pid, tid, process_name) = match place {
+            Place::Here => (pid, nix::unistd::gettid().as_raw().unsigned_abs(), None),
+            Place::Lane => (pid, LANE_TID_BASE + id.lane, None),
+            Place::Process { pid, name } => (pid.unsigned_abs(), pid.unsigned_abs(), Some(name)),
+        };
+        let process_thread = || process_name.unwrap_or_default().to_owned();
+        let thread_name: Option<&dyn Fn() -> String> = match place {
+            Place::Here => Some(&this_thread),
+            Place::Lane => None,
+            Place::Process { .. } => Some(&process_thread),
         };
         let event = Event {
             phase: mark.phase,

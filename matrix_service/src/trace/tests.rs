@@ -2,6 +2,10 @@ use serde_json::{Value, json};
 
 use super::*;
 
+fn json_of(trace: ChromeTrace) -> Value {
+    serde_json::to_value(trace).expect("a trace serializes")
+}
+
 fn complete(trace: &Value) -> Vec<&Value> {
     let events = trace["traceEvents"].as_array().expect("a list of events");
     events.iter().filter(|e| e["ph"] == "X").collect()
@@ -17,7 +21,7 @@ fn nothing_is_recorded_when_no_trace_runs() {
     trace.record(Mark::until_now(Phase::Band, now_us()), Place::Here);
     tracer.end(id);
     tracer.start().unwrap();
-    let trace = tracer.finish("test", 10);
+    let trace = json_of(tracer.finish("test", 10));
     assert_eq!(
         trace["traceEvents"].as_array().unwrap().len(),
         1,
@@ -34,7 +38,7 @@ fn a_second_trace_waits_for_the_first_and_the_buffer_keeps_its_bound() {
         let id = tracer.begin();
         tracer.end(id);
     }
-    let trace = tracer.finish("test", 10);
+    let trace = json_of(tracer.finish("test", 10));
     let spans = complete(&trace);
     assert_eq!(spans.len(), 3, "{trace}");
     assert_eq!(trace["otherData"]["dropped"], 2);
@@ -51,7 +55,7 @@ fn a_second_trace_waits_for_the_first_and_the_buffer_keeps_its_bound() {
     }
     // Finished: a new trace may start, empty.
     tracer.start().unwrap();
-    let again = tracer.finish("test", 10);
+    let again = json_of(tracer.finish("test", 10));
     assert_eq!(
         (
             again["traceEvents"].as_array().unwrap().len(),
@@ -90,7 +94,7 @@ fn requests_at_once_take_lanes_of_their_own_and_events_go_where_they_happened() 
     let third = tracer.begin();
     tracer.end(third);
     tracer.end(first);
-    let json = tracer.finish("threading", 50);
+    let json = json_of(tracer.finish("threading", 50));
 
     let spans = complete(&json);
     let of = |name: &str| spans.iter().filter(|e| e["name"] == name).copied().collect::<Vec<_>>();
@@ -149,14 +153,14 @@ fn a_request_from_an_earlier_trace_does_not_give_back_a_lane_of_the_next() {
     let tracer = Tracer::new(100);
     tracer.start().unwrap();
     let old = tracer.begin();
-    tracer.finish("test", 10);
+    json_of(tracer.finish("test", 10));
     tracer.start().unwrap();
     let holder = tracer.begin();
     tracer.end(old); // lane 0 of the first trace: not the holder's to lose
     let newcomer = tracer.begin();
     tracer.end(newcomer);
     tracer.end(holder);
-    let json = tracer.finish("test", 10);
+    let json = json_of(tracer.finish("test", 10));
     let lanes: Vec<u64> = complete(&json).iter().map(|e| e["tid"].as_u64().unwrap()).collect();
     let base = u64::from(LANE_TID_BASE);
     assert_eq!(lanes, [base + 1, base], "the newcomer took lane 1: {json}");

@@ -84,6 +84,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
         targets: vec![],
         traces: vec![],
         ledger: vec![],
+        trace_cost: vec![],
         complete: true,
     }
 }
