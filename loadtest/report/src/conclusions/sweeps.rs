@@ -73,14 +73,14 @@ fn scaling_line(scaling: &Scaling) -> String {
         ),
         Shape::Bent { at } if at.vs_reference < 1.0 => format!(
             "it jumps. CPU per n² at n={} was {:.2}x {against}: the cost grows faster than n², so something \
-             costs more than the work as n grows (for a server that forks, the page tables each fork copies grow \
-             with the memory it holds; for any server, data outgrowing the CPU caches).",
+             costs more than the work as n grows. The traced windows measure one size only, so the ledger \
+             cannot say what.",
             at.n, at.vs_reference
         ),
         Shape::FollowsTheWork { at } => format!(
             "CPU per n² at n={} was {:.2}x {against}, but CPU over the work hardly moved: {:.2}x the work at \
-             n={} and {:.2}x at n={}. It is the work that costs more per element at large n (its matrices \
-             outgrow the CPU caches); the server adds no cost of its own that grows faster than n².",
+             n={} and {:.2}x at n={}. It is the work that costs more per element at large n, measured in the \
+             harness's own process; the server adds no cost of its own that grows faster than n².",
             at.n,
             at.vs_reference,
             // Both are set: this shape is only found when they are.
@@ -155,6 +155,9 @@ mod tests {
             ),
             "{processes}"
         );
+        // No cause the run did not measure.
+        assert!(processes.contains("so the ledger cannot say what."), "{processes}");
+        assert!(!processes.contains("page tables"), "{processes}");
     }
 
     #[test]
