@@ -302,3 +302,38 @@ fn lab_server_where(hit: impl Fn(&crate::catalogue::LabServer) -> bool) -> Strin
         .name
         .clone()
 }
+
+/// Trace events as a lab server writes them (`GET /debug/trace`), for the tests that read
+/// traces back: the trace model's, the ledger's and the timeline's.
+pub mod trace_events {
+    use matrix_service::trace::Phase;
+    use serde_json::{Value, json};
+
+    /// A complete event of `phase` (its name) for `request`, from `ts` for `dur` µs, on thread
+    /// `tid` of process `pid`.
+    pub fn complete(phase: &str, (ts, dur): (u64, u64), (pid, tid): (u64, u64), request: u64) -> Value {
+        let cat = Phase::from_name(phase).expect("a phase's name").category();
+        json!({"ph": "X", "name": phase, "cat": cat, "ts": ts, "dur": dur, "pid": pid, "tid": tid, "args": {"request": request}})
+    }
+
+    /// `event` with the CPU it took, `args.cpu_us`.
+    pub fn with_cpu(mut event: Value, cpu_us: u64) -> Value {
+        event["args"]["cpu_us"] = json!(cpu_us);
+        event
+    }
+
+    /// The metadata event naming thread `tid` of process `pid`.
+    pub fn thread_name(pid: u64, tid: u64, name: &str) -> Value {
+        json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}})
+    }
+
+    /// The metadata event naming process `pid`.
+    pub fn process_name(pid: u64, name: &str) -> Value {
+        json!({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": name}})
+    }
+
+    /// A whole trace of `events`, over a window of `window_ms`, nothing dropped.
+    pub fn whole(events: Vec<Value>, window_ms: u64) -> Value {
+        json!({"traceEvents": events, "otherData": {"dropped": 0, "window_ms": window_ms}})
+    }
+}

@@ -218,21 +218,17 @@ fn number(value: &Value, key: &str) -> anyhow::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::trace_events::{complete, process_name, thread_name, whole};
     use serde_json::json;
 
     fn event(name: &str, ts: u64, dur: u64, tid: u64, request: u64) -> Value {
-        let cat = Phase::from_name(name).unwrap().category();
-        json!({"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": 1, "tid": tid, "args": {"request": request}})
+        complete(name, (ts, dur), (1, tid), request)
     }
 
     fn trace(events: Vec<Value>) -> Value {
-        let mut all = vec![
-            json!({"ph": "M", "name": "process_name", "pid": 1, "tid": 0, "args": {"name": "lab"}}),
-            json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": 7, "args": {"name": "t"}}),
-            json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": 8, "args": {"name": "u"}}),
-        ];
+        let mut all = vec![process_name(1, "lab"), thread_name(1, 7, "t"), thread_name(1, 8, "u")];
         all.extend(events);
-        json!({"traceEvents": all, "otherData": {"dropped": 0, "window_ms": 10}})
+        whole(all, 10)
     }
 
     #[test]

@@ -258,26 +258,18 @@ fn draw_axis(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use loadtest_model::testdata::trace_events::{complete as event, process_name, thread_name as named, whole};
+    use serde_json::Value;
 
     use super::*;
 
     fn trace(events: Vec<Value>) -> Trace {
-        Trace::parse(&json!({"traceEvents": events, "otherData": {"dropped": 0, "window_ms": 100}})).unwrap()
-    }
-
-    fn named(pid: u64, tid: u64, name: &str) -> Value {
-        json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}})
-    }
-
-    fn event(name: &str, (ts, dur): (u64, u64), (pid, tid): (u64, u64), request: u64) -> Value {
-        let cat = Phase::from_name(name).unwrap().category();
-        json!({"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": pid, "tid": tid, "args": {"request": request}})
+        Trace::parse(&whole(events, 100)).unwrap()
     }
 
     #[test]
     fn children_one_after_another_share_a_lane_and_lanes_past_24_are_counted() {
-        let mut events = vec![json!({"ph": "M", "name": "process_name", "pid": 1, "tid": 0, "args": {"name": "lab"}})];
+        let mut events = vec![process_name(1, "lab")];
         // Three children forked one after another: one lane, "forked child ×3".
         for (i, pid) in [100u64, 101, 102].into_iter().enumerate() {
             let at = 30_000 + 10_000 * i as u64;

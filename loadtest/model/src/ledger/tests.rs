@@ -1,15 +1,15 @@
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::*;
+use crate::testdata::trace_events::{complete, process_name, thread_name, whole, with_cpu};
 
 /// An event of request 1 on thread `tid` of process 1, with `cpu` if given.
 fn event(name: &str, (ts, end): (u64, u64), tid: u64, cpu: Option<u64>) -> Value {
-    let cat = Phase::from_name(name).unwrap().category();
-    let mut args = json!({"request": 1});
-    if let Some(cpu) = cpu {
-        args["cpu_us"] = json!(cpu);
+    let event = complete(name, (ts, end - ts), (1, tid), 1);
+    match cpu {
+        Some(cpu) => with_cpu(event, cpu),
+        None => event,
     }
-    json!({"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": end - ts, "pid": 1, "tid": tid, "args": args})
 }
 
 /// One request of two bands on scoped threads: the request's thread (7) starts band 0's thread
@@ -17,7 +17,7 @@ fn event(name: &str, (ts, end): (u64, u64), tid: u64, cpu: Option<u64>) -> Value
 fn one_request() -> Trace {
     let lane = 1 << 30;
     let mut events = vec![
-        json!({"ph": "M", "name": "process_name", "pid": 1, "tid": 0, "args": {"name": "threading"}}),
+        process_name(1, "threading"),
         event("request", (0, 1000), lane, None),
         event("admission", (10, 20), lane, None),
         event("blocking pool", (20, 100), lane, None),
@@ -30,9 +30,9 @@ fn one_request() -> Trace {
         event("serialise", (800, 900), 7, Some(95)),
     ];
     for tid in [7, 8, lane] {
-        events.push(json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": tid, "args": {"name": "t"}}));
+        events.push(thread_name(1, tid, "t"));
     }
-    Trace::parse(&json!({"traceEvents": events, "otherData": {"dropped": 0, "window_ms": 1000}})).unwrap()
+    Trace::parse(&whole(events, 1000)).unwrap()
 }
 
 fn close(a: f64, b: f64) -> bool {
