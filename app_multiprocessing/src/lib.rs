@@ -9,6 +9,7 @@
 
 pub mod endpoint;
 pub mod exit_code;
+pub mod fork_floor;
 pub mod fork_per_request;
 pub mod hooks;
 pub mod prefork;

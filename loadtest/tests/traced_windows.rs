@@ -1,13 +1,14 @@
 //! A measured run keeps one traced window per lab server and kind of work, after its trials:
 //! `trace_<server>_<work>.json` (gzipped over 2 MB), listed in `summary.json`'s `traces` and
 //! the report, each a trace every request of which reads back whole, with its timeline and its
-//! ledger; and, with `--trace-cost`, what recording cost each server. Needs oha, as
+//! ledger (the fork server's CPU its own phase); the floors measured beside them; and, with
+//! `--trace-cost`, what recording cost each server. Needs oha, as
 //! `quick_run.rs` does; `.ci/run` runs it with `--run-ignored`.
 
 use std::io::Read;
 use std::process::Command;
 
-use loadtest_model::ledger::{OUTSIDE, PHASES};
+use loadtest_model::ledger::{FORK_SERVER, all_phases};
 use loadtest_model::summary::RunSummary;
 use loadtest_model::trace::Trace;
 use matrix_service::trace::Phase;
@@ -17,7 +18,14 @@ use matrix_service::trace::Phase;
 fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
-        .args(["--servers", "threading,prefork", "--work", "add,io", "--trials", "1"])
+        .args([
+            "--servers",
+            "threading,multiprocessing,prefork",
+            "--work",
+            "add,io",
+            "--trials",
+            "1",
+        ])
         .args(["--warmup", "0", "--duration", "1", "--trace-cost", "--out"])
         .arg(out.path())
         .output()
@@ -32,6 +40,8 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
     let expected: Vec<(String, &str)> = [
         ("threading", "add"),
         ("threading", "io"),
+        ("multiprocessing", "add"),
+        ("multiprocessing", "io"),
         ("prefork", "add"),
         ("prefork", "io"),
     ]
@@ -74,15 +84,31 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
             .find(|e| e.server == window.server && e.scenario.work.name() == work)
             .unwrap_or_else(|| panic!("no ledger for {file}"));
         assert!(ledger.requests > 0 && ledger.requests <= window.requests, "{ledger:?}");
-        for phase in PHASES.iter().chain([&OUTSIDE]) {
-            assert!(ledger.phases.contains_key(*phase), "{phase} in {ledger:?}");
+        let forks = window.server == "multiprocessing";
+        for phase in all_phases() {
+            let expected = phase != FORK_SERVER || forks;
+            assert_eq!(ledger.phases.contains_key(phase), expected, "{phase} in {ledger:?}");
         }
         assert!(ledger.tree_cpu_ms_per_request.is_some_and(|ms| ms > 0.0), "{ledger:?}");
     }
     assert!(out.path().join("phases.svg").exists(), "the phases chart");
     // --trace-cost: 10 pairs of windows for each server, and a sentence on each in the report.
     let weighed: Vec<&str> = summary.trace_cost.iter().map(|c| c.server.as_str()).collect();
-    assert_eq!(weighed, ["threading", "prefork"]);
+    assert_eq!(weighed, ["threading", "multiprocessing", "prefork"]);
+    // The floors: one core's bandwidth, and a fork beside the one fork server, at its size.
+    assert!(
+        summary.floors.memory_bandwidth_gb_s.is_some_and(|gb_s| gb_s > 0.5),
+        "{:?}",
+        summary.floors
+    );
+    let forks: Vec<&str> = summary.floors.forks.iter().map(|f| f.server.as_str()).collect();
+    assert_eq!(forks, ["multiprocessing"]);
+    let fork = &summary.floors.forks[0];
+    assert!(
+        fork.private_bytes > 0 && fork.fork_us > 0.0 && fork.exit_cpu_us > 0.0,
+        "{fork:?}"
+    );
+    assert!(report.contains("## Against the floors"), "{report}");
     for cost in &summary.trace_cost {
         assert_eq!((cost.untraced_ms.len(), cost.traced_ms.len()), (10, 10), "{cost:?}");
         assert!(

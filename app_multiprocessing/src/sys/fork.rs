@@ -29,6 +29,18 @@ pub fn fork_band_child(task: &BandTask<'_>) -> nix::Result<Pid> {
     }
 }
 
+/// Forks a child that `_exit`s at once: the fork floor's fork (see [`crate::fork_floor`]), a
+/// fork, an exit and a reaping with nothing between. Returns the child's pid, in the parent.
+pub fn fork_exiting_child() -> nix::Result<Pid> {
+    // SAFETY: the child calls `_exit` (async-signal-safe) and nothing else, so it touches no
+    // lock, allocates nothing and never returns into the caller, whatever threads the parent
+    // has.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => Ok(child),
+        ForkResult::Child => exit_now(0),
+    }
+}
+
 /// Forks a pool worker while the server is still single-threaded: the child moves its pipe
 /// ends to stdin and stdout and the shared memory to [`WORKER_MEMORY_FD`](super::WORKER_MEMORY_FD), closes everything
 /// else, runs `worker_main` and exits with its code. Returns the worker's pid, in the parent.

@@ -15,7 +15,10 @@ pub mod signals;
 
 pub use child::{BAND_CHILD_NAME, BandTask, MAX_RESULT_COLS, write_all};
 pub use fds::{WORKER_MEMORY_FD, close_all_fds_but, close_stray_fds, pass_worker_memory, receive_with_fds};
-pub use fork::{fork_band_child, fork_band_child_for_parent, fork_pool_worker, fork_single_threaded, thread_count};
+pub use fork::{
+    fork_band_child, fork_band_child_for_parent, fork_exiting_child, fork_pool_worker, fork_single_threaded,
+    thread_count,
+};
 pub use reap::wait_with_cpu;
 pub use shm::{SharedMemory, SlotMemory};
 pub use signals::{ignore_stop_signals, interrupt_on, signal_own_thread, signals_handled};

@@ -6,9 +6,10 @@
 //! it where the trace measured it: the request's thread's CPU clock over generation,
 //! serialising and its hand-off and way-back events; every band's own CPU (concurrent bands
 //! summed, since each burned its CPU); a forked child's exit (its `wait4` CPU beyond its own
-//! clock) in the way back. Waits (admission, queueing) cost the request no CPU of its own. The
-//! server's whole process tree's CPU over the window, per answer, less all of that, is
-//! [`OUTSIDE`]: HTTP, the async runtime, the fork server, the pool's supervisor.
+//! clock) in the way back. Waits (admission, queueing) cost the request no CPU of its own. Two
+//! phases are CPU alone, read from the process tree over the window per answer: [`FORK_SERVER`],
+//! the fork server's own CPU (the forks), where a server has one, and [`OUTSIDE`], the tree's
+//! CPU less everything else: HTTP, the async runtime, the pool's supervisor.
 
 use std::collections::BTreeMap;
 
@@ -36,8 +37,19 @@ pub const PHASES: [&str; 10] = [
 /// Where `other`, the span no phase covers, is in [`PHASES`].
 const OTHER: usize = PHASES.len() - 1;
 
+/// The fork server's CPU per answer over the window: the forks of fork per request.
+pub const FORK_SERVER: &str = "the fork server";
+
 /// The CPU of the server's process tree that no phase of a request accounts for.
 pub const OUTSIDE: &str = "outside the handler";
+
+/// The phases with CPU alone, after [`PHASES`].
+pub const CPU_ONLY: [&str; 2] = [FORK_SERVER, OUTSIDE];
+
+/// Every phase a ledger may hold, in the order tables and charts show them.
+pub fn all_phases() -> impl Iterator<Item = &'static str> {
+    PHASES.into_iter().chain(CPU_ONLY)
+}
 
 /// A request counts as covered when its named phases (all but `other`) cover its handler's
 /// span to within this share of it, or within [`COVERED_WITHIN_MS`].
@@ -77,6 +89,12 @@ pub struct LedgerEntry {
     /// the phases, [`OUTSIDE`] included, add up to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree_cpu_ms_per_request: Option<f64>,
+    /// Threads started and processes forked per request, means: what the hand-off's and the
+    /// fork server's CPU are divided by to set them against their floors.
+    #[serde(default)]
+    pub thread_starts: f64,
+    #[serde(default)]
+    pub forks: f64,
 }
 
 /// What the harness sampled around a traced window: the server's process tree's CPU and the
@@ -85,6 +103,8 @@ pub struct LedgerEntry {
 pub struct WindowCpu {
     pub cpu_ms: f64,
     pub answers: u64,
+    /// The fork server's share of `cpu_ms`, for a server with one.
+    pub fork_server_cpu_ms: Option<f64>,
 }
 
 /// The ledger of `trace`, the window of `server` under `scenario`'s load; `None` if no
@@ -110,7 +130,16 @@ pub fn ledger_of(server: &str, scenario: ScenarioKey, trace: &Trace, window: Opt
         );
     }
     let spans: Vec<f64> = costs.iter().map(|c| c.span_ms).collect();
-    let tree = window.filter(|w| w.answers > 0).map(|w| w.cpu_ms / w.answers as f64);
+    let window = window.filter(|w| w.answers > 0);
+    let tree = window.map(|w| w.cpu_ms / w.answers as f64);
+    if let Some(forks) = window.and_then(|w| Some(w.fork_server_cpu_ms? / w.answers as f64)) {
+        let cpu_only = PhaseCost {
+            wall_ms: 0.0,
+            cpu_ms: forks,
+            wall_median_ms: 0.0,
+        };
+        phases.insert(FORK_SERVER.to_owned(), cpu_only);
+    }
     if let Some(tree) = tree {
         let accounted: f64 = phases.values().map(|p| p.cpu_ms).sum();
         phases.insert(
@@ -130,6 +159,8 @@ pub fn ledger_of(server: &str, scenario: ScenarioKey, trace: &Trace, window: Opt
         handler_median_ms: median(spans),
         covered_share: costs.iter().filter(|c| c.covered()).count() as f64 / count,
         tree_cpu_ms_per_request: tree,
+        thread_starts: costs.iter().map(|c| c.thread_starts as f64).sum::<f64>() / count,
+        forks: costs.iter().map(|c| c.forks as f64).sum::<f64>() / count,
         phases,
     })
 }
@@ -139,6 +170,8 @@ struct RequestCost {
     span_ms: f64,
     wall_ms: [f64; PHASES.len()],
     cpu_ms: [f64; PHASES.len()],
+    thread_starts: usize,
+    forks: usize,
 }
 
 impl RequestCost {
@@ -203,6 +236,8 @@ impl RequestCost {
             span_ms: ms(span.dur_us),
             wall_ms,
             cpu_ms,
+            thread_starts: of(&[Phase::ThreadStart]).len(),
+            forks: of(&[Phase::Fork]).len(),
         })
     }
 

@@ -18,6 +18,7 @@ pub mod catalogue;
 pub mod cluster;
 pub mod cpu_speed;
 pub mod files;
+pub mod floors;
 pub mod ledger;
 pub mod python;
 pub mod scaling;

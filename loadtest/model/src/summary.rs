@@ -47,6 +47,10 @@ pub struct RunSummary {
     /// before and after the trials: what scoped threads pay per band beyond the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_start_cpu_us: Option<f64>,
+    /// The floors the ledger's phases are set against, beyond `work_costs` and
+    /// `thread_start_cpu_us`.
+    #[serde(default, skip_serializing_if = "crate::floors::Floors::is_empty")]
+    pub floors: crate::floors::Floors,
     /// `--python`: what one request to the lab handout's own processes app did (it cannot be
     /// measured: it deadlocks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -475,6 +479,12 @@ pub struct WorkCost {
     /// Median CPU time of one generate-and-add, in ms.
     pub cpu_ms: f64,
     pub iterations: u32,
+    /// Of which generating the two matrices, and the kernel alone (the add, or the one-thread
+    /// product), medians in ms: the floors the ledger's generation and bands are set against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_ms: Option<f64>,
 }
 
 impl WorkCost {

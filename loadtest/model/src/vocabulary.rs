@@ -134,19 +134,40 @@ pub enum TargetId {
     ProductSpeedUp,
     /// io at n=100, wait_ms=100, 4 workers, 64 connections: req/s as a share of the ceiling.
     IoCeiling,
+    /// A traced window's requests whose critical-path phases cover their handler's span.
+    LedgerCovered,
+    /// The ledger's CPU per request against the same server's trials', off by this share.
+    LedgerTotal,
+    /// Recording a trace: CPU per answer traced over untraced, the median of the pairs.
+    TraceCost,
+    /// Fork per request's CPU per request beyond the pre-forked pool's: the share the ledger
+    /// puts in named phases.
+    ForkExtraAttributed,
     /// A target this version does not check, by its label.
     Other(String),
 }
 
 impl TargetId {
     /// The targets checked, in the order reports list them.
-    pub const CHECKED: [Self; 3] = [Self::Tail, Self::ProductSpeedUp, Self::IoCeiling];
+    pub const CHECKED: [Self; 7] = [
+        Self::Tail,
+        Self::ProductSpeedUp,
+        Self::IoCeiling,
+        Self::LedgerCovered,
+        Self::LedgerTotal,
+        Self::TraceCost,
+        Self::ForkExtraAttributed,
+    ];
 
     pub fn label(&self) -> &str {
         match self {
             Self::Tail => "tail at 20 connections: p99 over p50",
             Self::ProductSpeedUp => "matmul n=500, one request alone: time with 2 workers over 1",
             Self::IoCeiling => "io n=100, wait_ms=100, 4 workers, 64 connections: share of the ceiling",
+            Self::LedgerCovered => "ledger: traced requests whose phases cover their handler's span",
+            Self::LedgerTotal => "ledger: its CPU per request against the trials', off by",
+            Self::TraceCost => "recording a trace: CPU per answer, traced over untraced",
+            Self::ForkExtraAttributed => "fork per request's extra CPU over the pre-forked pool: share in named phases",
             Self::Other(label) => label,
         }
     }

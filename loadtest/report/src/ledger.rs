@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use loadtest_model::ledger::{LedgerEntry, OUTSIDE, PHASES};
+use loadtest_model::ledger::{CPU_ONLY, LedgerEntry, all_phases};
 use loadtest_model::summary::RunSummary;
 
 use crate::charts::short_number;
@@ -43,7 +43,7 @@ fn table(md: &mut String, summary: &RunSummary, (work, entries): (&str, &[&Ledge
     md.push_str("\n|---|");
     md.push_str(&"---:|".repeat(entries.len()));
     md.push('\n');
-    for name in PHASES.iter().copied().chain([OUTSIDE]) {
+    for name in all_phases() {
         let present = entries
             .iter()
             .any(|e| e.phases.get(name).is_some_and(|p| p.wall_ms != 0.0 || p.cpu_ms != 0.0));
@@ -53,7 +53,7 @@ fn table(md: &mut String, summary: &RunSummary, (work, entries): (&str, &[&Ledge
         let _ = write!(md, "| {name} |");
         for entry in entries {
             let cell = entry.phases.get(name).map_or_else(String::new, |p| {
-                if name == OUTSIDE {
+                if CPU_ONLY.contains(&name) {
                     format!("CPU {}", short_number(p.cpu_ms))
                 } else {
                     format!("{} / {}", short_number(p.wall_ms), short_number(p.cpu_ms))
@@ -99,7 +99,7 @@ fn table(md: &mut String, summary: &RunSummary, (work, entries): (&str, &[&Ledge
 pub(crate) mod tests {
     use std::collections::BTreeMap;
 
-    use loadtest_model::ledger::PhaseCost;
+    use loadtest_model::ledger::{OUTSIDE, PHASES, PhaseCost};
     use loadtest_model::summary::ScenarioKey;
 
     use super::*;
@@ -125,6 +125,8 @@ pub(crate) mod tests {
             phases,
             covered_share: 0.97,
             tree_cpu_ms_per_request: Some(9.0 * cpu + 0.25),
+            thread_starts: 0.0,
+            forks: 0.0,
         }
     }
 

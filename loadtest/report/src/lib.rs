@@ -12,6 +12,7 @@ pub mod charts;
 pub mod cluster;
 pub mod conclusions;
 pub mod csv_export;
+pub mod floors;
 pub mod html;
 pub mod ledger;
 pub mod markdown;

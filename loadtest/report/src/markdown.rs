@@ -18,6 +18,7 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
     targets_and_results(&mut md, summary);
     comparisons(&mut md, summary);
     md.push_str(&crate::ledger::section(summary));
+    md.push_str(&crate::floors::section(summary));
     probes(&mut md, summary);
     work_itself(&mut md, summary);
     cpu_speed(&mut md, summary);

@@ -12,6 +12,7 @@
 //! What it measures is the model's (`loadtest_model`); it draws no report.
 
 pub mod cpu_speed;
+pub mod fork_floor;
 pub mod http;
 pub mod interrupt;
 pub mod machine;

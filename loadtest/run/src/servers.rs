@@ -74,7 +74,7 @@ pub fn workspace_root() -> Option<PathBuf> {
 
 /// The directory the harness binary lives in: the servers are built beside it. A test that runs
 /// the harness through the library runs from the profile's `deps/`, one level down.
-fn binary_dir() -> anyhow::Result<PathBuf> {
+pub fn binary_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("finding the loadtest binary's own path")?;
     let dir = exe.parent().context("the loadtest binary has no parent directory")?;
     Ok(match dir.parent() {

@@ -185,13 +185,17 @@ fn traced_window(
     let (load, traced, sampled) = std::thread::scope(|scope| {
         let load = scope.spawn(|| runner::run(runner.oha, &args, wall_limit, runner.cancel));
         std::thread::sleep(LEAD);
+        let fork_server = target.pid().and_then(crate::fork_floor::fork_server_of);
+        let forks_before = fork_server.and_then(crate::fork_floor::cpu_ms);
         let before = tree_and_answers(runner, target);
         let traced = runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES);
         let after = tree_and_answers(runner, target);
+        let forks_after = fork_server.and_then(crate::fork_floor::cpu_ms);
         let sampled = before.zip(after).map(|((cpu0, answers0), (cpu1, answers1))| WindowCpu {
             cpu_ms: (cpu1 - cpu0).max(0.0) * 1000.0,
             // The trace's own answer is not an answer of the endpoint; neither is counted.
             answers: answers1.saturating_sub(answers0),
+            fork_server_cpu_ms: forks_before.zip(forks_after).map(|(a, b)| (b - a).max(0.0)),
         });
         (load.join(), traced, sampled)
     });

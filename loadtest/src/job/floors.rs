@@ -1,6 +1,7 @@
 //! The floors a run measures in its own process, before its trials and again after them: the
-//! work's in-process cost per kind and size, a thread's start, and each CPU's speed. The lower of
-//! before and after is kept for the costs: a busy or throttled machine only ever inflates them.
+//! work's in-process cost per kind and size, a thread's start, one core's memory bandwidth, and
+//! each CPU's speed. The better of before and after is kept: a busy or throttled machine only
+//! ever makes them worse.
 
 use loadtest_model::cpu_speed::{CpuSpeed, SpeedCheck, reference};
 use loadtest_model::summary::WorkCost;
@@ -13,6 +14,7 @@ pub struct Floors {
     /// Each kind of work and size the plan's scenarios use, in their order.
     pub work_costs: Vec<WorkCost>,
     pub thread_start_us: f64,
+    pub memory_bandwidth_gb_s: f64,
     /// `None` where threads cannot be pinned to a CPU.
     pub speed: Option<SpeedCheck>,
 }
@@ -36,9 +38,12 @@ impl Floors {
         let speed = check_cpu_speed(when);
         let thread_start_us = thread_start::measure_us()?;
         eprintln!("a thread start {when}: {thread_start_us:.1} µs of CPU");
+        let memory_bandwidth_gb_s = work_cost::memory_bandwidth_gb_s()?;
+        eprintln!("one core's memory bandwidth {when}: {memory_bandwidth_gb_s:.1} GB/s (the add, out of cache)");
         Ok(Self {
             work_costs,
             thread_start_us,
+            memory_bandwidth_gb_s,
             speed,
         })
     }

@@ -1,8 +1,9 @@
 //! The main job, in stages: set up (`Setup::prepare`: plan, oha, servers) → what the run knows
 //! before its trials (`begin`: answers verified, floors measured, `summary.json` begun) → the
 //! trials (`measure`, `summary.json` written again after every scenario) → the traced windows,
-//! after every trial (`trace`) → the floors again and the servers stopped (`finish`) → what the figures say ([`loadtest_report::analyse`]) and the
-//! reports → the terminal's summary.
+//! after every trial (`trace`), and the fork floor beside each fork server (`fork_floors`) → the
+//! floors again and the servers stopped (`finish`) → what the figures say
+//! ([`loadtest_report::analyse`]) and the reports → the terminal's summary.
 //!
 //! `summary.json` is written (whole, by rename) after every scenario with `"complete": false`, and
 //! once more at the end without it: a run stopped by Ctrl-C or killed keeps what it finished.
@@ -19,6 +20,7 @@ use anyhow::Context;
 
 use loadtest_model::catalogue::Catalogue;
 use loadtest_model::files::write_json;
+use loadtest_model::floors::ForkFloor;
 use loadtest_model::summary::{Design, Mode, RunSummary};
 use loadtest_model::trace_cost::TraceCost;
 use loadtest_run::http::Client;
@@ -31,7 +33,8 @@ use loadtest_run::schedule::{self, Event};
 use loadtest_run::servers::{self, Target};
 use loadtest_run::traces::{Traced, keep_traces, trace_cost};
 use loadtest_run::trial::TrialRunner;
-use loadtest_run::{machine, server_metrics, verify};
+use loadtest_run::{fork_floor, machine, server_metrics, verify};
+use matrix_service::launch::LaunchedServer;
 
 use crate::cli::Cli;
 use floors::Floors;
@@ -62,6 +65,7 @@ pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
     let mut traced = traced;
     draw_timelines(&mut traced, &setup.plan.out_dir)?;
     (summary.traces, summary.ledger) = (traced.windows, traced.ledger);
+    summary.floors.forks = fork_floors(&setup, &summary)?;
     summary.trace_cost = weigh_traces(&setup, &summary)?;
     let run_warnings = finish(&mut setup, &mut summary, before)?;
     summary.wall_secs = measuring.elapsed().as_secs_f64();
@@ -150,6 +154,10 @@ fn begin(setup: &Setup) -> anyhow::Result<(RunSummary, Floors)> {
         work_costs: before.work_costs.clone(),
         cpu_speed: before.cpu_speed(None),
         thread_start_cpu_us: Some(before.thread_start_us),
+        floors: loadtest_model::floors::Floors {
+            memory_bandwidth_gb_s: Some(before.memory_bandwidth_gb_s),
+            forks: Vec::new(),
+        },
         python_processes_seed: setup.python.as_ref().map(|lab| lab.probe.clone()),
         results: Vec::new(),
         comparisons: Vec::new(),
@@ -247,6 +255,35 @@ fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Traced> {
     Ok(traced)
 }
 
+/// The fork floor beside each fork server of the servers the run started, once their trials
+/// have grown them to their working size (none for `--quick`, or once Ctrl-C is pressed).
+fn fork_floors(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<ForkFloor>> {
+    if runner_after_trials(setup, summary, setup.plan.mode == Mode::Measured).is_none() {
+        return Ok(Vec::new());
+    }
+    let mut floors = Vec::new();
+    for target in &setup.targets {
+        let Some(pid) = target.managed.as_ref().map(LaunchedServer::pid) else {
+            continue;
+        };
+        let bin_dir = servers::binary_dir()?;
+        if let Some(floor) = fork_floor::measure_beside(&bin_dir, &target.name, pid)? {
+            eprintln!(
+                "a fork of a process the size of the {} server's fork server ({:.1} MiB private): {:.0} µs \
+                 (median of {}), {:.0} µs of its CPU, {:.0} µs for the child's exit",
+                target.name,
+                floor.private_bytes as f64 / f64::from(1 << 20),
+                floor.fork_us,
+                floor.forks,
+                floor.fork_cpu_us,
+                floor.exit_cpu_us
+            );
+            floors.push(floor);
+        }
+    }
+    Ok(floors)
+}
+
 /// With `--trace-cost`, what recording a trace costs each lab server the run started, at the
 /// headline scenario, said on the terminal as it goes.
 fn weigh_traces(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<TraceCost>> {
@@ -292,6 +329,7 @@ fn finish(setup: &mut Setup, summary: &mut RunSummary, before: Floors) -> anyhow
     let after = Floors::measure(&setup.plan, "after the trials")?;
     summary.cpu_speed = before.cpu_speed(Some(&after));
     summary.thread_start_cpu_us = Some(before.thread_start_us.min(after.thread_start_us));
+    summary.floors.memory_bandwidth_gb_s = Some(before.memory_bandwidth_gb_s.max(after.memory_bandwidth_gb_s));
     summary.work_costs = before.lower(&after);
     let mut warnings = Vec::new();
     for target in &mut setup.targets {

@@ -44,6 +44,7 @@ fn a_request_s_phases_tile_its_span_and_its_cpu_goes_where_it_was_spent() {
     let window = WindowCpu {
         cpu_ms: 2.0,
         answers: 2,
+        fork_server_cpu_ms: None,
     };
     let entry = ledger_of("threading", ScenarioKey::DEFAULT, &one_request(), Some(window)).unwrap();
     assert_eq!((entry.requests, entry.handler_ms), (1, 1.0));
@@ -74,6 +75,8 @@ fn a_request_s_phases_tile_its_span_and_its_cpu_goes_where_it_was_spent() {
     }
     assert_eq!(entry.phases.len(), expected.len());
     assert_eq!(entry.tree_cpu_ms_per_request, Some(1.0));
+    // One thread started (band 0's), no process forked.
+    assert_eq!((entry.thread_starts, entry.forks), (1.0, 0.0));
     // 0.01 ms of 1 ms uncovered: within 5%.
     assert_eq!(entry.covered_share, 1.0);
 }
@@ -86,4 +89,27 @@ fn requests_the_window_cut_off_are_left_out_and_an_empty_window_has_no_ledger() 
     let entry = ledger_of("threading", ScenarioKey::DEFAULT, &one_request(), None).unwrap();
     assert!(!entry.phases.contains_key(OUTSIDE), "no window CPU, no outside figure");
     assert_eq!(entry.tree_cpu_ms_per_request, None);
+}
+
+#[test]
+fn a_fork_server_s_cpu_is_its_own_phase_and_leaves_the_outside() {
+    let window = |fork_server_cpu_ms| WindowCpu {
+        cpu_ms: 2.0,
+        answers: 2,
+        fork_server_cpu_ms,
+    };
+    let without = ledger_of("threading", ScenarioKey::DEFAULT, &one_request(), Some(window(None))).unwrap();
+    let with = ledger_of(
+        "threading",
+        ScenarioKey::DEFAULT,
+        &one_request(),
+        Some(window(Some(0.3))),
+    )
+    .unwrap();
+    assert!(!without.phases.contains_key(FORK_SERVER));
+    // 0.3 ms of the fork server's CPU over 2 answers, taken from the outside's 0.165.
+    assert!(close(with.phases[FORK_SERVER].cpu_ms, 0.15), "{with:?}");
+    assert!(close(with.phases[OUTSIDE].cpu_ms, 0.015), "{with:?}");
+    assert_eq!(with.tree_cpu_ms_per_request, without.tree_cpu_ms_per_request);
+    assert_eq!(all_phases().count(), with.phases.len());
 }

@@ -7,14 +7,14 @@ use anyhow::Result;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use loadtest_model::ledger::{LedgerEntry, OUTSIDE, PHASES};
+use loadtest_model::ledger::{LedgerEntry, all_phases};
 use loadtest_model::summary::RunSummary;
 
 use super::{FAINT, FONT, INK, LEGEND_WIDTH, SIZE, TITLE_HEIGHT, short_number};
 
-/// Each phase's colour, in [`PHASES`]' order, then [`OUTSIDE`]'s: waits in greys, the work in
-/// blues and greens, the models' own costs (hand-off, way back) in warm colours.
-const COLOURS: [RGBColor; 11] = [
+/// Each phase's colour, in [`all_phases`]' order: waits in greys, the work in blues and greens,
+/// the models' own costs (hand-off, way back, the fork server) in warm colours.
+const COLOURS: [RGBColor; 12] = [
     RGBColor(190, 190, 190), // admission
     RGBColor(150, 150, 150), // queueing
     RGBColor(200, 170, 120), // parse
@@ -25,12 +25,13 @@ const COLOURS: [RGBColor; 11] = [
     RGBColor(130, 90, 170),  // serialise
     RGBColor(170, 170, 110), // back to the loop
     RGBColor(225, 225, 225), // other
+    RGBColor(240, 180, 60),  // the fork server
     RGBColor(60, 60, 60),    // outside the handler
 ];
 
 /// The phases drawn, with their colours: every phase some entry has, in order.
 fn phases_drawn(entries: &[&LedgerEntry]) -> Vec<(&'static str, RGBColor)> {
-    (PHASES.iter().copied().chain([OUTSIDE]))
+    all_phases()
         .zip(COLOURS)
         .filter(|(name, _)| {
             entries
@@ -165,6 +166,7 @@ fn draw_panel(
 mod tests {
     use super::*;
     use crate::ledger::tests::entry;
+    use loadtest_model::ledger::FORK_SERVER;
 
     #[test]
     fn one_stacked_bar_per_server_in_each_panel_with_every_phase_in_the_legend() {
@@ -172,8 +174,10 @@ mod tests {
         assert_eq!(phases_svg(&summary, &["threading"]).unwrap(), None);
         summary.ledger = vec![entry("threading", 0.5, 0.25), entry("prefork", 1.5, 0.75)];
         let svg = phases_svg(&summary, &["threading", "prefork"]).unwrap().unwrap();
-        for name in PHASES.iter().chain([&OUTSIDE]) {
-            assert!(svg.contains(&format!(">\n{name}\n<")), "{name} in the legend");
+        for name in all_phases() {
+            // Neither server has a fork server: its phase is left out of the legend.
+            let drawn = name != FORK_SERVER;
+            assert_eq!(svg.contains(&format!(">\n{name}\n<")), drawn, "{name} in the legend");
         }
         // Each segment is a rectangle of its phase's colour: 10 phases in the wall panel and 11
         // (outside the handler too) in the CPU panel, for each of 2 servers, plus 11 swatches.

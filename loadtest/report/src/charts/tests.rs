@@ -76,6 +76,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
         work_costs: vec![],
         cpu_speed: None,
         thread_start_cpu_us: None,
+        floors: Default::default(),
         comparisons: vec![],
         trials: vec![],
         warnings: vec![],

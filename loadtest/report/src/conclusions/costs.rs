@@ -4,7 +4,7 @@
 
 use super::{and_list, compared, counted, crosses_families, mib, probe, result, servers_in};
 use loadtest_model::catalogue::{Catalogue, Family, LabServer};
-use loadtest_model::ledger::{OUTSIDE, PHASES};
+use loadtest_model::ledger::{LedgerEntry, all_phases};
 use loadtest_model::stats::NOISE_BAND;
 use loadtest_model::summary::{RunSummary, ScenarioKey};
 
@@ -71,14 +71,20 @@ fn processes_against_threads(
     let cpu = |server: &LabServer| result(summary, &server.name, scenario).and_then(|r| r.cpu_ms_per_request);
     let (p_ms, t_ms) = (cpu(processes)?, cpu(threads)?);
     let cpus = f64::from(summary.machine.cpus.max(1));
+    let pair = more_first((processes, p_ms), (threads, t_ms));
+    let mut goes = where_the_difference_goes(summary, pair, scenario);
+    if goes.starts_with("Where it goes")
+        && let Some(breakdown) = breakdown(summary, &pair[0].0.name, scenario)
+    {
+        goes = format!("{goes} {breakdown}");
+    }
     Some(format!(
         "Why: each answered request cost the {p} server ({}) {p_ms:.2} ms of CPU (whole process tree, reaped \
-         children included) against {t_ms:.2} ms for the {t} server ({:.1}x). {} With {} CPUs, CPU alone caps \
-         the {p} server near {:.0} req/s and the {t} server near {:.0} req/s, and the load generator shares \
-         those CPUs.",
+         children included) against {t_ms:.2} ms for the {t} server ({:.1}x). {goes} With {} CPUs, CPU alone \
+         caps the {p} server near {:.0} req/s and the {t} server near {:.0} req/s, and the load generator \
+         shares those CPUs.",
         processes.description,
         p_ms / t_ms,
-        where_the_difference_goes(summary, more_first((processes, p_ms), (threads, t_ms)), scenario),
         cpus,
         cpus * 1000.0 / p_ms,
         cpus * 1000.0 / t_ms,
@@ -112,8 +118,11 @@ fn where_the_difference_goes(summary: &RunSummary, [(p, p_ms), (t, t_ms)]: Pair<
                 each server it starts)."
             .to_owned();
     };
-    let mut differences: Vec<(&str, f64, f64)> = (PHASES.iter().chain([&OUTSIDE]))
-        .filter_map(|name| Some((*name, lp.phases.get(*name)?.cpu_ms, lt.phases.get(*name)?.cpu_ms)))
+    // A phase one server has and the other not (the fork server) costs the other nothing.
+    let cpu = |entry: &LedgerEntry, name: &str| entry.phases.get(name).map(|p| p.cpu_ms);
+    let mut differences: Vec<(&str, f64, f64)> = all_phases()
+        .filter(|name| cpu(lp, name).is_some() || cpu(lt, name).is_some())
+        .map(|name| (name, cpu(lp, name).unwrap_or(0.0), cpu(lt, name).unwrap_or(0.0)))
         .collect();
     let whole: f64 = differences.iter().map(|(_, a, b)| a - b).sum();
     differences.sort_by(|x, y| (y.1 - y.2).abs().total_cmp(&(x.1 - x.2).abs()));
@@ -133,6 +142,39 @@ fn where_the_difference_goes(summary: &RunSummary, [(p, p_ms), (t, t_ms)]: Pair<
         },
         t = t.name,
     )
+}
+
+/// Phases under this share of a ledger's CPU are summed as "the rest".
+const BREAKDOWN_SHARE: f64 = 0.05;
+
+/// Where `server`'s CPU per request goes by its ledger at `scenario`, its largest phases first,
+/// each beside its floor where the run measured one: "Of its 3.87 ms ...".
+fn breakdown(summary: &RunSummary, server: &str, scenario: ScenarioKey) -> Option<String> {
+    let entry = (summary.ledger.iter()).find(|e| e.server == server && e.scenario == scenario)?;
+    let total = entry.tree_cpu_ms_per_request?;
+    let floors = crate::floors::against_floors(summary);
+    let mut phases: Vec<(&str, f64)> = (entry.phases.iter())
+        .map(|(name, cost)| (name.as_str(), cost.cpu_ms))
+        .collect();
+    phases.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (large, small): (Vec<_>, Vec<_>) = phases.into_iter().partition(|(_, ms)| *ms >= BREAKDOWN_SHARE * total);
+    let mut parts: Vec<String> = (large.iter())
+        .map(|&(name, ms)| {
+            let floor = (floors.iter()).find(|f| f.server == server && f.work == scenario.work && f.phase == name);
+            match floor {
+                Some(f) => format!("{name} {ms:.2} ({:.1}x {})", f.ratio(), f.floor_is),
+                None => format!("{name} {ms:.2}"),
+            }
+        })
+        .collect();
+    let rest: f64 = small.iter().map(|(_, ms)| ms).sum();
+    if rest.abs() >= 0.005 {
+        parts.push(format!("the rest {rest:.2}"));
+    }
+    Some(format!(
+        "Of the {server} server's {total:.2} ms of CPU a request in its traced second: {}.",
+        parts.join(", ")
+    ))
 }
 
 /// The two servers' own timings of generation and the parallel part, with no other load.
@@ -370,6 +412,7 @@ mod causes {
     use super::*;
     use crate::ledger::tests::entry;
     use crate::testdata::{KEY, summary};
+    use loadtest_model::ledger::OUTSIDE;
 
     /// The fixed run (7.90 ms a request with processes, 2.00 with threads) with a ledger of
     /// each at its scenario: every phase 0.1 ms of CPU, but the processes' way back, bands and
@@ -383,6 +426,9 @@ mod causes {
             processes.phases.get_mut(phase).unwrap().cpu_ms = cpu;
         }
         threads.phases.get_mut(OUTSIDE).unwrap().cpu_ms = 0.4;
+        for entry in [&mut threads, &mut processes] {
+            entry.tree_cpu_ms_per_request = Some(entry.phases.values().map(|p| p.cpu_ms).sum());
+        }
         run.ledger = vec![threads, processes];
         run
     }
@@ -398,6 +444,44 @@ mod causes {
             "{text}"
         );
         assert!(!text.contains("copy-on-write"), "{text}");
+        // The costlier server's CPU, its phases largest first, those under 5% summed; the
+        // bands beside their floor, the fixed run's sum on one thread (0.3 ms).
+        assert!(
+            text.contains(
+                "Of the multiprocessing server's 5.90 ms of CPU a request in its traced second: way back 2.50, \
+                 waiting for bands 1.60 (5.3x the sum on one thread), outside the handler 1.00, the rest 0.80."
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_phase_only_one_server_has_counts_as_nothing_for_the_other() {
+        let mut run = with_ledger();
+        let fork_server = loadtest_model::ledger::PhaseCost {
+            wall_ms: 0.0,
+            cpu_ms: 3.0,
+            wall_median_ms: 0.0,
+        };
+        run.ledger[1]
+            .phases
+            .insert(loadtest_model::ledger::FORK_SERVER.to_owned(), fork_server);
+        let text = why(&run, &Catalogue::lab(), KEY).join("\n");
+        assert!(
+            text.contains("brackets): the fork server 3.00 (0.00), way back 2.50 (0.10)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_phase_without_a_floor_measured_is_told_alone() {
+        let mut run = with_ledger();
+        run.work_costs[0].kernel_ms = None;
+        let text = why(&run, &Catalogue::lab(), KEY).join("\n");
+        assert!(
+            text.contains("way back 2.50, waiting for bands 1.60, outside"),
+            "{text}"
+        );
     }
 
     #[test]

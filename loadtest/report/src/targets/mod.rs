@@ -1,10 +1,13 @@
 //! The lab's performance targets, checked against a run's own data wherever the run covers them:
 //! the tail (p99 at most 3x p50 at 20 connections), a product's speed-up from a second worker,
-//! and io against the ceiling its waits set, each for the servers the catalogue holds to it.
+//! and io against the ceiling its waits set, each for the servers the catalogue holds to it;
+//! and the ledger's own ([`ledger`]), for every server traced.
 //! A run that did not measure a target's scenario has no row for it; nothing is assumed.
 //!
 //! (The fifth target, the one-thread product within 2x of OpenBLAS, is not the harness's: it
 //! takes numpy, and criterion's `band_f64/500` beside `scripts/matmul_reference.py`.)
+
+mod ledger;
 
 use crate::conclusions::TAIL_TARGET;
 use loadtest_model::catalogue::{Catalogue, LabServer};
@@ -52,6 +55,7 @@ pub fn check(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
     let mut out = tail(summary, held(TargetId::Tail));
     out.extend(product(summary, catalogue));
     out.extend(io(summary, catalogue));
+    out.extend(ledger::check(summary, catalogue));
     out
 }
 
@@ -182,8 +186,10 @@ mod tests {
 
     /// The committed `--lab` run with the CPU speed check, its pools at their default sizes.
     fn lab_run() -> RunSummary {
-        let mut summary: RunSummary =
-            serde_json::from_str(include_str!("../../../docs/runs/2026-12-06-lab-cpu-speed/summary.json")).unwrap();
+        let mut summary: RunSummary = serde_json::from_str(include_str!(
+            "../../../../docs/runs/2026-12-06-lab-cpu-speed/summary.json"
+        ))
+        .unwrap();
         for server in &mut summary.servers {
             server.pool_size = match server.name.as_str() {
                 "thread-pool" => Some(2),
@@ -265,7 +271,7 @@ mod tests {
     fn a_run_without_the_scenarios_has_no_rows_for_them() {
         // The default run: add at n=500, 4 workers, 20 connections; no matmul, no io.
         let summary: RunSummary = serde_json::from_str(include_str!(
-            "../../../docs/runs/2026-12-06-default-cpu-speed/summary.json"
+            "../../../../docs/runs/2026-12-06-default-cpu-speed/summary.json"
         ))
         .unwrap();
         let checks = check(&summary, &Catalogue::lab());
@@ -285,8 +291,10 @@ mod tests {
     #[test]
     fn the_targets_a_run_wrote_are_the_ones_its_data_gives() {
         // The committed `--lab` run that scraped its pools' sizes and checked the targets itself.
-        let summary: RunSummary =
-            serde_json::from_str(include_str!("../../../docs/runs/2026-12-06-lab-targets/summary.json")).unwrap();
+        let summary: RunSummary = serde_json::from_str(include_str!(
+            "../../../../docs/runs/2026-12-06-lab-targets/summary.json"
+        ))
+        .unwrap();
         // (Floats read back from JSON may differ in their last bit: compare what the report shows.)
         let shown = |checks: &[TargetCheck]| -> Vec<String> {
             (checks.iter())
@@ -320,7 +328,7 @@ mod tests {
         // The `--lab` run before the targets were checked: threads took 0.602x, a miss that
         // two decimals would show as "0.60x".
         let earlier: RunSummary = serde_json::from_str(include_str!(
-            "../../../docs/runs/2026-12-06-lab-targets/earlier/summary.json"
+            "../../../../docs/runs/2026-12-06-lab-targets/earlier/summary.json"
         ))
         .unwrap();
         let threads = row(

@@ -1,0 +1,184 @@
+//! The ledger's own targets, checked on every run that traced: that its phases tile the
+//! requests' spans, that its CPU agrees with the trials', that recording costs little, and that
+//! fork per request's extra CPU over the pre-forked pool lands in named phases.
+
+use loadtest_model::catalogue::{Catalogue, Family};
+use loadtest_model::ledger::{LedgerEntry, OUTSIDE};
+use loadtest_model::summary::{Limit, RunSummary, TargetCheck, TargetId, Unit};
+
+use super::checked;
+
+/// At least this share of traced requests have their handler's span covered by their phases.
+pub const COVERED: f64 = 0.95;
+/// The ledger's CPU per request is within this share of the trials'.
+pub const TOTAL_WITHIN: f64 = 0.15;
+/// Recording costs at most this ratio of CPU per answer.
+pub const TRACE_COST: f64 = 1.05;
+/// At least this share of fork per request's extra CPU is in named phases.
+pub const ATTRIBUTED: f64 = 0.8;
+
+/// Every ledger target the run's data covers.
+pub(super) fn check(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
+    let mut out: Vec<TargetCheck> = summary.ledger.iter().map(covered).collect();
+    out.extend(summary.ledger.iter().filter_map(|e| total(summary, e)));
+    out.extend(summary.trace_cost.iter().filter_map(|cost| {
+        let ratio = cost.ratio?;
+        let spans_one = cost.interval.is_some_and(|(low, high)| low <= 1.0 && 1.0 <= high);
+        let from = match cost.interval {
+            Some((low, high)) => format!(
+                "median of {} pairs of 1 s windows, 95% interval {low:.2}x to {high:.2}x{}",
+                cost.traced_ms.len(),
+                if spans_one {
+                    ": below what this machine can resolve"
+                } else {
+                    ""
+                }
+            ),
+            None => format!("median of {} pairs of 1 s windows", cost.traced_ms.len()),
+        };
+        let limit = Some(Limit::AtMost(TRACE_COST));
+        Some(checked(
+            TargetId::TraceCost,
+            &cost.server,
+            ratio,
+            Unit::Ratio,
+            limit,
+            from,
+        ))
+    }));
+    out.extend(attributed(summary, catalogue));
+    out
+}
+
+fn covered(entry: &LedgerEntry) -> TargetCheck {
+    let from = format!(
+        "{} requests of the {} window, within 5% or 0.05 ms",
+        entry.requests,
+        entry.scenario.work.name()
+    );
+    let limit = Some(Limit::AtLeast(COVERED));
+    checked(
+        TargetId::LedgerCovered,
+        &entry.server,
+        entry.covered_share,
+        Unit::Share,
+        limit,
+        from,
+    )
+}
+
+/// How far the ledger's CPU per request (the process tree's over the traced second) is from
+/// the trials' at the same scenario.
+fn total(summary: &RunSummary, entry: &LedgerEntry) -> Option<TargetCheck> {
+    let ledger = entry.tree_cpu_ms_per_request?;
+    let trials = (summary.results.iter())
+        .find(|r| r.server == entry.server && r.scenario == entry.scenario)?
+        .cpu_ms_per_request?;
+    let from = format!(
+        "{ledger:.2} ms over the traced second against {trials:.2} ms in the trials ({})",
+        entry.scenario.work.name()
+    );
+    let limit = Some(Limit::AtMost(TOTAL_WITHIN));
+    Some(checked(
+        TargetId::LedgerTotal,
+        &entry.server,
+        (ledger / trials - 1.0).abs(),
+        Unit::Share,
+        limit,
+        from,
+    ))
+}
+
+/// For each server that forks per request and each pre-forked pool of processes, at a kind of
+/// work both have a ledger of: the share of the difference in their ledgers' CPU per request
+/// that named phases hold (every phase but `other` and outside the handler).
+fn attributed(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
+    let processes =
+        |pool: bool| (catalogue.iter()).filter(move |s| s.family == Family::Processes && s.pool.is_some() == pool);
+    let mut out = Vec::new();
+    for forks in processes(false) {
+        for pool in processes(true) {
+            for entry in summary.ledger.iter().filter(|e| e.server == forks.name) {
+                let Some(against) =
+                    (summary.ledger.iter()).find(|e| e.server == pool.name && e.scenario == entry.scenario)
+                else {
+                    continue;
+                };
+                if let Some(check) = attributed_between(entry, against) {
+                    out.push(check);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn attributed_between(forks: &LedgerEntry, pool: &LedgerEntry) -> Option<TargetCheck> {
+    let extra = forks.tree_cpu_ms_per_request? - pool.tree_cpu_ms_per_request?;
+    if extra <= 0.0 {
+        return None;
+    }
+    let unnamed = ["other", OUTSIDE];
+    let named: f64 = (forks.phases.iter())
+        .filter(|(name, _)| !unnamed.contains(&name.as_str()))
+        .map(|(name, cost)| cost.cpu_ms - pool.phases.get(name).map_or(0.0, |p| p.cpu_ms))
+        .sum();
+    let from = format!(
+        "{named:.2} of the {extra:.2} ms a request the {} server's ledger adds over the {} server's ({})",
+        forks.server,
+        pool.server,
+        forks.scenario.work.name()
+    );
+    let limit = Some(Limit::AtLeast(ATTRIBUTED));
+    Some(checked(
+        TargetId::ForkExtraAttributed,
+        &forks.server,
+        named / extra,
+        Unit::Share,
+        limit,
+        from,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::tests::entry;
+    use loadtest_model::trace_cost::TraceCost;
+
+    #[test]
+    fn each_ledger_target_is_checked_from_the_run_s_own_figures() {
+        let mut summary = crate::testdata::summary();
+        let catalogue = Catalogue::lab();
+        assert_eq!(check(&summary, &catalogue), Vec::new(), "no ledger, no rows");
+        // Every phase 0.1 ms of CPU; fork per request's bands and outside 1 ms more each.
+        let mut forks = entry("multiprocessing", 0.5, 0.1);
+        forks.phases.get_mut("waiting for bands").unwrap().cpu_ms += 1.0;
+        forks.phases.get_mut(OUTSIDE).unwrap().cpu_ms += 1.0;
+        let mut pool = entry("prefork", 0.5, 0.1);
+        let total = |e: &LedgerEntry| e.phases.values().map(|p| p.cpu_ms).sum::<f64>();
+        forks.tree_cpu_ms_per_request = Some(total(&forks));
+        pool.tree_cpu_ms_per_request = Some(total(&pool));
+        summary.ledger = vec![forks, pool];
+        summary.trace_cost = vec![TraceCost::of(
+            "prefork",
+            summary.ledger[1].scenario,
+            vec![1.0; 10],
+            vec![1.02, 0.99, 1.0, 1.01, 0.98, 1.03, 1.0, 0.99, 1.02, 1.0],
+        )];
+        let checks = check(&summary, &catalogue);
+        let row = |target: TargetId, server: &str| {
+            (checks.iter())
+                .find(|c| c.target == target && c.server == server)
+                .unwrap_or_else(|| panic!("{target} {server}: {checks:?}"))
+        };
+        assert_eq!(row(TargetId::LedgerCovered, "prefork").met, Some(true));
+        // Half of the 2 ms more is in the bands, a named phase; half outside the handler.
+        let attributed = row(TargetId::ForkExtraAttributed, "multiprocessing");
+        assert!((attributed.figure - 0.5).abs() < 1e-9, "{attributed:?}");
+        assert_eq!(attributed.met, Some(false));
+        let cost = row(TargetId::TraceCost, "prefork");
+        assert_eq!(cost.met, Some(true));
+        assert!(cost.from.contains("below what this machine can resolve"), "{cost:?}");
+    }
+}
