@@ -29,7 +29,7 @@
 
 use crate::summary::{RunSummary, ScenarioKey, SweepKind};
 
-/// The smallest n the check applies to; below it fixed per-request costs dominate.
+/// The smallest n the check applies to; below it what does not grow with n² weighs too much.
 pub const FROM_N: u32 = 500;
 
 /// How far CPU per element may stray from its value at the largest n and still count as n².

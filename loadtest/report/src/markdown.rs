@@ -381,8 +381,8 @@ fn scaling_table(md: &mut String, scaling: &[Scaling]) {
         md,
         "A request's work grows like n², so CPU per element (CPU per request over n²) stays flat when a server's \
          cost grows like the work. The conclusions call it n² when, from n={FROM_N} up, CPU per element stays \
-         within {TOLERANCE}x of the reference, the largest n whose figure is not overstated; below n={FROM_N} fixed \
-         per-request costs dominate. A figure is overstated when the requests cut at the -z deadline exceed \
+         within {TOLERANCE}x of the reference, the largest n whose figure is not overstated; below n={FROM_N} the part \
+         of a request's CPU that does not grow with n² weighs too much. A figure is overstated when the requests cut at the -z deadline exceed \
          {:.0}% of those answered: the CPU they used is charged to the answered ones.\n",
         MAX_CUT_SHARE * 100.0
     );

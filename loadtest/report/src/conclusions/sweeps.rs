@@ -90,8 +90,8 @@ fn scaling_line(scaling: &Scaling) -> String {
             reference.n
         ),
         Shape::Bent { at } => format!(
-            "CPU per n² at n={} was {:.2}x {against}: fixed per-request costs still weigh at that size, so the \
-             cost grows slower than n² up to there.",
+            "CPU per n² at n={} was {:.2}x {against}: a part of a request's CPU that does not grow with n² \
+             still weighs at that size, so the cost grows slower than n² up to there.",
             at.n, at.vs_reference
         ),
         Shape::TooFewSizes => format!(
@@ -116,8 +116,8 @@ fn scaling_line(scaling: &Scaling) -> String {
         .collect();
     if !small.is_empty() && scaling.shape() != Shape::TooFewSizes {
         line.push_str(&format!(
-            " Below n={FROM_N} it is {}: there fixed per-request costs (HTTP, JSON, starting threads or processes) \
-             dominate, as expected.",
+            " Below n={FROM_N} it is {}: part of a request's CPU does not grow with n², and weighs more the \
+             smaller the matrices; which part, the ledger of one traced size cannot tell.",
             small.join(", ")
         ));
     }
@@ -141,8 +141,9 @@ mod tests {
         assert_eq!(
             threads,
             "Scaling with n, threading: CPU per n² stays within 1.5x of its value at n=2000 (8.07 ns) at every n \
-             from 500 up, so the cost grows like n², as the work does. Below n=500 it is 4.7x at n=100: there fixed \
-             per-request costs (HTTP, JSON, starting threads or processes) dominate, as expected."
+             from 500 up, so the cost grows like n², as the work does. Below n=500 it is 4.7x at n=100: part of a \
+             request's CPU does not grow with n², and weighs more the smaller the matrices; which part, the ledger \
+             of one traced size cannot tell."
         );
         let processes = lines
             .iter()
@@ -207,7 +208,9 @@ mod tests {
         }
         let line = scaling_line(&scaling(&summary)[0]);
         assert!(
-            line.contains("at n=500 was 2.28x its value at n=2000 (8.07 ns): fixed per-request costs still weigh"),
+            line.contains(
+                "at n=500 was 2.28x its value at n=2000 (8.07 ns): a part of a request's CPU that does not grow"
+            ),
             "{line}"
         );
     }
