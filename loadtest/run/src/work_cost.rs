@@ -72,7 +72,7 @@ const BANDWIDTH_N: usize = 2048;
 const BANDWIDTH_ROUNDS: u32 = 5;
 
 /// One core's memory bandwidth, GB/s, as the lab's own add streams it: the bytes of two
-/// matrices read and one written, over the fastest of [`BANDWIDTH_ROUNDS`] adds (CPU time:
+/// matrices read and one written, over the fastest of `BANDWIDTH_ROUNDS` adds (CPU time:
 /// a stall on memory is the thread's own time). The add of a request at side n cannot take
 /// less than its 24 n² bytes over this, unless its matrices fit in a cache.
 pub fn memory_bandwidth_gb_s() -> anyhow::Result<f64> {

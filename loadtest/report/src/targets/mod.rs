@@ -1,7 +1,7 @@
 //! The lab's performance targets, checked against a run's own data wherever the run covers them:
 //! the tail (p99 at most 3x p50 at 20 connections), a product's speed-up from a second worker,
 //! and io against the ceiling its waits set, each for the servers the catalogue holds to it;
-//! and the ledger's own ([`ledger`]), for every server traced.
+//! and the ledger's own (`ledger.rs`), for every server traced.
 //! A run that did not measure a target's scenario has no row for it; nothing is assumed.
 //!
 //! (The fifth target, the one-thread product within 2x of OpenBLAS, is not the harness's: it
