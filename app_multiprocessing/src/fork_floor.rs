@@ -20,7 +20,7 @@ use nix::sys::wait::WaitStatus;
 use nix::time::{ClockId, clock_gettime};
 use serde_json::json;
 
-use crate::sys::{SharedMemory, fork_exiting_child, wait_with_cpu};
+use crate::sys::{SharedMemory, fork_exiting_child, wait_with_usage};
 
 const PAGE: usize = 4096;
 
@@ -99,6 +99,8 @@ pub struct ForkFloor {
     pub cycle_us: f64,
     /// The empty child's CPU (its exit) from `wait4`, mean, µs.
     pub exit_cpu_us: f64,
+    /// The empty child's minor page faults from `wait4`, mean.
+    pub exit_minor_faults: f64,
 }
 
 impl ForkFloor {
@@ -112,6 +114,7 @@ impl ForkFloor {
             "fork_cpu_us": self.fork_cpu_us,
             "cycle_us": self.cycle_us,
             "exit_cpu_us": self.exit_cpu_us,
+            "exit_minor_faults": self.exit_minor_faults,
         })
     }
 }
@@ -126,22 +129,23 @@ pub fn measure(size: Size, forks: u32) -> anyhow::Result<ForkFloor> {
     let private = touched_private(size.private_bytes.saturating_sub(own.private_bytes));
     let shared = touched_shared(size.shared_bytes)?;
     let (mut fork_us, mut cycle_us) = (Vec::new(), Vec::new());
-    let (mut fork_cpu, mut exit_cpu) = (Duration::ZERO, 0u64);
+    let (mut fork_cpu, mut exit_cpu, mut exit_faults) = (Duration::ZERO, 0u64, 0u64);
     for round in 0..WARM_UP + forks {
         let started = Instant::now();
         let cpu_before = thread_cpu()?;
         let child = fork_exiting_child().context("forking")?;
         let (forked, cpu_after) = (started.elapsed(), thread_cpu()?);
-        let (status, child_cpu_us) = wait_with_cpu(child).context("reaping the child")?;
+        let reaped = wait_with_usage(child).context("reaping the child")?;
         let cycle = started.elapsed();
-        if status != WaitStatus::Exited(child, 0) {
-            bail!("an empty child ended with {status:?}");
+        if reaped.status != WaitStatus::Exited(child, 0) {
+            bail!("an empty child ended with {:?}", reaped.status);
         }
         if round >= WARM_UP {
             fork_us.push(forked.as_secs_f64() * 1e6);
             cycle_us.push(cycle.as_secs_f64() * 1e6);
             fork_cpu += cpu_after.saturating_sub(cpu_before);
-            exit_cpu += child_cpu_us;
+            exit_cpu += reaped.cpu_us;
+            exit_faults += reaped.minor_faults;
         }
     }
     std::hint::black_box((&private, &shared));
@@ -152,6 +156,7 @@ pub fn measure(size: Size, forks: u32) -> anyhow::Result<ForkFloor> {
         fork_cpu_us: fork_cpu.as_secs_f64() * 1e6 / f64::from(forks),
         cycle_us: median(cycle_us),
         exit_cpu_us: exit_cpu as f64 / f64::from(forks),
+        exit_minor_faults: exit_faults as f64 / f64::from(forks),
     })
 }
 

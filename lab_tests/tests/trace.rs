@@ -111,12 +111,17 @@ fn check(lab: &LabServer, trace: &Trace) {
     assert_eq!(band_counts, sent, "{name}: one band run per worker per request");
 }
 
-/// The request's bands: their indices are 0 to k - 1, each run once, each with its CPU time.
+/// The request's bands: their indices are 0 to k - 1, each run once, each with its CPU time;
+/// a forked child's also with what `wait4` counted of it, its CPU and its page faults (a child
+/// that ran at all faulted at least once), and no other band with them.
 fn bands_of(name: &str, events: &[TraceEvent]) -> usize {
+    let forked = name == "multiprocessing";
     let mut indices: Vec<u64> = (events.iter())
         .filter(|e| e.phase == Phase::Band)
         .map(|e| {
             assert!(e.cpu_us.is_some(), "{name}: a band without its CPU time: {e:?}");
+            assert_eq!(e.rusage_cpu_us.is_some(), forked, "{name}: {e:?}");
+            assert_eq!(e.minor_faults.is_some_and(|f| f > 0), forked, "{name}: {e:?}");
             e.band
                 .unwrap_or_else(|| panic!("{name}: a band without its index: {e:?}"))
         })

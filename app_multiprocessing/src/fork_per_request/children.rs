@@ -25,7 +25,7 @@ use matrix_service::Band;
 
 use crate::exit_code::{self, describe};
 use crate::protocol::BandTimes;
-use crate::sys::wait_with_cpu;
+use crate::sys::{Reaped, wait_with_usage};
 
 const ELEMENT_BYTES: usize = std::mem::size_of::<i64>();
 
@@ -43,7 +43,8 @@ struct Child {
     /// Where its [`BandTimes`] arrive.
     times: [u8; BandTimes::BYTES],
     /// Set once the child has been waited for, with the CPU it used in all (µs).
-    status: Option<(WaitStatus, Option<u64>)>,
+    /// How it ended, and what `wait4` counted (none for a child killed at drop).
+    status: Option<(WaitStatus, Option<Reaped>)>,
 }
 
 impl Child {
@@ -64,6 +65,8 @@ pub struct ChildRun {
     pub times: BandTimes,
     /// Its user and system CPU as `wait4` reported it.
     pub cpu_at_reap_us: u64,
+    /// Its minor page faults, as `wait4` reported them.
+    pub minor_faults: u64,
 }
 
 /// How a drain or reap went wrong.
@@ -142,11 +145,13 @@ impl Children {
     /// How each child ran, in band order, once all are drained and reaped.
     pub fn runs(&self) -> impl Iterator<Item = ChildRun> + '_ {
         self.children.iter().filter_map(|child| {
-            let (_, cpu) = child.status?;
+            let (_, reaped) = child.status?;
+            let reaped = reaped?;
             Some(ChildRun {
                 pid: child.pid,
                 times: BandTimes::decode(&child.times),
-                cpu_at_reap_us: cpu?,
+                cpu_at_reap_us: reaped.cpu_us,
+                minor_faults: reaped.minor_faults,
             })
         })
     }
@@ -275,11 +280,10 @@ impl Children {
         if let Some((status, _)) = child.status {
             return Ok(status);
         }
-        let (status, cpu) =
-            wait_with_cpu(child.pid).map_err(|e| format!("waiting for child {} failed: {e}", child.pid))?;
+        let reaped = wait_with_usage(child.pid).map_err(|e| format!("waiting for child {} failed: {e}", child.pid))?;
         REAPED.inc();
-        child.status = Some((status, Some(cpu)));
-        Ok(status)
+        child.status = Some((reaped.status, Some(reaped)));
+        Ok(reaped.status)
     }
 }
 
@@ -289,7 +293,7 @@ impl Drop for Children {
             // SIGKILL, not SIGTERM: children ignore SIGTERM (see `sys::prepare_child`).
             let _ = kill(child.pid, Signal::SIGKILL);
             KILLED.inc();
-            if wait_with_cpu(child.pid).is_ok() {
+            if wait_with_usage(child.pid).is_ok() {
                 REAPED.inc();
             }
             child.status = Some((WaitStatus::StillAlive, None));

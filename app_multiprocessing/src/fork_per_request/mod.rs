@@ -209,7 +209,8 @@ fn record_children(trace: Trace<'_>, asked: u64, runs: impl Iterator<Item = Chil
         let ran = Mark::new(Phase::Band, times.started_us, times.ended_us)
             .band(band)
             .cpu_us(times.cpu_us)
-            .rusage_cpu_us(run.cpu_at_reap_us);
+            .rusage_cpu_us(run.cpu_at_reap_us)
+            .minor_faults(run.minor_faults);
         trace.record(ran, lane);
     }
 }

@@ -19,6 +19,6 @@ pub use fork::{
     fork_band_child, fork_band_child_for_parent, fork_exiting_child, fork_pool_worker, fork_single_threaded,
     thread_count,
 };
-pub use reap::wait_with_cpu;
+pub use reap::{Reaped, wait_with_usage};
 pub use shm::{SharedMemory, SlotMemory};
 pub use signals::{ignore_stop_signals, interrupt_on, signal_own_thread, signals_handled};

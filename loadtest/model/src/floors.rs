@@ -46,6 +46,9 @@ pub struct ForkFloor {
     pub cycle_us: f64,
     /// The empty child's CPU, its exit, from `wait4`, mean, µs.
     pub exit_cpu_us: f64,
+    /// The empty child's minor page faults from `wait4`, mean (absent in runs from before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_minor_faults: Option<f64>,
 }
 
 /// The bytes an add at side `n` moves: two matrices of `i64` read, one written.

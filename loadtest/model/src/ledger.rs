@@ -95,6 +95,10 @@ pub struct LedgerEntry {
     pub thread_starts: f64,
     #[serde(default)]
     pub forks: f64,
+    /// A forked child's minor page faults, as `wait4` counted them: the mean over every child of
+    /// the requests in the ledger; `None` for a server that forks none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_minor_faults: Option<f64>,
 }
 
 /// What the harness sampled around a traced window: the server's process tree's CPU and the
@@ -161,6 +165,7 @@ pub fn ledger_of(server: &str, scenario: ScenarioKey, trace: &Trace, window: Opt
         tree_cpu_ms_per_request: tree,
         thread_starts: costs.iter().map(|c| c.thread_starts as f64).sum::<f64>() / count,
         forks: costs.iter().map(|c| c.forks as f64).sum::<f64>() / count,
+        child_minor_faults: mean(costs.iter().flat_map(|c| c.child_faults.iter().map(|&f| f as f64))),
         phases,
     })
 }
@@ -172,6 +177,8 @@ struct RequestCost {
     cpu_ms: [f64; PHASES.len()],
     thread_starts: usize,
     forks: usize,
+    /// Each child's minor page faults, where the trace has them.
+    child_faults: Vec<u64>,
 }
 
 impl RequestCost {
@@ -238,6 +245,7 @@ impl RequestCost {
             cpu_ms,
             thread_starts: of(&[Phase::ThreadStart]).len(),
             forks: of(&[Phase::Fork]).len(),
+            child_faults: bands.iter().filter_map(|b| b.minor_faults).collect(),
         })
     }
 
@@ -245,6 +253,12 @@ impl RequestCost {
         let uncovered = self.wall_ms[OTHER].abs();
         uncovered <= COVERED_WITHIN_MS || uncovered <= COVERED_WITHIN_SHARE * self.span_ms
     }
+}
+
+/// The mean of `values`, `None` when there are none.
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, count) = values.fold((0.0, 0u64), |(sum, count), v| (sum + v, count + 1));
+    (count > 0).then(|| sum / count as f64)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

@@ -55,6 +55,8 @@ pub struct TraceEvent {
     pub cpu_us: Option<u64>,
     /// A forked child's CPU as `wait4` reported it at reaping.
     pub rusage_cpu_us: Option<u64>,
+    /// A forked child's minor page faults as `wait4` reported them.
+    pub minor_faults: Option<u64>,
 }
 
 impl TraceEvent {
@@ -202,6 +204,7 @@ fn read_event(event: &Value, trace: &mut Trace) -> anyhow::Result<()> {
                 band: optional("band"),
                 cpu_us: optional("cpu_us"),
                 rusage_cpu_us: optional("rusage_cpu_us"),
+                minor_faults: optional("minor_faults"),
             });
         }
         other => bail!("ph {other:?}: the servers write complete (X) and metadata (M) events only"),

@@ -148,7 +148,31 @@ pub fn section(summary: &RunSummary) -> String {
         );
     }
     md.push('\n');
+    for line in child_faults(summary) {
+        let _ = writeln!(md, "{line}\n");
+    }
     md
+}
+
+/// What the forked children's page faults were against an empty child's, for each server whose
+/// ledger counted them.
+fn child_faults(summary: &RunSummary) -> Vec<String> {
+    (summary.ledger.iter())
+        .filter_map(|entry| {
+            let faults = entry.child_minor_faults?;
+            let empty = (summary.floors.fork_of(&entry.server))
+                .and_then(|f| f.exit_minor_faults)
+                .map_or_else(String::new, |empty| {
+                    format!(" against {empty:.0} for an empty child of a process its fork server's size")
+                });
+            Some(format!(
+                "Each forked child of the {} server ({}) took {faults:.0} minor page faults, as `wait4` counted \
+                 them{empty}.",
+                entry.server,
+                entry.scenario.work.name()
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -166,6 +190,7 @@ mod tests {
         threads.thread_starts = 3.0;
         let mut forks = entry("multiprocessing", 0.5, 0.2);
         forks.forks = 4.0;
+        forks.child_minor_faults = Some(1480.4);
         let cpu_only = |cpu_ms| PhaseCost {
             wall_ms: 0.0,
             cpu_ms,
@@ -184,6 +209,7 @@ mod tests {
                 fork_cpu_us: 100.0,
                 cycle_us: 300.0,
                 exit_cpu_us: 40.0,
+                exit_minor_faults: Some(31.0),
             }],
         };
         let rows = against_floors(&summary);
@@ -219,5 +245,12 @@ mod tests {
         let md = section(&summary);
         assert!(md.starts_with("## Against the floors"), "{md}");
         assert_eq!(md.matches("\n| threading |").count(), 4, "{md}");
+        assert!(
+            md.contains(
+                "Each forked child of the multiprocessing server (add) took 1480 minor page faults, as `wait4` \
+                 counted them against 31 for an empty child of a process its fork server's size."
+            ),
+            "{md}"
+        );
     }
 }

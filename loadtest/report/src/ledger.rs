@@ -127,6 +127,7 @@ pub(crate) mod tests {
             tree_cpu_ms_per_request: Some(9.0 * cpu + 0.25),
             thread_starts: 0.0,
             forks: 0.0,
+            child_minor_faults: None,
         }
     }
 

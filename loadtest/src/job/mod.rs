@@ -270,13 +270,14 @@ fn fork_floors(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<ForkFl
         if let Some(floor) = fork_floor::measure_beside(&bin_dir, &target.name, pid)? {
             eprintln!(
                 "a fork of a process the size of the {} server's fork server ({:.1} MiB private): {:.0} µs \
-                 (median of {}), {:.0} µs of its CPU, {:.0} µs for the child's exit",
+                 (median of {}), {:.0} µs of its CPU, {:.0} µs and {:.0} minor faults for the child's exit",
                 target.name,
                 floor.private_bytes as f64 / f64::from(1 << 20),
                 floor.fork_us,
                 floor.forks,
                 floor.fork_cpu_us,
-                floor.exit_cpu_us
+                floor.exit_cpu_us,
+                floor.exit_minor_faults.unwrap_or(0.0)
             );
             floors.push(floor);
         }

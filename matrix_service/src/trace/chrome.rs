@@ -65,6 +65,8 @@ struct Args {
     cpu_us: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rusage_cpu_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    minor_faults: Option<u64>,
 }
 
 pub(super) fn render(recording: Recording, mut about: About) -> ChromeTrace {
@@ -98,6 +100,7 @@ pub(super) fn render(recording: Recording, mut about: About) -> ChromeTrace {
             band: event.band,
             cpu_us: event.cpu_us,
             rusage_cpu_us: event.rusage_cpu_us,
+            minor_faults: event.minor_faults,
         },
     }));
     ChromeTrace {

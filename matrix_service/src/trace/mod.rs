@@ -67,6 +67,8 @@ pub struct Event {
     pub cpu_us: Option<u64>,
     /// A child's user and system CPU as `wait4` reported it at reaping (its exit included).
     pub rusage_cpu_us: Option<u64>,
+    /// A child's minor page faults as `wait4` reported them.
+    pub minor_faults: Option<u64>,
 }
 
 /// Where an event happened.
@@ -96,6 +98,7 @@ pub struct Mark {
     pub band: Option<usize>,
     pub cpu_us: Option<u64>,
     pub rusage_cpu_us: Option<u64>,
+    pub minor_faults: Option<u64>,
 }
 
 impl Mark {
@@ -107,6 +110,7 @@ impl Mark {
             band: None,
             cpu_us: None,
             rusage_cpu_us: None,
+            minor_faults: None,
         }
     }
 
@@ -137,6 +141,13 @@ impl Mark {
     pub fn rusage_cpu_us(self, rusage_cpu_us: u64) -> Self {
         Self {
             rusage_cpu_us: Some(rusage_cpu_us),
+            ..self
+        }
+    }
+
+    pub fn minor_faults(self, minor_faults: u64) -> Self {
+        Self {
+            minor_faults: Some(minor_faults),
             ..self
         }
     }
@@ -399,6 +410,7 @@ impl Trace<'_> {
             band: mark.band.map(|band| u32::try_from(band).unwrap_or(u32::MAX)),
             cpu_us: mark.cpu_us,
             rusage_cpu_us: mark.rusage_cpu_us,
+            minor_faults: mark.minor_faults,
         };
         tracer.keep(event, thread_name, process_name);
     }

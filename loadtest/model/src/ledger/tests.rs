@@ -92,6 +92,19 @@ fn requests_the_window_cut_off_are_left_out_and_an_empty_window_has_no_ledger() 
 }
 
 #[test]
+fn a_child_s_page_faults_are_the_mean_over_every_child_that_counted_them() {
+    let entry = ledger_of("threading", ScenarioKey::DEFAULT, &one_request(), None).unwrap();
+    assert_eq!(entry.child_minor_faults, None, "threads have no forked children");
+    let mut trace = one_request();
+    let mut faults = [100, 300].into_iter();
+    for band in trace.events.iter_mut().filter(|e| e.phase == Phase::Band) {
+        band.minor_faults = faults.next();
+    }
+    let entry = ledger_of("threading", ScenarioKey::DEFAULT, &trace, None).unwrap();
+    assert_eq!(entry.child_minor_faults, Some(200.0));
+}
+
+#[test]
 fn a_fork_server_s_cpu_is_its_own_phase_and_leaves_the_outside() {
     let window = |fork_server_cpu_ms| WindowCpu {
         cpu_ms: 2.0,
