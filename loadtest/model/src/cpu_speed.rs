@@ -88,6 +88,20 @@ impl CpuSpeed {
         self.spread().is_some_and(|spread| spread > UNEVEN)
     }
 
+    /// How long the reference product took in the last check over the first, the CPUs' medians
+    /// averaged: 0.8 when the machine ran it 20% faster after the trials than before. `None`
+    /// with fewer than two checks.
+    pub fn drift(&self) -> Option<f64> {
+        let mean = |check: &SpeedCheck| {
+            let medians: Vec<f64> = check.cpus.iter().map(|t| t.median_ms).collect();
+            (!medians.is_empty()).then(|| medians.iter().sum::<f64>() / medians.len() as f64)
+        };
+        let [first, .., last] = self.checks.as_slice() else {
+            return None;
+        };
+        Some(mean(last)? / mean(first)?)
+    }
+
     /// The slowest median over the fastest, over every CPU and check; `None` without checks.
     fn spread(&self) -> Option<f64> {
         let medians = || self.checks.iter().flat_map(|c| c.cpus.iter().map(|t| t.median_ms));
@@ -120,6 +134,15 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn the_drift_is_the_last_check_over_the_first() {
+        assert_eq!(speed(&[("before", &[2.0, 2.0])]).drift(), None);
+        let drift = speed(&[("before", &[2.0, 1.0]), ("after", &[1.2, 1.2])])
+            .drift()
+            .unwrap();
+        assert!((drift - 0.8).abs() < 1e-9, "{drift}");
     }
 
     #[test]

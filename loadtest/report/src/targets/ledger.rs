@@ -3,6 +3,7 @@
 //! fork per request's extra CPU over the pre-forked pool lands in named phases.
 
 use loadtest_model::catalogue::{Catalogue, Family};
+use loadtest_model::cpu_speed::CpuSpeed;
 use loadtest_model::ledger::{LedgerEntry, OUTSIDE};
 use loadtest_model::summary::{Limit, RunSummary, TargetCheck, TargetId, Unit};
 
@@ -74,11 +75,21 @@ fn total(summary: &RunSummary, entry: &LedgerEntry) -> Option<TargetCheck> {
     let trials = (summary.results.iter())
         .find(|r| r.server == entry.server && r.scenario == entry.scenario)?
         .cpu_ms_per_request?;
-    let from = format!(
+    let mut from = format!(
         "{ledger:.2} ms over the traced second against {trials:.2} ms in the trials ({})",
         entry.scenario.work.name()
     );
-    let limit = Some(Limit::AtMost(TOTAL_WITHIN));
+    // A second after the trials and the trials themselves compare only on a machine whose speed
+    // held: when the CPU speed check moved by more than the target's margin, the row is
+    // reported, not judged.
+    let drift = summary.cpu_speed.as_ref().and_then(CpuSpeed::drift);
+    let moved = drift.filter(|d| (d - 1.0).abs() > TOTAL_WITHIN);
+    if let Some(drift) = moved {
+        from.push_str(&format!(
+            "; not judged: the CPU speed check took {drift:.2}x as long after the trials as before them"
+        ));
+    }
+    let limit = moved.is_none().then_some(Limit::AtMost(TOTAL_WITHIN));
     Some(checked(
         TargetId::LedgerTotal,
         &entry.server,
@@ -180,5 +191,24 @@ mod tests {
         let cost = row(TargetId::TraceCost, "prefork");
         assert_eq!(cost.met, Some(true));
         assert!(cost.from.contains("below what this machine can resolve"), "{cost:?}");
+        // 3.25 ms in the ledger against the fixed run's 7.90 in the trials, on steady CPUs.
+        let total = row(TargetId::LedgerTotal, "multiprocessing");
+        assert!((total.figure - (1.0 - 3.25 / 7.9)).abs() < 1e-3, "{total:?}");
+        assert_eq!(total.met, Some(false));
+        // The same, on a machine that ran the reference product 0.8x as long after the trials.
+        for cpu in &mut summary.cpu_speed.as_mut().unwrap().checks[1].cpus {
+            cpu.median_ms *= 0.8;
+        }
+        let checks = check(&summary, &catalogue);
+        let total = (checks.iter())
+            .find(|c| c.target == TargetId::LedgerTotal && c.server == "multiprocessing")
+            .unwrap();
+        assert_eq!((total.limit, total.met), (None, None), "{total:?}");
+        assert!(
+            total
+                .from
+                .contains("not judged: the CPU speed check took 0.80x as long"),
+            "{total:?}"
+        );
     }
 }
