@@ -17,6 +17,7 @@ pub mod http;
 pub mod interrupt;
 pub mod machine;
 pub mod oha;
+pub mod open_files;
 pub mod open_loop;
 pub mod plan;
 pub mod python_lab;

@@ -33,7 +33,7 @@ use loadtest_run::schedule::{self, Event};
 use loadtest_run::servers::{self, Target};
 use loadtest_run::traces::{Traced, keep_traces, trace_cost};
 use loadtest_run::trial::TrialRunner;
-use loadtest_run::{fork_floor, machine, server_metrics, verify};
+use loadtest_run::{fork_floor, machine, open_files, server_metrics, verify};
 use matrix_service::launch::LaunchedServer;
 
 use crate::cli::Cli;
@@ -50,6 +50,8 @@ struct Setup {
     client: Client,
     targets: Vec<Target>,
     logs_dir: PathBuf,
+    /// What set-up found that the report should say (the open-files limit too low).
+    warnings: Vec<String>,
     /// When the run started, RFC 3339, and the seconds set-up took.
     started_utc: String,
     setup_secs: f64,
@@ -87,6 +89,7 @@ impl Setup {
         let started = Instant::now();
         let now = chrono::Utc::now();
         let mut plan = cli.plan(catalogue, &now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
+        let warnings = open_files_for(&plan)?;
         let cancel = flag_on_ctrl_c("stopping: ending the current trial and the servers this run started ...")?;
         let logs_dir = plan.out_dir.join("logs");
         for dir in [&plan.out_dir.join("raw"), &logs_dir] {
@@ -114,6 +117,7 @@ impl Setup {
             client,
             targets,
             logs_dir,
+            warnings,
             started_utc: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             // The measurement's clock starts after this: installing oha or building the
             // servers is set-up.
@@ -255,6 +259,30 @@ fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Traced> {
     Ok(traced)
 }
 
+/// The open-files limit raised to the hard one for the plan's most connections, said on the
+/// terminal; a warning for the report when even the hard limit is too low.
+fn open_files_for(plan: &Plan) -> anyhow::Result<Vec<String>> {
+    let connections = plan.scenarios().iter().map(|s| s.concurrency).max().unwrap_or(0);
+    let limits = open_files::raise_to_hard_limit().context("raising the open-files limit")?;
+    let said = limits.say(connections);
+    if let Some(line) = &said {
+        eprintln!("{line}");
+    }
+    let too_low = limits.now < u64::from(connections) + open_files::MARGIN;
+    Ok(said
+        .filter(|_| too_low)
+        .map(|line| format!("{}.", capitalised(&line)))
+        .into_iter()
+        .collect())
+}
+
+fn capitalised(line: &str) -> String {
+    let mut chars = line.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
 /// The fork floor beside each fork server of the servers the run started, once their trials
 /// have grown them to their working size (none for `--quick`, or once Ctrl-C is pressed).
 fn fork_floors(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<ForkFloor>> {
@@ -332,7 +360,7 @@ fn finish(setup: &mut Setup, summary: &mut RunSummary, before: Floors) -> anyhow
     summary.thread_start_cpu_us = Some(before.thread_start_us.min(after.thread_start_us));
     summary.floors.memory_bandwidth_gb_s = Some(before.memory_bandwidth_gb_s.max(after.memory_bandwidth_gb_s));
     summary.work_costs = before.lower(&after);
-    let mut warnings = Vec::new();
+    let mut warnings = std::mem::take(&mut setup.warnings);
     for target in &mut setup.targets {
         if let Some(server) = target.managed.take() {
             match server.stop(Duration::from_secs(10)) {
