@@ -106,7 +106,7 @@ fn of_entry(summary: &RunSummary, entry: &LedgerEntry) -> Vec<AgainstFloor> {
             (FORK_SERVER, "the fork server's CPU per fork"),
             cpu(FORK_SERVER).map(|ms| ms / entry.forks),
             Some(fork.fork_cpu_us / 1000.0),
-            format!("the parent's side of a fork of a process its fork server's size ({size:.1} MiB private)"),
+            format!("the parent's side of a fork of a process its fork server's size, {size:.1} MiB private"),
         ));
         rows.push(row(
             ("way back", "way back, CPU per child (pipe, reaping, the child's exit)"),
