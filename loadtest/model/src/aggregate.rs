@@ -112,6 +112,7 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
         cpu_per_request,
         outlier_trials: valid.iter().filter(|t| t.outlier).count() as u32,
         client_bound_trials: valid.iter().filter(|t| t.client_bound).count() as u32,
+        overloaded_share: overloaded_share(&valid),
     })
 }
 
@@ -179,10 +180,32 @@ pub fn attach_work_costs(results: &mut [ScenarioResult], costs: &[WorkCost]) {
     }
 }
 
+/// 503 answers over all answers of `trials`, when there were any.
+fn overloaded_share(trials: &[&TrialRecord]) -> Option<f64> {
+    let refused: u64 = trials.iter().map(|t| t.responses_503).sum();
+    let answered: u64 = trials.iter().map(|t| t.responses_2xx + t.responses_non_2xx).sum();
+    (refused > 0 && answered > 0).then(|| refused as f64 / answered as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testdata::{KEY, trial};
+
+    #[test]
+    fn a_server_s_503s_are_its_overloaded_share_over_its_valid_trials() {
+        let key = crate::testdata::KEY;
+        let mut trials: Vec<TrialRecord> = (1..=3)
+            .map(|i| crate::testdata::trial("threading", key, Phase::Measured, i, 100.0, true))
+            .collect();
+        let refs: Vec<&TrialRecord> = trials.iter().collect();
+        assert_eq!(overloaded_share(&refs), None);
+        trials[0].responses_non_2xx = 30;
+        trials[0].responses_503 = 30;
+        let refs: Vec<&TrialRecord> = trials.iter().collect();
+        let answered: u64 = trials.iter().map(|t| t.responses_2xx + t.responses_non_2xx).sum();
+        assert_eq!(overloaded_share(&refs), Some(30.0 / answered as f64));
+    }
 
     #[test]
     fn results_use_valid_measured_trials_and_count_the_rest() {

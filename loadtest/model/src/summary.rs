@@ -262,6 +262,10 @@ pub struct TrialRecord {
     pub load_secs: Option<f64>,
     pub responses_2xx: u64,
     pub responses_non_2xx: u64,
+    /// Of those, 503 answers: the server's admission saying it is full. They leave the trial
+    /// valid and the server shown as overloaded (0 in runs from before).
+    #[serde(default)]
+    pub responses_503: u64,
     /// Connection or protocol failures (not counting deadline aborts).
     pub transport_errors: u64,
     /// Requests still in flight at the `-z` deadline, aborted by oha: not failures.
@@ -349,6 +353,10 @@ pub struct ScenarioResult {
     pub cpu_per_request: Option<Stats>,
     pub outlier_trials: u32,
     pub client_bound_trials: u32,
+    /// The share of answers that were 503 over its valid measured trials, when any was: the
+    /// server was overloaded, and its req/s counts the 2xx answers alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overloaded_share: Option<f64>,
 }
 
 /// How two servers compare on one scenario.

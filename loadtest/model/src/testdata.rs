@@ -22,6 +22,7 @@ pub fn trial(server: &str, scenario: ScenarioKey, phase: Phase, index: u32, rps:
         load_secs: Some(1000.0 / rps),
         responses_2xx: 1000,
         responses_non_2xx: if valid { 0 } else { 5 },
+        responses_503: 0,
         transport_errors: 0,
         deadline_aborts: 3,
         rps_2xx: Some(rps),

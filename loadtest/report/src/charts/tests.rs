@@ -104,6 +104,7 @@ fn trial(server: &str, scenario: ScenarioKey, phase: Phase, index: u32, rps: f64
         load_secs: Some(5.0),
         responses_2xx: (rps * 5.0) as u64,
         responses_non_2xx: 0,
+        responses_503: 0,
         transport_errors: 0,
         deadline_aborts: 0,
         rps_2xx: Some(rps),
@@ -156,6 +157,7 @@ fn result_of(server: &str, key: ScenarioKey, trials: &[TrialRecord]) -> Scenario
         cpu_per_request: cpu,
         outlier_trials: 0,
         client_bound_trials: 0,
+        overloaded_share: None,
     }
 }
 

@@ -27,6 +27,17 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
         ));
     }
     out.extend(outliers(&measured));
+    for result in &summary.results {
+        if let Some(share) = result.overloaded_share {
+            out.push(format!(
+                "Overloaded: at {} the {} server answered 503 (its admission full) to {:.1}% of requests; its \
+                 req/s counts the 2xx answers alone, and its trials stay valid.",
+                describe(result.scenario),
+                result.server,
+                share * 100.0
+            ));
+        }
+    }
     out.extend(
         summary
             .cpu_speed
@@ -191,6 +202,22 @@ mod tests {
         assert!(text.contains("Invalid trial left out"), "{text}");
         assert!(text.contains("oha ran on the same 2 CPUs"), "{text}");
         assert!(!text.contains("Quick look"), "{text}");
+    }
+
+    #[test]
+    fn an_overloaded_server_is_named_with_its_share_of_503s() {
+        let mut summary = crate::testdata::summary();
+        assert!(!warnings(&summary).iter().any(|w| w.starts_with("Overloaded")));
+        summary.results[0].overloaded_share = Some(0.125);
+        let server = summary.results[0].server.clone();
+        let said = warnings(&summary);
+        let line = said.iter().find(|w| w.starts_with("Overloaded")).expect("a warning");
+        assert!(
+            line.contains(&format!(
+                "the {server} server answered 503 (its admission full) to 12.5%"
+            )),
+            "{line}"
+        );
     }
 
     #[test]

@@ -184,6 +184,11 @@ impl OhaReport {
             .sum()
     }
 
+    /// 503 answers: the server refusing work it has no room for.
+    pub fn responses_503(&self) -> u64 {
+        self.status_code_distribution.get("503").copied().unwrap_or(0)
+    }
+
     /// Requests cut off by the end of a `-z` run: oha stopping, not the server failing.
     pub fn deadline_aborts(&self) -> u64 {
         self.error_distribution
