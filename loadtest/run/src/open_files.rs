@@ -17,29 +17,28 @@ pub struct OpenFiles {
 }
 
 impl OpenFiles {
-    /// What to say about it for a run whose most connections is `connections`: that it was
-    /// raised, and whether it is still too low; `None` when there is nothing to say.
-    pub fn say(&self, connections: u32) -> Option<String> {
-        let needed = u64::from(connections) + MARGIN;
-        let raised = (self.now > self.before).then(|| {
+    /// What to say on the terminal when the limit was raised.
+    pub fn raised(&self) -> Option<String> {
+        (self.now > self.before).then(|| {
             format!(
                 "open-files limit raised from {} to its hard limit, {}",
                 self.before, self.now
             )
-        });
-        let low = (self.now < needed).then(|| {
+        })
+    }
+
+    /// The warning, for the terminal and the report, when the limit is below what a run of at
+    /// most `connections` connections needs.
+    pub fn too_low_for(&self, connections: u32) -> Option<String> {
+        let needed = u64::from(connections) + MARGIN;
+        (self.now < needed).then(|| {
             format!(
-                "the open-files limit, {}, is below the {needed} descriptors {connections} connections need \
-                 (one each in oha and in the server, and {MARGIN} more): connections past it may fail; raise \
-                 the hard limit (`ulimit -Hn`, or LimitNOFILE for a service) and run again",
+                "The open-files limit, {}, is below the {needed} descriptors {connections} connections need (one \
+                 each in oha and in the server, and {MARGIN} more): connections past it may fail. Raise the hard \
+                 limit (`ulimit -Hn`, or LimitNOFILE for a service) and run again.",
                 self.now
             )
-        });
-        match (raised, low) {
-            (None, None) => None,
-            (Some(raised), None) => Some(raised),
-            (raised, Some(low)) => Some(raised.map_or(low.clone(), |raised| format!("{raised}, but {low}"))),
-        }
+        })
     }
 }
 
@@ -77,17 +76,14 @@ mod tests {
     #[test]
     fn it_says_when_it_raised_the_limit_and_when_the_hard_one_is_too_low() {
         let limits = |before, now| OpenFiles { before, now };
-        assert_eq!(limits(20_000, 20_000).say(1024), None);
+        assert_eq!(limits(20_000, 20_000).raised(), None);
+        assert_eq!(limits(20_000, 20_000).too_low_for(1024), None);
         assert_eq!(
-            limits(1024, 20_000).say(1024).unwrap(),
+            limits(1024, 20_000).raised().unwrap(),
             "open-files limit raised from 1024 to its hard limit, 20000"
         );
-        let low = limits(1024, 1024).say(1024).unwrap();
-        assert!(low.starts_with("the open-files limit, 1024, is below the 1088 descriptors 1024 connections need"));
-        let both = limits(256, 1024).say(1024).unwrap();
-        assert!(
-            both.starts_with("open-files limit raised from 256 to its hard limit, 1024, but the"),
-            "{both}"
-        );
+        let low = limits(256, 1024).too_low_for(1024).unwrap();
+        assert!(low.starts_with("The open-files limit, 1024, is below the 1088 descriptors 1024 connections need"));
+        assert_eq!(limits(256, 1088).too_low_for(1024), None, "exactly enough");
     }
 }

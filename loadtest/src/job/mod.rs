@@ -259,28 +259,16 @@ fn trace(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Traced> {
     Ok(traced)
 }
 
-/// The open-files limit raised to the hard one for the plan's most connections, said on the
-/// terminal; a warning for the report when even the hard limit is too low.
+/// The open-files limit raised to the hard one, said on the terminal; a warning for the report
+/// when even the hard limit is too low for the plan's most connections.
 fn open_files_for(plan: &Plan) -> anyhow::Result<Vec<String>> {
     let connections = plan.scenarios().iter().map(|s| s.concurrency).max().unwrap_or(0);
     let limits = open_files::raise_to_hard_limit().context("raising the open-files limit")?;
-    let said = limits.say(connections);
-    if let Some(line) = &said {
+    let too_low = limits.too_low_for(connections);
+    for line in limits.raised().iter().chain(&too_low) {
         eprintln!("{line}");
     }
-    let too_low = limits.now < u64::from(connections) + open_files::MARGIN;
-    Ok(said
-        .filter(|_| too_low)
-        .map(|line| format!("{}.", capitalised(&line)))
-        .into_iter()
-        .collect())
-}
-
-fn capitalised(line: &str) -> String {
-    let mut chars = line.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+    Ok(too_low.into_iter().collect())
 }
 
 /// The fork floor beside each fork server of the servers the run started, once their trials
@@ -289,12 +277,12 @@ fn fork_floors(setup: &Setup, summary: &RunSummary) -> anyhow::Result<Vec<ForkFl
     if runner_after_trials(setup, summary, setup.plan.mode == Mode::Measured).is_none() {
         return Ok(Vec::new());
     }
+    let bin_dir = servers::binary_dir()?;
     let mut floors = Vec::new();
     for target in &setup.targets {
         let Some(pid) = target.managed.as_ref().map(LaunchedServer::pid) else {
             continue;
         };
-        let bin_dir = servers::binary_dir()?;
         if let Some(floor) = fork_floor::measure_beside(&bin_dir, &target.name, pid)? {
             eprintln!(
                 "a fork of a process the size of the {} server's fork server ({:.1} MiB private): {:.0} µs \

@@ -73,7 +73,8 @@ fn processes_against_threads(
     let cpus = f64::from(summary.machine.cpus.max(1));
     let pair = more_first((processes, p_ms), (threads, t_ms));
     let mut goes = where_the_difference_goes(summary, pair, scenario);
-    if goes.starts_with("Where it goes")
+    // A difference inside the noise gets no cause, so no breakdown either.
+    if beyond_noise(pair)
         && let Some(breakdown) = breakdown(summary, &pair[0].0.name, scenario)
     {
         goes = format!("{goes} {breakdown}");
@@ -96,6 +97,11 @@ fn processes_against_threads(
 /// Two servers with their CPU per request, the costlier first.
 type Pair<'a> = [(&'a LabServer, f64); 2];
 
+/// Whether the two servers' CPU per request differ by more than the noise band.
+fn beyond_noise([(_, a), (_, b)]: Pair<'_>) -> bool {
+    (a / b - 1.0).abs() > NOISE_BAND
+}
+
 fn more_first<'a>(a: (&'a LabServer, f64), b: (&'a LabServer, f64)) -> Pair<'a> {
     if a.1 >= b.1 { [a, b] } else { [b, a] }
 }
@@ -105,7 +111,7 @@ fn more_first<'a>(a: (&'a LabServer, f64), b: (&'a LabServer, f64)) -> Pair<'a> 
 /// figures. No cause for a difference inside the noise band, and a plain statement when no
 /// ledger says.
 fn where_the_difference_goes(summary: &RunSummary, [(p, p_ms), (t, t_ms)]: Pair<'_>, scenario: ScenarioKey) -> String {
-    if (p_ms / t_ms - 1.0).abs() <= NOISE_BAND {
+    if !beyond_noise([(p, p_ms), (t, t_ms)]) {
         return format!(
             "The difference is within the ±{:.0}% noise band, so no cause is given.",
             NOISE_BAND * 100.0
@@ -496,5 +502,9 @@ mod causes {
             "{text}"
         );
         assert!(!text.contains("Where it goes"), "{text}");
+        assert!(
+            !text.contains("ms of CPU a request in its traced second"),
+            "no breakdown: {text}"
+        );
     }
 }
