@@ -100,7 +100,7 @@ fn add(c: &mut Criterion) {
                     bench.iter(|| {
                         black_box(
                             engine
-                                .compute(&mut work, workers, task, Trace::OFF)
+                                .compute_now(&mut work, workers, task, Trace::OFF)
                                 .expect("children add"),
                         )
                     });
@@ -111,7 +111,7 @@ fn add(c: &mut Criterion) {
                 bench.iter(|| {
                     black_box(
                         prefork
-                            .compute(&mut work, workers, task, Trace::OFF)
+                            .compute_now(&mut work, workers, task, Trace::OFF)
                             .expect("the pool adds"),
                     )
                 });

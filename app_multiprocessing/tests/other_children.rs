@@ -120,7 +120,7 @@ fn add_seeded(engine: &PreforkPool, work: &mut SlotWorkspace, seed: u64) -> Resu
     let (a, b) = work.inputs_mut();
     generate_into(Some(seed), a, b);
     let task = Task::prepare(Work::Add, shapes, a, b);
-    engine.compute(work, WORKERS, task, Trace::OFF)
+    engine.compute_now(work, WORKERS, task, Trace::OFF)
 }
 
 fn check_the_pool_still_adds(pool: &Arc<Pool>) {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use matrix_service::matrix::BandSum;
 use matrix_service::trace::Trace;
+use matrix_service::trace::event_loop::BandOnLoop;
 use matrix_service::{Kernel, Operands};
 
 /// One band: its inputs, its slice of the result, its kernel, and how long it waits first (`io`).
@@ -36,7 +37,7 @@ impl BandJob<'_> {
     }
 
     /// Waits the band's share (`io`), then computes its rows; records the run on this thread
-    /// with its CPU time when `trace` is on.
+    /// with its CPU time when `trace` is on. The thread sleeps through the wait.
     pub fn run(self, trace: Trace<'_>) -> BandDone {
         let started = trace.start();
         if !self.wait.is_zero() {
@@ -51,6 +52,36 @@ impl BandJob<'_> {
             sum,
             ran_us: started.map(|since| (since.wall_us, matrix_service::trace::now_us())),
         }
+    }
+}
+
+impl BandJob<'_> {
+    /// The band as a future on the event loop: awaits its share (`io`) on a timer, holding no
+    /// thread, then computes its rows on the loop's thread, holding up the loop's other tasks
+    /// while it does. Records the run on the loop's thread with its CPU time when `trace` is on,
+    /// and answers its times on the loop for the task's lane.
+    pub async fn on_loop(self, trace: Trace<'_>) -> (BandDone, Option<BandOnLoop>) {
+        let awaited_us = trace.now();
+        if !self.wait.is_zero() {
+            #[cfg(test)]
+            let _waiting = waits_at_once::Waiting::enter(self.wait);
+            tokio::time::sleep(self.wait).await;
+        }
+        let started = trace.start();
+        let sum = self.kernel.run(self.a, self.b, self.out);
+        trace.band_here(self.index, started);
+        let ran_us = started.map(|since| (since.wall_us, matrix_service::trace::now_us()));
+        let on_loop = awaited_us.zip(ran_us).map(|(awaited_us, ran_us)| BandOnLoop {
+            awaited_us,
+            ready_us: awaited_us + u64::try_from(self.wait.as_micros()).unwrap_or(u64::MAX),
+            ran_us,
+        });
+        let done = BandDone {
+            rows: self.rows,
+            sum,
+            ran_us,
+        };
+        (done, on_loop)
     }
 }
 

@@ -21,3 +21,14 @@ pub const THREAD_POOL: Endpoint = Endpoint {
         waits (<code>work=io</code>) holds up the jobs queued behind it.",
     ..SCOPED_THREADS
 };
+
+/// `/threading`, each request a task on the event loops (`--strategy async`).
+pub const EVENT_LOOP: Endpoint = Endpoint {
+    method: "Async",
+    title: "Matrix addition with tasks on an event loop",
+    description: "Each request is a task on one of the server's event loops; its <code>workers</code> bands of rows \
+        are futures joined in that task. With <code>work=io</code> a band awaits a timer, so a waiting request \
+        holds no thread; the computing runs on the loop itself, one band at a time, and holds up the loop's other \
+        requests while it runs, as CPU work in an asyncio handler does.",
+    ..SCOPED_THREADS
+};

@@ -2,6 +2,7 @@
 //! its bands run by threads started for the request ([`scoped_threads`](crate::scoped_threads))
 //! or by a pool of threads started once ([`thread_pool`](crate::thread_pool)).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -91,6 +92,23 @@ impl Engine for Threads {
         workers: usize,
         task: Task,
         trace: Trace<'_>,
+    ) -> impl Future<Output = Result<Computed, WorkError>> {
+        std::future::ready(self.compute_here(work, workers, task, trace))
+    }
+
+    fn reclaim_idle(&self, now: Instant) {
+        self.buffers.reclaim_idle(now);
+    }
+}
+
+impl Threads {
+    /// The computation, done on this (blocking) thread.
+    fn compute_here(
+        &self,
+        work: &mut HeapWorkspace,
+        workers: usize,
+        task: Task,
+        trace: Trace<'_>,
     ) -> Result<Computed, WorkError> {
         let (a, b, out) = work.split();
         let inputs = Operands::new(a, b, task);
@@ -102,9 +120,5 @@ impl Engine for Threads {
             child_pids: None,
             checksum: Some(checksum),
         })
-    }
-
-    fn reclaim_idle(&self, now: Instant) {
-        self.buffers.reclaim_idle(now);
     }
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use lab_tests::start;
-use loadtest_model::catalogue::{Catalogue, LabServer};
+use loadtest_model::catalogue::{Catalogue, Family, LabServer};
 use matrix_service::testing::client;
 
 /// The value of the sample `series` (its name and labels, as written), if `text` has it.
@@ -44,8 +44,8 @@ async fn ask(client: &awc::Client, url: &str) {
 /// for each but the first, which runs on the request's own).
 fn engine_series(lab: &LabServer) -> Option<(&'static str, f64)> {
     let per_request = if lab.forks_per_band { 4.0 } else { 3.0 };
-    lab.per_request()
-        .then(|| (lab.family.started_counter(), 2.0 * per_request))
+    let counter = lab.family.started_counter()?;
+    lab.per_request().then_some((counter, 2.0 * per_request))
 }
 
 #[actix_web::test]
@@ -96,6 +96,14 @@ async fn every_server_counts_its_answers_and_its_workers() {
                 "{}: {series} grew by {}\n{after}",
                 lab.name,
                 grew(series)
+            );
+        }
+        if lab.family == Family::Tasks {
+            assert_eq!(
+                value(&after, "lab_threads_started_total"),
+                None,
+                "{}: its bands are futures and start no thread\n{after}",
+                lab.name
             );
         }
         if lab.forks_per_band {

@@ -30,7 +30,7 @@ fn uploads(args: &[&str]) -> Vec<Value> {
     let servers: Vec<&str> = results.iter().filter_map(|r| r["server"].as_str()).collect();
     assert_eq!(
         servers,
-        ["threading", "thread-pool", "multiprocessing", "prefork"],
+        ["threading", "thread-pool", "multiprocessing", "prefork", "async"],
         "{stderr}"
     );
     results

@@ -3,7 +3,13 @@
 //! Everything else (parameters, generation, limits, answers, errors, routes, the kernels
 //! themselves) is shared, so a difference the load test measures is a difference between
 //! threads and processes, not between two hand-written servers.
+//!
+//! An engine computes either on a blocking thread (threads, processes: its computation is done
+//! by the time [`Engine::compute`] returns, and its future is ready at once) or on the server's
+//! event loop ([`RunsOn::EventLoop`]: its bands are futures that await timers and run their rows
+//! on the loop, as an asyncio handler would).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,6 +18,18 @@ use crate::shapes::Shapes;
 use crate::task::Task;
 use crate::trace::Trace;
 pub use crate::work_error::WorkError;
+
+/// Where the server runs a request's work: generating, computing and serializing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunsOn {
+    /// On a thread of actix's blocking pool (`web::block`), so the event loops keep answering
+    /// other connections while the engine's threads or processes compute. The engine's
+    /// [`compute`](Engine::compute) blocks and returns a future that is already ready.
+    BlockingThread,
+    /// On the event loop that took the request, in its task: waits are awaited (a timer, not a
+    /// thread) and CPU work runs on the loop, holding up the loop's other tasks while it runs.
+    EventLoop,
+}
 
 /// A parallel strategy. It owns the storage of the matrices it computes on: heap buffers for
 /// engines whose workers see the server's memory, memory shared with worker processes for the
@@ -22,6 +40,9 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Where this engine keeps a request's matrices.
     type Workspace: Workspace;
+
+    /// Where the server runs a request's work with this engine.
+    const RUNS_ON: RunsOn = RunsOn::BlockingThread;
 
     /// Storage for one request's matrices of `shapes`.
     fn workspace(&self, shapes: Shapes) -> Result<Self::Workspace, WorkError>;
@@ -53,7 +74,10 @@ pub trait Engine: Send + Sync + 'static {
     /// Runs `task` on the workspace (its inputs prepared by [`Task::prepare`]) into its result
     /// with `workers` parallel workers, one band of rows each ([`Task::bands`]): each band
     /// waits its share of an `io` request's wait ([`Task::band_wait`]), then runs the task's
-    /// kernel. Blocking: the server calls it on a blocking-pool thread, never on an async worker.
+    /// kernel. An engine that runs on a [`RunsOn::BlockingThread`] does all of it before
+    /// returning (the server calls it there, never on an event loop) and returns a ready
+    /// future; one that runs on the [`RunsOn::EventLoop`] returns the bands as a future the
+    /// server awaits in the request's task.
     ///
     /// `trace` is the request as a running trace sees it ([`Trace::OFF`] when none runs): the
     /// engine records each band's hand-off, run and way back on it ([`crate::trace::Phase`]).
@@ -63,7 +87,23 @@ pub trait Engine: Send + Sync + 'static {
         workers: usize,
         task: Task,
         trace: Trace<'_>,
-    ) -> Result<Computed, WorkError>;
+    ) -> impl Future<Output = Result<Computed, WorkError>>;
+
+    /// [`compute`](Self::compute) on the calling thread, for an engine that runs on a
+    /// [`RunsOn::BlockingThread`]: the server's blocking path, benchmarks and tests.
+    ///
+    /// # Panics
+    /// If the computation awaits something: an [`RunsOn::EventLoop`] engine's must be awaited.
+    fn compute_now(
+        &self,
+        work: &mut Self::Workspace,
+        workers: usize,
+        task: Task,
+        trace: Trace<'_>,
+    ) -> Result<Computed, WorkError> {
+        futures_util::FutureExt::now_or_never(self.compute(work, workers, task, trace))
+            .expect("a blocking engine's computation is done when compute returns")
+    }
 
     /// Gives the engine's spare memory that has been idle since `now - RECLAIM_AFTER` back to
     /// the OS. The server calls it every [`RECLAIM_EVERY`].

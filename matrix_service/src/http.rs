@@ -1,9 +1,10 @@
 //! The routes both servers serve, generic over the [`Engine`] that does the parallel part.
 //!
-//! Handlers stay thin: parse, wait for admission, run the blocking work on actix's blocking pool
-//! (`web::block`) so the async workers keep answering other connections, and answer. The JSON is
-//! serialized on the blocking thread too. A `POST`'s answer, which can be tens of megabytes, is
-//! made on a thread of lower priority instead ([`crate::background`]).
+//! Handlers stay thin: parse, wait for admission, run the work, and answer. Where the work runs is
+//! the engine's ([`RunsOn`]): for threads and processes, on actix's blocking pool (`web::block`)
+//! so the event loops keep answering other connections, the JSON serialized there too, and a
+//! `POST`'s answer, which can be tens of megabytes, on a thread of lower priority instead
+//! ([`crate::background`]); for tasks, in the request's task on its event loop, all of it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use crate::background::spawn_background;
 use crate::bands::band_count;
 use crate::body::WorkBody;
 use crate::endpoint::Endpoint;
-use crate::engine::{Engine, Workspace};
+use crate::engine::{Engine, RunsOn, Workspace};
 use crate::error::ApiError;
 use crate::matrix::{checksum, generate_encoded, sample};
 use crate::memory_budget::{Charge, ChargedBody, MemoryBudget};
@@ -99,8 +100,9 @@ impl<E: Engine> Service<E> {
         &self.metrics
     }
 
-    /// Generates the matrices, computes, and serializes the answer. Blocking.
-    fn answer_generated(
+    /// Generates the matrices, computes, and serializes the answer: done on return for an engine
+    /// that runs on a blocking thread.
+    async fn answer_generated(
         &self,
         params: GenerateParams,
         started: Instant,
@@ -126,10 +128,12 @@ impl<E: Engine> Service<E> {
             generation,
             (started, trace),
         )
+        .await
     }
 
-    /// Computes on posted matrices and serializes the answer with the whole result. Blocking.
-    fn answer_posted(
+    /// Computes on posted matrices and serializes the answer with the whole result (see
+    /// [`answer_generated`](Self::answer_generated)).
+    async fn answer_posted(
         &self,
         body: WorkBody,
         decoding: Duration,
@@ -160,11 +164,12 @@ impl<E: Engine> Service<E> {
             decoding,
             (started, trace),
         )
+        .await
     }
 
     /// Prepares the task (`prepare`), runs it on the workspace's matrices and serializes the
-    /// answer (with the whole result for a posted `Rect` shape). Blocking.
-    fn compute_and_answer(
+    /// answer (with the whole result for a posted `Rect` shape).
+    async fn compute_and_answer(
         &self,
         mut work: E::Workspace,
         (prepare, workers): (impl FnOnce(&mut E::Workspace) -> Task, usize),
@@ -178,8 +183,12 @@ impl<E: Engine> Service<E> {
         let prepared = prepare(&mut work);
         let shapes = prepared.shapes;
         let task = prepared.work;
-        let computed = self.engine.compute(&mut work, workers, prepared, trace);
-        trace.here(Phase::Compute, since);
+        let computed = self.engine.compute(&mut work, workers, prepared, trace).await;
+        match E::RUNS_ON {
+            RunsOn::BlockingThread => trace.here(Phase::Compute, since),
+            // It awaited, so other requests' events came between: it goes on the request's lane.
+            RunsOn::EventLoop => trace.on_lane(Phase::Compute, since.map(|s| s.wall_us)),
+        }
         let execution = computing.elapsed();
         let computed = computed?;
         let (rows, cols) = shapes.out;
@@ -305,14 +314,23 @@ async fn get_answer<E: Engine>(
     trace.on_lane(Phase::Admission, admitting);
     let handed = trace.now();
     let work = params.work.name();
-    let service = service.into_inner();
-    let json = blocking(move || {
-        let _permit = permit; // held until the workers are gone
-        let trace = service.tracer.request(traced);
-        trace.on_lane(Phase::BlockingPool, handed);
-        service.answer_generated(params, started, trace)
-    })
-    .await?;
+    let json = match E::RUNS_ON {
+        RunsOn::EventLoop => {
+            let json = service.answer_generated(params, started, trace).await;
+            drop(permit);
+            json?
+        }
+        RunsOn::BlockingThread => {
+            let service = service.into_inner();
+            blocking(move || {
+                let _permit = permit; // held until the workers are gone
+                let trace = service.tracer.request(traced);
+                trace.on_lane(Phase::BlockingPool, handed);
+                ready_now(service.answer_generated(params, started, trace))
+            })
+            .await?
+        }
+    };
     Ok(with_work(json_response(json, charge), work))
 }
 
@@ -374,16 +392,26 @@ async fn post_answer<E: Engine>(
     trace.on_lane(Phase::Admission, admitting);
     let handed = trace.now();
     let work = body.work.name();
-    let service = service.into_inner();
-    // A posted answer can be tens of megabytes of JSON: made at a lower priority, like the
-    // body's parsing, so that it does not delay the answers to other connections.
-    let json = in_background(move || {
-        let _permit = permit;
-        let trace = service.tracer.request(traced);
-        trace.on_lane(Phase::BackgroundThread, handed);
-        service.answer_posted(body, decoding, (started, trace))
-    })
-    .await?;
+    let json = match E::RUNS_ON {
+        // On the loop, like everything a task does: the model's cost, shown rather than hidden.
+        RunsOn::EventLoop => {
+            let json = service.answer_posted(body, decoding, (started, trace)).await;
+            drop(permit);
+            json?
+        }
+        RunsOn::BlockingThread => {
+            let service = service.into_inner();
+            // A posted answer can be tens of megabytes of JSON: made at a lower priority, like
+            // the body's parsing, so that it does not delay the answers to other connections.
+            in_background(move || {
+                let _permit = permit;
+                let trace = service.tracer.request(traced);
+                trace.on_lane(Phase::BackgroundThread, handed);
+                ready_now(service.answer_posted(body, decoding, (started, trace)))
+            })
+            .await?
+        }
+    };
     Ok(with_work(json_response(json, charge), work))
 }
 
@@ -404,6 +432,13 @@ async fn not_found<E: Engine>(request: HttpRequest, service: Data<Service<E>>) -
             service.endpoint.path()
         ),
     })
+}
+
+/// The answer of a request whose engine runs on a blocking thread: its future does all its work
+/// in its first poll (see [`RunsOn::BlockingThread`]).
+fn ready_now<T>(answer: impl std::future::Future<Output = Result<T, ApiError>>) -> Result<T, ApiError> {
+    futures_util::FutureExt::now_or_never(answer)
+        .unwrap_or_else(|| Err(ApiError::Internal("a blocking engine's computation awaited".into())))
 }
 
 /// Runs `work` on the blocking pool; a panic there becomes a 500, never a dropped connection.

@@ -74,10 +74,11 @@ pub struct CommonArgs {
     pub max_active_requests: Option<usize>,
 
     /// Requests that wait at once (work=io with a wait): a waiting request holds no CPU, so many
-    /// may, each still holding its matrices (charged to --max-body-memory) and its threads or
-    /// children (counted in the live-worker bound).
-    #[arg(long, env = "MATRIX_LAB_MAX_WAITING_REQUESTS", default_value_t = DEFAULT_WAITING_REQUESTS, value_parser = positive)]
-    pub max_waiting_requests: usize,
+    /// may, each still holding its matrices (charged to --max-body-memory) and its threads,
+    /// children or timers (counted in the live-worker bound) [default: 256; 4096 for
+    /// app_threading --strategy async, where a waiting request is a timer, not a thread].
+    #[arg(long, env = "MATRIX_LAB_MAX_WAITING_REQUESTS", value_parser = positive)]
+    pub max_waiting_requests: Option<usize>,
 
     /// Seconds a request may wait to start (for an active slot and its workers) before it is
     /// answered 503.
@@ -148,7 +149,7 @@ impl CommonArgs {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let admission = AdmissionLimits {
             active_requests: self.max_active_requests.unwrap_or(2 * cores),
-            waiting_requests: self.max_waiting_requests,
+            waiting_requests: self.max_waiting_requests.unwrap_or(DEFAULT_WAITING_REQUESTS),
             live_workers: max_live_workers,
             live_workers_flag: flag,
             queue_timeout: Duration::from_secs_f64(self.queue_timeout),

@@ -10,6 +10,7 @@
 pub mod children;
 pub mod fork_server;
 
+use std::future::Future;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -85,6 +86,23 @@ impl Engine for ForkPerRequest {
         workers: usize,
         task: Task,
         trace: Trace<'_>,
+    ) -> impl Future<Output = Result<Computed, WorkError>> {
+        std::future::ready(self.compute_here(work, workers, task, trace))
+    }
+
+    fn reclaim_idle(&self, now: Instant) {
+        self.slots.reclaim_idle(now);
+    }
+}
+
+impl ForkPerRequest {
+    /// The computation, done on this (blocking) thread.
+    fn compute_here(
+        &self,
+        work: &mut SlotWorkspace,
+        workers: usize,
+        task: Task,
+        trace: Trace<'_>,
     ) -> Result<Computed, WorkError> {
         let (a, b, out) = work.split();
         let child_pids = compute_forked(
@@ -98,10 +116,6 @@ impl Engine for ForkPerRequest {
             child_pids: Some(child_pids),
             checksum: None,
         })
-    }
-
-    fn reclaim_idle(&self, now: Instant) {
-        self.slots.reclaim_idle(now);
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod pool;
 pub mod worker;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,23 @@ impl Engine for PreforkPool {
         workers: usize,
         task: Task,
         trace: Trace<'_>,
+    ) -> impl Future<Output = Result<Computed, WorkError>> {
+        std::future::ready(self.compute_here(work, workers, task, trace))
+    }
+
+    fn reclaim_idle(&self, now: Instant) {
+        self.pool.slots().reclaim_idle(now);
+    }
+}
+
+impl PreforkPool {
+    /// The computation, done on this (blocking) thread.
+    fn compute_here(
+        &self,
+        work: &mut SlotWorkspace,
+        workers: usize,
+        task: Task,
+        trace: Trace<'_>,
     ) -> Result<Computed, WorkError> {
         let deadline = Instant::now() + self.timeout;
         let queued = trace.now();
@@ -84,10 +102,6 @@ impl Engine for PreforkPool {
             Err(PoolError::Lost(why)) => Err(WorkError::WorkerFailed(why)),
             Err(PoolError::TimedOut) => Err(WorkError::TimedOut(self.timeout)),
         }
-    }
-
-    fn reclaim_idle(&self, now: Instant) {
-        self.pool.slots().reclaim_idle(now);
     }
 }
 

@@ -100,6 +100,7 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
         latency_p99_ms: latency_p99.map(|s| s.median),
         cpu_ms_per_request: cpu_per_request.map(|s| s.median),
         peak_memory_bytes: valid.iter().filter_map(|t| t.peak_memory_bytes).max(),
+        peak_threads: valid.iter().filter_map(|t| t.peak_threads).max(),
         memory_after_bytes: valid.iter().rev().find_map(|t| t.memory_after_bytes),
         cpu_vs_work: None,
         latency_p99_over_p50: tail_ratio(latency_p50.map(|s| s.median), latency_p99.map(|s| s.median)),

@@ -13,6 +13,8 @@ pub enum Family {
     Threads,
     /// Processes, each with its own memory: what a band needs is shared or sent.
     Processes,
+    /// Tasks on an event loop: a band is a future, its wait a timer, its work on the loop.
+    Tasks,
 }
 
 impl Family {
@@ -21,24 +23,28 @@ impl Family {
         match self {
             Self::Threads => "threads in one process",
             Self::Processes => "processes",
+            Self::Tasks => "tasks on an event loop",
         }
     }
 
-    /// Its workers, counted: "thread" / "threads", "child process" / "child processes".
+    /// Its workers, counted: "thread" / "threads", "child process" / "child processes",
+    /// "future" / "futures".
     pub fn units(self, count: u32) -> String {
         let (one, many) = match self {
             Self::Threads => ("thread", "threads"),
             Self::Processes => ("child process", "child processes"),
+            Self::Tasks => ("future", "futures"),
         };
         format!("{count} {}", if count == 1 { one } else { many })
     }
 
     /// The `/metrics` counter of the workers its servers start for bands (per request, when
-    /// they have no pool).
-    pub fn started_counter(self) -> &'static str {
+    /// they have no pool); `None` for tasks, whose bands start no thread or process.
+    pub fn started_counter(self) -> Option<&'static str> {
         match self {
-            Self::Threads => "lab_threads_started_total",
-            Self::Processes => "lab_children_forked_total",
+            Self::Threads => Some("lab_threads_started_total"),
+            Self::Processes => Some("lab_children_forked_total"),
+            Self::Tasks => None,
         }
     }
 }
@@ -59,6 +65,8 @@ pub enum BandsAtOnce {
     Every,
     /// As many as its pool has threads or processes, across all requests.
     PoolSize,
+    /// Every band's wait at once, as a timer, but one band's work at a time on each event loop.
+    WaitsAtOnce,
 }
 
 /// A server the lab builds, starts and compares. One binary can serve several lab servers,
@@ -123,8 +131,8 @@ impl Default for Catalogue {
 }
 
 impl Catalogue {
-    /// The lab's four servers: threads per request, a thread pool, a fork per request, a
-    /// pre-forked pool of processes.
+    /// The lab's five servers: threads per request, a thread pool, a fork per request, a
+    /// pre-forked pool of processes, tasks on an event loop.
     pub fn lab() -> Self {
         let every = [TargetId::Tail, TargetId::ProductSpeedUp, TargetId::IoCeiling];
         let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
@@ -193,6 +201,28 @@ impl Catalogue {
                     compared_with: strings(&["multiprocessing", "threading"]),
                     targets: every.to_vec(),
                     colour: PALETTE[3],
+                },
+                LabServer {
+                    name: "async".into(),
+                    description: "tasks on an event loop".into(),
+                    binary: "app_threading".into(),
+                    path: "/threading".into(),
+                    args: strings(&["--strategy", "async"]),
+                    family: Family::Tasks,
+                    pool: None,
+                    bands: BandsAtOnce::WaitsAtOnce,
+                    forks_per_band: false,
+                    compared_with: strings(&["threading"]),
+                    // Its bands compute one at a time on the loop: held to no speed-up from a
+                    // second worker, and to serving many waits on few threads.
+                    targets: vec![
+                        TargetId::Tail,
+                        TargetId::IoCeiling,
+                        TargetId::ManyWaits,
+                        TargetId::ManyWaitsTail,
+                        TargetId::WaitThreads,
+                    ],
+                    colour: PALETTE[4],
                 },
             ],
         }
@@ -297,7 +327,10 @@ mod tests {
         let lab = Catalogue::lab();
         let mut names = lab.names();
         names.dedup();
-        assert_eq!(names, ["threading", "thread-pool", "multiprocessing", "prefork"]);
+        assert_eq!(
+            names,
+            ["threading", "thread-pool", "multiprocessing", "prefork", "async"]
+        );
         for s in lab.iter() {
             for other in &s.compared_with {
                 assert!(
@@ -317,7 +350,8 @@ mod tests {
                 ("thread-pool", "threading"),
                 ("multiprocessing", "threading"),
                 ("prefork", "multiprocessing"),
-                ("prefork", "threading")
+                ("prefork", "threading"),
+                ("async", "threading")
             ]
         );
     }
@@ -327,7 +361,7 @@ mod tests {
         let lab = Catalogue::lab();
         assert_eq!(
             lab.find("threads").unwrap_err(),
-            "\"threads\" is not a lab server; the lab servers are threading, thread-pool, multiprocessing, prefork"
+            "\"threads\" is not a lab server; the lab servers are threading, thread-pool, multiprocessing, prefork, async"
         );
         let picked = lab.select(&["prefork".into(), "threading".into()]).unwrap();
         let names: Vec<&str> = picked.iter().map(|s| s.name.as_str()).collect();
@@ -341,7 +375,7 @@ mod tests {
         let colours = lab.colours(&["prefork", "python", "threading", "other"]);
         assert_eq!(colours, [PALETTE[3], PALETTE[1], PALETTE[0], PALETTE[2]]);
         let all: Vec<[u8; 3]> = lab.iter().map(|s| s.colour).collect();
-        assert_eq!(all, PALETTE[..4], "each lab server a colour of its own");
+        assert_eq!(all, PALETTE[..5], "each lab server a colour of its own");
     }
 
     #[test]

@@ -18,15 +18,21 @@ use matrix_service::trace::Phase;
 use serde::{Deserialize, Serialize};
 
 use crate::trace::{Trace, TraceEvent};
+use matrix_service::trace::LANE_TID_BASE;
 
 /// The critical-path phases, in a request's order. `back to the loop` is the wait, once the
 /// answer is made on its thread, for an async worker to take the request up again and send it.
-pub const PHASES: [&str; 10] = [
+/// `awaiting` and `queued on the loop` are a task's (the event loop's): its bands awaiting their
+/// timers, and ready while the loop ran something else; for a task, `waiting for bands` is its
+/// bands' runs on the loop, one after another.
+pub const PHASES: [&str; 12] = [
     "admission",
     "queueing",
     "parse",
     "generation",
     "hand-off",
+    "awaiting",
+    "queued on the loop",
     "waiting for bands",
     "way back",
     "serialise",
@@ -192,8 +198,20 @@ impl RequestCost {
         let wall = |phases: &[Phase]| ms(of(phases).iter().map(|e| e.dur_us).sum());
         let cpu = |phases: &[Phase]| ms(of(phases).iter().filter_map(|e| e.cpu_us).sum());
         let bands: Vec<&TraceEvent> = of(&[Phase::Band]);
-        let last_start = bands.iter().map(|b| b.ts_us).max().unwrap_or(compute.ts_us);
-        let last_end = bands.iter().map(|b| b.end_us()).max().unwrap_or(last_start);
+        let last_end = (bands.iter().map(|b| b.end_us()).max()).unwrap_or(compute.ts_us);
+        // A task (its computation awaited, so it is on its lane) runs its bands one after
+        // another on its loop, between its awaits and its time queued: the bands' runs and
+        // those spans tile its computation, from its first band's first instant. Elsewhere the
+        // bands run at once and the last one to start bounds the hand-off.
+        let task = compute.tid >= u64::from(LANE_TID_BASE);
+        let loop_spans = of(&[Phase::Await, Phase::LoopQueue]);
+        let (hand_off_end, bands_wall_us) = if task {
+            let first = (bands.iter().chain(&loop_spans).map(|e| e.ts_us).min()).unwrap_or(compute.ts_us);
+            (first, bands.iter().map(|b| b.dur_us).sum::<u64>())
+        } else {
+            let last_start = bands.iter().map(|b| b.ts_us).max().unwrap_or(compute.ts_us);
+            (last_start, last_end.saturating_sub(last_start))
+        };
         let hand_off = [Phase::ThreadStart, Phase::ForkRequest];
         let way_back = [Phase::Join, Phase::PipeRead, Phase::Reap, Phase::DoneMessage];
         let exits: u64 = (bands.iter())
@@ -207,9 +225,9 @@ impl RequestCost {
             .filter_map(|e| e.cpu_us)
             .sum();
         let compute_rest = ms(compute.cpu_us.unwrap_or(0).saturating_sub(inside));
-        // The answer is ready on its thread when the last event there ends (serialising).
+        // The answer is ready when it is serialised.
         let answered = (events.iter())
-            .filter(|e| (e.pid, e.tid) == (compute.pid, compute.tid))
+            .filter(|e| e.phase == Phase::Serialise)
             .map(TraceEvent::end_us)
             .max()
             .unwrap_or(span.end_us());
@@ -218,8 +236,10 @@ impl RequestCost {
             wall(&[Phase::BlockingPool, Phase::BackgroundThread]),
             wall(&[Phase::Parse]),
             wall(&[Phase::Generate]),
-            ms(last_start.saturating_sub(compute.ts_us)),
-            ms(last_end - last_start),
+            ms(hand_off_end.saturating_sub(compute.ts_us)),
+            wall(&[Phase::Await]),
+            wall(&[Phase::LoopQueue]),
+            ms(bands_wall_us),
             ms(compute.end_us().saturating_sub(last_end)),
             wall(&[Phase::Serialise]),
             ms(span.end_us().saturating_sub(answered)),
@@ -233,6 +253,8 @@ impl RequestCost {
             0.0,
             cpu(&[Phase::Generate]),
             cpu(&hand_off),
+            0.0,
+            0.0,
             cpu(&[Phase::Band]),
             cpu(&way_back) + ms(exits),
             cpu(&[Phase::Serialise]),

@@ -36,6 +36,28 @@ impl ScenarioKey {
         offered_rps: None,
     };
 
+    /// `--lab`'s many waits: io at n=100 with 100 ms waits, one worker, 1,024 connections, so
+    /// the waits allow 10,240 req/s and only a model that holds a wait cheaply comes near.
+    pub const MANY_WAITS: Self = Self {
+        work: WorkKind::Io,
+        concurrency: 1024,
+        n: 100,
+        workers: 1,
+        wait_ms: Some(100),
+        offered_rps: None,
+    };
+
+    /// `--lab`'s long waits: 200 connections of io whose 500 ms wait is shared by 4 bands, so
+    /// 800 bands wait at once: what each model holds for them shows in its threads.
+    pub const LONG_WAITS: Self = Self {
+        work: WorkKind::Io,
+        concurrency: 200,
+        n: 100,
+        workers: 4,
+        wait_ms: Some(500),
+        offered_rps: None,
+    };
+
     /// The query a lab server is sent for it: `?n=500&workers=4`, then `&work=matmul` or
     /// `&work=io&wait_ms=W` (nothing for `add`, the servers' default, so the classic run's URLs
     /// stay as they were).

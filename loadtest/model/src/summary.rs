@@ -284,6 +284,9 @@ pub struct TrialRecord {
     pub memory_before_bytes: Option<u64>,
     pub peak_memory_bytes: Option<u64>,
     pub memory_after_bytes: Option<u64>,
+    /// The most threads the server's process tree held at once during the trial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_threads: Option<u32>,
     /// oha's own CPU time (user + system).
     pub oha_cpu_secs: Option<f64>,
     /// oha's CPU time over the wall time, per available CPU it was allowed (0 to 1).
@@ -333,6 +336,9 @@ pub struct ScenarioResult {
     pub cpu_ms_per_request: Option<f64>,
     /// The highest PSS seen in any measured trial.
     pub peak_memory_bytes: Option<u64>,
+    /// The most threads the server's process tree held at once in any measured trial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_threads: Option<u32>,
     /// PSS after the last measured trial.
     pub memory_after_bytes: Option<u64>,
     /// `cpu_ms_per_request` over the in-process cost of the same work: how many times the work's
@@ -405,6 +411,10 @@ pub enum Unit {
     Ratio,
     /// A share of a ceiling, from 0 to 1 (shown as 95%).
     Share,
+    /// Milliseconds (shown as 185 ms).
+    Ms,
+    /// A count (shown as 12).
+    Count,
 }
 
 /// A target's bound and its direction.
@@ -466,6 +476,8 @@ impl Unit {
         match self {
             Self::Ratio => format!("{value:.2}x"),
             Self::Share => format!("{:.0}%", value * 100.0),
+            Self::Ms => format!("{value:.0} ms"),
+            Self::Count => format!("{value:.0}"),
         }
     }
 
@@ -473,6 +485,8 @@ impl Unit {
         match self {
             Self::Ratio => format!("{value:.3}x"),
             Self::Share => format!("{:.1}%", value * 100.0),
+            Self::Ms => format!("{value:.1} ms"),
+            Self::Count => format!("{value:.1}"),
         }
     }
 }

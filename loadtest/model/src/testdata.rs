@@ -36,6 +36,7 @@ pub fn trial(server: &str, scenario: ScenarioKey, phase: Phase, index: u32, rps:
         memory_before_bytes: Some(20 << 20),
         peak_memory_bytes: Some(if server == "threading" { 40 << 20 } else { 60 << 20 }),
         memory_after_bytes: Some(22 << 20),
+        peak_threads: Some(if server == "threading" { 40 } else { 8 }),
         oha_cpu_secs: Some(0.5),
         oha_cpu_share: Some(0.05),
         client_bound: false,

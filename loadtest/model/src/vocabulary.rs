@@ -143,13 +143,19 @@ pub enum TargetId {
     /// Fork per request's CPU per request beyond the pre-forked pool's: the share the ledger
     /// puts in named phases.
     ForkExtraAttributed,
+    /// io at n=100, wait_ms=100, 1 worker, 1,024 connections: req/s as a share of the ceiling.
+    ManyWaits,
+    /// The same scenario's p99, in ms.
+    ManyWaitsTail,
+    /// io at n=100, wait_ms=500, 4 workers, 200 connections: the server's threads at most.
+    WaitThreads,
     /// A target this version does not check, by its label.
     Other(String),
 }
 
 impl TargetId {
     /// The targets checked, in the order reports list them.
-    pub const CHECKED: [Self; 7] = [
+    pub const CHECKED: [Self; 10] = [
         Self::Tail,
         Self::ProductSpeedUp,
         Self::IoCeiling,
@@ -157,6 +163,9 @@ impl TargetId {
         Self::LedgerTotal,
         Self::TraceCost,
         Self::ForkExtraAttributed,
+        Self::ManyWaits,
+        Self::ManyWaitsTail,
+        Self::WaitThreads,
     ];
 
     pub fn label(&self) -> &str {
@@ -168,6 +177,9 @@ impl TargetId {
             Self::LedgerTotal => "ledger: its CPU per request against the trials', off by",
             Self::TraceCost => "recording a trace: CPU per answer, traced over untraced",
             Self::ForkExtraAttributed => "fork per request's extra CPU over the pre-forked pool: share in named phases",
+            Self::ManyWaits => "io n=100, wait_ms=100, 1 worker, 1,024 connections: share of the ceiling",
+            Self::ManyWaitsTail => "io n=100, wait_ms=100, 1 worker, 1,024 connections: p99",
+            Self::WaitThreads => "io wait_ms=500, 4 workers, 200 connections: the server's threads",
             Self::Other(label) => label,
         }
     }

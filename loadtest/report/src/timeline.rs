@@ -165,6 +165,11 @@ fn lane_name(trace: &Trace, (pid, tid): (u64, u64)) -> String {
         "band-child" => "forked child".to_owned(),
         "pool-worker" => "pool worker process".to_owned(),
         "tokio-rt-worker" => "request's thread".to_owned(),
+        // actix's workers, one single-threaded event loop each: where a task's work runs.
+        arbiter if arbiter.starts_with("actix-rt|") => match arbiter.rsplit_once("arbiter:") {
+            Some((_, n)) => format!("event loop {n}"),
+            None => "event loop".to_owned(),
+        },
         pool if pool.starts_with("pool-") => format!("pool thread {}", &pool[5..]),
         other => other.to_owned(),
     }
@@ -290,6 +295,19 @@ mod tests {
             svg.contains("24 lanes shown, 7 more threads or processes not drawn"),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn an_event_loop_s_bands_share_its_lane_and_it_is_named_for_a_student() {
+        let mut events = vec![named(1, 7, "actix-rt|system:0|arbiter:1")];
+        for request in 1..=3 {
+            let ts = 30_000 + request * 2_000;
+            events.push(event("band", (ts, 1_500), (1, 7), request));
+        }
+        let svg = timeline_svg(&trace(events), "async, add").unwrap().unwrap();
+        assert!(svg.contains("event loop 1"), "{svg}");
+        assert!(!svg.contains("actix-rt"), "{svg}");
+        assert!(!svg.contains("lanes shown,"), "one lane, nothing hidden: {svg}");
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct Plan {
     pub works: Vec<ScenarioKey>,
     /// Whether this is the `--lab` grid.
     pub lab_grid: bool,
+    /// Scenarios beyond the grid, run after it, closed-loop: under `--lab`, io at many
+    /// connections ([`ScenarioKey::MANY_WAITS`], [`ScenarioKey::LONG_WAITS`]).
+    pub extra: Vec<ScenarioKey>,
     pub out_dir: PathBuf,
     pub oha: Option<PathBuf>,
     /// The lab servers taking part (`--servers`), in the catalogue's order.
@@ -114,6 +117,7 @@ impl Plan {
         };
         (self.works.iter())
             .flat_map(|base| swept(ScenarioKey { offered_rps, ..*base }))
+            .chain(self.extra.iter().copied())
             .collect()
     }
 

@@ -181,6 +181,7 @@ pub fn record(
         memory_before_bytes: window.map(|w| w.pss_before_bytes),
         peak_memory_bytes: window.map(|w| w.pss_peak_bytes),
         memory_after_bytes: window.map(|w| w.pss_after_bytes),
+        peak_threads: window.map(|w| w.peak_threads),
         oha_cpu_secs,
         oha_cpu_share: oha_cpu_secs
             .filter(|_| wall_secs > 0.0)
@@ -346,6 +347,7 @@ mod tests {
         let _ = root.wait();
         let window = window.expect("the tree was alive");
         assert_eq!(window.peak_processes, 2, "the shell and its sleep: {window:?}");
+        assert_eq!(window.peak_threads, 2, "one thread each: {window:?}");
         assert!(window.pss_peak_bytes > 0 && window.samples >= 1, "{window:?}");
         let unsampled = Target {
             given_pid: None,
@@ -363,6 +365,7 @@ mod tests {
             pss_peak_bytes: 30,
             pss_after_bytes: 12,
             peak_processes: 5,
+            peak_threads: 7,
             samples: 3,
             wall_secs: 2.0,
         };
@@ -384,7 +387,7 @@ mod tests {
             Some(window),
             2,
         );
-        assert_eq!(record.responses_2xx, 200);
+        assert_eq!((record.responses_2xx, record.peak_threads), (200, Some(7)));
         assert!(
             (record.cpu_ms_per_request.unwrap() - 2.0).abs() < 1e-9,
             "0.4 s over 200 answers"

@@ -24,7 +24,7 @@ fn the_default_run_is_every_server_and_fault_on_1_2_and_4_emulated_hosts() {
     let plan = plan(&[]).unwrap();
     assert_eq!(plan.hosts, [1, 2, 4]);
     assert_eq!(plan.faults, ALL_FAULTS);
-    assert_eq!(plan.servers.len(), 4);
+    assert_eq!(plan.servers.len(), 5);
     assert_eq!(plan.source, HostSource::Emulated { host_cpus: 0.25 });
     assert_eq!(plan.fault_hosts(), 4);
     assert_eq!(plan.out, PathBuf::from("results/cluster-t"));
@@ -57,7 +57,7 @@ fn bad_flags_are_refused_with_what_is_allowed() {
         (&["--host-cpus", "0"], "from 0.01 to"),
         (
             &["--servers", "nginx"],
-            "[possible values: threading, thread-pool, multiprocessing, prefork]",
+            "[possible values: threading, thread-pool, multiprocessing, prefork, async]",
         ),
         (&["--host-url", "10.0.0.5:8001"], "must start with http://"),
         (

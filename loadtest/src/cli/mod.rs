@@ -311,6 +311,11 @@ impl Cli {
             sweep,
             works: works.into_iter().map(quick).collect(),
             lab_grid: self.lab,
+            extra: if self.lab {
+                vec![ScenarioKey::MANY_WAITS, ScenarioKey::LONG_WAITS]
+            } else {
+                Vec::new()
+            },
             out_dir,
             oha: self.oha,
             lab,

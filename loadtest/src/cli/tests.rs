@@ -109,7 +109,13 @@ fn work_kinds_are_swept_together_with_the_workers() {
 fn the_lab_is_every_kind_at_every_worker_count_with_io_at_its_own_size() {
     let lab = plan(&["--lab"]).unwrap();
     let scenarios = lab.scenarios();
-    assert_eq!(scenarios.len(), 3 * 7);
+    assert_eq!(scenarios.len(), 3 * 7 + 2);
+    assert_eq!(
+        scenarios[3 * 7..],
+        [ScenarioKey::MANY_WAITS, ScenarioKey::LONG_WAITS],
+        "the many waits after the grid"
+    );
+    let scenarios = &scenarios[..3 * 7];
     assert!(lab.lab_grid && lab.trials == 3 && lab.warmup == Some(Duration::from_secs(1)));
     assert_eq!(
         lab.trial_load,
@@ -125,7 +131,7 @@ fn the_lab_is_every_kind_at_every_worker_count_with_io_at_its_own_size() {
     let workers: Vec<u32> = matmul.clone().map(|s| s.workers).collect();
     assert_eq!(workers, [1, 2, 4, 8, 16, 32, 64]);
     assert!(matmul.clone().all(|s| (s.n, s.concurrency) == (500, 20)));
-    assert_eq!(lab.lab.len(), 4, "every lab server");
+    assert_eq!(lab.lab.len(), 5, "every lab server");
     for clash in [
         &["--lab", "--workers", "2"][..],
         &["--lab", "--trials", "5"],
@@ -161,7 +167,7 @@ fn every_lab_server_takes_part_by_default_and_the_harness_starts_them() {
     let plan = plan(&[]).unwrap();
     assert_eq!(
         lab_names(&plan),
-        ["threading", "thread-pool", "multiprocessing", "prefork"]
+        ["threading", "thread-pool", "multiprocessing", "prefork", "async"]
     );
     assert!(plan.lab.iter().all(|l| l.url.is_none()));
     let pool = &plan.lab[1].server;
@@ -187,7 +193,7 @@ fn servers_chooses_some_in_the_tables_order() {
     let err = plan_err(&["--servers", "threading,forking"]);
     assert!(err.contains("invalid value 'forking' for '--servers"), "{err}");
     assert!(
-        err.contains("[possible values: threading, thread-pool, multiprocessing, prefork]"),
+        err.contains("[possible values: threading, thread-pool, multiprocessing, prefork, async]"),
         "{err}"
     );
     // --help lists every lab server with what it is.
@@ -210,11 +216,11 @@ fn a_url_makes_that_server_one_already_running() {
     ] {
         let plan = plan(args).unwrap();
         let urls: Vec<Option<&str>> = plan.lab.iter().map(|l| l.url.as_deref()).collect();
-        assert_eq!(urls, [None, None, None, Some("http://127.0.0.1:9/")], "{args:?}");
+        assert_eq!(urls, [None, None, None, Some("http://127.0.0.1:9/"), None], "{args:?}");
     }
     let plan = plan(&["--url", "threading=http://h:1", "--thread-pool-url", "http://h:2"]).unwrap();
     let urls: Vec<Option<&str>> = plan.lab.iter().map(|l| l.url.as_deref()).collect();
-    assert_eq!(urls, [Some("http://h:1"), Some("http://h:2"), None, None]);
+    assert_eq!(urls, [Some("http://h:1"), Some("http://h:2"), None, None, None]);
     for (args, expected) in [
         (
             &["--servers", "threading", "--prefork-url", "http://127.0.0.1:9"][..],
@@ -263,7 +269,7 @@ fn a_pid_is_given_to_the_server_it_names() {
     let me: i32 = me.parse().unwrap();
     assert_eq!(plan.extra_targets[0].pid, Some(me));
     let pids: Vec<Option<i32>> = plan.lab.iter().map(|l| l.pid).collect();
-    assert_eq!(pids, [Some(me), None, None, None]);
+    assert_eq!(pids, [Some(me), None, None, None, None]);
 }
 
 #[test]

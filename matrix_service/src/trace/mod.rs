@@ -17,6 +17,7 @@
 //!   `otherData.dropped`, never kept.
 
 mod chrome;
+pub mod event_loop;
 pub mod phase;
 
 use std::collections::BTreeMap;

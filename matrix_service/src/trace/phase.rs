@@ -32,7 +32,13 @@ pub enum Phase {
     /// On a child's lane: from asking for its fork to the child ready to run its band.
     Fork,
     /// A band's run, on the thread or process that ran it: its io wait, if any, and its rows.
+    /// On an event loop, its rows alone: its wait is [`Phase::Await`].
     Band,
+    /// On a task's lane (the event loop): its bands awaiting their timers, none of them ready.
+    Await,
+    /// On a task's lane: a band ready to run (its timer fired) while the loop ran something
+    /// else, other tasks' work or a timer's tick (tokio's timers fire on the millisecond).
+    LoopQueue,
     /// Waiting for the other bands' threads, and joining them.
     Join,
     /// Reading the children's results from their pipes.
@@ -48,7 +54,7 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in the order a request meets them.
-    pub const ALL: [Phase; 17] = [
+    pub const ALL: [Phase; 19] = [
         Phase::Request,
         Phase::Admission,
         Phase::BlockingPool,
@@ -61,6 +67,8 @@ impl Phase {
         Phase::ForkRequest,
         Phase::Fork,
         Phase::Band,
+        Phase::Await,
+        Phase::LoopQueue,
         Phase::Join,
         Phase::PipeRead,
         Phase::Reap,
@@ -83,6 +91,8 @@ impl Phase {
             Phase::ForkRequest => "fork request",
             Phase::Fork => "fork",
             Phase::Band => "band",
+            Phase::Await => "awaiting",
+            Phase::LoopQueue => "queued on the loop",
             Phase::Join => "join",
             Phase::PipeRead => "pipe read",
             Phase::Reap => "reap",
@@ -91,16 +101,17 @@ impl Phase {
         }
     }
 
-    /// The event's `cat`: `http` (the handler), `wait` (before the work), `work` (generating,
-    /// computing, serializing), `handoff` (giving bands to threads or processes), `band` (a
-    /// band's run) or `wayback` (the bands' results coming back).
+    /// The event's `cat`: `http` (the handler), `wait` (before the work, or for the loop),
+    /// `work` (generating, computing, serializing), `handoff` (giving bands to threads or
+    /// processes), `band` (a band's run or its await) or `wayback` (the bands' results coming
+    /// back).
     pub const fn category(self) -> &'static str {
         match self {
             Phase::Request => "http",
-            Phase::Admission | Phase::BlockingPool | Phase::BackgroundThread => "wait",
+            Phase::Admission | Phase::BlockingPool | Phase::BackgroundThread | Phase::LoopQueue => "wait",
             Phase::Parse | Phase::Generate | Phase::Compute | Phase::Serialise => "work",
             Phase::ThreadStart | Phase::Queue | Phase::ForkRequest | Phase::Fork => "handoff",
-            Phase::Band => "band",
+            Phase::Band | Phase::Await => "band",
             Phase::Join | Phase::PipeRead | Phase::Reap | Phase::DoneMessage => "wayback",
         }
     }

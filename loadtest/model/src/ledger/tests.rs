@@ -55,6 +55,8 @@ fn a_request_s_phases_tile_its_span_and_its_cpu_goes_where_it_was_spent() {
         ("generation", 0.200, 0.190),
         // From the computation's start to the last band's start (band 1, at 350 µs).
         ("hand-off", 0.050, 0.040),
+        ("awaiting", 0.0, 0.0),
+        ("queued on the loop", 0.0, 0.0),
         // The last band's start to the last end; both bands' CPU.
         ("waiting for bands", 0.350, 0.450),
         ("way back", 0.100, 0.005),
@@ -125,4 +127,56 @@ fn a_fork_server_s_cpu_is_its_own_phase_and_leaves_the_outside() {
     assert!(close(with.phases[OUTSIDE].cpu_ms, 0.015), "{with:?}");
     assert_eq!(with.tree_cpu_ms_per_request, without.tree_cpu_ms_per_request);
     assert_eq!(all_phases().count(), with.phases.len());
+}
+
+/// One request of two io bands as a task on an event loop (thread 7): its computation on its
+/// lane, the bands awaiting together, one ready while the loop was busy, then both run in turn.
+fn one_task() -> Trace {
+    let lane = 1 << 30;
+    let mut events = vec![
+        process_name(1, "threading"),
+        event("request", (0, 1000), lane, None),
+        event("admission", (10, 20), lane, None),
+        event("generate", (20, 100), 7, Some(80)),
+        event("compute", (100, 800), lane, None),
+        event("awaiting", (110, 500), lane, None),
+        event("queued on the loop", (500, 600), lane, None),
+        event("band", (600, 650), 7, Some(50)),
+        event("queued on the loop", (650, 700), lane, None),
+        event("band", (700, 780), 7, Some(80)),
+        event("serialise", (800, 850), 7, Some(50)),
+    ];
+    for tid in [7, lane] {
+        events.push(thread_name(1, tid, "t"));
+    }
+    Trace::parse(&whole(events, 1000)).unwrap()
+}
+
+#[test]
+fn a_task_s_awaits_queues_and_runs_on_its_loop_tile_its_computation() {
+    let entry = ledger_of("async", ScenarioKey::DEFAULT, &one_task(), None).unwrap();
+    let expected = [
+        ("admission", 0.010, 0.0),
+        ("queueing", 0.0, 0.0),
+        ("generation", 0.080, 0.080),
+        // From the computation's start to its first band's first instant, the await's.
+        ("hand-off", 0.010, 0.0),
+        ("awaiting", 0.390, 0.0),
+        ("queued on the loop", 0.150, 0.0),
+        // The two runs, one after the other on the loop: summed, with their CPU.
+        ("waiting for bands", 0.130, 0.130),
+        ("way back", 0.020, 0.0),
+        ("serialise", 0.050, 0.050),
+        ("back to the loop", 0.150, 0.0),
+        ("other", 0.010, 0.0),
+    ];
+    for (name, wall, cpu) in expected {
+        let phase = entry.phases[name];
+        assert!(
+            close(phase.wall_ms, wall) && close(phase.cpu_ms, cpu),
+            "{name}: {phase:?}"
+        );
+    }
+    assert_eq!(entry.covered_share, 1.0);
+    assert_eq!((entry.thread_starts, entry.forks), (0.0, 0.0));
 }

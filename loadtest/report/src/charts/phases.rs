@@ -14,12 +14,14 @@ use super::{FAINT, FONT, INK, LEGEND_WIDTH, SIZE, TITLE_HEIGHT, short_number};
 
 /// Each phase's colour, in [`all_phases`]' order: waits in greys, the work in blues and greens,
 /// the models' own costs (hand-off, way back, the fork server) in warm colours.
-const COLOURS: [RGBColor; 12] = [
+const COLOURS: [RGBColor; 14] = [
     RGBColor(190, 190, 190), // admission
     RGBColor(150, 150, 150), // queueing
     RGBColor(200, 170, 120), // parse
     RGBColor(70, 130, 180),  // generation
     RGBColor(230, 120, 40),  // hand-off
+    RGBColor(215, 215, 180), // awaiting
+    RGBColor(120, 120, 120), // queued on the loop
     RGBColor(60, 160, 90),   // waiting for bands
     RGBColor(200, 50, 50),   // way back
     RGBColor(130, 90, 170),  // serialise
@@ -175,8 +177,8 @@ mod tests {
         summary.ledger = vec![entry("threading", 0.5, 0.25), entry("prefork", 1.5, 0.75)];
         let svg = phases_svg(&summary, &["threading", "prefork"]).unwrap().unwrap();
         for name in all_phases() {
-            // Neither server has a fork server: its phase is left out of the legend.
-            let drawn = name != FORK_SERVER;
+            // Neither server has a fork server, nor is a task: those phases are left out.
+            let drawn = name != FORK_SERVER && !crate::ledger::tests::TASKS_ALONE.contains(&name);
             assert_eq!(svg.contains(&format!(">\n{name}\n<")), drawn, "{name} in the legend");
         }
         // Each segment is a rectangle of its phase's colour: 10 phases in the wall panel and 11
@@ -184,5 +186,6 @@ mod tests {
         let fill = |c: RGBColor| format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
         let segments: usize = COLOURS.iter().map(|&c| svg.matches(&fill(c)).count()).sum();
         assert_eq!(segments, 2 * (10 + 11) + 11, "{svg}");
+        assert_eq!(COLOURS.len(), all_phases().count(), "a colour for every phase");
     }
 }

@@ -24,6 +24,8 @@ pub(super) fn why(summary: &RunSummary, catalogue: &Catalogue, scenario: Scenari
         out.extend(match pool_server.family {
             Family::Processes => process_pool(summary, pool_server, &against, scenario),
             Family::Threads => (against.iter()).find_map(|b| thread_pool(summary, pool_server, b, scenario)),
+            // An event loop keeps no pool of workers.
+            Family::Tasks => None,
         });
     }
     if let Some(work) = summary.work_costs.iter().find(|c| c.n == scenario.n) {

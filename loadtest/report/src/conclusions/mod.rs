@@ -155,10 +155,11 @@ fn compared<'a>(
         .collect()
 }
 
-/// The lab's own question: two servers that start their workers per request, one of each
-/// family (threads against a fork per request).
+/// The lab's own question: two servers that start their workers per request, one of threads
+/// and one of processes (threads against a fork per request).
 fn crosses_families(a: &LabServer, b: &LabServer) -> bool {
-    a.family != b.family && a.per_request() && b.per_request()
+    use loadtest_model::catalogue::Family::{Processes, Threads};
+    matches!((a.family, b.family), (Threads, Processes) | (Processes, Threads)) && a.per_request() && b.per_request()
 }
 
 /// `a`'s req/s over `b`'s in `scenario`, whichever way round the comparison was computed.

@@ -64,6 +64,9 @@ pub struct TreeSnapshot {
     pub pss_bytes: u64,
     /// Processes in the tree (root included).
     pub processes: u32,
+    /// Threads in the tree, every process's counted.
+    #[serde(default)]
+    pub threads: u32,
 }
 
 /// What a sampled window found.
@@ -79,6 +82,9 @@ pub struct ResourceWindow {
     pub pss_after_bytes: u64,
     /// Most processes seen in the tree at once (root included), over the same snapshots as the peak.
     pub peak_processes: u32,
+    /// Most threads seen in the tree at once, over the same snapshots.
+    #[serde(default)]
+    pub peak_threads: u32,
     /// Background samples taken between the start and end snapshots (those two not included).
     pub samples: u32,
     /// Wall-clock time from the start snapshot to the end snapshot, in seconds.
@@ -145,6 +151,7 @@ pub fn snapshot(root: i32) -> Result<TreeSnapshot, SamplerError> {
                 cpu_secs: walk.cpu_ticks as f64 / ticks_per_sec,
                 pss_bytes: walk.pss_bytes,
                 processes: walk.processes,
+                threads: walk.threads,
             });
         }
         attempt += 1;
@@ -209,6 +216,7 @@ impl Sampler {
 struct Extremes {
     pss_peak_bytes: u64,
     peak_processes: u32,
+    peak_threads: u32,
     samples: u32,
 }
 
@@ -216,6 +224,7 @@ impl Extremes {
     fn record(&mut self, snap: &TreeSnapshot) {
         self.pss_peak_bytes = self.pss_peak_bytes.max(snap.pss_bytes);
         self.peak_processes = self.peak_processes.max(snap.processes);
+        self.peak_threads = self.peak_threads.max(snap.threads);
         self.samples += 1;
     }
 }
@@ -250,6 +259,7 @@ fn window(start: &TreeSnapshot, end: &TreeSnapshot, extremes: Extremes, wall_sec
         pss_peak_bytes: extremes.pss_peak_bytes.max(start.pss_bytes).max(end.pss_bytes),
         pss_after_bytes: end.pss_bytes,
         peak_processes: extremes.peak_processes.max(start.processes).max(end.processes),
+        peak_threads: extremes.peak_threads.max(start.threads).max(end.threads),
         samples: extremes.samples,
         wall_secs,
     }
@@ -261,6 +271,7 @@ struct Walk {
     cpu_ticks: u64,
     pss_bytes: u64,
     processes: u32,
+    threads: u32,
     root_reaped_ticks: u64,
 }
 
@@ -279,6 +290,7 @@ fn walk_tree(root: i32) -> Result<Walk, SamplerError> {
         walk.cpu_ticks += reading.cpu_ticks;
         walk.pss_bytes += reading.pss_bytes;
         walk.processes += 1;
+        walk.threads += reading.threads;
         for child in reading.children {
             if !seen.insert(child) {
                 continue;
@@ -311,6 +323,7 @@ struct ProcessReading {
     /// cutime + cstime alone.
     reaped_ticks: u64,
     pss_bytes: u64,
+    threads: u32,
     children: Vec<i32>,
 }
 
@@ -355,6 +368,7 @@ fn read_process(pid: i32, expected_parent: Option<i32>) -> Result<Option<Process
         cpu_ticks: stat.utime + stat.stime + reaped_ticks,
         reaped_ticks,
         pss_bytes,
+        threads: u32::try_from(stat.num_threads).unwrap_or(0),
         children,
     }))
 }

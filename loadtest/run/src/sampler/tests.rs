@@ -258,15 +258,18 @@ fn window_clamps_a_tree_cpu_that_went_down_to_zero() {
         cpu_secs: 5.0,
         pss_bytes: 100,
         processes: 3,
+        threads: 9,
     };
     let end = TreeSnapshot {
         cpu_secs: 4.5,
         pss_bytes: 80,
         processes: 1,
+        threads: 4,
     };
     let extremes = Extremes {
         pss_peak_bytes: 90,
         peak_processes: 2,
+        peak_threads: 12,
         samples: 4,
     };
 
@@ -277,5 +280,5 @@ fn window_clamps_a_tree_cpu_that_went_down_to_zero() {
         (w.pss_before_bytes, w.pss_peak_bytes, w.pss_after_bytes),
         (100, 100, 80)
     );
-    assert_eq!((w.peak_processes, w.samples), (3, 4));
+    assert_eq!((w.peak_processes, w.peak_threads, w.samples), (3, 12, 4));
 }
