@@ -105,6 +105,37 @@ impl LabServer {
     }
 }
 
+/// The fifth lab server: tasks on an event loop.
+fn event_loop() -> LabServer {
+    LabServer {
+        name: "async".into(),
+        description: "tasks on an event loop".into(),
+        binary: "app_threading".into(),
+        path: "/threading".into(),
+        args: strings(&["--strategy", "async"]),
+        family: Family::Tasks,
+        pool: None,
+        bands: BandsAtOnce::WaitsAtOnce,
+        forks_per_band: false,
+        compared_with: strings(&["threading"]),
+        // Its bands compute one at a time on the loop: held to no speed-up from a second
+        // worker, and to serving many waits on few threads.
+        targets: vec![
+            TargetId::Tail,
+            TargetId::IoCeiling,
+            TargetId::ManyWaits,
+            TargetId::ManyWaitsTail,
+            TargetId::WaitThreads,
+        ],
+        colour: PALETTE[4],
+    }
+}
+
+/// Owned copies of `items`.
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
 /// The lab servers of a run, in the order runs list and alternate them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalogue {
@@ -135,7 +166,6 @@ impl Catalogue {
     /// pre-forked pool of processes, tasks on an event loop.
     pub fn lab() -> Self {
         let every = [TargetId::Tail, TargetId::ProductSpeedUp, TargetId::IoCeiling];
-        let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         Self {
             servers: vec![
                 LabServer {
@@ -202,28 +232,7 @@ impl Catalogue {
                     targets: every.to_vec(),
                     colour: PALETTE[3],
                 },
-                LabServer {
-                    name: "async".into(),
-                    description: "tasks on an event loop".into(),
-                    binary: "app_threading".into(),
-                    path: "/threading".into(),
-                    args: strings(&["--strategy", "async"]),
-                    family: Family::Tasks,
-                    pool: None,
-                    bands: BandsAtOnce::WaitsAtOnce,
-                    forks_per_band: false,
-                    compared_with: strings(&["threading"]),
-                    // Its bands compute one at a time on the loop: held to no speed-up from a
-                    // second worker, and to serving many waits on few threads.
-                    targets: vec![
-                        TargetId::Tail,
-                        TargetId::IoCeiling,
-                        TargetId::ManyWaits,
-                        TargetId::ManyWaitsTail,
-                        TargetId::WaitThreads,
-                    ],
-                    colour: PALETTE[4],
-                },
+                event_loop(),
             ],
         }
     }

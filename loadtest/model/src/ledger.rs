@@ -198,20 +198,8 @@ impl RequestCost {
         let wall = |phases: &[Phase]| ms(of(phases).iter().map(|e| e.dur_us).sum());
         let cpu = |phases: &[Phase]| ms(of(phases).iter().filter_map(|e| e.cpu_us).sum());
         let bands: Vec<&TraceEvent> = of(&[Phase::Band]);
-        let last_end = (bands.iter().map(|b| b.end_us()).max()).unwrap_or(compute.ts_us);
-        // A task (its computation awaited, so it is on its lane) runs its bands one after
-        // another on its loop, between its awaits and its time queued: the bands' runs and
-        // those spans tile its computation, from its first band's first instant. Elsewhere the
-        // bands run at once and the last one to start bounds the hand-off.
-        let task = compute.tid >= u64::from(LANE_TID_BASE);
-        let loop_spans = of(&[Phase::Await, Phase::LoopQueue]);
-        let (hand_off_end, bands_wall_us) = if task {
-            let first = (bands.iter().chain(&loop_spans).map(|e| e.ts_us).min()).unwrap_or(compute.ts_us);
-            (first, bands.iter().map(|b| b.dur_us).sum::<u64>())
-        } else {
-            let last_start = bands.iter().map(|b| b.ts_us).max().unwrap_or(compute.ts_us);
-            (last_start, last_end.saturating_sub(last_start))
-        };
+        let (hand_off_end, bands_wall_us, last_end) =
+            bands_held(&compute, &bands, &of(&[Phase::Await, Phase::LoopQueue]));
         let hand_off = [Phase::ThreadStart, Phase::ForkRequest];
         let way_back = [Phase::Join, Phase::PipeRead, Phase::Reap, Phase::DoneMessage];
         let exits: u64 = (bands.iter())
@@ -274,6 +262,22 @@ impl RequestCost {
     fn covered(&self) -> bool {
         let uncovered = self.wall_ms[OTHER].abs();
         uncovered <= COVERED_WITHIN_MS || uncovered <= COVERED_WITHIN_SHARE * self.span_ms
+    }
+}
+
+/// Where a computation's hand-off ends, how long its bands held it, and when its last band
+/// ended, µs. A task (its computation awaited, so it is on its lane) runs its bands one after
+/// another on its loop, between its awaits and its time queued (`loop_spans`): the bands' runs
+/// and those spans tile its computation from its first band's first instant. Elsewhere the
+/// bands run at once, and the last one to start ends the hand-off.
+fn bands_held(compute: &TraceEvent, bands: &[&TraceEvent], loop_spans: &[&TraceEvent]) -> (u64, u64, u64) {
+    let last_end = (bands.iter().map(|b| b.end_us()).max()).unwrap_or(compute.ts_us);
+    if compute.tid >= u64::from(LANE_TID_BASE) {
+        let first = (bands.iter().chain(loop_spans).map(|e| e.ts_us).min()).unwrap_or(compute.ts_us);
+        (first, bands.iter().map(|b| b.dur_us).sum(), last_end)
+    } else {
+        let last_start = bands.iter().map(|b| b.ts_us).max().unwrap_or(compute.ts_us);
+        (last_start, last_end.saturating_sub(last_start), last_end)
     }
 }
 
