@@ -147,3 +147,58 @@ async fn concurrent_requests_share_one_malloc_heap() {
     let server = ServerProcess::start(BINARY, &[]);
     check_one_malloc_heap(&server, "/threading").await;
 }
+
+#[actix_web::test]
+async fn a_task_past_the_waiting_bound_is_answered_503_and_the_loop_keeps_serving() {
+    // One waiting task at most: the second io request waits its queue timeout and is turned
+    // away, while a computing request still gets through.
+    let server = ServerProcess::start(
+        BINARY,
+        &[
+            "--strategy",
+            "async",
+            "--max-waiting-requests",
+            "1",
+            "--queue-timeout",
+            "0.3",
+        ],
+    );
+    let client = client();
+    let url = |query: &str| format!("{}/threading?n=20&{query}", server.url());
+    let (waiting, turned_away) =
+        futures_util::future::join(get(&client, &url("work=io&wait_ms=2000&workers=1")), async {
+            actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+            let mut answer = client.get(url("work=io&wait_ms=10")).send().await.unwrap();
+            let retry = answer
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = String::from_utf8(answer.body().await.unwrap().to_vec()).unwrap();
+            let computed = get(&client, &url("seed=3")).await;
+            (answer.status(), retry, body, computed)
+        })
+        .await;
+    let (status, retry, body, computed) = turned_away;
+    assert_eq!(
+        (status, retry.as_deref()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("1")),
+        "{body}"
+    );
+    assert!(
+        body.contains("at most 1 requests wait at once (--max-waiting-requests)"),
+        "{body}"
+    );
+    assert_eq!(
+        (computed.status, computed.json["method"].as_str()),
+        (StatusCode::OK, Some("Async"))
+    );
+    assert_eq!(waiting.status, StatusCode::OK, "{}", waiting.json);
+}
+
+#[test]
+fn the_event_loop_s_bounds_are_a_task_s_and_help_says_so() {
+    let help = std::process::Command::new(BINARY).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("16384 with --strategy async"), "{help}");
+    assert!(help.contains("4096 for") && help.contains("--strategy async"), "{help}");
+}

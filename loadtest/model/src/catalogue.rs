@@ -126,6 +126,7 @@ fn event_loop() -> LabServer {
             TargetId::ManyWaits,
             TargetId::ManyWaitsTail,
             TargetId::WaitThreads,
+            TargetId::LoopCpu,
         ],
         colour: PALETTE[4],
     }

@@ -149,13 +149,16 @@ pub enum TargetId {
     ManyWaitsTail,
     /// io at n=100, wait_ms=500, 4 workers, 200 connections: the server's threads at most.
     WaitThreads,
+    /// add at n=500, 4 workers, 20 connections: CPU per request over the thread pool's
+    /// (reported, no limit).
+    LoopCpu,
     /// A target this version does not check, by its label.
     Other(String),
 }
 
 impl TargetId {
     /// The targets checked, in the order reports list them.
-    pub const CHECKED: [Self; 10] = [
+    pub const CHECKED: [Self; 11] = [
         Self::Tail,
         Self::ProductSpeedUp,
         Self::IoCeiling,
@@ -166,6 +169,7 @@ impl TargetId {
         Self::ManyWaits,
         Self::ManyWaitsTail,
         Self::WaitThreads,
+        Self::LoopCpu,
     ];
 
     pub fn label(&self) -> &str {
@@ -180,6 +184,7 @@ impl TargetId {
             Self::ManyWaits => "io n=100, wait_ms=100, 1 worker, 1,024 connections: share of the ceiling",
             Self::ManyWaitsTail => "io n=100, wait_ms=100, 1 worker, 1,024 connections: p99",
             Self::WaitThreads => "io wait_ms=500, 4 workers, 200 connections: the server's threads",
+            Self::LoopCpu => "add n=500, 4 workers, 20 connections: CPU per request over the thread pool's",
             Self::Other(label) => label,
         }
     }

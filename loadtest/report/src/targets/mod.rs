@@ -1,15 +1,16 @@
 //! The lab's performance targets, checked against a run's own data wherever the run covers them:
 //! the tail (p99 at most 3x p50 at 20 connections), a product's speed-up from a second worker,
 //! and io against the ceiling its waits set, each for the servers the catalogue holds to it;
-//! the ledger's own (`ledger.rs`), for every server traced; and many waits at once
-//! (`waits.rs`), which the event loop is held to and the others are shown beside.
+//! the ledger's own (`ledger.rs`), for every server traced; and the event loop's
+//! (`event_loop.rs`): many waits at once, the others shown beside it, and its CPU per request
+//! against the thread pool's.
 //! A run that did not measure a target's scenario has no row for it; nothing is assumed.
 //!
 //! (The fifth target, the one-thread product within 2x of OpenBLAS, is not the harness's: it
 //! takes numpy, and criterion's `band_f64/500` beside `scripts/matmul_reference.py`.)
 
+mod event_loop;
 mod ledger;
-mod waits;
 
 use crate::conclusions::TAIL_TARGET;
 use loadtest_model::catalogue::{Catalogue, LabServer};
@@ -58,7 +59,7 @@ pub fn check(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
     out.extend(product(summary, catalogue));
     out.extend(io(summary, catalogue));
     out.extend(ledger::check(summary, catalogue));
-    out.extend(waits::check(summary, catalogue));
+    out.extend(event_loop::check(summary, catalogue));
     out
 }
 

@@ -1,10 +1,12 @@
-//! The many-waits targets: which model serves a thousand waits. At `--lab`'s
+//! The event loop's targets: which model serves a thousand waits. At `--lab`'s
 //! [`ScenarioKey::MANY_WAITS`] (1,024 connections, each request one 100 ms wait), its req/s as
 //! a share of the 10,240 its waits allow and its p99; at [`ScenarioKey::LONG_WAITS`] (800 bands
 //! waiting at once), the threads its process tree held. A server held to them gets its limits;
-//! every other lab server measured there is reported beside it, with no limit.
+//! every other lab server measured there is reported beside it, with no limit. And, reported
+//! with no limit, what computing on the loop costs: its CPU per request against the thread
+//! pool's at the headline scenario.
 
-use loadtest_model::catalogue::Catalogue;
+use loadtest_model::catalogue::{Catalogue, Family};
 use loadtest_model::scenario::ScenarioKey;
 use loadtest_model::summary::{Limit, RunSummary, ScenarioResult, TargetCheck, TargetId, Unit};
 
@@ -54,7 +56,49 @@ pub fn check(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
         let limit = limit(&target, &r.server, Limit::AtMost(WAIT_THREADS));
         Some(checked(target, &r.server, f64::from(threads), Unit::Count, limit, from))
     }));
+    out.extend(cpu_against_the_pool(summary, catalogue));
     out
+}
+
+/// Each server held to [`TargetId::LoopCpu`]: its CPU per request over the thread pool's at
+/// the headline scenario (add, n=500, 4 workers, 20 connections), a ratio of the trials'
+/// medians with its 95% bootstrap interval.
+fn cpu_against_the_pool(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
+    let Some(pool) = catalogue
+        .iter()
+        .find(|s| s.family == Family::Threads && s.pool.is_some())
+    else {
+        return Vec::new();
+    };
+    let scenario = ScenarioKey::DEFAULT;
+    (catalogue.iter())
+        .filter(|s| s.targets.contains(&TargetId::LoopCpu))
+        .filter_map(|server| {
+            let ratio = summary.comparisons.iter().find_map(|c| {
+                if c.scenario != scenario {
+                    None
+                } else if (c.a.as_str(), c.b.as_str()) == (server.name.as_str(), pool.name.as_str()) {
+                    c.cpu_ratio
+                } else if (c.a.as_str(), c.b.as_str()) == (pool.name.as_str(), server.name.as_str()) {
+                    c.cpu_ratio.map(|r| r.inverse())
+                } else {
+                    None
+                }
+            })?;
+            let from = format!(
+                "ratio of the trials' medians, 95% interval {:.2}x to {:.2}x, over {} ({} and {} trials)",
+                ratio.ci_low, ratio.ci_high, pool.name, ratio.n_a, ratio.n_b
+            );
+            Some(checked(
+                TargetId::LoopCpu,
+                &server.name,
+                ratio.value,
+                Unit::Ratio,
+                None,
+                from,
+            ))
+        })
+        .collect()
 }
 
 /// What `scenario`'s waits allow: each connection completes one request per wait, its bands
@@ -105,7 +149,35 @@ mod tests {
         assert_eq!(shown(TargetId::ManyWaitsTail, "threading"), "900 ms none reported");
         assert_eq!(shown(TargetId::WaitThreads, "async"), "5 at most 40 met");
         assert_eq!(shown(TargetId::WaitThreads, "threading"), "604 none reported");
-        assert_eq!(checks.len(), 6);
+        assert_eq!(checks.len(), 6, "no comparison at add, no CPU row");
         assert_eq!(ceiling(ScenarioKey::MANY_WAITS), 10_240.0);
+    }
+
+    #[test]
+    fn the_event_loop_s_cpu_is_set_against_the_thread_pool_s_with_its_interval() {
+        let mut summary = loadtest_model::testdata::with_trials(&[
+            ("thread-pool", &[1600.0, 1650.0, 1700.0]),
+            ("async", &[800.0, 820.0, 790.0]),
+        ]);
+        summary.servers.truncate(2);
+        for (server, name) in summary.servers.iter_mut().zip(["thread-pool", "async"]) {
+            server.name = name.to_owned();
+        }
+        loadtest_model::aggregate::recompute(&mut summary);
+        let checks = check(&summary, &Catalogue::lab());
+        let row = (checks.iter())
+            .find(|c| c.target == TargetId::LoopCpu)
+            .expect("a CPU row for async");
+        // The fixture's CPU per request is 1600 / rps: twice the pool's at half its rate.
+        assert_eq!(
+            (row.server.as_str(), row.limit, row.verdict()),
+            ("async", None, "reported")
+        );
+        assert!((row.figure - 2.06).abs() < 0.05, "{row:?}");
+        assert!(
+            row.from.contains("95% interval") && row.from.contains("over thread-pool"),
+            "{}",
+            row.from
+        );
     }
 }
