@@ -66,6 +66,14 @@ pub struct PidSpec {
     pub pid: i32,
 }
 
+/// A scenario beyond the grid, and who runs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extra {
+    pub scenario: ScenarioKey,
+    /// The lab servers that run it; `None`: every lab server of the run.
+    pub servers: Option<Vec<String>>,
+}
+
 /// The whole run, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -87,7 +95,7 @@ pub struct Plan {
     pub lab_grid: bool,
     /// Scenarios beyond the grid, run after it, closed-loop: under `--lab`, io at many
     /// connections ([`ScenarioKey::MANY_WAITS`], [`ScenarioKey::LONG_WAITS`]).
-    pub extra: Vec<ScenarioKey>,
+    pub extra: Vec<Extra>,
     pub out_dir: PathBuf,
     pub oha: Option<PathBuf>,
     /// The lab servers taking part (`--servers`), in the catalogue's order.
@@ -117,8 +125,17 @@ impl Plan {
         };
         (self.works.iter())
             .flat_map(|base| swept(ScenarioKey { offered_rps, ..*base }))
-            .chain(self.extra.iter().copied())
+            .chain(self.extra.iter().map(|extra| extra.scenario))
             .collect()
+    }
+
+    /// Whether the lab server `name` runs `scenario`: every one runs the grid, and an extra
+    /// scenario's servers are its own.
+    pub fn lab_server_runs(&self, scenario: ScenarioKey, name: &str) -> bool {
+        (self.extra.iter())
+            .find(|extra| extra.scenario == scenario)
+            .and_then(|extra| extra.servers.as_ref())
+            .is_none_or(|servers| servers.iter().any(|s| s == name))
     }
 
     /// Whether a `--target` server (which is sent its URL as given) takes part in `scenario`:

@@ -17,8 +17,14 @@ use crate::plan::{Plan, TrialLoad};
 use crate::servers::Target;
 use crate::trial::TrialRunner;
 
-/// Pause between trials, so one trial's connections and children are gone before the next.
+/// The pause between trials, so that what one trial left the server computing is done before
+/// the next trial (of any server) begins: at least `SETTLE_AT_LEAST`, then until the server's
+/// process tree used no CPU over a `SETTLE_STEP` (under one clock tick), `SETTLE` at most.
+/// Most trials leave a server nothing to compute (an io wait, a few sums) and settle in 150 ms;
+/// 20 matrix products in flight take about 300 ms more.
 const SETTLE: Duration = Duration::from_millis(500);
+const SETTLE_AT_LEAST: Duration = Duration::from_millis(100);
+const SETTLE_STEP: Duration = Duration::from_millis(50);
 
 /// The longest the harness waits for a server to finish the requests a trial left behind.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -84,7 +90,10 @@ fn schedule(plan: &Plan, targets: &[Target], scenarios: &[ScenarioKey], warm_up:
     let mut schedule = Vec::new();
     for &scenario in scenarios {
         let joined: Vec<usize> = (0..targets.len())
-            .filter(|&i| targets[i].lab || plan.extra_targets_join(scenario))
+            .filter(|&i| match targets[i].lab {
+                true => plan.lab_server_runs(scenario, &targets[i].name),
+                false => plan.extra_targets_join(scenario),
+            })
             .collect();
         if warm_up && plan.warmup.is_some() {
             schedule.extend(joined.iter().map(|&t| (scenario, Phase::Warmup, 1, t)));
@@ -129,7 +138,7 @@ fn run_schedule(
         trials.push(runner.run(target, scenario, phase, index, load)?);
         on(Event::Ended(trials.last().expect("just pushed")));
         if plan.mode == Mode::Measured {
-            std::thread::sleep(SETTLE);
+            settle(target.pid());
             let (client, url) = (Arc::clone(&drainer), target.url_for(scenario));
             draining[target_index] = Some(std::thread::spawn(move || drain(&client, &url)));
         }
@@ -142,6 +151,34 @@ fn run_schedule(
     }
     on(Event::LegDone);
     Ok(())
+}
+
+/// Pauses until the server whose process tree is rooted at `pid` has settled (see [`SETTLE`]);
+/// one whose tree cannot be read pauses `SETTLE`.
+fn settle(pid: Option<i32>) {
+    let cpu = || {
+        pid.and_then(|pid| crate::sampler::snapshot(pid).ok())
+            .map(|s| s.cpu_secs)
+    };
+    settle_with(cpu, std::thread::sleep);
+}
+
+/// [`settle`] with its clock and its reading of the tree's CPU given; returns the time paused.
+fn settle_with(mut cpu: impl FnMut() -> Option<f64>, mut sleep: impl FnMut(Duration)) -> Duration {
+    sleep(SETTLE_AT_LEAST);
+    let mut paused = SETTLE_AT_LEAST;
+    let mut last = cpu();
+    while paused < SETTLE {
+        let step = SETTLE_STEP.min(SETTLE - paused);
+        sleep(step);
+        paused += step;
+        let now = cpu();
+        if now.is_some() && now == last {
+            break;
+        }
+        last = now;
+    }
+    paused
 }
 
 /// Waits for `server`'s drain; a wait of more than a second is worth a note.
@@ -166,4 +203,30 @@ fn wait_for_drain(server: &str, drained: JoinHandle<()>, on: &mut dyn FnMut(Even
 /// wait.
 fn drain(client: &Client, url: &str) {
     let _ = client.get_json(url);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pause [`settle_with`] makes for these readings of the tree's CPU, one per look.
+    fn paused(readings: &[Option<f64>]) -> Duration {
+        let mut readings = readings.iter().copied();
+        settle_with(|| readings.next().flatten(), |_| {})
+    }
+
+    #[test]
+    fn a_server_settles_once_its_cpu_stops_moving_and_never_pauses_past_the_bound() {
+        // Idle at once: the least pause and one step.
+        assert_eq!(paused(&[Some(3.0), Some(3.0)]), Duration::from_millis(150));
+        // Computing for two steps more.
+        assert_eq!(
+            paused(&[Some(3.0), Some(3.01), Some(3.02), Some(3.02)]),
+            Duration::from_millis(250)
+        );
+        // Busy throughout, or unreadable: the whole bound.
+        let busy: Vec<Option<f64>> = (0..20).map(|i| Some(f64::from(i))).collect();
+        assert_eq!(paused(&busy), SETTLE);
+        assert_eq!(paused(&[None; 20]), SETTLE);
+    }
 }

@@ -12,8 +12,9 @@ use clap::Parser;
 
 use loadtest_model::catalogue::Catalogue;
 use loadtest_model::scenario::{DEFAULT_CONCURRENCY, ScenarioKey};
+use loadtest_model::summary::TargetId;
 use loadtest_run::open_loop::OpenLoop;
-use loadtest_run::plan::{LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, TrialLoad, UrlSpec};
+use loadtest_run::plan::{Extra, LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, TrialLoad, UrlSpec};
 use loadtest_run::uploads::UploadsArgs;
 use matrix_service::WorkKind;
 
@@ -267,6 +268,27 @@ const LAB_WARMUP_SECS: f64 = 1.0;
 const LAB_IO_N: u32 = 100;
 const LAB_IO_CONCURRENCY: u32 = 64;
 
+/// `--lab`'s scenarios beyond the grid: many waits on every lab server, so the report sets
+/// the models side by side; long waits on the servers held to [`TargetId::WaitThreads`] alone,
+/// since a pool blocked in them takes a minute to work through what one trial leaves it (the
+/// threads every model holds for many waits are in the first already).
+fn lab_extras(catalogue: &Catalogue) -> Vec<Extra> {
+    let held = (catalogue.iter())
+        .filter(|s| s.targets.contains(&TargetId::WaitThreads))
+        .map(|s| s.name.clone())
+        .collect();
+    vec![
+        Extra {
+            scenario: ScenarioKey::MANY_WAITS,
+            servers: None,
+        },
+        Extra {
+            scenario: ScenarioKey::LONG_WAITS,
+            servers: Some(held),
+        },
+    ]
+}
+
 impl Cli {
     /// Checks the flags together and turns them into a plan.
     pub fn plan(mut self, catalogue: &Catalogue, now_utc: &str) -> anyhow::Result<Plan> {
@@ -311,11 +333,7 @@ impl Cli {
             sweep,
             works: works.into_iter().map(quick).collect(),
             lab_grid: self.lab,
-            extra: if self.lab {
-                vec![ScenarioKey::MANY_WAITS, ScenarioKey::LONG_WAITS]
-            } else {
-                Vec::new()
-            },
+            extra: if self.lab { lab_extras(catalogue) } else { Vec::new() },
             out_dir,
             oha: self.oha,
             lab,

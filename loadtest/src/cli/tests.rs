@@ -115,6 +115,12 @@ fn the_lab_is_every_kind_at_every_worker_count_with_io_at_its_own_size() {
         [ScenarioKey::MANY_WAITS, ScenarioKey::LONG_WAITS],
         "the many waits after the grid"
     );
+    // Many waits on every lab server; long waits on the one held to their threads target.
+    for server in ["threading", "thread-pool", "multiprocessing", "prefork", "async"] {
+        assert!(lab.lab_server_runs(ScenarioKey::MANY_WAITS, server), "{server}");
+        assert!(lab.lab_server_runs(ScenarioKey::DEFAULT, server), "{server}");
+        assert_eq!(lab.lab_server_runs(ScenarioKey::LONG_WAITS, server), server == "async");
+    }
     let scenarios = &scenarios[..3 * 7];
     assert!(lab.lab_grid && lab.trials == 3 && lab.warmup == Some(Duration::from_secs(1)));
     assert_eq!(
