@@ -27,7 +27,7 @@ use crate::metrics::{Metrics, WorkLabel};
 use crate::params::{GenerateParams, Limits, parse_query};
 use crate::shapes::Shapes;
 use crate::task::Task;
-use crate::trace::{Phase, RequestId, Trace, Tracer};
+use crate::trace::{Phase, RequestId, Since, Trace, Tracer};
 use crate::upload::{BodyRules, Received, Upload};
 
 /// One server's shared state: built once, outside the `HttpServer` factory, so every actix
@@ -117,7 +117,9 @@ impl<E: Engine> Service<E> {
         let task = Task::generated(params.work, shapes);
         let (a, b) = work.inputs_mut();
         generate_encoded(params.seed, a, b, task.encoding());
-        trace.here(Phase::Generate, since);
+        // The computation's span begins where generation's ends, so recording one event is
+        // never a gap between two (on a loop that interleaves requests, it would be one).
+        let generated = trace.here(Phase::Generate, since);
         let generation = generating.elapsed();
         let shape = Shape::Square { n: params.n };
         self.compute_and_answer(
@@ -125,7 +127,7 @@ impl<E: Engine> Service<E> {
             (|_: &mut E::Workspace| task, params.workers),
             shape,
             params.seed,
-            generation,
+            (generation, generated),
             (started, trace),
         )
         .await
@@ -161,34 +163,34 @@ impl<E: Engine> Service<E> {
             (prepare, workers),
             Shape::Rect { rows, cols },
             None,
-            decoding,
+            (decoding, trace.start()),
             (started, trace),
         )
         .await
     }
 
     /// Prepares the task (`prepare`), runs it on the workspace's matrices and serializes the
-    /// answer (with the whole result for a posted `Rect` shape).
+    /// answer (with the whole result for a posted `Rect` shape). `generation` is how long
+    /// generating (or decoding) took, and `since` where the trace's computation begins.
     async fn compute_and_answer(
         &self,
         mut work: E::Workspace,
         (prepare, workers): (impl FnOnce(&mut E::Workspace) -> Task, usize),
         shape: Shape,
         seed: Option<u64>,
-        generation: Duration,
+        (generation, since): (Duration, Option<Since>),
         (started, trace): (Instant, Trace<'_>),
     ) -> Result<Vec<u8>, ApiError> {
         let computing = Instant::now();
-        let since = trace.start();
         let prepared = prepare(&mut work);
         let shapes = prepared.shapes;
         let task = prepared.work;
         let computed = self.engine.compute(&mut work, workers, prepared, trace).await;
-        match E::RUNS_ON {
+        let computed_at = match E::RUNS_ON {
             RunsOn::BlockingThread => trace.here(Phase::Compute, since),
             // It awaited, so other requests' events came between: it goes on the request's lane.
-            RunsOn::EventLoop => trace.on_lane(Phase::Compute, since.map(|s| s.wall_us)),
-        }
+            RunsOn::EventLoop => trace.on_lane_until_now(Phase::Compute, since),
+        };
         let execution = computing.elapsed();
         let computed = computed?;
         let (rows, cols) = shapes.out;
@@ -211,9 +213,8 @@ impl<E: Engine> Service<E> {
             child_pids: computed.child_pids.as_deref(),
             result,
         };
-        let since = trace.start();
         let json = serde_json::to_vec(&answer).expect("an answer of numbers and strings always serializes");
-        trace.here(Phase::Serialise, since);
+        trace.here(Phase::Serialise, computed_at);
         Ok(json)
     }
 }

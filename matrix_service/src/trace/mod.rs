@@ -33,6 +33,9 @@ pub const TRACE_MS: std::ops::RangeInclusive<u64> = 10..=5000;
 /// Events kept per trace by default (`--trace-max-events`).
 pub const DEFAULT_MAX_EVENTS: usize = 100_000;
 
+/// Events a trace makes room for when it starts, at most (about 10 MB).
+const RESERVED_EVENTS: usize = 1 << 17;
+
 /// The `tid` of request lane 0; lane k is `LANE_TID_BASE + k`. Above any real thread id
 /// (`pid_max` is at most 2^22), so a lane never shares a track with a thread.
 pub const LANE_TID_BASE: u32 = 1 << 30;
@@ -88,6 +91,16 @@ pub enum Place {
 pub struct Since {
     pub wall_us: u64,
     pub cpu_us: u64,
+}
+
+impl Since {
+    /// Now, on both clocks.
+    pub fn now() -> Self {
+        Self {
+            wall_us: now_us(),
+            cpu_us: thread_cpu_us(),
+        }
+    }
 }
 
 /// What to record: `phase` from `from_us` to `to_us`, and what a band adds.
@@ -275,6 +288,9 @@ impl Tracer {
             return Err(TraceBusy);
         }
         *recording = Recording::default();
+        // Room for the events up front (up to RESERVED_EVENTS): growing the buffer later
+        // copies it whole under the lock every request records through.
+        recording.events.reserve(self.max_events.min(RESERVED_EVENTS));
         self.current.fetch_add(1, Ordering::Relaxed);
         self.dropped.store(0, Ordering::Relaxed);
         Ok(())
@@ -352,18 +368,28 @@ impl Trace<'_> {
     /// of a span of this thread to record with [`here`](Self::here).
     #[inline]
     pub fn start(&self) -> Option<Since> {
-        self.is_on().then(|| Since {
-            wall_us: now_us(),
-            cpu_us: thread_cpu_us(),
-        })
+        self.is_on().then(Since::now)
     }
 
-    /// Records `phase` from `since` until now on this thread, with the CPU it used meanwhile.
+    /// Records `phase` from `since` until now on this thread, with the CPU it used meanwhile;
+    /// returns that now, where a phase that follows at once begins.
     #[inline]
-    pub fn here(&self, phase: Phase, since: Option<Since>) {
-        if let Some(since) = since {
-            self.record(Mark::since(phase, since), Place::Here);
-        }
+    pub fn here(&self, phase: Phase, since: Option<Since>) -> Option<Since> {
+        let since = since?;
+        let now = Since::now();
+        let mark = Mark::new(phase, since.wall_us, now.wall_us).cpu_us(now.cpu_us.saturating_sub(since.cpu_us));
+        self.record(mark, Place::Here);
+        Some(now)
+    }
+
+    /// Records `phase` from `since` until now on the request's lane (a span that awaited, so
+    /// its thread's CPU clock means nothing); returns that now, as [`here`](Self::here) does.
+    #[inline]
+    pub fn on_lane_until_now(&self, phase: Phase, since: Option<Since>) -> Option<Since> {
+        let since = since?;
+        let now = Since::now();
+        self.record(Mark::new(phase, since.wall_us, now.wall_us), Place::Lane);
+        Some(now)
     }
 
     /// Records `phase` from `since` until now on the request's lane.
