@@ -6,7 +6,7 @@
 //! Each kind of finding has its file: `throughput` (who served more), `costs` (why: CPU,
 //! the servers' own timings, memory), `tails` (p99 against p50), `sweeps` (what a sweep
 //! shows, and how CPU scales with n), `workloads` (a sweep of workers for each kind of work),
-//! `open_loop` (latency at a fixed offered rate) and `warnings`. This file holds the entry point and the
+//! `waits` (many waits at once), `open_loop` (latency at a fixed offered rate) and `warnings`. This file holds the entry point and the
 //! look-ups and phrases they share.
 
 mod costs;
@@ -14,6 +14,7 @@ mod open_loop;
 mod sweeps;
 mod tails;
 mod throughput;
+mod waits;
 mod warnings;
 mod workloads;
 
@@ -110,6 +111,7 @@ pub fn conclusions(summary: &RunSummary, catalogue: &Catalogue) -> Vec<String> {
             out.extend(workloads::findings(summary, catalogue, &scenarios));
         }
     }
+    out.extend(waits::many_waits(summary));
     if out.is_empty() {
         out.push("No valid measured trial: nothing can be concluded. See the warnings.".into());
     }

@@ -40,7 +40,10 @@ pub fn check(summary: &RunSummary, catalogue: &Catalogue) -> Vec<TargetCheck> {
         .collect();
     out.extend(many.iter().filter_map(|r| {
         let p99 = r.latency_p99_ms?;
-        let from = format!("p99 of the valid trials' medians; p50 {:.0} ms", r.latency_p50_ms?);
+        let from = format!(
+            "the median of the valid trials' p99s; their p50s' {:.0} ms",
+            r.latency_p50_ms?
+        );
         let target = TargetId::ManyWaitsTail;
         let limit = limit(&target, &r.server, Limit::AtMost(MANY_WAITS_P99_MS));
         Some(checked(target, &r.server, p99, Unit::Ms, limit, from))
