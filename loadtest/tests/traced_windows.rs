@@ -20,7 +20,7 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
     let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
         .args([
             "--servers",
-            "threading,multiprocessing,prefork",
+            "threading,multiprocessing,prefork,async",
             "--work",
             "add,io",
             "--trials",
@@ -44,6 +44,8 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
         ("multiprocessing", "io"),
         ("prefork", "add"),
         ("prefork", "io"),
+        ("async", "add"),
+        ("async", "io"),
     ]
     .map(|(server, work)| (server.to_owned(), work))
     .to_vec();
@@ -90,11 +92,14 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
             assert_eq!(ledger.phases.contains_key(phase), expected, "{phase} in {ledger:?}");
         }
         assert!(ledger.tree_cpu_ms_per_request.is_some_and(|ms| ms > 0.0), "{ledger:?}");
+        // A task's io requests spend their wait awaiting timers; nobody else ever awaits.
+        let awaited = ledger.phases["awaiting"].wall_ms;
+        assert_eq!(awaited > 0.0, window.server == "async" && work == "io", "{ledger:?}");
     }
     assert!(out.path().join("phases.svg").exists(), "the phases chart");
     // --trace-cost: 10 pairs of windows for each server, and a sentence on each in the report.
     let weighed: Vec<&str> = summary.trace_cost.iter().map(|c| c.server.as_str()).collect();
-    assert_eq!(weighed, ["threading", "multiprocessing", "prefork"]);
+    assert_eq!(weighed, ["threading", "multiprocessing", "prefork", "async"]);
     // The floors: one core's bandwidth, and a fork beside the one fork server, at its size.
     assert!(
         summary.floors.memory_bandwidth_gb_s.is_some_and(|gb_s| gb_s > 0.5),

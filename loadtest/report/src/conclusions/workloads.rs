@@ -4,7 +4,7 @@
 //! `io` the waiting (against the ceiling the waits set), for `add` the cost of each worker.
 
 use super::{probe, result};
-use loadtest_model::catalogue::Catalogue;
+use loadtest_model::catalogue::{BandsAtOnce, Catalogue};
 use loadtest_model::cpu_speed::CpuSpeed;
 use loadtest_model::stats::NOISE_BAND;
 use loadtest_model::summary::{RunSummary, ScenarioKey};
@@ -92,14 +92,14 @@ fn scaling(summary: &RunSummary, server: &str, points: &[ScenarioKey]) -> Option
 /// Why, for each kind, from the data.
 fn why(summary: &RunSummary, catalogue: &Catalogue, work: WorkKind, points: &[ScenarioKey]) -> Vec<String> {
     match work.bound() {
-        Bound::Cpu => why_cpu_bound(summary, points),
+        Bound::Cpu => why_cpu_bound(summary, catalogue, points),
         Bound::Waiting => why_waiting(summary, catalogue, points),
         Bound::Memory => why_memory_bound(summary, points),
     }
 }
 
 /// CPU-bound work: a request alone, from 1 worker to 2, against what more connections allow.
-fn why_cpu_bound(summary: &RunSummary, points: &[ScenarioKey]) -> Vec<String> {
+fn why_cpu_bound(summary: &RunSummary, catalogue: &Catalogue, points: &[ScenarioKey]) -> Vec<String> {
     let cpus = summary.machine.cpus;
     // A request alone (the probes: sequential, no other load): does its product get
     // faster with a second worker?
@@ -128,24 +128,45 @@ fn why_cpu_bound(summary: &RunSummary, points: &[ScenarioKey]) -> Vec<String> {
         ""
     };
     // Two bands at once on two CPUs halve the time; a time that falls beyond the noise band is
-    // bands running at once, one within it is bands taking turns.
+    // bands running at once, one within it is bands taking turns. A server built to compute its
+    // bands in turn (an event loop) is told apart: a time of its that falls is not bands at once.
+    let in_turn: Vec<String> = (summary.servers.iter())
+        .filter(|s| {
+            catalogue
+                .get(&s.name)
+                .is_some_and(|l| l.bands == BandsAtOnce::WaitsAtOnce)
+        })
+        .map(|s| s.name.clone())
+        .collect();
     let at_once: Vec<&str> = (summary.servers.iter())
+        .filter(|s| !in_turn.contains(&s.name))
         .filter(|s| {
             let t = |point: &ScenarioKey| probe(summary, &s.name, *point).and_then(|p| p.execution_ms);
             t(one).zip(t(two)).is_some_and(|(t1, t2)| t2 < t1 / (1.0 + NOISE_BAND))
         })
         .map(|s| s.name.as_str())
         .collect();
+    let others = if in_turn.is_empty() {
+        "server's"
+    } else {
+        "other server's"
+    };
     let verdict = match at_once.len() {
-        0 => "No server's product got faster beyond the ±5% noise band: its two bands did not run at once.".to_owned(),
-        n if n == alone.len() => {
-            format!(
-                "Every server's product got faster beyond the ±5% noise band: its two bands ran on the {cpus} CPUs at once."
-            )
-        }
+        0 => format!("No {others} product got faster beyond the ±5% noise band: its two bands did not run at once."),
+        n if n + in_turn.len() == alone.len() => format!(
+            "Every {others} product got faster beyond the ±5% noise band: its two bands ran on the {cpus} CPUs at once."
+        ),
         _ => format!(
             "Only {} got faster beyond the ±5% noise band, its two bands running at once.",
             super::and_list(&at_once.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+        ),
+    };
+    let verdict = match in_turn.is_empty() {
+        true => verdict,
+        false => format!(
+            "{} {} its bands one after another on an event loop, by design, so its time is not two CPUs at once. {verdict}",
+            super::and_list(&in_turn),
+            if in_turn.len() == 1 { "computes" } else { "compute" }
         ),
     };
     vec![format!(
@@ -229,6 +250,22 @@ mod tests {
         (conclusions.into_iter())
             .find(|line| line.starts_with("Why: the product is CPU-bound."))
             .expect("a matmul sweep explains its scaling")
+    }
+
+    #[test]
+    fn an_event_loop_s_bands_in_turn_are_not_told_as_two_cpus_at_once() {
+        let summary: RunSummary =
+            serde_json::from_str(include_str!("../../../../docs/runs/2026-12-07-async-lab/summary.json")).unwrap();
+        let why = matmul_why(&summary);
+        // Its time fell 6% from 1 worker to 2, beyond the noise band, yet its bands take turns.
+        assert!(why.contains("async 6.1 to 5.7 ms (0.94x)"), "{why}");
+        assert!(
+            why.contains(
+                "async computes its bands one after another on an event loop, by design, so its time is not two \
+                 CPUs at once. Every other server's product got faster beyond the ±5% noise band"
+            ),
+            "{why}"
+        );
     }
 
     #[test]
