@@ -61,7 +61,10 @@ impl BandJob<'_> {
     /// while it does. Records the run on the loop's thread with its CPU time when `trace` is on,
     /// and answers its times on the loop for the task's lane.
     pub async fn on_loop(self, trace: Trace<'_>) -> (BandDone, Option<BandOnLoop>) {
-        let awaited_us = trace.now();
+        // A band with no wait neither awaits nor queues: it runs as soon as its task polls it,
+        // so its life on the loop begins with its run (a clock read before would show the
+        // microsecond between the two reads as time queued).
+        let awaited_us = (!self.wait.is_zero()).then(|| trace.now()).flatten();
         if !self.wait.is_zero() {
             #[cfg(test)]
             let _waiting = waits_at_once::Waiting::enter(self.wait);
@@ -71,10 +74,17 @@ impl BandJob<'_> {
         let sum = self.kernel.run(self.a, self.b, self.out);
         trace.band_here(self.index, started);
         let ran_us = started.map(|since| (since.wall_us, matrix_service::trace::now_us()));
-        let on_loop = awaited_us.zip(ran_us).map(|(awaited_us, ran_us)| BandOnLoop {
-            awaited_us,
-            ready_us: awaited_us + u64::try_from(self.wait.as_micros()).unwrap_or(u64::MAX),
-            ran_us,
+        let on_loop = ran_us.map(|ran_us| match awaited_us {
+            Some(awaited_us) => BandOnLoop {
+                awaited_us,
+                ready_us: awaited_us + u64::try_from(self.wait.as_micros()).unwrap_or(u64::MAX),
+                ran_us,
+            },
+            None => BandOnLoop {
+                awaited_us: ran_us.0,
+                ready_us: ran_us.0,
+                ran_us,
+            },
         });
         let done = BandDone {
             rows: self.rows,

@@ -148,4 +148,35 @@ mod tests {
         let band = std::time::Duration::from_millis(wait_ms / 4);
         assert_eq!(waits_at_once::peak(band), 4, "all four bands awaited at once");
     }
+
+    /// The names of the events a traced `work` on the loop records, with their counts.
+    fn traced(work: Work, workers: usize) -> std::collections::BTreeMap<String, usize> {
+        use matrix_service::trace::Tracer;
+        let (a, b) = generate_pair(16, Some(6));
+        let tracer = Tracer::new(1000);
+        tracer.start().unwrap();
+        let id = tracer.begin();
+        let strategy = |inputs: Operands<'_>, out: &mut [i64], workers: usize| {
+            actix_web::rt::System::new()
+                .block_on(compute_on_loop(inputs, out, workers, tracer.request(id)))
+                .map(Some)
+        };
+        run_strategy(&strategy, &a, &b, work, workers).unwrap();
+        let trace = serde_json::to_value(tracer.finish("threading", 10)).unwrap();
+        let mut names = std::collections::BTreeMap::new();
+        for event in trace["traceEvents"].as_array().unwrap() {
+            if event["ph"] == "X" {
+                *names.entry(event["name"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn bands_with_no_wait_neither_await_nor_queue_and_bands_that_wait_await_once() {
+        let sum = traced(Work::Add, 4);
+        assert_eq!(sum.into_iter().collect::<Vec<_>>(), [("band".to_owned(), 4)]);
+        let waited = traced(Work::Io { wait_ms: 40 }, 4);
+        assert_eq!((waited["band"], waited["awaiting"]), (4, 1), "{waited:?}");
+    }
 }
