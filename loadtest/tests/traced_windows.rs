@@ -92,6 +92,10 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
             assert_eq!(ledger.phases.contains_key(phase), expected, "{phase} in {ledger:?}");
         }
         assert!(ledger.tree_cpu_ms_per_request.is_some_and(|ms| ms > 0.0), "{ledger:?}");
+        assert!(
+            ledger.untraced_cpu_ms_per_request.is_some_and(|ms| ms > 0.0),
+            "{ledger:?}"
+        );
         // A task's io requests spend their wait awaiting timers; nobody else ever awaits.
         let awaited = ledger.phases["awaiting"].wall_ms;
         assert_eq!(awaited > 0.0, window.server == "async" && work == "io", "{ledger:?}");

@@ -95,6 +95,11 @@ pub struct LedgerEntry {
     /// the phases, [`OUTSIDE`] included, add up to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree_cpu_ms_per_request: Option<f64>,
+    /// The same over the second just before the trace, under the same load with nothing
+    /// recorded: what a trial would have measured then. The trials ran minutes earlier, on a
+    /// machine whose speed drifts; this says how far it moved since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untraced_cpu_ms_per_request: Option<f64>,
     /// Threads started and processes forked per request, means: what the hand-off's and the
     /// fork server's CPU are divided by to set them against their floors.
     #[serde(default)]
@@ -169,6 +174,7 @@ pub fn ledger_of(server: &str, scenario: ScenarioKey, trace: &Trace, window: Opt
         handler_median_ms: median(spans),
         covered_share: costs.iter().filter(|c| c.covered()).count() as f64 / count,
         tree_cpu_ms_per_request: tree,
+        untraced_cpu_ms_per_request: None,
         thread_starts: costs.iter().map(|c| c.thread_starts as f64).sum::<f64>() / count,
         forks: costs.iter().map(|c| c.forks as f64).sum::<f64>() / count,
         child_minor_faults: mean(costs.iter().flat_map(|c| c.child_faults.iter().map(|&f| f as f64))),

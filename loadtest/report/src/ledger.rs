@@ -74,18 +74,25 @@ fn table(md: &mut String, summary: &RunSummary, (work, entries): (&str, &[&Ledge
         }
         _ => String::new(),
     };
-    let rows: [(&str, &Cell<'_>); 5] = [
+    let rows: [(&str, &Cell<'_>); 6] = [
         ("handler span (median)", &|e| {
             format!("{} ({})", short_number(e.handler_ms), short_number(e.handler_median_ms))
         }),
         ("server's CPU per answer", &|e| {
             e.tree_cpu_ms_per_request.map_or_else(String::new, short_number)
         }),
+        ("the same load untraced, the second before", &|e| {
+            e.untraced_cpu_ms_per_request.map_or_else(String::new, short_number)
+        }),
         ("the trials' CPU per request (ledger over it)", &against_trials),
         ("requests", &|e| e.requests.to_string()),
         ("covered", &|e| format!("{:.0}%", e.covered_share * 100.0)),
     ];
     for (label, cell) in rows {
+        // A run from before the untraced second has no such row.
+        if entries.iter().all(|e| cell(e).is_empty()) {
+            continue;
+        }
         let _ = write!(md, "| {label} |");
         for entry in entries {
             let _ = write!(md, " {} |", cell(entry));
@@ -132,6 +139,7 @@ pub(crate) mod tests {
             phases,
             covered_share: 0.97,
             tree_cpu_ms_per_request: Some(9.0 * cpu + 0.25),
+            untraced_cpu_ms_per_request: None,
             thread_starts: 0.0,
             forks: 0.0,
             child_minor_faults: None,

@@ -2,7 +2,9 @@
 //! each kind of work of the run, one trace of [`TRACE_WINDOW`] taken while oha loads the server
 //! at that kind's headline scenario, kept as `trace_<server>_<work>.json` (gzipped when over
 //! [`GZIP_OVER_BYTES`]). Never during a trial: recording costs the server time, and the
-//! trials' figures are of a server that records nothing.
+//! trials' figures are of a server that records nothing. The second before each trace, under
+//! the same load, is sampled untraced: the trials ran minutes earlier, and this says whether the
+//! machine's speed moved since, so the ledger is set against the trials only when it held.
 //!
 //! The Python apps have no tracer, and a server given by URL is not the harness's to load
 //! outside its trials: both are listed as not traced, with why.
@@ -111,11 +113,6 @@ pub fn trace_cost(
     let pair = 2 * (TRACE_WINDOW + Duration::from_millis(150));
     let (args, trace_url) = load_and_trace(runner, target, scenario, pair * COST_PAIRS);
     let wall_limit = args.request_timeout + pair * COST_PAIRS + Duration::from_secs(30);
-    let per_answer = |before: Option<(f64, u64)>, after: Option<(f64, u64)>| {
-        let ((cpu0, answers0), (cpu1, answers1)) = before.zip(after)?;
-        let answers = answers1.checked_sub(answers0).filter(|&n| n > 0)?;
-        Some((cpu1 - cpu0).max(0.0) * 1000.0 / answers as f64)
-    };
     let (load, windows) = std::thread::scope(|scope| {
         let load = scope.spawn(|| runner::run(runner.oha, &args, wall_limit, runner.cancel));
         std::thread::sleep(LEAD);
@@ -123,12 +120,12 @@ pub fn trace_cost(
         for _ in 0..COST_PAIRS {
             let before = tree_and_answers(runner, target);
             std::thread::sleep(TRACE_WINDOW);
-            untraced.extend(per_answer(before, tree_and_answers(runner, target)));
+            untraced.extend(cpu_ms_per_answer(before, tree_and_answers(runner, target)));
             let before = tree_and_answers(runner, target);
             let answered = runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES);
             let after = tree_and_answers(runner, target);
             if answered.is_ok_and(|(status, _)| status == 200) {
-                traced.extend(per_answer(before, after));
+                traced.extend(cpu_ms_per_answer(before, after));
             }
         }
         (load.join(), (untraced, traced))
@@ -168,26 +165,38 @@ fn tree_and_answers(runner: &TrialRunner<'_>, target: &Target) -> Option<(f64, u
     Some((cpu, crate::server_metrics::scrape(runner.client, &target.endpoint)?))
 }
 
+/// The tree's CPU per answer, ms, between two readings of [`tree_and_answers`]; `None` without
+/// both or without an answer between them.
+fn cpu_ms_per_answer(before: Option<(f64, u64)>, after: Option<(f64, u64)>) -> Option<f64> {
+    let ((cpu0, answers0), (cpu1, answers1)) = before.zip(after)?;
+    let answers = answers1.checked_sub(answers0).filter(|&n| n > 0)?;
+    Some((cpu1 - cpu0).max(0.0) * 1000.0 / answers as f64)
+}
+
 /// A trace kept, read back, and its ledger (none when the trace has problems or no whole
 /// request).
 type ReadBack = (Trace, Option<LedgerEntry>);
 
 /// One window on `target` under `scenario`'s load, and its ledger, with the CPU the server's
-/// process tree used while the trace ran.
+/// process tree used while the trace ran and in the untraced second before it.
 fn traced_window(
     runner: &TrialRunner<'_>,
     target: &Target,
     scenario: ScenarioKey,
 ) -> anyhow::Result<(TracedWindow, Option<ReadBack>)> {
     let work = scenario.work;
-    let (args, trace_url) = load_and_trace(runner, target, scenario, TRACE_WINDOW);
+    // An untraced second, then the traced one, under one load.
+    let (args, trace_url) = load_and_trace(runner, target, scenario, 2 * TRACE_WINDOW);
     let wall_limit = args.request_timeout + Duration::from_secs(30);
-    let (load, traced, sampled) = std::thread::scope(|scope| {
+    let (load, traced, sampled, untraced) = std::thread::scope(|scope| {
         let load = scope.spawn(|| runner::run(runner.oha, &args, wall_limit, runner.cancel));
         std::thread::sleep(LEAD);
+        let untraced_from = tree_and_answers(runner, target);
+        std::thread::sleep(TRACE_WINDOW);
         let fork_server = target.pid().and_then(crate::fork_floor::fork_server_of);
         let forks_before = fork_server.and_then(crate::fork_floor::cpu_ms);
         let before = tree_and_answers(runner, target);
+        let untraced = cpu_ms_per_answer(untraced_from, before);
         let traced = runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES);
         let after = tree_and_answers(runner, target);
         let forks_after = fork_server.and_then(crate::fork_floor::cpu_ms);
@@ -197,7 +206,7 @@ fn traced_window(
             answers: answers1.saturating_sub(answers0),
             fork_server_cpu_ms: forks_before.zip(forks_after).map(|(a, b)| (b - a).max(0.0)),
         });
-        (load.join(), traced, sampled)
+        (load.join(), traced, sampled, untraced)
     });
     load.map_err(|_| anyhow::anyhow!("oha's thread panicked"))?
         .with_context(|| format!("loading the {} server for its trace", target.name))?;
@@ -237,7 +246,11 @@ fn traced_window(
     let ledger = problems
         .is_empty()
         .then(|| ledger_of(&target.name, scenario, &trace, sampled))
-        .flatten();
+        .flatten()
+        .map(|entry| LedgerEntry {
+            untraced_cpu_ms_per_request: untraced,
+            ..entry
+        });
     Ok((window, Some((trace, ledger))))
 }
 

@@ -133,6 +133,24 @@ fn where_the_difference_goes(summary: &RunSummary, [(p, p_ms), (t, t_ms)]: Pair<
         .map(|name| (name, cpu(lp, name).unwrap_or(0.0), cpu(lt, name).unwrap_or(0.0)))
         .collect();
     let whole: f64 = differences.iter().map(|(_, a, b)| a - b).sum();
+    // The traced seconds are shorter than the trials and may disagree with them: a share of a
+    // difference the ledgers do not find (or find the other way) would be a number without a
+    // meaning, so the sentence says the ledgers cannot tell.
+    let ledger_base: f64 = differences.iter().map(|(_, _, b)| b).sum();
+    if whole <= NOISE_BAND * ledger_base {
+        return format!(
+            "The ledgers of a traced second of each cannot say where it goes: they put the {p} server at \
+             {:.2} ms of CPU a request and the {t} server at {ledger_base:.2} ms, {}.",
+            ledger_base + whole,
+            if whole < 0.0 {
+                "the other way round from the trials"
+            } else {
+                "within the noise band of each other"
+            },
+            p = p.name,
+            t = t.name,
+        );
+    }
     differences.sort_by(|x, y| (y.1 - y.2).abs().total_cmp(&(x.1 - x.2).abs()));
     let top = &differences[..differences.len().min(3)];
     let named: f64 = top.iter().map(|(_, a, b)| a - b).sum();
@@ -143,11 +161,7 @@ fn where_the_difference_goes(summary: &RunSummary, [(p, p_ms), (t, t_ms)]: Pair<
         "Where it goes, by the ledger of a traced second of each (CPU ms per request, the {t} server's in \
          brackets): {}; {:.0}% of the {whole:.2} ms the ledger finds between them.",
         and_list(&parts),
-        if whole.abs() > f64::EPSILON {
-            named / whole * 100.0
-        } else {
-            0.0
-        },
+        named / whole * 100.0,
         t = t.name,
     )
 }
@@ -479,6 +493,29 @@ mod causes {
             text.contains("brackets): the fork server 3.00 (0.00), way back 2.50 (0.10)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn ledgers_that_disagree_with_the_trials_give_no_share() {
+        // The trials put processes at 7.90 ms and threads at 2.00; the traced seconds the
+        // other way round, then level.
+        // The threads' ledger: way back 0.1, waiting for bands 0.1, outside the handler 0.4.
+        for (cpus, says) in [
+            ([0.05, 0.05, 0.05], "the other way round from the trials"),
+            ([0.1, 0.1, 0.42], "within the noise band of each other"),
+        ] {
+            let mut run = with_ledger();
+            for (phase, cpu) in ["way back", "waiting for bands", OUTSIDE].into_iter().zip(cpus) {
+                run.ledger[1].phases.get_mut(phase).unwrap().cpu_ms = cpu;
+            }
+            let text = why(&run, &Catalogue::lab(), KEY).join("\n");
+            assert!(
+                text.contains("The ledgers of a traced second of each cannot say where it goes: they put"),
+                "{text}"
+            );
+            assert!(text.contains(says), "{text}");
+            assert!(!text.contains("the ledger finds between them"), "{text}");
+        }
     }
 
     #[test]

@@ -79,15 +79,28 @@ fn total(summary: &RunSummary, entry: &LedgerEntry) -> Option<TargetCheck> {
         "{ledger:.2} ms over the traced second against {trials:.2} ms in the trials ({})",
         entry.scenario.work.name()
     );
-    // A second after the trials and the trials themselves compare only on a machine whose speed
-    // held: when the CPU speed check moved by more than the target's margin, the row is
-    // reported, not judged.
-    let drift = summary.cpu_speed.as_ref().and_then(CpuSpeed::drift);
-    let moved = drift.filter(|d| (d - 1.0).abs() > TOTAL_WITHIN);
-    if let Some(drift) = moved {
-        from.push_str(&format!(
-            "; not judged: the CPU speed check took {drift:.2}x as long after the trials as before them"
-        ));
+    // The traced second and the trials compare only on a machine whose speed held between
+    // them: when the same load untraced, just before the trace, moved from the trials by more
+    // than the target's margin (or, in a run without that second, the CPU speed check moved),
+    // the row is reported, not judged.
+    let moved = match entry.untraced_cpu_ms_per_request {
+        Some(untraced) => {
+            let moved = untraced / trials;
+            from.push_str(&format!(
+                "; the same load untraced, the second before: {untraced:.2} ms"
+            ));
+            ((moved - 1.0).abs() > TOTAL_WITHIN)
+                .then(|| format!("the machine moved: untraced, it took {moved:.2}x the trials' CPU a request"))
+        }
+        None => {
+            let drift = summary.cpu_speed.as_ref().and_then(CpuSpeed::drift);
+            drift
+                .filter(|d| (d - 1.0).abs() > TOTAL_WITHIN)
+                .map(|drift| format!("the CPU speed check took {drift:.2}x as long after the trials as before them"))
+        }
+    };
+    if let Some(why) = &moved {
+        from.push_str(&format!("; not judged: {why}"));
     }
     let limit = moved.is_none().then_some(Limit::AtMost(TOTAL_WITHIN));
     Some(checked(
@@ -209,6 +222,30 @@ mod tests {
                 .from
                 .contains("not judged: the CPU speed check took 0.80x as long"),
             "{total:?}"
+        );
+        // The second before the trace, untraced, decides instead of the speed check once the
+        // run has it: a machine that held is judged, one that moved is not.
+        let judged = |untraced: f64| {
+            let mut summary = summary.clone();
+            summary.ledger[0].untraced_cpu_ms_per_request = Some(untraced);
+            let checks = check(&summary, &catalogue);
+            (checks.into_iter())
+                .find(|c| c.target == TargetId::LedgerTotal && c.server == "multiprocessing")
+                .unwrap()
+        };
+        let held = judged(7.5);
+        assert_eq!(held.met, Some(false), "{held:?}");
+        assert!(
+            held.from.contains("the same load untraced, the second before: 7.50 ms"),
+            "{held:?}"
+        );
+        let moved = judged(3.3);
+        assert_eq!((moved.limit, moved.met), (None, None), "{moved:?}");
+        assert!(
+            moved
+                .from
+                .contains("not judged: the machine moved: untraced, it took 0.42x the trials'"),
+            "{moved:?}"
         );
     }
 }
