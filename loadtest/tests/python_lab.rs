@@ -6,13 +6,17 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// Live processes whose command line runs one of the lab's gunicorn apps.
+/// Live processes whose command line runs one of the lab's Python apps (gunicorn's or
+/// uvicorn's), or a multiprocessing helper (a forkserver, a pool's process).
 fn python_lab_processes() -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains("gunicorn") && cmdline.contains("app_") && cmdline.contains(":app") {
+            let app = (cmdline.contains("gunicorn") || cmdline.contains("uvicorn"))
+                && (cmdline.contains("app_") || cmdline.contains("py_"))
+                && cmdline.contains(":app");
+            if app || cmdline.contains("python-lab/venv/bin/python3 -c from multiprocessing") {
                 found.push(format!("{}: {cmdline}", entry.file_name().to_string_lossy()));
             }
         }
@@ -22,7 +26,7 @@ fn python_lab_processes() -> Vec<String> {
 
 #[test]
 #[ignore = "needs oha, python3 with venv and PyPI; run by .ci/run with --run-ignored"]
-fn python_measures_two_apps_probes_the_seed_s_and_stops_everything() {
+fn python_measures_its_apps_probes_the_seed_s_and_stops_everything() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
         .args(["--python", "--quick", "--servers", "threading", "--out"])
@@ -35,7 +39,17 @@ fn python_measures_two_apps_probes_the_seed_s_and_stops_everything() {
     let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
     let results = summary["results"].as_array().unwrap();
     let servers: Vec<&str> = results.iter().filter_map(|r| r["server"].as_str()).collect();
-    assert_eq!(servers, ["threading", "python-threads", "python-processes-fixed"]);
+    assert_eq!(
+        servers,
+        [
+            "threading",
+            "python-threads",
+            "python-processes-fixed",
+            "py-threads",
+            "py-processes",
+            "py-async"
+        ]
+    );
     for result in results {
         assert_eq!(result["requests"], 200, "{result}");
         assert!(
@@ -66,6 +80,9 @@ fn python_measures_two_apps_probes_the_seed_s_and_stops_everything() {
         "python-threads.log",
         "python-processes-fixed.log",
         "python-processes-seed.log",
+        "py-threads.log",
+        "py-processes.log",
+        "py-async.log",
     ] {
         assert!(out.path().join("logs").join(log).exists(), "{log}");
     }

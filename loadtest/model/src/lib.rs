@@ -15,6 +15,7 @@
 
 pub mod aggregate;
 pub mod catalogue;
+pub mod claims;
 pub mod cluster;
 pub mod cpu_speed;
 pub mod files;

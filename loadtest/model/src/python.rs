@@ -1,7 +1,49 @@
-//! What the harness records of the Python lab: the handout's own processes app, probed with one
-//! request, since it cannot be load-tested.
+//! What the harness records of the Python lab beyond its trials: the handout's own processes app,
+//! probed with one request, since it cannot be load-tested; and one request at a time at 1 and 2
+//! workers, where the GIL would show.
 
+use matrix_service::WorkKind;
 use serde::{Deserialize, Serialize};
+
+use crate::stats::{Ratio, ratio_of_medians};
+
+/// One request at a time to one server, at 1 worker and at 2 alternately: the parallel part's
+/// time (the answer's `execution_time_sec`) of each, with no other load. What decides whether a
+/// model's workers speed up one request's work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerProbe {
+    pub server: String,
+    pub work: WorkKind,
+    pub n: u32,
+    /// `numpy` or `python` (the pure-Python control) for a Python app, `rust` for a Rust server.
+    #[serde(rename = "impl")]
+    pub implementation: String,
+    pub one_worker_ms: Vec<f64>,
+    pub two_workers_ms: Vec<f64>,
+}
+
+impl WorkerProbe {
+    /// 1 worker's median time over 2 workers': above 1, the second worker sped the request up.
+    pub fn speedup(&self) -> Option<Ratio> {
+        ratio_of_medians(&self.one_worker_ms, &self.two_workers_ms)
+    }
+
+    /// One line: "py-threads, one request at a time, matmul n=64 (python): 1 worker 41.2 ms,
+    /// 2 workers 43.0 ms (medians of 10)".
+    pub fn describe(&self) -> String {
+        let ms = |values: &[f64]| crate::stats::median(values).map_or_else(|| "-".to_owned(), |m| format!("{m:.1} ms"));
+        format!(
+            "{}, one request at a time, {} n={} ({}): 1 worker {}, 2 workers {} (medians of {})",
+            self.server,
+            self.work.name(),
+            self.n,
+            self.implementation,
+            ms(&self.one_worker_ms),
+            ms(&self.two_workers_ms),
+            self.one_worker_ms.len()
+        )
+    }
+}
 
 /// What `GET /multiprocessing` on the handout's processes app did (`python-processes-seed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

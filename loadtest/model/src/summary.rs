@@ -55,6 +55,10 @@ pub struct RunSummary {
     /// measured: it deadlocks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python_processes_seed: Option<crate::python::SeedProbe>,
+    /// `--python`: one request at a time, 1 worker against 2, on the servers whose claims
+    /// depend on it (Python's threads and processes, Rust's threads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worker_probes: Vec<crate::python::WorkerProbe>,
     /// One aggregate per server and scenario, over the valid measured trials.
     pub results: Vec<ScenarioResult>,
     /// Ratios between servers, per scenario.
@@ -69,6 +73,9 @@ pub struct RunSummary {
     pub verdict: Vec<String>,
     /// The conclusions drawn from the data, as sentences: what the tables cannot say.
     pub conclusions: Vec<String>,
+    /// The seeds' claims, each decided by this run's data (`--python`; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<crate::claims::Claim>,
     /// The lab's targets this run's data covers, each checked (empty in runs from before them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetCheck>,

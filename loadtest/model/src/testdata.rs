@@ -227,6 +227,8 @@ fn begun(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunSum
         thread_start_cpu_us: Some(26.0),
         floors: Default::default(),
         python_processes_seed: None,
+        worker_probes: Vec::new(),
+        claims: Vec::new(),
         results: Vec::new(),
         comparisons: Vec::new(),
         trials: Vec::new(),

@@ -9,6 +9,7 @@
 //! here measures.
 
 pub mod charts;
+pub mod claims;
 pub mod cluster;
 pub mod conclusions;
 pub mod csv_export;
@@ -44,6 +45,7 @@ pub fn analyse(summary: &mut RunSummary, run_warnings: &[String], catalogue: &Ca
     summary.verdict = conclusions::verdict(summary);
     summary.conclusions = conclusions::conclusions(summary, catalogue);
     summary.targets = targets::check(summary, catalogue);
+    summary.claims = claims::claims(summary);
 }
 
 /// Writes `results.csv`, the charts, `report.md` and `report.html` of a main run into `dir`;

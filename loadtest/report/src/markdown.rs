@@ -16,6 +16,7 @@ pub fn render(summary: &RunSummary, charts: &[String]) -> String {
     heading(&mut md, summary);
     verdict(&mut md, summary, &lead);
     targets_and_results(&mut md, summary);
+    md.push_str(&crate::claims::section(summary));
     comparisons(&mut md, summary);
     md.push_str(&crate::ledger::section(summary));
     md.push_str(&crate::floors::section(summary));

@@ -31,3 +31,4 @@ pub mod trial;
 pub mod uploads;
 pub mod verify;
 pub mod work_cost;
+pub mod worker_probe;

@@ -43,13 +43,36 @@ pub struct LabTarget {
     pub pid: Option<i32>,
 }
 
-/// Another server to compare, as `--target NAME=URL`.
+/// Another server to compare: `--target NAME=URL`, or one of the Python lab's apps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSpec {
     pub name: String,
     pub url: String,
     /// The root of its process tree, to sample (`--pid NAME=PID`).
     pub pid: Option<i32>,
+    /// What it understands of the lab's protocol: [`Api::AsGiven`] for a `--target`.
+    pub api: Api,
+}
+
+/// What a server under test understands of the lab's protocol, and so what the harness may ask
+/// of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// A lab server of the catalogue: the lab's query and answer, `/healthz`, `/metrics` and
+    /// `/debug/trace`.
+    Lab,
+    /// The lab's query and answer (`n`, `workers`, `work`, `wait_ms`, `seed`; a `checksum`)
+    /// alone: the Python lab's `py-*` apps. No counters, no tracer.
+    LabQuery,
+    /// Its URL as given, with no query: the handout's apps and `--target` servers.
+    AsGiven,
+}
+
+impl Api {
+    /// Whether it is sent each scenario's query and answers with a checksum.
+    pub fn takes_query(self) -> bool {
+        matches!(self, Self::Lab | Self::LabQuery)
+    }
 }
 
 /// A lab server already running, as `--url NAME=URL`.
@@ -65,6 +88,13 @@ pub struct PidSpec {
     pub name: String,
     pub pid: i32,
 }
+
+/// The workers the Python lab's `py-*` apps are swept over, each kind of work.
+pub const PYTHON_WORKERS: [u32; 4] = [1, 2, 4, 8];
+
+/// Their measured trials per scenario in that sweep: the Python apps are slow enough that two
+/// trials of each keep `--lab --python` within 30 minutes.
+pub const PYTHON_TRIALS: u32 = 2;
 
 /// A scenario beyond the grid, and who runs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +135,9 @@ pub struct Plan {
     pub request_timeout: Duration,
     /// `--python`: the original Python lab's apps join the run.
     pub python: bool,
+    /// `--python` with `--lab`, `--work` or `--workers`: the Python lab's `py-*` apps take their
+    /// own sweep ([`Plan::lab_query_scenarios`]); otherwise they join what a `--target` joins.
+    pub python_sweep: bool,
     /// `--trace-cost`: weigh what recording a trace costs each lab server, after the trials.
     pub trace_cost: bool,
     /// Open-loop load (`--rate`, `--rate-fraction`); `None`: the closed loop alone.
@@ -136,6 +169,67 @@ impl Plan {
             .find(|extra| extra.scenario == scenario)
             .and_then(|extra| extra.servers.as_ref())
             .is_none_or(|servers| servers.iter().any(|s| s == name))
+    }
+
+    /// Every scenario of the closed loop, in the order they run: [`Plan::scenarios`], then those
+    /// only the Python lab's `py-*` apps run.
+    pub fn all_scenarios(&self) -> Vec<ScenarioKey> {
+        let mut all = self.scenarios();
+        let own: Vec<ScenarioKey> = (self.lab_query_scenarios().into_iter())
+            .filter(|s| !all.contains(s))
+            .collect();
+        all.extend(own);
+        all
+    }
+
+    /// The scenarios the Python lab's `py-*` apps run: with their own sweep, each kind of
+    /// work's base at [`PYTHON_WORKERS`] (and the many waits under `--lab`); otherwise what a
+    /// `--target` joins.
+    pub fn lab_query_scenarios(&self) -> Vec<ScenarioKey> {
+        if !self.python_sweep {
+            return (self.scenarios().into_iter())
+                .filter(|&s| self.extra_targets_join(s))
+                .collect();
+        }
+        let offered_rps = match self.open_loop {
+            Some(crate::open_loop::OpenLoop::Rate(rate)) => Some(rate),
+            _ => None,
+        };
+        (self.works.iter())
+            .flat_map(|base| {
+                PYTHON_WORKERS.map(|workers| ScenarioKey {
+                    workers,
+                    offered_rps,
+                    ..*base
+                })
+            })
+            .chain(
+                (self.extra.iter())
+                    .filter_map(|extra| (extra.scenario == ScenarioKey::MANY_WAITS).then_some(extra.scenario)),
+            )
+            .collect()
+    }
+
+    /// Whether the server `name`, which understands `api`, runs `scenario`.
+    pub fn joins(&self, api: Api, name: &str, scenario: ScenarioKey) -> bool {
+        // A scenario only the py-* apps' own sweep has is theirs alone.
+        let theirs_alone = self.python_sweep
+            && !self.scenarios().contains(&scenario)
+            && self.lab_query_scenarios().contains(&scenario);
+        match api {
+            Api::Lab => !theirs_alone && self.lab_server_runs(scenario, name),
+            Api::LabQuery if self.python_sweep => self.lab_query_scenarios().contains(&scenario),
+            Api::LabQuery | Api::AsGiven => self.extra_targets_join(scenario),
+        }
+    }
+
+    /// Measured trials per scenario for a server that understands `api`: the Python lab's
+    /// `py-*` apps take [`PYTHON_TRIALS`] in their own sweep.
+    pub fn trials_for(&self, api: Api) -> u32 {
+        match api {
+            Api::LabQuery if self.python_sweep => PYTHON_TRIALS.min(self.trials),
+            _ => self.trials,
+        }
     }
 
     /// Whether a `--target` server (which is sent its URL as given) takes part in `scenario`:

@@ -13,7 +13,7 @@ use loadtest_model::summary::{Mode, Phase, ScenarioKey, TrialRecord};
 
 use crate::http::Client;
 use crate::open_loop::{self, OpenLoop};
-use crate::plan::{Plan, TrialLoad};
+use crate::plan::{Api, Plan, TrialLoad};
 use crate::servers::Target;
 use crate::trial::TrialRunner;
 
@@ -65,10 +65,14 @@ pub fn run_trials(
     on: &mut dyn FnMut(Event<'_>),
 ) -> anyhow::Result<Vec<TrialRecord>> {
     let mut trials = Vec::new();
-    let closed = schedule(plan, targets, &plan.scenarios(), true);
+    let closed = schedule(plan, targets, &plan.all_scenarios(), true);
     run_schedule(plan, targets, runner, closed, &mut trials, on)?;
     if let Some(OpenLoop::Fraction(fraction)) = plan.open_loop {
-        let lab: Vec<&str> = targets.iter().filter(|t| t.lab).map(|t| t.name.as_str()).collect();
+        let lab: Vec<&str> = targets
+            .iter()
+            .filter(|t| t.api == Api::Lab)
+            .map(|t| t.name.as_str())
+            .collect();
         let offered = open_loop::offered_rates(&trials, &lab, fraction);
         for (scenario, slowest) in &offered {
             on(Event::Note(format!(
@@ -90,16 +94,17 @@ fn schedule(plan: &Plan, targets: &[Target], scenarios: &[ScenarioKey], warm_up:
     let mut schedule = Vec::new();
     for &scenario in scenarios {
         let joined: Vec<usize> = (0..targets.len())
-            .filter(|&i| match targets[i].lab {
-                true => plan.lab_server_runs(scenario, &targets[i].name),
-                false => plan.extra_targets_join(scenario),
-            })
+            .filter(|&i| plan.joins(targets[i].api, &targets[i].name, scenario))
             .collect();
         if warm_up && plan.warmup.is_some() {
             schedule.extend(joined.iter().map(|&t| (scenario, Phase::Warmup, 1, t)));
         }
         for index in 1..=plan.trials {
-            schedule.extend(joined.iter().map(|&t| (scenario, Phase::Measured, index, t)));
+            schedule.extend(
+                (joined.iter())
+                    .filter(|&&t| index <= plan.trials_for(targets[t].api))
+                    .map(|&t| (scenario, Phase::Measured, index, t)),
+            );
         }
     }
     schedule

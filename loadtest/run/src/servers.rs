@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use matrix_service::launch::LaunchedServer;
 
 use crate::http::Client;
-use crate::plan::{LabTarget, Plan};
+use crate::plan::{Api, LabTarget, Plan};
 use loadtest_model::catalogue::LabServer;
 use loadtest_model::summary::{ScenarioKey, ServerInfo};
 
@@ -22,8 +22,8 @@ pub struct Target {
     pub name: String,
     /// The endpoint URL without a query, such as `http://127.0.0.1:40123/threading`.
     pub endpoint: String,
-    /// Speaks the lab's protocol (takes n, workers and seed; answers with a checksum).
-    pub lab: bool,
+    /// What it understands of the lab's protocol.
+    pub api: Api,
     /// The process, if this harness started it.
     pub managed: Option<LaunchedServer>,
     /// The root of the process tree of a server the harness did not start, to sample (`--pid`).
@@ -33,7 +33,7 @@ pub struct Target {
 impl Target {
     /// The URL the load for `scenario` goes to.
     pub fn url_for(&self, scenario: ScenarioKey) -> String {
-        if self.lab {
+        if self.api.takes_query() {
             format!("{}{}", self.endpoint, scenario.lab_query())
         } else {
             self.endpoint.clone()
@@ -123,7 +123,7 @@ pub fn prepare(plan: &Plan, logs_dir: &Path, client: &Client, say: &dyn Fn(&str)
         targets.push(Target {
             name: extra.name.clone(),
             endpoint: extra.url.clone(),
-            lab: false,
+            api: extra.api,
             managed: None,
             given_pid: extra.pid,
         });
@@ -165,7 +165,7 @@ fn lab_target(lab: &LabTarget, bin_dir: Option<&Path>, logs_dir: &Path) -> anyho
         (Some(url), _) => Ok(Target {
             name: server.name.clone(),
             endpoint: lab_endpoint(url, &server.path)?,
-            lab: true,
+            api: Api::Lab,
             managed: None,
             given_pid: lab.pid,
         }),
@@ -198,7 +198,7 @@ fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyh
     Ok(Target {
         name: server.name.clone(),
         endpoint,
-        lab: true,
+        api: Api::Lab,
         managed: Some(launched),
         given_pid: None,
     })
@@ -241,7 +241,7 @@ pub fn start_lab_server_with(
 
 /// Waits until the target answers (`/healthz` for lab servers, the endpoint itself otherwise).
 fn wait_healthy(target: &mut Target, client: &Client) -> anyhow::Result<()> {
-    let url = if target.lab {
+    let url = if target.api == Api::Lab {
         health_url(&target.endpoint)
     } else {
         target.endpoint.clone()
@@ -300,7 +300,7 @@ mod tests {
         let mut target = Target {
             name: "python".into(),
             endpoint: "http://127.0.0.1:9/threading".into(),
-            lab: false,
+            api: Api::AsGiven,
             managed: None,
             given_pid: Some(pid),
         };
@@ -334,7 +334,7 @@ mod tests {
         let lab = Target {
             name: "t".into(),
             endpoint: "http://h/threading".into(),
-            lab: true,
+            api: Api::Lab,
             managed: None,
             given_pid: None,
         };
@@ -342,7 +342,7 @@ mod tests {
         let other = Target {
             name: "py".into(),
             endpoint: "http://h:9/threading".into(),
-            lab: false,
+            api: Api::AsGiven,
             managed: None,
             given_pid: None,
         };

@@ -21,6 +21,7 @@ use loadtest_model::trace_cost::TraceCost;
 use matrix_service::WorkKind;
 
 use crate::oha::runner::{self, Load, OhaArgs};
+use crate::plan::Api;
 use crate::servers::Target;
 use crate::trial::TrialRunner;
 
@@ -59,7 +60,7 @@ pub fn keep_traces(
 ) -> anyhow::Result<Traced> {
     let mut traced = Traced::default();
     for target in targets {
-        let not_traced = if !target.lab {
+        let not_traced = if target.api != Api::Lab {
             Some("a Python app: it has no tracer")
         } else if target.managed.is_none() {
             Some("given by URL: the harness traces only the servers it starts")
@@ -106,7 +107,7 @@ pub fn trace_cost(
     target: &Target,
     scenario: ScenarioKey,
 ) -> anyhow::Result<Option<TraceCost>> {
-    if !target.lab || target.managed.is_none() {
+    if target.api != Api::Lab || target.managed.is_none() {
         return Ok(None);
     }
     // Each window and the gap between windows (reading /proc and /metrics), with room.
@@ -331,14 +332,18 @@ mod not_traced {
             request_timeout: Duration::from_secs(1),
             cpus: 2,
         };
-        let target = |name: &str, lab: bool| Target {
+        let target = |name: &str, api: Api| Target {
             name: name.to_owned(),
             endpoint: "http://127.0.0.1:9/threading".to_owned(),
-            lab,
+            api,
             managed: None,
             given_pid: None,
         };
-        let targets = [target("threading", true), target("python-threads", false)];
+        let targets = [
+            target("threading", Api::Lab),
+            target("python-threads", Api::AsGiven),
+            target("py-async", Api::LabQuery),
+        ];
         let works = [ScenarioKey::DEFAULT];
         let traced = keep_traces(&runner, &targets, &works, &|_| {}).unwrap();
         assert!(traced.ledger.is_empty());
@@ -356,6 +361,7 @@ mod not_traced {
                     Some("given by URL: the harness traces only the servers it starts")
                 ),
                 ("python-threads", None, Some("a Python app: it has no tracer")),
+                ("py-async", None, Some("a Python app: it has no tracer")),
             ]
         );
         assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "no file written");

@@ -15,7 +15,7 @@ use anyhow::Context;
 
 use crate::oha::model::OhaReport;
 use crate::oha::runner::{self, Load, OhaArgs, OhaRun};
-use crate::plan::TrialLoad;
+use crate::plan::{Api, TrialLoad};
 use crate::sampler::{ResourceWindow, Sampler};
 use crate::servers::Target;
 use loadtest_model::summary::{ScenarioKey, TrialRecord};
@@ -121,8 +121,7 @@ impl TrialRunner<'_> {
 impl TrialRunner<'_> {
     /// A lab server's own count of its answers, from its `/metrics`.
     fn server_count(&self, target: &Target) -> Option<u64> {
-        target
-            .lab
+        (target.api == Api::Lab)
             .then(|| crate::server_metrics::scrape(self.client, &target.endpoint))
             .flatten()
     }
@@ -332,7 +331,7 @@ mod tests {
         let target = Target {
             name: "python".into(),
             endpoint: "http://127.0.0.1:9/threading".into(),
-            lab: false,
+            api: Api::AsGiven,
             managed: None,
             given_pid: Some(pid),
         };

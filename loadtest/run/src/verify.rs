@@ -10,6 +10,7 @@ use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 
 use crate::http::Client;
+use crate::plan::Api;
 use crate::servers::Target;
 use loadtest_model::stats::median;
 use loadtest_model::summary::{Probe, ScenarioKey};
@@ -44,16 +45,16 @@ pub const PROBE_REQUESTS: u32 = 15;
 pub fn verify(
     targets: &[Target],
     scenarios: &[ScenarioKey],
-    extras_join: impl Fn(ScenarioKey) -> bool,
+    joins: impl Fn(&Target, ScenarioKey) -> bool,
     client: &Client,
 ) -> anyhow::Result<Vec<Probe>> {
-    let mut series = Vec::new();
+    let (mut series, mut checked) = (Vec::new(), Vec::new());
     for &scenario in scenarios {
-        for target in targets {
-            if target.lab {
-                series.push(Series::new(target, scenario));
-            } else if extras_join(scenario) {
-                check_other(target, client)?;
+        for target in targets.iter().filter(|t| joins(t, scenario)) {
+            match target.api {
+                Api::Lab => series.push(Series::new(target, scenario)),
+                Api::LabQuery => checked.push(Series::new(target, scenario)),
+                Api::AsGiven => check_other(target, client)?,
             }
         }
     }
@@ -62,11 +63,28 @@ pub fn verify(
             one.ask(client)?;
         }
     }
+    // An app of the lab's API that is not a lab server (the Python lab's) is checked with one
+    // request: its sum is compared, its timings are not probed.
+    for one in &mut checked {
+        one.ask(client)?;
+    }
+    let sums_of = |series: &[Series<'_>]| -> Vec<(String, ScenarioKey, i64)> {
+        (series.iter())
+            .map(|s| {
+                (
+                    s.target.name.clone(),
+                    s.scenario,
+                    s.checksum.expect("Series::ask checks the checksum"),
+                )
+            })
+            .collect()
+    };
+    let all_sums = [sums_of(&series), sums_of(&checked)].concat();
     let probes: Vec<Probe> = series.into_iter().map(Series::probe).collect();
     for &scenario in scenarios {
-        let sums: Vec<(&str, i64)> = (probes.iter())
-            .filter(|p| p.scenario == scenario)
-            .map(|p| (p.server.as_str(), p.checksum.expect("Series::ask checks the checksum")))
+        let sums: Vec<(&str, i64)> = (all_sums.iter())
+            .filter(|(_, s, _)| *s == scenario)
+            .map(|(server, _, sum)| (server.as_str(), *sum))
             .collect();
         if let Some((first, sum)) = sums.first()
             && let Some((other, other_sum)) = sums.iter().find(|(_, s)| s != sum)

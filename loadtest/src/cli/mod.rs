@@ -14,7 +14,9 @@ use loadtest_model::catalogue::Catalogue;
 use loadtest_model::scenario::{DEFAULT_CONCURRENCY, ScenarioKey};
 use loadtest_model::summary::TargetId;
 use loadtest_run::open_loop::OpenLoop;
-use loadtest_run::plan::{Extra, LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, TrialLoad, UrlSpec};
+use loadtest_run::plan::{
+    Api, Extra, LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, TrialLoad, UrlSpec,
+};
 use loadtest_run::uploads::UploadsArgs;
 use matrix_service::WorkKind;
 
@@ -111,10 +113,14 @@ pub struct Cli {
     #[arg(long = "pid", value_name = "NAME=PID", value_parser = pid_spec)]
     pub pids: Vec<PidSpec>,
 
-    /// Add the original Python lab: makes a virtual environment under target/python-lab (flask,
-    /// gunicorn, numpy, pinned), measures the handout's threads app (python-threads) and its
-    /// processes app with the queue read before the join (python-processes-fixed) under gunicorn
-    /// as the handout runs them, and probes its own processes app once (python-processes-seed).
+    /// Add the Python lab: makes a virtual environment under target/python-lab (flask, gunicorn,
+    /// numpy, fastapi, uvicorn, pinned); measures the handout's threads app (python-threads) and
+    /// its processes app with the queue read before the join (python-processes-fixed) under
+    /// gunicorn as the handout runs them, and probes its own processes app once
+    /// (python-processes-seed); and measures the lab's API in three Python models: py-threads
+    /// (a thread per band), py-processes (a pool of processes) and py-async (FastAPI on
+    /// uvicorn). With --lab, --work or --workers the py-* apps take every kind of work at 1, 2,
+    /// 4 and 8 workers, 2 trials each.
     #[arg(long)]
     pub python: bool,
 
@@ -237,7 +243,12 @@ fn name_and_url(raw: &str) -> Result<(String, String), String> {
 
 fn target_spec(raw: &str) -> Result<TargetSpec, String> {
     let (name, url) = name_and_url(raw)?;
-    Ok(TargetSpec { name, url, pid: None })
+    Ok(TargetSpec {
+        name,
+        url,
+        pid: None,
+        api: Api::AsGiven,
+    })
 }
 
 fn url_spec(raw: &str) -> Result<UrlSpec, String> {
@@ -340,6 +351,8 @@ impl Cli {
             extra_targets: targets,
             request_timeout: Duration::from_secs_f64(self.request_timeout),
             python: self.python,
+            python_sweep: self.python
+                && (self.lab || self.work != [WorkKind::default()] || self.workers != [ScenarioKey::DEFAULT.workers]),
             trace_cost: self.trace_cost,
             open_loop: match (self.rate, self.rate_fraction) {
                 (Some(rate), _) => Some(OpenLoop::Rate(rate)),

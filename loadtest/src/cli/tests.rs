@@ -363,3 +363,41 @@ fn each_binary_is_built_once_and_only_for_servers_the_harness_starts() {
         .is_empty()
     );
 }
+
+#[test]
+fn the_python_lab_s_api_apps_take_their_own_sweep_with_two_trials() {
+    use loadtest_run::plan::{Api, PYTHON_TRIALS, PYTHON_WORKERS};
+    let swept = plan(&["--python", "--work", "add,io", "--workers", "1,2"]).unwrap();
+    assert!(swept.python_sweep);
+    let own = swept.lab_query_scenarios();
+    let got: Vec<(WorkKind, u32)> = own.iter().map(|s| (s.work, s.workers)).collect();
+    let want: Vec<(WorkKind, u32)> = [WorkKind::Add, WorkKind::Io]
+        .into_iter()
+        .flat_map(|work| PYTHON_WORKERS.map(|workers| (work, workers)))
+        .collect();
+    assert_eq!(got, want);
+    // Every scenario runs once: the Rust servers' 1 and 2 workers, then the Python apps' 4 and 8.
+    let all = swept.all_scenarios();
+    assert_eq!(all.len(), 8, "{all:?}");
+    assert!(own.iter().all(|s| all.contains(s)));
+    let at_eight = own.iter().find(|s| s.workers == 8).copied().unwrap();
+    assert!(swept.joins(Api::LabQuery, "py-threads", at_eight));
+    assert!(
+        !swept.joins(Api::Lab, "threading", at_eight),
+        "the Rust servers keep their sweep"
+    );
+    assert!(!swept.joins(Api::AsGiven, "python-threads", at_eight));
+    assert_eq!(
+        (swept.trials_for(Api::LabQuery), swept.trials_for(Api::Lab)),
+        (PYTHON_TRIALS, 5)
+    );
+    // Under --lab, the many waits too.
+    let lab = plan(&["--lab", "--python"]).unwrap();
+    assert!(lab.lab_query_scenarios().contains(&ScenarioKey::MANY_WAITS));
+    assert!(!lab.lab_query_scenarios().contains(&ScenarioKey::LONG_WAITS));
+    // Without a sweep flag, they join what a --target joins, with the run's trials.
+    let plain = plan(&["--python"]).unwrap();
+    assert!(!plain.python_sweep);
+    assert_eq!(plain.lab_query_scenarios(), [ScenarioKey::DEFAULT]);
+    assert_eq!(plain.trials_for(Api::LabQuery), 5);
+}

@@ -33,6 +33,7 @@ use loadtest_run::schedule::{self, Event};
 use loadtest_run::servers::{self, Target};
 use loadtest_run::traces::{Traced, keep_traces, trace_cost};
 use loadtest_run::trial::TrialRunner;
+use loadtest_run::worker_probe;
 use loadtest_run::{fork_floor, machine, open_files, server_metrics, verify};
 use matrix_service::launch::LaunchedServer;
 
@@ -89,7 +90,7 @@ impl Setup {
         let started = Instant::now();
         let now = chrono::Utc::now();
         let mut plan = cli.plan(catalogue, &now.format("%Y-%m-%dT%H-%M-%SZ").to_string())?;
-        let warnings = open_files_for(&plan)?;
+        let mut warnings = open_files_for(&plan)?;
         let cancel = flag_on_ctrl_c("stopping: ending the current trial and the servers this run started ...")?;
         let logs_dir = plan.out_dir.join("logs");
         for dir in [&plan.out_dir.join("raw"), &logs_dir] {
@@ -100,6 +101,7 @@ impl Setup {
         let python = if plan.python {
             let lab = PythonLab::start(&logs_dir, &|message| eprintln!("{}", progress::wrapped(message)))?;
             plan.extra_targets.extend(lab.targets());
+            warnings.extend(lab.not_started.iter().cloned());
             Some(lab)
         } else {
             None
@@ -133,11 +135,20 @@ fn begin(setup: &Setup) -> anyhow::Result<(RunSummary, Floors)> {
     let plan = &setup.plan;
     let probes = verify::verify(
         &setup.targets,
-        &plan.scenarios(),
-        |s| plan.extra_targets_join(s),
+        &plan.all_scenarios(),
+        |target, s| plan.joins(target.api, &target.name, s),
         &setup.client,
     )?;
     eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");
+    let worker_probes = if plan.python {
+        let probes = worker_probe::probe_all(&setup.targets, &setup.client)?;
+        for probe in &probes {
+            eprintln!("{}", probe.describe());
+        }
+        probes
+    } else {
+        Vec::new()
+    };
     let servers = (setup.targets.iter())
         .map(|target| loadtest_model::summary::ServerInfo {
             pool_size: server_metrics::pool_size(&setup.client, &target.endpoint),
@@ -163,6 +174,8 @@ fn begin(setup: &Setup) -> anyhow::Result<(RunSummary, Floors)> {
             forks: Vec::new(),
         },
         python_processes_seed: setup.python.as_ref().map(|lab| lab.probe.clone()),
+        worker_probes,
+        claims: Vec::new(),
         results: Vec::new(),
         comparisons: Vec::new(),
         trials: Vec::new(),

@@ -71,6 +71,8 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
             .collect(),
         design,
         python_processes_seed: None,
+        worker_probes: Vec::new(),
+        claims: Vec::new(),
         results: vec![],
         probes: vec![],
         work_costs: vec![],

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use loadtest_model::python::{SeedProbe, verdict};
 
-use super::gunicorn::Gunicorn;
+use super::app_server::{AppServer, Launcher};
 use super::venv::Venv;
 use crate::http::Client;
 
@@ -18,8 +18,8 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// Starts the handout's processes app, sends it one request, and stops it and everything it
 /// left behind.
 pub fn probe_seed(venv: &Venv, app_dir: &Path, log: &Path) -> anyhow::Result<SeedProbe> {
-    let args = ["-w", "1"];
-    let mut gunicorn = Gunicorn::start(venv, app_dir, "app_multiprocessing", &args, log)?;
+    let launcher = Launcher::Gunicorn(&["-w", "1"]);
+    let mut gunicorn = AppServer::start(venv, app_dir, launcher, "app_multiprocessing", log)?;
     let client = Client::new(PATIENCE);
     let asked = Instant::now();
     let answer = client.get_text(&format!("{}/multiprocessing", gunicorn.base_url));

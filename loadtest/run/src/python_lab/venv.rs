@@ -35,7 +35,7 @@ impl Venv {
                 "loadtest --python needs Python 3 with its venv module (Debian: apt-get install python3 python3-venv)",
             )?;
         }
-        say("installing the Python lab's pinned packages (flask, gunicorn, numpy) ...");
+        say("installing the Python lab's pinned packages (flask, gunicorn, numpy, fastapi, uvicorn) ...");
         run(
             Command::new(venv.python())
                 .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
@@ -51,8 +51,9 @@ impl Venv {
         self.dir.join("bin").join("python3")
     }
 
-    pub fn gunicorn(&self) -> PathBuf {
-        self.dir.join("bin").join("gunicorn")
+    /// A program the packages installed in the environment's `bin/`: gunicorn, uvicorn.
+    pub fn bin(&self, program: &str) -> PathBuf {
+        self.dir.join("bin").join(program)
     }
 }
 

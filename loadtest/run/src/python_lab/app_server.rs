@@ -1,4 +1,5 @@
-//! One gunicorn, started the way the lab handout starts it, in a process group of its own.
+//! One Python app server, gunicorn or uvicorn, started as the lab handout (or seed 000) starts
+//! it, in a process group of its own.
 //!
 //! The group is what makes "stop everything it started" possible: the handout's processes app
 //! leaves children behind when gunicorn kills its worker, and those orphans are adopted by
@@ -19,44 +20,88 @@ use nix::unistd::Pid;
 use super::venv::Venv;
 use crate::http::Client;
 
-/// How long gunicorn may take to import the app (numpy included) and answer `/`.
+/// How long the server may take to import the app (numpy included) and answer `/`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the group has to end after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// A running gunicorn.
-pub struct Gunicorn {
-    /// The master: the group's leader, so its pid is the group's id.
+/// How a Python app is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launcher {
+    /// `gunicorn <args> -b 127.0.0.1:<port> <app>:app`, as the handout runs its apps.
+    Gunicorn(&'static [&'static str]),
+    /// `uvicorn --host 127.0.0.1 --port <port> <app>:app`: one process, one asyncio event loop,
+    /// as seed 000 runs FastAPI.
+    Uvicorn,
+}
+
+impl Launcher {
+    /// The command line's program and arguments for `app` on `port`.
+    fn command(self, venv: &Venv, app: &str, port: u16) -> (std::path::PathBuf, Vec<String>) {
+        let app = format!("{app}:app");
+        match self {
+            Self::Gunicorn(args) => {
+                let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+                all.extend(["-b".to_owned(), format!("127.0.0.1:{port}"), app]);
+                (venv.bin("gunicorn"), all)
+            }
+            Self::Uvicorn => {
+                let all = [
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--no-access-log",
+                    &app,
+                ];
+                (venv.bin("uvicorn"), all.map(str::to_owned).to_vec())
+            }
+        }
+    }
+
+    /// How a person would type it, for the terminal and the report.
+    pub fn describe(self, app: &str) -> String {
+        match self {
+            Self::Gunicorn(args) => format!("gunicorn {} {app}:app", args.join(" ")),
+            Self::Uvicorn => format!("uvicorn {app}:app"),
+        }
+    }
+}
+
+/// A running Python app server.
+pub struct AppServer {
+    /// The master (gunicorn's) or the one process (uvicorn's): the group's leader, so its pid
+    /// is the group's id.
     master: Child,
     pub base_url: String,
 }
 
-impl Gunicorn {
-    /// `gunicorn <args> -b 127.0.0.1:<free port> <app>:app` in `app_dir`, its output in `log`;
-    /// returns once it answers `GET /`.
-    pub fn start(venv: &Venv, app_dir: &Path, app: &str, args: &[&str], log: &Path) -> anyhow::Result<Self> {
+impl AppServer {
+    /// `launcher`'s command for `app` on a free port of 127.0.0.1, in `app_dir`, its output in
+    /// `log`; returns once it answers `GET /`.
+    pub fn start(venv: &Venv, app_dir: &Path, launcher: Launcher, app: &str, log: &Path) -> anyhow::Result<Self> {
         let port = free_port()?;
         let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone().context("sharing the log file")?;
-        let master = Command::new(venv.gunicorn())
+        let (program, args) = launcher.command(venv, app, port);
+        let master = Command::new(&program)
             .current_dir(app_dir)
-            .args(args)
-            .args(["-b", &format!("127.0.0.1:{port}"), &format!("{app}:app")])
+            .args(&args)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .process_group(0)
             .spawn()
-            .with_context(|| format!("starting {}", venv.gunicorn().display()))?;
-        let mut gunicorn = Self {
+            .with_context(|| format!("starting {}", program.display()))?;
+        let mut server = Self {
             master,
             base_url: format!("http://127.0.0.1:{port}"),
         };
-        if let Err(error) = gunicorn.wait_ready(log) {
-            gunicorn.stop();
+        if let Err(error) = server.wait_ready(log) {
+            server.stop();
             return Err(error);
         }
-        Ok(gunicorn)
+        Ok(server)
     }
 
     /// The master's pid: the root of the tree to sample, and the group's id.
@@ -68,15 +113,15 @@ impl Gunicorn {
         let client = Client::new(Duration::from_secs(5));
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            if let Some(status) = self.master.try_wait().context("checking on gunicorn")? {
-                bail!("gunicorn exited at start ({status}); its log is {}", log.display());
+            if let Some(status) = self.master.try_wait().context("checking on the app server")? {
+                bail!("it exited at start ({status}); its log is {}", log.display());
             }
             if matches!(client.get_text(&format!("{}/", self.base_url)), Ok((200, _))) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "gunicorn did not answer GET / within {} s; its log is {}",
+                    "it did not answer GET / within {} s; its log is {}",
                     STARTUP_TIMEOUT.as_secs(),
                     log.display()
                 );
@@ -121,7 +166,7 @@ impl Gunicorn {
     }
 }
 
-impl Drop for Gunicorn {
+impl Drop for AppServer {
     fn drop(&mut self) {
         if !self.is_gone() {
             self.stop();
