@@ -10,6 +10,7 @@ gunicorn's) could hold a lock at the fork. numpy runs one BLAS thread (lab_api s
 BLAS thread pool is forked either. `PY_LAB_POOL_PROCESSES` sets its size; by default the larger
 of 4 (the lab's workers) and the machine's CPUs, as the Rust pre-forked pool."""
 
+import atexit
 import multiprocessing
 import os
 import threading
@@ -35,7 +36,22 @@ def pool():
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["lab_api"])
             _pool = context.Pool(POOL_PROCESSES)
+            # Before multiprocessing's own exit handler: atexit runs the last registered first.
+            atexit.register(_close_pool)
         return _pool
+
+
+def _close_pool():
+    """Ends the pool as the worker exits. A SIGTERM to the whole process group (how the harness
+    stops an app) has already ended the pool's processes, maybe one while it held the pool's
+    queue lock: `terminate` would wait on that lock for ever, so the worker leaves at once.
+    Otherwise (gunicorn alone told to stop) the pool is ended in order."""
+    # The group's signal reaches every process at once: give the pool's a moment to end.
+    for _ in range(10):
+        if any(process.exitcode is not None for process in _pool._pool):
+            os._exit(0)
+        time.sleep(0.05)
+    _pool.terminate()
 
 
 def pool_band(work, impl, wait_s, a_rows, b):

@@ -87,6 +87,14 @@ fn python_measures_its_apps_probes_the_seed_s_and_stops_everything() {
         assert!(out.path().join("logs").join(log).exists(), "{log}");
     }
 
+    // A pool's processes end with the group's SIGTERM, and its worker with them.
+    let warnings = summary["warnings"].as_array().unwrap();
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("ignored SIGTERM"))),
+        "{warnings:?}"
+    );
     let left = python_lab_processes();
     assert!(left.is_empty(), "gunicorn processes left behind: {left:#?}");
 }
