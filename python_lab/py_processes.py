@@ -4,11 +4,11 @@ carries its rows of A (and B, whole for matmul) pickled through the pool's pipe,
 of the result come back the same way.
 
 The pool is made in the gunicorn worker at its first request, never in the master, and with the
-`forkserver` start method: its processes are forked from a one-threaded server that has only
-imported numpy and this lab, not from the worker, whose threads (the pool's own handlers,
-gunicorn's) could hold a lock at the fork. numpy runs one BLAS thread (lab_api sets it), so no
-BLAS thread pool is forked either. `PY_LAB_POOL_PROCESSES` sets its size; by default the larger
-of 4 (the lab's workers) and the machine's CPUs, as the Rust pre-forked pool."""
+`spawn` start method: each pool process is a fresh interpreter that imports this app, so nothing
+is forked from the worker, whose threads (the pool's own handlers, gunicorn's) could hold a lock
+at the moment of a fork. numpy runs one BLAS thread in every process (lab_api sets it).
+`PY_LAB_POOL_PROCESSES` sets the pool's size; by default the larger of 4 (the lab's workers) and
+the machine's CPUs, as the Rust pre-forked pool."""
 
 import atexit
 import multiprocessing
@@ -27,31 +27,41 @@ POOL_PROCESSES = int(os.environ.get("PY_LAB_POOL_PROCESSES", max(lab_api.DEFAULT
 _pool = None
 _pool_lock = threading.Lock()
 
+# How often a pool process checks that the worker that spawned it is still there.
+PARENT_CHECK_S = 0.2
+
+
+def _end_with_the_worker():
+    """In each pool process: end when the gunicorn worker that spawned it has ended, however it
+    ended (its parent changes: it was adopted), so no pool process outlives the app."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="end-with-the-worker").start()
+
 
 def pool():
     """The worker's pool, made once."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["lab_api"])
-            _pool = context.Pool(POOL_PROCESSES)
-            # Before multiprocessing's own exit handler: atexit runs the last registered first.
-            atexit.register(_close_pool)
+            context = multiprocessing.get_context("spawn")
+            _pool = context.Pool(POOL_PROCESSES, initializer=_end_with_the_worker)
+            atexit.register(_leave)
         return _pool
 
 
-def _close_pool():
-    """Ends the pool as the worker exits. A SIGTERM to the whole process group (how the harness
-    stops an app) has already ended the pool's processes, maybe one while it held the pool's
-    queue lock: `terminate` would wait on that lock for ever, so the worker leaves at once.
-    Otherwise (gunicorn alone told to stop) the pool is ended in order."""
-    # The group's signal reaches every process at once: give the pool's a moment to end.
-    for _ in range(10):
-        if any(process.exitcode is not None for process in _pool._pool):
-            os._exit(0)
-        time.sleep(0.05)
-    _pool.terminate()
+def _leave():
+    """The worker's last exit handler (atexit runs the last registered first). A SIGTERM to the
+    whole process group, how the harness stops an app, may end a pool process while it holds
+    the pool's queue lock, and multiprocessing's own exit handler would then wait on that lock
+    for ever (the worker hung until SIGKILL in a first version). The worker leaves at once
+    instead; its pool processes see it gone and end (`_end_with_the_worker`)."""
+    os._exit(0)
 
 
 def pool_band(work, impl, wait_s, a_rows, b):

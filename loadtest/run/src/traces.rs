@@ -198,9 +198,13 @@ fn traced_window(
         let forks_before = fork_server.and_then(crate::fork_floor::cpu_ms);
         let before = tree_and_answers(runner, target);
         let untraced = cpu_ms_per_answer(untraced_from, before);
-        let traced = runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES);
+        let traced = scope.spawn(|| runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES));
+        // Read as the window closes, before the server writes its trace out: writing the trace
+        // is the tracer's cost, not the requests'.
+        std::thread::sleep(TRACE_WINDOW);
         let after = tree_and_answers(runner, target);
         let forks_after = fork_server.and_then(crate::fork_floor::cpu_ms);
+        let traced = (traced.join()).unwrap_or_else(|_| Err(anyhow::anyhow!("the trace's request panicked")));
         let sampled = before.zip(after).map(|((cpu0, answers0), (cpu1, answers1))| WindowCpu {
             cpu_ms: (cpu1 - cpu0).max(0.0) * 1000.0,
             // The trace's own answer is not an answer of the endpoint; neither is counted.
