@@ -14,6 +14,7 @@ use crate::plan::Api;
 use crate::servers::Target;
 use loadtest_model::stats::median;
 use loadtest_model::summary::{Probe, ScenarioKey};
+use matrix_service::WorkKind;
 
 /// Keys every lab answer must have (the answer's fields in `docs/api.md`).
 pub const ANSWER_KEYS: [&str; 10] = [
@@ -47,14 +48,20 @@ pub fn verify(
     scenarios: &[ScenarioKey],
     joins: impl Fn(&Target, ScenarioKey) -> bool,
     client: &Client,
-) -> anyhow::Result<Vec<Probe>> {
+) -> anyhow::Result<Verified> {
+    let mut verified = Verified::default();
     let (mut series, mut checked) = (Vec::new(), Vec::new());
     for &scenario in scenarios {
         for target in targets.iter().filter(|t| joins(t, scenario)) {
             match target.api {
                 Api::Lab => series.push(Series::new(target, scenario)),
                 Api::LabQuery => checked.push(Series::new(target, scenario)),
-                Api::AsGiven => check_other(target, client)?,
+                Api::AsGiven if !verified.is_left_out(&target.name) => {
+                    if let Err(error) = check_other(target, client) {
+                        verified.leave_out(&target.name, format!("{error:#}"));
+                    }
+                }
+                Api::AsGiven => {}
             }
         }
     }
@@ -64,30 +71,41 @@ pub fn verify(
         }
     }
     // An app of the lab's API that is not a lab server (the Python lab's) is checked with one
-    // request: its sum is compared, its timings are not probed.
+    // request: its sum is compared, its timings are not probed. One that answers wrongly is
+    // left out of the run, not the run stopped.
     for one in &mut checked {
-        one.ask(client)?;
+        if !verified.is_left_out(&one.target.name)
+            && let Err(error) = one.ask(client)
+        {
+            verified.leave_out(&one.target.name, format!("{error:#}"));
+        }
     }
-    let sums_of = |series: &[Series<'_>]| -> Vec<(String, ScenarioKey, i64)> {
+    let sums = |series: &[Series<'_>]| -> Vec<(String, ScenarioKey, i64)> {
         (series.iter())
-            .map(|s| {
-                (
-                    s.target.name.clone(),
-                    s.scenario,
-                    s.checksum.expect("Series::ask checks the checksum"),
-                )
-            })
+            .filter_map(|s| Some((s.target.name.clone(), s.scenario, s.checksum?)))
             .collect()
     };
-    let all_sums = [sums_of(&series), sums_of(&checked)].concat();
-    let probes: Vec<Probe> = series.into_iter().map(Series::probe).collect();
+    let (lab_sums, other_sums) = (sums(&series), sums(&checked));
+    verified.probes = series.into_iter().map(Series::probe).collect();
+    hold_to_the_lab_servers_sums(scenarios, &lab_sums, &other_sums, &mut verified)?;
+    Ok(verified)
+}
+
+/// Every lab server's sum for a scenario must be the same (or the run stops); every other
+/// server's must be a lab server's for the same kind of work and n (or it is left out).
+fn hold_to_the_lab_servers_sums(
+    scenarios: &[ScenarioKey],
+    lab_sums: &[(String, ScenarioKey, i64)],
+    other_sums: &[(String, ScenarioKey, i64)],
+    verified: &mut Verified,
+) -> anyhow::Result<()> {
     for &scenario in scenarios {
-        let sums: Vec<(&str, i64)> = (all_sums.iter())
+        let at: Vec<(&str, i64)> = (lab_sums.iter())
             .filter(|(_, s, _)| *s == scenario)
             .map(|(server, _, sum)| (server.as_str(), *sum))
             .collect();
-        if let Some((first, sum)) = sums.first()
-            && let Some((other, other_sum)) = sums.iter().find(|(_, s)| s != sum)
+        if let Some((first, sum)) = at.first()
+            && let Some((other, other_sum)) = at.iter().find(|(_, s)| s != sum)
         {
             bail!(
                 "the servers disagree on the sum for seed {PROBE_SEED} (n={}, workers={}): {first} says {sum}, \
@@ -97,7 +115,57 @@ pub fn verify(
             );
         }
     }
-    Ok(probes)
+    // A seed's sum depends on the kind of work and n alone (io's is add's), so an app of the
+    // lab's API is held to a lab server's sum at any workers and connections.
+    let reference = |s: ScenarioKey| {
+        (lab_sums.iter())
+            .find(|(_, key, _)| key.n == s.n && (key.work == WorkKind::Matmul) == (s.work == WorkKind::Matmul))
+            .map(|(server, _, sum)| (server.as_str(), *sum))
+    };
+    for (name, scenario, sum) in other_sums {
+        if let Some((server, expected)) = reference(*scenario)
+            && expected != *sum
+            && !verified.is_left_out(name)
+        {
+            verified.leave_out(
+                name,
+                format!(
+                    "it answered {sum} for seed {PROBE_SEED} at {} n={} where {server} answered {expected}",
+                    scenario.work.name(),
+                    scenario.n
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What verifying found: each lab server's probes, and the other servers left out of the run.
+#[derive(Debug, Default)]
+pub struct Verified {
+    pub probes: Vec<Probe>,
+    /// Servers that are not lab servers (the Python lab's apps, `--target`s) which failed their
+    /// check, each with why: the run goes on without them.
+    pub left_out: Vec<(String, String)>,
+}
+
+impl Verified {
+    fn is_left_out(&self, name: &str) -> bool {
+        self.left_out.iter().any(|(left, _)| left == name)
+    }
+
+    fn leave_out(&mut self, name: &str, why: String) {
+        if !self.is_left_out(name) {
+            self.left_out.push((name.to_owned(), why));
+        }
+    }
+
+    /// Each server left out, in a sentence for the report's warnings.
+    pub fn warnings(&self) -> Vec<String> {
+        (self.left_out.iter())
+            .map(|(name, why)| format!("{name} was left out of the run: its answers failed the check ({why})."))
+            .collect()
+    }
 }
 
 /// One lab server's seeded requests for one scenario, and what its answers said.
@@ -276,5 +344,83 @@ mod tests {
                 .to_string();
             assert!(err.contains(expected), "{err:?} should contain {expected:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod left_out {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::Api;
+
+    /// A server on 127.0.0.1 that answers every request with `status` and `body`, closing
+    /// each connection; its endpoint URL.
+    fn answering(status: u16, body: String) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/threading", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                    head.push(byte[0]);
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    fn answer(checksum: i64) -> String {
+        format!(
+            r#"{{"status":"ok","method":"M","n":500,"workers":4,"seed":1,"execution_time_sec":0.001,"generation_time_sec":0.001,"total_time_sec":0.002,"sample":[1],"checksum":{checksum}}}"#
+        )
+    }
+
+    fn target(name: &str, api: Api, endpoint: String) -> Target {
+        Target {
+            name: name.to_owned(),
+            endpoint,
+            api,
+            managed: None,
+            given_pid: None,
+        }
+    }
+
+    #[test]
+    fn an_app_that_is_not_a_lab_server_and_answers_wrongly_is_left_out_and_the_run_goes_on() {
+        let targets = [
+            target("threading", Api::Lab, answering(200, answer(7))),
+            target("py-threads", Api::LabQuery, answering(200, answer(7))),
+            target("py-processes", Api::LabQuery, answering(200, answer(8))),
+            target(
+                "py-async",
+                Api::LabQuery,
+                answering(500, r#"{"status":"error"}"#.to_owned()),
+            ),
+            target("python-threads", Api::AsGiven, answering(500, "{}".to_owned())),
+        ];
+        let client = Client::new(Duration::from_secs(5));
+        let verified = verify(&targets, &[ScenarioKey::DEFAULT], |_, _| true, &client).unwrap();
+        assert_eq!(verified.probes.len(), 1, "the lab server is probed");
+        let left: Vec<&str> = verified.left_out.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(left, ["python-threads", "py-async", "py-processes"]);
+        let warnings = verified.warnings().join("\n");
+        assert!(
+            warnings
+                .contains("py-processes was left out of the run: its answers failed the check (it answered 8 for seed"),
+            "{warnings}"
+        );
+        assert!(warnings.contains("where threading answered 7"), "{warnings}");
+        // A lab server that answers wrongly still stops the run.
+        let broken = [target("threading", Api::Lab, answering(500, "{}".to_owned()))];
+        assert!(verify(&broken, &[ScenarioKey::DEFAULT], |_, _| true, &client).is_err());
     }
 }

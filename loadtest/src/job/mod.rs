@@ -62,7 +62,7 @@ struct Setup {
 pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
     let mut setup = Setup::prepare(cli, catalogue)?;
     let measuring = Instant::now();
-    let (mut summary, before) = begin(&setup)?;
+    let (mut summary, before) = begin(&mut setup)?;
     measure(&mut setup, &mut summary, catalogue, measuring)?;
     let traced = trace(&setup, &summary)?;
     let mut traced = traced;
@@ -131,14 +131,21 @@ impl Setup {
 /// What the run knows before its trials: the servers' answers verified and their own timings
 /// probed, their pool sizes, the floors measured once, and the machine. The summary it begins
 /// has no trials yet and says it is not complete.
-fn begin(setup: &Setup) -> anyhow::Result<(RunSummary, Floors)> {
+fn begin(setup: &mut Setup) -> anyhow::Result<(RunSummary, Floors)> {
     let plan = &setup.plan;
-    let probes = verify::verify(
+    let verified = verify::verify(
         &setup.targets,
         &plan.all_scenarios(),
         |target, s| plan.joins(target.api, &target.name, s),
         &setup.client,
     )?;
+    for warning in verified.warnings() {
+        eprintln!("{}", progress::wrapped(&warning));
+        setup.warnings.push(warning);
+    }
+    let left_out: Vec<&str> = verified.left_out.iter().map(|(name, _)| name.as_str()).collect();
+    setup.targets.retain(|target| !left_out.contains(&target.name.as_str()));
+    let probes = verified.probes;
     eprintln!("verified: every endpoint answers, and the lab servers agree on the sum for a seed");
     let worker_probes = if plan.python {
         let probes = worker_probe::probe_all(&setup.targets, &setup.client)?;
