@@ -49,19 +49,25 @@ pub enum Expect {
 }
 
 impl Expect {
-    /// The verdict on `ratio`: its 95% interval against the ±5% noise band. A claim that nothing
-    /// is gained holds when the interval stays below 1 + band, and is refuted when it lies wholly
-    /// above it.
+    /// The verdict on `ratio`, the harness's rule for any two figures: its 95% interval wholly
+    /// beyond the ±5% noise band on the claim's side supports it, wholly beyond it on the other
+    /// side refutes it, and an interval that reaches into the band is within noise (a difference
+    /// inside the band gets no verdict either way). A claim that nothing is gained holds when
+    /// the interval stays below 1 + band, and is refuted when it lies wholly above it.
     pub fn judge(self, ratio: &Ratio) -> ClaimVerdict {
         let (low, high) = (ratio.ci_low, ratio.ci_high);
         let above = low > 1.0 + NOISE_BAND;
         let below = high < 1.0 - NOISE_BAND;
         match self {
-            Self::Above if above => ClaimVerdict::Supported,
-            Self::Above if high < 1.0 + NOISE_BAND => ClaimVerdict::Refuted,
-            Self::Below if below => ClaimVerdict::Supported,
-            Self::Below if low > 1.0 - NOISE_BAND => ClaimVerdict::Refuted,
-            Self::NotAbove if above => ClaimVerdict::Refuted,
+            Self::Above | Self::NotAbove if above => match self {
+                Self::Above => ClaimVerdict::Supported,
+                _ => ClaimVerdict::Refuted,
+            },
+            Self::Above | Self::Below if below => match self {
+                Self::Below => ClaimVerdict::Supported,
+                _ => ClaimVerdict::Refuted,
+            },
+            Self::Below if above => ClaimVerdict::Refuted,
             Self::NotAbove if high <= 1.0 + NOISE_BAND => ClaimVerdict::Supported,
             _ => ClaimVerdict::WithinNoise,
         }
@@ -102,11 +108,15 @@ mod tests {
         use ClaimVerdict::*;
         let cases = [
             (Expect::Above, ratio(1.3, 1.8), Supported),
-            (Expect::Above, ratio(0.9, 1.02), Refuted),
+            (Expect::Above, ratio(0.5, 0.9), Refuted),
             (Expect::Above, ratio(1.0, 1.2), WithinNoise),
+            // Wholly inside the band: no verdict either way.
+            (Expect::Above, ratio(1.02, 1.049), WithinNoise),
+            (Expect::Above, ratio(0.96, 1.0), WithinNoise),
             (Expect::Below, ratio(0.5, 0.8), Supported),
-            (Expect::Below, ratio(0.97, 1.3), Refuted),
+            (Expect::Below, ratio(1.1, 1.3), Refuted),
             (Expect::Below, ratio(0.8, 1.0), WithinNoise),
+            (Expect::Below, ratio(0.97, 1.02), WithinNoise),
             (Expect::NotAbove, ratio(0.9, 1.04), Supported),
             (Expect::NotAbove, ratio(1.2, 1.9), Refuted),
             (Expect::NotAbove, ratio(1.0, 1.3), WithinNoise),
