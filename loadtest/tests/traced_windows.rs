@@ -96,6 +96,15 @@ fn a_measured_run_keeps_a_trace_per_lab_server_and_kind_of_work() {
             ledger.untraced_cpu_ms_per_request.is_some_and(|ms| ms > 0.0),
             "{ledger:?}"
         );
+        // The generation unloaded, before the load: the same kind of figure as the window's.
+        let alone = ledger
+            .generation_alone_cpu_ms
+            .expect("the generation measured unloaded");
+        let loaded = ledger.phases["generation"].cpu_ms;
+        assert!(
+            alone > 0.0 && alone < 20.0 * loaded.max(0.001),
+            "{alone} against {loaded}"
+        );
         // A task's io requests spend their wait awaiting timers; nobody else ever awaits.
         let awaited = ledger.phases["awaiting"].wall_ms;
         assert_eq!(awaited > 0.0, window.server == "async" && work == "io", "{ledger:?}");

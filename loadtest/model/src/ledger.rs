@@ -43,6 +43,9 @@ pub const PHASES: [&str; 12] = [
 /// Where `other`, the span no phase covers, is in [`PHASES`].
 const OTHER: usize = PHASES.len() - 1;
 
+/// Generation, in [`PHASES`]: the computation's first phase, which no recording enters.
+pub const GENERATION: &str = PHASES[3];
+
 /// The fork server's CPU per answer over the window: the forks of fork per request.
 pub const FORK_SERVER: &str = "the fork server";
 
@@ -100,6 +103,12 @@ pub struct LedgerEntry {
     /// machine whose speed drifts; this says how far it moved since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub untraced_cpu_ms_per_request: Option<f64>,
+    /// The generation phase's CPU per request with the server unloaded, ms: the median of a few
+    /// requests sent one at a time under a short trace just before the load. The recorder does not enter
+    /// generation, so a traced second whose generation took much more than this ran slow
+    /// throughout, recording or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_alone_cpu_ms: Option<f64>,
     /// Threads started and processes forked per request, means: what the hand-off's and the
     /// fork server's CPU are divided by to set them against their floors.
     #[serde(default)]
@@ -175,6 +184,7 @@ pub fn ledger_of(server: &str, scenario: ScenarioKey, trace: &Trace, window: Opt
         covered_share: costs.iter().filter(|c| c.covered()).count() as f64 / count,
         tree_cpu_ms_per_request: tree,
         untraced_cpu_ms_per_request: None,
+        generation_alone_cpu_ms: None,
         thread_starts: costs.iter().map(|c| c.thread_starts as f64).sum::<f64>() / count,
         forks: costs.iter().map(|c| c.forks as f64).sum::<f64>() / count,
         child_minor_faults: mean(costs.iter().flat_map(|c| c.child_faults.iter().map(|&f| f as f64))),

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 /// One traced window a run kept (`summary.json`'s `traces`), or a server it did not trace and
 /// why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TracedWindow {
     pub server: String,
     /// The kind of work loaded during the window (its headline scenario); `None` for a server

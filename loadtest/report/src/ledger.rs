@@ -140,6 +140,7 @@ pub(crate) mod tests {
             covered_share: 0.97,
             tree_cpu_ms_per_request: Some(9.0 * cpu + 0.25),
             untraced_cpu_ms_per_request: None,
+            generation_alone_cpu_ms: None,
             thread_starts: 0.0,
             forks: 0.0,
             child_minor_faults: None,

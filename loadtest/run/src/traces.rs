@@ -5,20 +5,24 @@
 //! trials' figures are of a server that records nothing. The second before each trace, under
 //! the same load, is sampled untraced: the trials ran minutes earlier, and this says whether the
 //! machine's speed moved since, so the ledger is set against the trials only when it held.
+//! Before the load, a few requests one at a time under a short trace give the generation's CPU
+//! with the server unloaded: a traced second whose generation took much more ran slow.
 //!
 //! The Python apps have no tracer, and a server given by URL is not the harness's to load
 //! outside its trials: both are listed as not traced, with why.
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use loadtest_model::ledger::{LedgerEntry, WindowCpu, ledger_of};
+use loadtest_model::stats::median;
 use loadtest_model::summary::ScenarioKey;
 use loadtest_model::trace::{Trace, TracedWindow};
 use loadtest_model::trace_cost::TraceCost;
 use matrix_service::WorkKind;
+use matrix_service::trace::Phase;
 
 use crate::oha::runner::{self, Load, OhaArgs};
 use crate::plan::Api;
@@ -31,6 +35,16 @@ pub const TRACE_WINDOW: Duration = Duration::from_secs(1);
 /// The load runs this long before the window opens, so every connection is open and busy, and
 /// as long again after it closes, so the window's last requests are answered under load.
 const LEAD: Duration = Duration::from_millis(300);
+
+/// A traced window's CPU is sampled from this long after the trace was asked for until this
+/// long before it ends: time for the request to reach the server, and for reading the process
+/// tree, so that neither the trace's start nor its writing out falls in the sample.
+const SAMPLED_INSIDE_BY: Duration = Duration::from_millis(50);
+
+/// The generation's CPU with the server unloaded: at most this many requests, sent one at a
+/// time for at most this long, under a trace [`SAMPLED_INSIDE_BY`] longer on either side.
+const ALONE_REQUESTS: usize = 5;
+const ALONE_FOR: Duration = Duration::from_millis(250);
 
 /// A trace over this many bytes is kept gzipped.
 pub const GZIP_OVER_BYTES: usize = 2 << 20;
@@ -186,6 +200,7 @@ fn traced_window(
     scenario: ScenarioKey,
 ) -> anyhow::Result<(TracedWindow, Option<ReadBack>)> {
     let work = scenario.work;
+    let generation_alone = generation_alone(runner, target, scenario);
     // An untraced second, then the traced one, under one load.
     let (args, trace_url) = load_and_trace(runner, target, scenario, 2 * TRACE_WINDOW);
     let wall_limit = args.request_timeout + Duration::from_secs(30);
@@ -195,13 +210,14 @@ fn traced_window(
         let untraced_from = tree_and_answers(runner, target);
         std::thread::sleep(TRACE_WINDOW);
         let fork_server = target.pid().and_then(crate::fork_floor::fork_server_of);
+        let untraced = cpu_ms_per_answer(untraced_from, tree_and_answers(runner, target));
+        let traced = scope.spawn(|| runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES));
+        // The CPU is read inside the trace, a margin after it began and before it ends: its
+        // start and writing it out are the tracer's cost, not the requests'.
+        std::thread::sleep(SAMPLED_INSIDE_BY);
         let forks_before = fork_server.and_then(crate::fork_floor::cpu_ms);
         let before = tree_and_answers(runner, target);
-        let untraced = cpu_ms_per_answer(untraced_from, before);
-        let traced = scope.spawn(|| runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES));
-        // Read as the window closes, before the server writes its trace out: writing the trace
-        // is the tracer's cost, not the requests'.
-        std::thread::sleep(TRACE_WINDOW);
+        std::thread::sleep(TRACE_WINDOW - 2 * SAMPLED_INSIDE_BY);
         let after = tree_and_answers(runner, target);
         let forks_after = fork_server.and_then(crate::fork_floor::cpu_ms);
         let traced = (traced.join()).unwrap_or_else(|_| Err(anyhow::anyhow!("the trace's request panicked")));
@@ -218,12 +234,7 @@ fn traced_window(
     let mut window = TracedWindow {
         server: target.name.clone(),
         work: Some(work),
-        file: None,
-        requests: 0,
-        events: 0,
-        dropped: 0,
-        note: None,
-        timeline: None,
+        ..TracedWindow::default()
     };
     let (status, text) = traced?;
     let json: serde_json::Value = match (status, serde_json::from_str(&text)) {
@@ -254,9 +265,43 @@ fn traced_window(
         .flatten()
         .map(|entry| LedgerEntry {
             untraced_cpu_ms_per_request: untraced,
+            generation_alone_cpu_ms: generation_alone,
             ..entry
         });
     Ok((window, Some((trace, ledger))))
+}
+
+/// The generation phase's CPU per request of `target` at `scenario` with nothing else running:
+/// the median over up to [`ALONE_REQUESTS`] requests sent one at a time under a short trace.
+/// `None` when the trace holds no generation.
+fn generation_alone(runner: &TrialRunner<'_>, target: &Target, scenario: ScenarioKey) -> Option<f64> {
+    let trace_url = format!(
+        "{}/debug/trace?ms={}",
+        origin_of(&target.endpoint),
+        (ALONE_FOR + 2 * SAMPLED_INSIDE_BY).as_millis()
+    );
+    let url = target.url_for(scenario);
+    let (status, text) = std::thread::scope(|scope| {
+        let traced = scope.spawn(|| runner.client.get_text_up_to(&trace_url, MAX_TRACE_BYTES));
+        std::thread::sleep(SAMPLED_INSIDE_BY);
+        let started = Instant::now();
+        for _ in 0..ALONE_REQUESTS {
+            if started.elapsed() >= ALONE_FOR || runner.client.get_text(&url).is_err() {
+                break;
+            }
+        }
+        traced.join().ok()?.ok()
+    })?;
+    let trace = (status == 200)
+        .then(|| serde_json::from_str(&text).ok())
+        .flatten()
+        .and_then(|json| Trace::parse(&json).ok())?;
+    // The median: one of five requests that met a busy moment does not move it.
+    let cpu: Vec<f64> = (trace.events.iter())
+        .filter(|e| e.phase == Phase::Generate)
+        .filter_map(|e| Some(e.cpu_us? as f64 / 1000.0))
+        .collect();
+    median(&cpu)
 }
 
 /// Writes `text` as `name` in `dir`, gzipped (`name.gz`) when over [`GZIP_OVER_BYTES`];

@@ -4,7 +4,7 @@
 
 use loadtest_model::catalogue::{Catalogue, Family};
 use loadtest_model::cpu_speed::CpuSpeed;
-use loadtest_model::ledger::{LedgerEntry, OUTSIDE};
+use loadtest_model::ledger::{GENERATION, LedgerEntry, OUTSIDE};
 use loadtest_model::summary::{Limit, RunSummary, TargetCheck, TargetId, Unit};
 
 use super::checked;
@@ -13,6 +13,12 @@ use super::checked;
 pub const COVERED: f64 = 0.95;
 /// The ledger's CPU per request is within this share of the trials'.
 pub const TOTAL_WITHIN: f64 = 0.15;
+/// A traced second whose generation took more than this multiple of its CPU with the server
+/// unloaded ran slow throughout (the recorder does not enter generation): it is not judged.
+pub const GENERATION_SLOW: f64 = 1.0 + TOTAL_WITHIN;
+/// Generation of less CPU than this unloaded, ms, is too short for the thread clock's
+/// microseconds to tell a slow second by.
+const GENERATION_TELLS_FROM_MS: f64 = 0.1;
 /// Recording costs at most this ratio of CPU per answer.
 pub const TRACE_COST: f64 = 1.05;
 /// At least this share of fork per request's extra CPU is in named phases.
@@ -99,6 +105,14 @@ fn total(summary: &RunSummary, entry: &LedgerEntry) -> Option<TargetCheck> {
                 .map(|drift| format!("the CPU speed check took {drift:.2}x as long after the trials as before them"))
         }
     };
+    let slow = generation_slowed(entry).and_then(|(ratio, traced, alone)| {
+        from.push_str(&format!(
+            "; generation {ratio:.2}x its CPU with the server unloaded ({traced:.2} against {alone:.2} ms)"
+        ));
+        (ratio > GENERATION_SLOW)
+            .then(|| format!("this second ran slow: its generation, which the recorder does not enter, took {ratio:.2}x its CPU with the server unloaded"))
+    });
+    let moved = moved.or(slow);
     if let Some(why) = &moved {
         from.push_str(&format!("; not judged: {why}"));
     }
@@ -111,6 +125,16 @@ fn total(summary: &RunSummary, entry: &LedgerEntry) -> Option<TargetCheck> {
         limit,
         from,
     ))
+}
+
+/// The generation's CPU per request in the traced second over the same with the server
+/// unloaded, with the two: `None` without both or where generation is too short to tell.
+fn generation_slowed(entry: &LedgerEntry) -> Option<(f64, f64, f64)> {
+    let alone = entry
+        .generation_alone_cpu_ms
+        .filter(|&ms| ms >= GENERATION_TELLS_FROM_MS)?;
+    let traced = entry.phases.get(GENERATION)?.cpu_ms;
+    Some((traced / alone, traced, alone))
 }
 
 /// For each server that forks per request and each pre-forked pool of processes, at a kind of
@@ -247,5 +271,43 @@ mod tests {
                 .contains("not judged: the machine moved: untraced, it took 0.42x the trials'"),
             "{moved:?}"
         );
+    }
+
+    #[test]
+    fn a_traced_second_whose_generation_ran_slow_is_not_judged() {
+        let mut summary = crate::testdata::summary();
+        // The fixed run's trials took 7.90 ms a request, the traced and untraced seconds 7.50.
+        let mut ledger = entry("multiprocessing", 0.5, 0.1);
+        ledger.tree_cpu_ms_per_request = Some(7.5);
+        ledger.untraced_cpu_ms_per_request = Some(7.5);
+        ledger.phases.get_mut(GENERATION).unwrap().cpu_ms = 0.5;
+        summary.ledger = vec![ledger];
+        let judged = |alone: f64| {
+            let mut summary = summary.clone();
+            summary.ledger[0].generation_alone_cpu_ms = Some(alone);
+            let checks = check(&summary, &Catalogue::lab());
+            (checks.into_iter())
+                .find(|c| c.target == TargetId::LedgerTotal)
+                .unwrap()
+        };
+        let held = judged(0.48);
+        assert_eq!(held.met, Some(true), "{held:?}");
+        assert!(
+            held.from
+                .contains("; generation 1.04x its CPU with the server unloaded (0.50 against 0.48 ms)"),
+            "{held:?}"
+        );
+        let slow = judged(0.4);
+        assert_eq!((slow.limit, slow.met), (None, None), "{slow:?}");
+        assert!(
+            slow.from.contains(
+                "not judged: this second ran slow: its generation, which the recorder does not enter, took 1.25x"
+            ),
+            "{slow:?}"
+        );
+        // Generation of 0.05 ms unloaded is too short to tell by: not quoted, and judged.
+        let short = judged(0.05);
+        assert_eq!(short.met, Some(true), "{short:?}");
+        assert!(!short.from.contains("generation"), "{short:?}");
     }
 }
