@@ -8,6 +8,19 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// One short scaling trial a host count and 5 s fault trials, then `--out` (its folder next).
+const SHORT_TRIALS: [&str; 9] = [
+    "--trials",
+    "1",
+    "--duration",
+    "2",
+    "--warmup",
+    "0.5",
+    "--fault-duration",
+    "5",
+    "--out",
+];
+
 fn loadtest() -> Command {
     Command::new(env!("CARGO_BIN_EXE_loadtest"))
 }
@@ -165,17 +178,7 @@ fn two_hosts_scale_and_a_crash_costs_nothing_with_retries_and_leaves_nothing_beh
             "--faults",
             "crash",
         ])
-        .args([
-            "--trials",
-            "1",
-            "--duration",
-            "2",
-            "--warmup",
-            "0.5",
-            "--fault-duration",
-            "5",
-            "--out",
-        ])
+        .args(SHORT_TRIALS)
         .arg(out.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -190,6 +193,10 @@ fn two_hosts_scale_and_a_crash_costs_nothing_with_retries_and_leaves_nothing_beh
     let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
     let cluster = &summary["cluster"];
     assert_eq!(cluster["host_cpus"], 0.25);
+    assert_eq!(
+        cluster["host_cpus_applied"], 0.25,
+        "the quota read back from the kernel"
+    );
     let scaling = cluster["scaling"].as_array().expect("scaling");
     assert_eq!(scaling.len(), 2, "{scaling:?}");
     for (entry, hosts) in scaling.iter().zip([1, 2]) {
@@ -226,6 +233,20 @@ fn two_hosts_scale_and_a_crash_costs_nothing_with_retries_and_leaves_nothing_beh
             fault["detect_s"].as_f64().is_some_and(|s| s < 3.0),
             "the crash was seen: {fault}"
         );
+        assert_eq!(
+            (fault["balance"].as_str(), fault["loop"].as_str()),
+            (Some("roundrobin"), Some("closed"))
+        );
+        for key in [
+            "rps_before",
+            "rps_during",
+            "rps_after",
+            "rps_worst_500ms",
+            "stall_s",
+            "victim_share_during",
+        ] {
+            assert!(fault[key].as_f64().is_some_and(|v| v >= 0.0), "{key}: {fault}");
+        }
     }
     let with = faults.iter().find(|f| f["retries"] == true).unwrap();
     let without = faults.iter().find(|f| f["retries"] == false).unwrap();
@@ -259,6 +280,81 @@ fn two_hosts_scale_and_a_crash_costs_nothing_with_retries_and_leaves_nothing_beh
         report.starts_with("# Cluster") && report.contains("## Faults"),
         "{report}"
     );
+}
+
+#[test]
+#[ignore = "needs root, haproxy and oha; run by .ci/run with --run-ignored"]
+fn a_slow_host_runs_with_its_remedy_and_every_trial_again_open_loop() {
+    let out = tempfile::tempdir().unwrap();
+    let output = loadtest()
+        .args([
+            "cluster",
+            "--servers",
+            "threading",
+            "--hosts",
+            "2",
+            "--faults",
+            "slow",
+            "--rate",
+            "100",
+        ])
+        .args(SHORT_TRIALS)
+        .arg(out.path())
+        .output()
+        .expect("loadtest runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{}\n{stderr}", output.status);
+    let summary: Value = serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+    let faults = summary["cluster"]["faults"].as_array().expect("faults");
+    let kinds: Vec<(bool, &str, &str)> = (faults.iter())
+        .map(|f| {
+            (
+                f["retries"] == true,
+                f["balance"].as_str().unwrap(),
+                f["loop"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (true, "roundrobin", "closed"),
+            (false, "roundrobin", "closed"),
+            (true, "leastconn", "closed"),
+            (true, "roundrobin", "open"),
+            (false, "roundrobin", "open"),
+            (true, "leastconn", "open"),
+        ]
+    );
+    for open in faults.iter().filter(|f| f["loop"] == "open") {
+        // 100 a second for 5 s were due: each was answered, failed, cut at the deadline or
+        // counted as unsent.
+        assert_eq!(
+            (open["offered_rps"].as_f64(), open["due"].as_u64()),
+            (Some(100.0), Some(500)),
+            "{open}"
+        );
+        let sent = open["requests"].as_u64().unwrap() + open["aborted_at_deadline"].as_u64().unwrap();
+        match open["lost_by"].get("unsent").and_then(Value::as_u64) {
+            Some(unsent) => assert_eq!(sent + unsent, 500, "{open}"),
+            None => assert!(sent >= 500, "{open}"),
+        }
+    }
+    let targets = summary["targets"].as_array().expect("targets");
+    assert!(
+        (targets.iter()).any(|t| t["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("cluster, slow host, leastconn")),
+        "{targets:?}"
+    );
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(report.contains("A slow host's remedy, measured"), "{report}");
+    for file in ["cluster_threading_slow.svg", "cluster_threading_slow_open.svg"] {
+        assert!(out.path().join(file).exists(), "{file} missing");
+    }
+    let config = std::fs::read_to_string(out.path().join("haproxy/threading-slow-retries-on-leastconn.cfg")).unwrap();
+    assert!(config.contains("balance leastconn"), "{config}");
 }
 
 #[test]

@@ -49,12 +49,23 @@ pub struct ClusterArgs {
     pub host_urls: Vec<String>,
 
     /// Seconds per measured scaling trial.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = seconds)]
+    #[arg(long, value_name = "SECS", default_value_t = 3.0, value_parser = seconds)]
     pub duration: f64,
 
     /// Seconds per fault trial; the fault is injected at 30% of it and healed at 60%.
     #[arg(long, value_name = "SECS", default_value_t = 15.0, value_parser = seconds)]
     pub fault_duration: f64,
+
+    /// Also run every fault trial open-loop at R requests a second: requests due at a fixed
+    /// rate over enough connections that a stalled host cannot hold the client back (R x the
+    /// balancer's server and connect timeouts + 20); due requests never sent count as lost.
+    #[arg(long, value_name = "R", conflicts_with = "rate_fraction", value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    pub rate: Option<u32>,
+
+    /// Also run every fault trial open-loop at F x what the remaining hosts carried: F x the
+    /// server's closed-loop req/s at the faults' host count x (hosts - 1) / hosts.
+    #[arg(long, value_name = "F", value_parser = rate_fraction)]
+    pub rate_fraction: Option<f64>,
 
     /// Measured scaling trials per server kind and host count.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -107,6 +118,13 @@ fn host_cpus(raw: &str) -> Result<f64, String> {
     }
 }
 
+fn rate_fraction(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(f) if (0.05..=2.0).contains(&f) => Ok(f),
+        _ => Err("must be a share of the remaining hosts' closed-loop req/s from 0.05 to 2, such as 0.8".into()),
+    }
+}
+
 fn seconds(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(secs) if (0.1..=600.0).contains(&secs) => Ok(secs),
@@ -139,6 +157,15 @@ pub enum HostSource {
     Urls(Vec<std::net::SocketAddr>),
 }
 
+/// The open-loop fault trials' offered rate, as given.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OpenRate {
+    /// `--rate R`: R requests a second.
+    Fixed(u32),
+    /// `--rate-fraction F`: F x the remaining hosts' closed-loop req/s.
+    Fraction(f64),
+}
+
 /// The flags checked together.
 #[derive(Debug, Clone)]
 pub struct ClusterPlan {
@@ -153,6 +180,8 @@ pub struct ClusterPlan {
     pub concurrency: u32,
     pub n: u32,
     pub out: PathBuf,
+    /// Open-loop fault trials beside the closed-loop ones, at this rate.
+    pub open_rate: Option<OpenRate>,
 }
 
 impl ClusterPlan {
@@ -163,6 +192,19 @@ impl ClusterPlan {
 }
 
 impl ClusterArgs {
+    /// `--rate` or `--rate-fraction` (clap refuses both), for a run with `faults` to run.
+    fn open_rate(&self, faults: &[Fault]) -> anyhow::Result<Option<OpenRate>> {
+        let rate = match (self.rate, self.rate_fraction) {
+            (Some(rate), _) => Some(OpenRate::Fixed(rate)),
+            (None, Some(fraction)) => Some(OpenRate::Fraction(fraction)),
+            (None, None) => None,
+        };
+        if rate.is_some() && faults.is_empty() {
+            bail!("--rate and --rate-fraction set the open-loop fault trials' load, and this run has no fault trials");
+        }
+        Ok(rate)
+    }
+
     pub fn plan(&self, catalogue: &Catalogue, now_utc: &str) -> anyhow::Result<ClusterPlan> {
         let mut hosts = self.hosts.clone();
         hosts.sort_unstable();
@@ -214,6 +256,7 @@ impl ClusterArgs {
             }
             HostSource::Urls(addresses)
         };
+        let open_rate = self.open_rate(&faults)?;
         if !faults.is_empty() && hosts.last().is_some_and(|&h| h < 2) {
             bail!(
                 "faults need at least 2 hosts (one to lose, one to carry on); add 2 to --hosts or give --faults none"
@@ -238,6 +281,7 @@ impl ClusterArgs {
             concurrency: self.concurrency,
             n: self.n,
             out,
+            open_rate,
         })
     }
 }

@@ -17,6 +17,47 @@ use anyhow::{Context, bail};
 const PERIOD_US: u64 = 100_000;
 /// The smallest quota the kernel takes (1 ms a period).
 const MIN_QUOTA_US: u64 = 1_000;
+/// A quota read back may differ from the one written by this share (the kernel keeps
+/// microseconds; nothing here should round further).
+const QUOTA_TOLERANCE: f64 = 0.01;
+
+/// The quota in µs a period for `cpus` CPUs.
+fn quota_us(cpus: f64) -> u64 {
+    ((cpus * PERIOD_US as f64).round() as u64).max(MIN_QUOTA_US)
+}
+
+/// Whether the quota read back from group `name` is the one asked for, to within
+/// [`QUOTA_TOLERANCE`]; an error that says both if not.
+fn check_applied(name: &str, asked: Option<f64>, applied: Option<f64>) -> anyhow::Result<()> {
+    let agree = match (asked, applied) {
+        (Some(asked), Some(applied)) => (applied - asked).abs() <= QUOTA_TOLERANCE * asked,
+        (None, None) => true,
+        _ => false,
+    };
+    if !agree {
+        let say = |cpus: Option<f64>| cpus.map_or_else(|| "no limit".to_owned(), |c| format!("{c} CPU"));
+        bail!(
+            "the cgroup {name} holds a quota of {} after {} was written: its hosts would not run at the quota the run \
+             reports (is another program managing the cgroup?)",
+            say(applied),
+            say(asked)
+        );
+    }
+    Ok(())
+}
+
+/// `cpu.max`'s "QUOTA PERIOD" (QUOTA `max` for no limit).
+fn parse_cpu_max(text: &str) -> anyhow::Result<(Option<u64>, u64)> {
+    let mut fields = text.split_whitespace();
+    let (Some(quota), Some(period), None) = (fields.next(), fields.next(), fields.next()) else {
+        bail!("cpu.max holds two fields, the quota (or max) and the period");
+    };
+    let quota = match quota {
+        "max" => None,
+        quota => Some(quota.parse().context("the quota is not a number")?),
+    };
+    Ok((quota, period.parse().context("the period is not a number")?))
+}
 
 const ROOT: &str = "/sys/fs/cgroup";
 
@@ -136,9 +177,37 @@ impl CpuGroup {
         &self.name
     }
 
-    /// Limits the group to `cpus` CPUs (0.25 is a quarter of one), or lifts the limit.
-    pub fn set_quota(&self, cpus: Option<f64>) -> anyhow::Result<()> {
-        let quota = cpus.map(|cpus| ((cpus * PERIOD_US as f64).round() as u64).max(MIN_QUOTA_US));
+    /// Limits the group to `cpus` CPUs (0.25 is a quarter of one), or lifts the limit, and
+    /// reads the quota back: the CPUs the kernel holds (`None`: no limit). A quota read back
+    /// other than the one written (beyond 1%) is an error.
+    pub fn set_quota(&self, cpus: Option<f64>) -> anyhow::Result<Option<f64>> {
+        self.write_quota(cpus)?;
+        let applied = self.quota()?;
+        let asked = cpus.map(|cpus| quota_us(cpus) as f64 / PERIOD_US as f64);
+        check_applied(&self.name, asked, applied)?;
+        Ok(applied)
+    }
+
+    /// The group's quota as the kernel holds it, in CPUs; `None` for no limit.
+    pub fn quota(&self) -> anyhow::Result<Option<f64>> {
+        let (quota, period) = match &self.hierarchy {
+            Hierarchy::V1 { cpu, .. } => {
+                let dir = cpu.join(&self.name);
+                let quota: i64 = read_number(&dir.join("cpu.cfs_quota_us"))?;
+                let period: u64 = read_number(&dir.join("cpu.cfs_period_us"))?;
+                ((quota >= 0).then_some(quota as u64), period)
+            }
+            Hierarchy::V2 { root } => {
+                let file = root.join(&self.name).join("cpu.max");
+                let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+                parse_cpu_max(&text).with_context(|| format!("reading {}: {text:?}", file.display()))?
+            }
+        };
+        Ok(quota.map(|q| q as f64 / period.max(1) as f64))
+    }
+
+    fn write_quota(&self, cpus: Option<f64>) -> anyhow::Result<()> {
+        let quota = cpus.map(quota_us);
         let (file, text) = match (&self.hierarchy, quota) {
             (Hierarchy::V1 { cpu, .. }, Some(quota)) => {
                 (cpu.join(&self.name).join("cpu.cfs_quota_us"), quota.to_string())
@@ -219,7 +288,11 @@ impl CpuGroup {
     }
 }
 
-fn read_number(file: &Path) -> anyhow::Result<u64> {
+fn read_number<T>(file: &Path) -> anyhow::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     text.trim()
         .parse()
@@ -251,6 +324,38 @@ mod tests {
         let v2 = "usage_usec 1234\nuser_usec 1000\nsystem_usec 234\nnr_periods 5\nnr_throttled 1\nthrottled_usec 9\n";
         assert_eq!(parse_stat_field(v2, "usage_usec"), Some(1234));
         assert_eq!(parse_stat_field(v2, "throttled"), None);
+    }
+
+    #[test]
+    fn a_quota_is_read_back_and_must_be_the_one_written() {
+        let dir = tempfile::tempdir().unwrap();
+        for hierarchy in [
+            Hierarchy::V1 {
+                cpu: dir.path().join("cpu"),
+                acct: dir.path().join("cpu"),
+            },
+            Hierarchy::V2 {
+                root: dir.path().join("v2"),
+            },
+        ] {
+            // A folder of plain files stands in for the cgroup: it holds what was written.
+            std::fs::create_dir_all(hierarchy.dirs("h1")[0].clone()).unwrap();
+            let group = CpuGroup::existing(&hierarchy, "h1");
+            assert_eq!(group.set_quota(Some(0.25)).unwrap(), Some(0.25));
+            assert_eq!(group.set_quota(Some(0.025)).unwrap(), Some(0.025));
+            assert_eq!(group.set_quota(None).unwrap(), None);
+        }
+        assert!(check_applied("h1", Some(0.25), Some(0.2524)).is_ok());
+        let err = check_applied("h1", Some(0.25), Some(0.5)).unwrap_err().to_string();
+        assert!(
+            err.contains("the cgroup h1 holds a quota of 0.5 CPU after 0.25 CPU was written"),
+            "{err}"
+        );
+        let err = check_applied("h1", Some(0.25), None).unwrap_err().to_string();
+        assert!(err.contains("holds a quota of no limit after 0.25 CPU"), "{err}");
+        assert_eq!(parse_cpu_max("max 100000\n").unwrap(), (None, 100_000));
+        assert_eq!(parse_cpu_max("25000 100000").unwrap(), (Some(25_000), 100_000));
+        assert!(parse_cpu_max("25000").is_err());
     }
 
     #[test]

@@ -11,13 +11,16 @@ use anyhow::Context;
 use super::analysis::{FaultTrial, StatePoll, analyse};
 use super::args::ClusterPlan;
 use super::balancer::Balancer;
+use super::fault_plan::FaultSetup;
 use super::fleet::Fleet;
 use super::log::parse_log;
 use super::site::Site;
-use loadtest_model::cluster::fault::Fault;
 use loadtest_model::cluster::summary::FaultEntry;
 use loadtest_run::oha::model::{DEADLINE_ABORT_MESSAGE, OhaReport};
 use loadtest_run::oha::runner::Load;
+
+/// `lost_by`'s key for an open loop's due requests the client never sent.
+pub const UNSENT: &str = "unsent";
 
 /// How often the balancer's view of the failed host is read.
 const POLL_EVERY: Duration = Duration::from_millis(100);
@@ -36,20 +39,20 @@ struct Times {
     heal_ms: u64,
 }
 
-/// Runs `fault` on the last of `hosts` hosts with the balancer's retries on or off.
-pub fn run(
-    site: &Site,
-    fleet: &mut Fleet,
-    fault: Fault,
-    hosts: u32,
-    retries: bool,
-    plan: &ClusterPlan,
-) -> anyhow::Result<FaultEntry> {
+/// Runs one fault trial as `setup` says.
+pub fn run(site: &Site, fleet: &mut Fleet, setup: FaultSetup, plan: &ClusterPlan) -> anyhow::Result<FaultEntry> {
+    let FaultSetup {
+        fault,
+        hosts,
+        retries,
+        balance,
+        open,
+    } = setup;
     let kind = fleet.kind();
-    let name = format!("{}-{fault}-retries-{}", kind.name, if retries { "on" } else { "off" });
-    let balancer = site.balancer(hosts, retries, &name)?;
+    let name = setup.name(&kind.name);
+    let balancer = site.balancer(hosts, retries, balance, &name)?;
     let victim = format!("h{hosts}");
-    let (report, polls, times) = drive(site, fleet, &balancer, (fault, hosts, &victim), plan, &name)?;
+    let (report, polls, times) = drive(site, fleet, &balancer, (setup, &victim), plan, &name)?;
     let end_ms = unix_ms();
     let stats = balancer.show_stat()?;
     let log = balancer.stop()?;
@@ -66,7 +69,14 @@ pub fn run(
     });
     let backend = stats.iter().find(|s| s.server == "BACKEND");
     let ok = report.responses_2xx();
-    let lost = report.responses_non_2xx() + report.transport_errors();
+    let mut lost_by = lost_by(&report);
+    let sent = ok + report.responses_non_2xx() + report.transport_errors() + report.deadline_aborts();
+    // An open loop's due requests that the client never sent are lost too.
+    let due = open.map(|o| (f64::from(o.rate) * plan.fault_duration).round() as u64);
+    if let Some(unsent) = due.map(|due| due.saturating_sub(sent)).filter(|&n| n > 0) {
+        lost_by.insert(UNSENT.to_owned(), unsent);
+    }
+    let lost = lost_by.values().sum::<u64>();
     let since_start = |ms: u64| ms.saturating_sub(times.start_ms) as f64 / 1000.0;
     Ok(FaultEntry {
         server: kind.name.to_owned(),
@@ -76,7 +86,7 @@ pub fn run(
         requests: ok + lost,
         ok,
         lost,
-        lost_by: lost_by(&report),
+        lost_by,
         logged_requests: Some(cost.requests),
         logged_lost: Some(cost.lost),
         in_flight: cost.in_flight,
@@ -89,21 +99,34 @@ pub fn run(
         fault_at_s: since_start(times.fault_ms),
         heal_at_s: since_start(times.heal_ms),
         rps_before: cost.rps_before,
+        rps_during: cost.rps_during,
+        rps_after: cost.rps_after,
+        rps_worst_500ms: cost.rps_worst_500ms,
+        stall_s: cost.stall_s,
+        victim_share_during: cost.victim_share_during,
+        victim_p50_ms_during: cost.victim_p50_ms_during,
+        others_p50_ms_during: cost.others_p50_ms_during,
+        balance,
+        load_loop: setup.load_loop(),
+        offered_rps: open.map(|o| f64::from(o.rate)),
+        due,
         timeline: cost.timeline,
     })
 }
 
-/// The load through `balancer` for the plan's fault trial, with `fault` injected on `victim`
-/// (the last of `hosts`) at [`FAULT_AT`] of it and healed at [`HEAL_AT`], while another thread
+/// The load through `balancer` for the plan's fault trial, with the setup's fault injected on
+/// `victim` (the last of its hosts) at [`FAULT_AT`] of it and healed at [`HEAL_AT`], while another thread
 /// polls the balancer's view of `victim`. Returns oha's report, the polls, and the times.
 fn drive(
     site: &Site,
     fleet: &mut Fleet,
     balancer: &Balancer,
-    (fault, hosts, victim): (Fault, u32, &str),
+    (setup, victim): (FaultSetup, &str),
     plan: &ClusterPlan,
     name: &str,
 ) -> anyhow::Result<(OhaReport, Vec<StatePoll>, Times)> {
+    let FaultSetup { fault, hosts, open, .. } = setup;
+    let (connections, rate) = open.map_or((plan.concurrency, None), |o| (o.connections, Some(o.rate)));
     let path = format!("{}?n={}", fleet.kind().path, plan.n);
     let length = Duration::from_secs_f64(plan.fault_duration);
     let done = AtomicBool::new(false);
@@ -111,7 +134,7 @@ fn drive(
     let start_ms = unix_ms();
     let started = Instant::now();
     let (outcome, fault_ms, heal_ms) = std::thread::scope(|scope| -> anyhow::Result<_> {
-        let load = scope.spawn(|| site.load(balancer, &path, Load::Duration(length), plan.concurrency, Some(name)));
+        let load = scope.spawn(|| site.load(balancer, &path, (Load::Duration(length), connections, rate), Some(name)));
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
                 if let Ok(stats) = balancer.show_stat()

@@ -104,7 +104,7 @@ impl<'t> Fleet<'t> {
                 Ok(())
             }
             Fault::Partition => netns::set_link(&host.name, false),
-            Fault::Slow => host.group.set_quota(Some(self.host_cpus * SLOW_SHARE)),
+            Fault::Slow => host.group.set_quota(Some(self.host_cpus * SLOW_SHARE)).map(drop),
         }
     }
 
@@ -122,7 +122,7 @@ impl<'t> Fleet<'t> {
                 Ok(())
             }
             Fault::Partition => netns::set_link(&host.name, true),
-            Fault::Slow => host.group.set_quota(Some(self.host_cpus)),
+            Fault::Slow => host.group.set_quota(Some(self.host_cpus)).map(drop),
         }
     }
 

@@ -1,5 +1,6 @@
-//! The load balancer's configuration: HAProxy in HTTP mode, round robin over the hosts, each
-//! checked on `/healthz`, with its L7 retries on or off.
+//! The load balancer's configuration: HAProxy in HTTP mode, round robin over the hosts (or the
+//! least connections, a slow host's remedy), each checked on `/healthz`, with its L7 retries on
+//! or off.
 //!
 //! The settings are the ones a hand-built prototype on this machine showed to matter
 //! (`docs/runs/2026-12-06-haproxy-crash`: two servers behind HAProxy, one killed 1.2 s into a
@@ -19,7 +20,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use loadtest_model::cluster::BalancerSettings;
+use loadtest_model::cluster::{Balance, BalancerSettings};
 
 /// One host behind the balancer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub struct BalancerConfig {
     pub backends: Vec<Backend>,
     /// Whether HAProxy retries and redispatches a request a host failed.
     pub retries: bool,
+    /// How it spreads the requests over the hosts.
+    pub balance: Balance,
     /// Timeouts, health checks and the retries' count; `summary.json` records them.
     pub settings: BalancerSettings,
 }
@@ -98,7 +101,7 @@ impl BalancerConfig {
                  default_backend hosts\n\
              \n\
              backend hosts\n    \
-                 balance roundrobin\n    \
+                 balance {balance}\n    \
                  option httpchk GET /healthz\n",
             stats = self.stats_socket.display(),
             connect = settings.connect_timeout_ms,
@@ -106,6 +109,7 @@ impl BalancerConfig {
             server = settings.server_timeout_ms,
             check = settings.check_timeout_ms,
             listen = self.listen,
+            balance = self.balance,
         );
         for backend in &self.backends {
             let _ = writeln!(
@@ -137,6 +141,7 @@ mod tests {
                 },
             ],
             retries,
+            balance: Balance::Roundrobin,
             settings: BalancerSettings {
                 server_timeout_ms: 30_000,
                 ..SETTINGS
@@ -167,6 +172,18 @@ mod tests {
     }
 
     #[test]
+    fn least_connections_changes_the_balance_line_alone() {
+        let round = config(true).render();
+        let least = BalancerConfig {
+            balance: Balance::Leastconn,
+            ..config(true)
+        }
+        .render();
+        assert!(least.contains("    balance leastconn\n"), "{least}");
+        assert_eq!(least.replace("balance leastconn", "balance roundrobin"), round);
+    }
+
+    #[test]
     fn retries_on_replay_and_redispatch_and_off_do_neither() {
         let on = config(true).render();
         for line in ["retries 3", "retry-on all-retryable-errors", "option redispatch 1"] {
@@ -179,11 +196,19 @@ mod tests {
 
     #[test]
     #[ignore = "needs haproxy (apt-get install haproxy); CI runs it"]
-    fn haproxy_accepts_the_file_with_retries_on_and_off() {
+    fn haproxy_accepts_the_file_with_retries_on_and_off_and_least_connections() {
         let dir = tempfile::tempdir().unwrap();
-        for retries in [true, false] {
-            let path = dir.path().join(format!("haproxy-{retries}.cfg"));
-            std::fs::write(&path, config(retries).render()).unwrap();
+        for (retries, balance) in [
+            (true, Balance::Roundrobin),
+            (false, Balance::Roundrobin),
+            (true, Balance::Leastconn),
+        ] {
+            let path = dir.path().join(format!("haproxy-{retries}-{balance}.cfg"));
+            let config = BalancerConfig {
+                balance,
+                ..config(retries)
+            };
+            std::fs::write(&path, config.render()).unwrap();
             let checked = std::process::Command::new("haproxy")
                 .arg("-c")
                 .arg("-f")

@@ -20,6 +20,7 @@ pub mod analysis;
 pub mod args;
 pub mod balancer;
 pub mod cgroup;
+pub mod fault_plan;
 pub mod fault_trial;
 pub mod fleet;
 pub mod haproxy;

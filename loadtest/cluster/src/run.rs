@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 
 use super::args::{ClusterArgs, ClusterPlan, HostSource};
 use super::cgroup::Hierarchy;
+use super::fault_plan::fault_setups;
 use super::fault_trial;
 use super::fleet::Fleet;
 use super::names::RunMarker;
@@ -79,6 +80,7 @@ fn begun(plan: &ClusterPlan, hierarchy: Option<&Hierarchy>, haproxy_version: Str
             HostSource::Emulated { host_cpus } => Some(host_cpus),
             HostSource::Urls(_) => None,
         },
+        host_cpus_applied: None,
         hosts_from: match plan.source {
             HostSource::Emulated { .. } => "netns".into(),
             HostSource::Urls(_) => "urls".into(),
@@ -107,6 +109,7 @@ fn finish(
     let machine = loadtest_run::machine::describe(loadtest_run::servers::workspace_root().as_deref());
     let run = ClusterRun {
         conclusions: loadtest_report::cluster::conclusions::conclusions(&summary, machine.cpus),
+        targets: loadtest_report::targets::cluster::check(&summary),
         command: std::env::args().collect(),
         started_utc: now.to_rfc3339(),
         elapsed_secs: started.elapsed().as_secs_f64(),
@@ -157,32 +160,39 @@ fn run_emulated(
         hierarchy.version()
     ));
     let mut topology = Topology::create(marker, hierarchy, most, host_cpus)?;
+    summary.host_cpus_applied = topology.host_cpus_applied;
     let site = Site::emulated(&topology, oha, &plan.out, cancel);
     let logs = plan.out.join("logs");
-    let fault_trials = plan.faults.len() * 2;
     for kind in &plan.servers {
         check_cancel(cancel)?;
         let mut fleet = Fleet::start(&topology, kind, &bin_dir, &logs, host_cpus)?;
         summary.scaling.extend(scale_out::measure(&site, kind, plan, say)?);
-        for (i, fault) in plan.faults.iter().enumerate() {
-            for retries in [true, false] {
-                check_cancel(cancel)?;
-                let entry = fault_trial::run(&site, &mut fleet, *fault, most, retries, plan)?;
-                fleet.check_alive()?;
-                say(&format!(
-                    "{} {fault} on 1 of {most} hosts, retries {} [{}/{fault_trials}]: {} requests, {} lost, {} retried, down after {}",
-                    kind.name,
-                    if retries { "on " } else { "off" },
-                    2 * i + usize::from(!retries) + 1,
-                    entry.requests,
-                    entry.lost,
-                    entry.retried,
-                    entry
-                        .detect_s
-                        .map_or_else(|| "never".to_owned(), |s| format!("{s:.1} s"))
-                ));
-                summary.faults.push(entry);
-            }
+        let setups = fault_setups(plan, &summary.scaling, &kind.name);
+        if plan.open_rate.is_some() && !setups.iter().any(|s| s.open.is_some()) {
+            say(&format!(
+                "warning: no closed-loop req/s of {} at {most} hosts to take --rate-fraction of: its open-loop trials are left out",
+                kind.name
+            ));
+        }
+        for (i, setup) in setups.iter().enumerate() {
+            check_cancel(cancel)?;
+            let entry = fault_trial::run(&site, &mut fleet, *setup, plan)?;
+            fleet.check_alive()?;
+            say(&format!(
+                "{} [{}/{}]: {} requests, {} lost, {} retried, down after {}, {} req/s during the fault ({:.0} before)",
+                setup.describe(&kind.name),
+                i + 1,
+                setups.len(),
+                entry.requests,
+                entry.lost,
+                entry.retried,
+                entry
+                    .detect_s
+                    .map_or_else(|| "never".to_owned(), |s| format!("{s:.1} s")),
+                entry.rps_during.map_or_else(|| "-".to_owned(), |r| format!("{r:.0}")),
+                entry.rps_before,
+            ));
+            summary.faults.push(entry);
         }
         fleet.stop();
     }

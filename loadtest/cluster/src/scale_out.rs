@@ -13,6 +13,7 @@ use super::cgroup::Throttling;
 use super::site::Site;
 use super::stats::ServerStats;
 use loadtest_model::catalogue::LabServer;
+use loadtest_model::cluster::Balance;
 use loadtest_model::cluster::summary::{HostUse, ScalingEntry};
 use loadtest_model::stats::median;
 use loadtest_run::oha::runner::Load;
@@ -43,13 +44,18 @@ pub fn measure(
         .map(|&hosts| {
             Ok((
                 hosts,
-                site.balancer(hosts, true, &format!("{}-scale-{hosts}", kind.name))?,
+                site.balancer(
+                    hosts,
+                    true,
+                    Balance::Roundrobin,
+                    &format!("{}-scale-{hosts}", kind.name),
+                )?,
             ))
         })
         .collect::<anyhow::Result<_>>()?;
     for (_, balancer) in &balancers {
         let warmup = Load::Duration(Duration::from_secs_f64(plan.warmup));
-        site.load(balancer, &path, warmup, plan.concurrency, None)?;
+        site.load(balancer, &path, (warmup, plan.concurrency, None), None)?;
     }
     let stats_before: Vec<Vec<ServerStats>> = (balancers.iter())
         .map(|(_, b)| b.show_stat())
@@ -98,7 +104,7 @@ impl Tally {
         let before: Vec<_> = (1..=hosts).map(|i| site.host_counters(i)).collect();
         let balancer_before = site.balancer_cpu();
         let load = Load::Duration(Duration::from_secs_f64(plan.duration));
-        let (run, report) = site.load(balancer, path, load, plan.concurrency, Some(label))?;
+        let (run, report) = site.load(balancer, path, (load, plan.concurrency, None), Some(label))?;
         self.rps.push(report.rps_2xx().unwrap_or(0.0));
         self.p50.extend(report.latency_ms("p50"));
         self.p99.extend(report.latency_ms("p99"));

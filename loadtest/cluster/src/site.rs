@@ -15,6 +15,7 @@ use super::haproxy::{Backend, BalancerConfig};
 use super::names::Role;
 use super::netns;
 use super::topology::Topology;
+use loadtest_model::cluster::Balance;
 use loadtest_run::oha::OhaReport;
 use loadtest_run::oha::runner::{self, Load, OhaArgs, OhaRun};
 
@@ -92,7 +93,7 @@ impl<'a> Site<'a> {
 
     /// Starts HAProxy over the first `hosts` hosts; its configuration is saved as
     /// `haproxy/<name>.cfg` and its log as `raw/<name>.log`.
-    pub fn balancer(&self, hosts: u32, retries: bool, name: &str) -> anyhow::Result<Balancer> {
+    pub fn balancer(&self, hosts: u32, retries: bool, balance: Balance, name: &str) -> anyhow::Result<Balancer> {
         let config = BalancerConfig {
             listen: self.listen(hosts)?,
             stats_socket: self.runtime_dir.join(format!("{name}.sock")),
@@ -105,6 +106,7 @@ impl<'a> Site<'a> {
                 })
                 .collect(),
             retries,
+            balance,
             settings: super::haproxy::SETTINGS,
         };
         let cfg = self.out.join("haproxy").join(format!("{name}.cfg"));
@@ -118,14 +120,14 @@ impl<'a> Site<'a> {
         Balancer::start(place, &config, &cfg, &log)
     }
 
-    /// Runs oha against `balancer` for `load`, asking `path_and_query` of every request; its
-    /// JSON is saved as `raw/<save_as>.json` if given.
+    /// Runs oha against `balancer` for `load` over `concurrency` connections, closed-loop or at
+    /// `rate` requests a second, asking `path_and_query` of every request; its JSON is saved as
+    /// `raw/<save_as>.json` if given.
     pub fn load(
         &self,
         balancer: &Balancer,
         path_and_query: &str,
-        load: Load,
-        concurrency: u32,
+        (load, concurrency, rate): (Load, u32, Option<u32>),
         save_as: Option<&str>,
     ) -> anyhow::Result<(OhaRun, OhaReport)> {
         let args = OhaArgs {
@@ -133,7 +135,7 @@ impl<'a> Site<'a> {
             load,
             concurrency,
             request_timeout: CLIENT_TIMEOUT,
-            rate: None,
+            rate,
         };
         let launcher = self
             .topology

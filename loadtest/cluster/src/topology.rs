@@ -41,6 +41,9 @@ pub struct Topology {
     pub balancer_group: Option<CpuGroup>,
     /// The folder for the balancer's stats socket (a Unix socket's path must be short).
     pub runtime_dir: PathBuf,
+    /// The hosts' quota as the kernel holds it, read back after writing it (every host's
+    /// agrees with the one asked, or the run stopped); `None` before any host is made.
+    pub host_cpus_applied: Option<f64>,
     removed: bool,
 }
 
@@ -54,6 +57,7 @@ impl Topology {
             hosts: Vec::new(),
             balancer_group: None,
             runtime_dir: runtime_dir(marker),
+            host_cpus_applied: None,
             removed: false,
         };
         // On error `topology` is dropped here, which removes what was made so far.
@@ -81,13 +85,15 @@ impl Topology {
             netns::add_namespace(&name)?;
             netns::connect(&bridge, &name, &name, address)?;
             let group = CpuGroup::create(&self.hierarchy, &name)?;
-            group.set_quota(Some(host_cpus))?;
+            let applied = group.set_quota(Some(host_cpus));
+            // Pushed before the quota is checked, so that an error still removes the group.
             self.hosts.push(Host {
                 index,
                 name,
                 address,
                 group,
             });
+            self.host_cpus_applied = applied?;
         }
         Ok(())
     }

@@ -84,6 +84,14 @@ pub enum LoadLoop {
 }
 
 impl LoadLoop {
+    /// The word `summary.json` writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+        }
+    }
+
     /// The loop a scenario's load runs in.
     pub fn of(scenario: ScenarioKey) -> Self {
         if scenario.offered_rps.is_some() {

@@ -152,13 +152,23 @@ pub enum TargetId {
     /// add at n=500, 4 workers, 20 connections: CPU per request over the thread pool's
     /// (reported, no limit).
     LoopCpu,
+    /// `loadtest cluster`: a slow host with `balance leastconn`: req/s from the fault to the heal
+    /// as a share of the remaining hosts' capacity.
+    SlowLeastconnKept,
+    /// The same in round robin (reported, no limit).
+    SlowRoundrobinKept,
+    /// An open-loop crash with retries: requests lost.
+    OpenCrashLost,
+    /// An open-loop hang or partition without retries: requests lost over those due to the host
+    /// between the fault and its detection.
+    OpenLossesOverDue,
     /// A target this version does not check, by its label.
     Other(String),
 }
 
 impl TargetId {
     /// The targets checked, in the order reports list them.
-    pub const CHECKED: [Self; 11] = [
+    pub const CHECKED: [Self; 15] = [
         Self::Tail,
         Self::ProductSpeedUp,
         Self::IoCeiling,
@@ -170,6 +180,10 @@ impl TargetId {
         Self::ManyWaitsTail,
         Self::WaitThreads,
         Self::LoopCpu,
+        Self::SlowLeastconnKept,
+        Self::SlowRoundrobinKept,
+        Self::OpenCrashLost,
+        Self::OpenLossesOverDue,
     ];
 
     pub fn label(&self) -> &str {
@@ -185,6 +199,16 @@ impl TargetId {
             Self::ManyWaitsTail => "io n=100, wait_ms=100, 1 worker, 1,024 connections: p99",
             Self::WaitThreads => "io wait_ms=500, 4 workers, 200 connections: the server's threads",
             Self::LoopCpu => "add n=500, 4 workers, 20 connections: CPU per request over the thread pool's",
+            Self::SlowLeastconnKept => {
+                "cluster, slow host, leastconn: req/s kept, share of the remaining hosts' capacity"
+            }
+            Self::SlowRoundrobinKept => {
+                "cluster, slow host, round robin: req/s kept, share of the remaining hosts' capacity"
+            }
+            Self::OpenCrashLost => "cluster, open loop, crash with retries: requests lost",
+            Self::OpenLossesOverDue => {
+                "cluster, open loop, no retries: lost over the requests due to the host before its detection"
+            }
             Self::Other(label) => label,
         }
     }

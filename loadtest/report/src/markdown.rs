@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use crate::table::{number, scenario_label as scenario};
 use loadtest_model::scaling::{FROM_N, MAX_CUT_SHARE, Scaling, TOLERANCE};
-use loadtest_model::summary::RunSummary;
+use loadtest_model::summary::{RunSummary, TargetCheck};
 
 /// Renders the report; `charts` are the chart files written beside it.
 pub fn render(summary: &RunSummary, charts: &[String]) -> String {
@@ -126,7 +126,7 @@ fn image(chart: &str) -> String {
 fn targets_and_results(md: &mut String, summary: &RunSummary) {
     if !summary.targets.is_empty() {
         section(md, "Targets");
-        targets_table(md, summary);
+        targets_table(md, &summary.targets);
     }
 
     section(md, "Results");
@@ -313,15 +313,16 @@ fn mib(bytes: Option<u64>) -> String {
     number(bytes.map(|b| b as f64 / (1024.0 * 1024.0)), 1)
 }
 
-/// The lab's targets this run measured, one row per target and server.
-fn targets_table(md: &mut String, summary: &RunSummary) {
+/// The lab's targets this run measured, one row per target and server (the cluster's report
+/// too).
+pub(crate) fn targets_table(md: &mut String, targets: &[TargetCheck]) {
     let _ = writeln!(
         md,
         "The lab's targets that this run's scenarios cover, each checked against its own data.\n"
     );
     let _ = writeln!(md, "| target | server | figure | limit | verdict | from |");
     let _ = writeln!(md, "|---|---|---:|---|---|---|");
-    for t in &summary.targets {
+    for t in targets {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} |",

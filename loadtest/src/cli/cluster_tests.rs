@@ -29,6 +29,19 @@ fn the_default_run_is_every_server_and_fault_on_1_2_and_4_emulated_hosts() {
     assert_eq!(plan.fault_hosts(), 4);
     assert_eq!(plan.out, PathBuf::from("results/cluster-t"));
     assert_eq!(plan.concurrency, 20);
+    // Short enough that the default run (five servers, 45 fault trials) takes under 15 minutes.
+    assert_eq!((plan.duration, plan.fault_duration, plan.trials), (3.0, 15.0, 3));
+}
+
+#[test]
+fn open_loop_fault_trials_are_asked_by_rate_or_by_share() {
+    use loadtest_cluster::args::OpenRate;
+    assert_eq!(plan(&[]).unwrap().open_rate, None);
+    assert_eq!(plan(&["--rate", "400"]).unwrap().open_rate, Some(OpenRate::Fixed(400)));
+    assert_eq!(
+        plan(&["--rate-fraction", "0.8"]).unwrap().open_rate,
+        Some(OpenRate::Fraction(0.8))
+    );
 }
 
 #[test]
@@ -82,6 +95,13 @@ fn bad_flags_are_refused_with_what_is_allowed() {
             "--hosts goes up to 4, but 1 --host-url is given",
         ),
         (&["--cleanup", "--hosts", "2"], "cannot be used with"),
+        (&["--rate", "400", "--rate-fraction", "0.8"], "cannot be used with"),
+        (&["--rate", "0"], "0 is not in 1..=20000"),
+        (&["--rate-fraction", "3"], "from 0.05 to 2, such as 0.8"),
+        (
+            &["--rate", "400", "--faults", "none"],
+            "--rate and --rate-fraction set the open-loop fault trials' load, and this run has no fault trials",
+        ),
     ] {
         let err = plan(args).unwrap_err();
         assert!(err.contains(expected), "{args:?}: {err}");

@@ -1,6 +1,7 @@
 //! What `loadtest cluster` writes in `summary.json`: the run ([`ClusterRun`]), the scaling and
 //! fault trials ([`summary`]), and the faults it injects ([`fault`]).
 
+pub mod balance;
 pub mod fault;
 pub mod summary;
 
@@ -14,6 +15,8 @@ pub const SLOT_MS: u64 = 100;
 /// When a fault strikes and when it is healed, as shares of its trial.
 pub const FAULT_AT: f64 = 0.3;
 pub const HEAL_AT: f64 = 0.6;
+pub use crate::scenario::LoadLoop;
+pub use balance::Balance;
 pub use summary::{BalancerSettings, ClusterSummary, FaultEntry, HostUse, ScalingEntry, Slot};
 
 /// Everything `summary.json` holds for a cluster run.
@@ -25,4 +28,8 @@ pub struct ClusterRun {
     pub machine: Machine,
     pub cluster: ClusterSummary,
     pub conclusions: Vec<String>,
+    /// The lab's cluster targets this run's trials cover, each checked against its own data;
+    /// empty in runs from before they were.
+    #[serde(default)]
+    pub targets: Vec<crate::summary::TargetCheck>,
 }

@@ -3,13 +3,19 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::balance::Balance;
 use super::fault::Fault;
+use crate::scenario::LoadLoop;
 
 /// The whole `loadtest cluster` run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClusterSummary {
-    /// Each emulated host's CPU quota; `None` for hosts given by `--host-url`.
+    /// Each emulated host's CPU quota as asked; `None` for hosts given by `--host-url`.
     pub host_cpus: Option<f64>,
+    /// The quota as the kernel holds it, read back from the cgroup after it was written
+    /// (quota over period); `None` for hosts given by URL and in runs from before it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_cpus_applied: Option<f64>,
     /// `netns` (hosts emulated here) or `urls` (`--host-url`).
     pub hosts_from: String,
     /// The cgroup hierarchy the quotas were set in, if any.
@@ -100,8 +106,10 @@ pub struct FaultEntry {
     pub redispatched: u64,
     /// From the fault to the balancer marking the host down; `None` if it never did.
     pub detect_s: Option<f64>,
-    /// From the fault to 2xx answers back at 90% of the remaining hosts' capacity (a 500 ms
-    /// window); `None` if not before the heal.
+    /// From the fault to a lasting recovery: the earliest time from which every 500 ms window
+    /// up to the heal holds 2xx answers at 90% of the remaining hosts' capacity (`rps_before x
+    /// (hosts - 1) / hosts`), if that time is at least 2 s before the heal; `None` otherwise
+    /// (not recovered before the heal).
     pub recover_s: Option<f64>,
     /// From the heal to the balancer marking the host up again; `None` if it was never down or
     /// not back before the trial ended.
@@ -111,6 +119,40 @@ pub struct FaultEntry {
     pub heal_at_s: f64,
     /// 2xx answers a second before the fault (from 10% to 30% of the trial).
     pub rps_before: f64,
+    /// 2xx answers a second from the fault to the heal, and after it (from 70% to 90% of the
+    /// trial, once the healed host is back in); `None` in runs from before they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rps_during: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rps_after: Option<f64>,
+    /// The fewest 2xx answers a second over any 500 ms from the fault to the heal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rps_worst_500ms: Option<f64>,
+    /// The longest stretch from the fault to the heal in which 2xx answers ran under a tenth of
+    /// `rps_before`'s pace, in s (0 when there was none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_s: Option<f64>,
+    /// Of the requests the balancer accepted from the fault to the heal, the share it sent to the
+    /// failed host, and the median time (ms, accept to answer or failure) that host's and the
+    /// others' took: where the load went, and what waiting on the failed host cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub victim_share_during: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub victim_p50_ms_during: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub others_p50_ms_during: Option<f64>,
+    /// The balancer's algorithm in this trial (`roundrobin` in runs from before it varied).
+    #[serde(default)]
+    pub balance: Balance,
+    /// `closed` or `open`: how the client offered its load.
+    #[serde(rename = "loop", default)]
+    pub load_loop: LoadLoop,
+    /// An open loop's offered rate, req/s, and the requests due at it over the trial; the due
+    /// ones the client never sent are counted in `lost` (as `unsent` in `lost_by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_rps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<u64>,
     /// Successful and failed requests per 100 ms, by when the balancer accepted them.
     pub timeline: Vec<Slot>,
 }

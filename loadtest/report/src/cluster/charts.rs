@@ -1,5 +1,7 @@
 //! The cluster's charts, drawn from its summary: req/s against hosts with each server's ideal
-//! line, and one timeline per server and fault, with the balancer's retries on and off.
+//! line, and one timeline per server, fault and loop, with the balancer's retries on and off
+//! (and least connections, for a slow host), each trial's mean from the fault to the heal, and
+//! the recovery's bar.
 
 use std::path::Path;
 
@@ -11,6 +13,7 @@ use crate::charts::{FAINT, FONT, INK, SIZE, rgb};
 use loadtest_model::catalogue::{Catalogue, PALETTE};
 use loadtest_model::cluster::fault::Fault;
 use loadtest_model::cluster::summary::{ClusterSummary, FaultEntry};
+use loadtest_model::cluster::{Balance, LoadLoop};
 
 const FAILED: RGBColor = RGBColor(204, 37, 41);
 const FAILED_NO_RETRIES: RGBColor = RGBColor(240, 150, 140);
@@ -23,33 +26,37 @@ pub fn write(summary: &ClusterSummary, catalogue: &Catalogue, dir: &Path) -> Res
         scaling(summary, catalogue, &dir.join(&name)).with_context(|| format!("drawing {name}"))?;
         files.push(name);
     }
-    for (server, fault) in fault_pairs(summary) {
+    for (server, fault, load_loop) in fault_kinds(summary) {
         let entries: Vec<&FaultEntry> = summary
             .faults
             .iter()
-            .filter(|e| e.server == server && e.fault == fault)
+            .filter(|e| e.server == server && e.fault == fault && e.load_loop == load_loop)
             .collect();
-        let name = timeline_file(&server, fault);
+        let name = timeline_file(&server, fault, load_loop);
         timeline(&server, fault, &entries, &dir.join(&name)).with_context(|| format!("drawing {name}"))?;
         files.push(name);
     }
     Ok(files)
 }
 
-/// The file of a server's timeline for `fault`.
-pub fn timeline_file(server: &str, fault: Fault) -> String {
-    format!("cluster_{server}_{fault}.svg")
+/// The file of a server's timeline for `fault` under `load_loop` (`_open` after an open
+/// loop's).
+pub fn timeline_file(server: &str, fault: Fault, load_loop: LoadLoop) -> String {
+    match load_loop {
+        LoadLoop::Closed => format!("cluster_{server}_{fault}.svg"),
+        LoadLoop::Open => format!("cluster_{server}_{fault}_open.svg"),
+    }
 }
 
-fn fault_pairs(summary: &ClusterSummary) -> Vec<(String, Fault)> {
-    let mut pairs: Vec<(String, Fault)> = Vec::new();
+fn fault_kinds(summary: &ClusterSummary) -> Vec<(String, Fault, LoadLoop)> {
+    let mut kinds: Vec<(String, Fault, LoadLoop)> = Vec::new();
     for entry in &summary.faults {
-        let pair = (entry.server.clone(), entry.fault);
-        if !pairs.contains(&pair) {
-            pairs.push(pair);
+        let kind = (entry.server.clone(), entry.fault, entry.load_loop);
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
         }
     }
-    pairs
+    kinds
 }
 
 fn servers(summary: &ClusterSummary) -> Vec<String> {
@@ -176,29 +183,70 @@ fn timeline(server: &str, fault: Fault, entries: &[&FaultEntry], path: &Path) ->
                 FAINT.stroke_width(2),
             )))?;
         }
+        // The recovery's bar: 90% of the remaining hosts' capacity, per 100 ms.
+        let bar = 0.9 * first.rps_before * f64::from(first.hosts - 1) / f64::from(first.hosts) * slot_s;
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(first.fault_at_s, bar), (first.heal_at_s, bar)],
+                2,
+                4,
+                FAINT.stroke_width(2),
+            ))?
+            .label("90% of the remaining hosts' capacity")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], FAINT.stroke_width(2)));
     }
     for entry in entries {
-        let series = |value: fn(&loadtest_model::cluster::summary::Slot) -> u32| -> Vec<(f64, f64)> {
-            entry
-                .timeline
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (i as f64 * slot_s, f64::from(value(s))))
-                .collect()
-        };
-        let label = if entry.retries { "retries on" } else { "retries off" };
-        let ok_colour = rgb(if entry.retries { PALETTE[0] } else { PALETTE[1] });
-        let fail_colour = if entry.retries { FAILED } else { FAILED_NO_RETRIES };
-        chart
-            .draw_series(LineSeries::new(series(|s| s.ok), ok_colour.stroke_width(2)))?
-            .label(format!("2xx, {label}"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ok_colour.stroke_width(2)));
-        chart
-            .draw_series(LineSeries::new(series(|s| s.failed), fail_colour.stroke_width(2)))?
-            .label(format!("failed, {label}: {} lost", entry.lost))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], fail_colour.stroke_width(2)));
+        draw_trial(&mut chart, entry, slot_s)?;
     }
     finish(&root, &mut chart, SeriesLabelPosition::UpperRight)
+}
+
+/// One trial's 2xx and failed requests per 100 ms, and its mean from the fault to the heal.
+fn draw_trial<'a>(chart: &mut Chart<'a, 'a>, entry: &FaultEntry, slot_s: f64) -> Result<()> {
+    let series = |value: fn(&loadtest_model::cluster::summary::Slot) -> u32| -> Vec<(f64, f64)> {
+        entry
+            .timeline
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i as f64 * slot_s, f64::from(value(s))))
+            .collect()
+    };
+    let label = match (entry.retries, entry.balance) {
+        (true, Balance::Leastconn) => "leastconn, retries on",
+        (false, Balance::Leastconn) => "leastconn, retries off",
+        (true, Balance::Roundrobin) => "retries on",
+        (false, Balance::Roundrobin) => "retries off",
+    };
+    let ok_colour = rgb(match (entry.retries, entry.balance) {
+        (_, Balance::Leastconn) => PALETTE[2],
+        (true, _) => PALETTE[0],
+        (false, _) => PALETTE[1],
+    });
+    let fail_colour = if entry.retries { FAILED } else { FAILED_NO_RETRIES };
+    // Its mean from the fault to the heal, dashed in its colour.
+    if let Some(during) = entry.rps_during {
+        let level = during * slot_s;
+        chart.draw_series(DashedLineSeries::new(
+            [(entry.fault_at_s, level), (entry.heal_at_s, level)],
+            8,
+            4,
+            ok_colour.stroke_width(2),
+        ))?;
+    }
+    chart
+        .draw_series(LineSeries::new(series(|s| s.ok), ok_colour.stroke_width(2)))?
+        .label(format!(
+            "2xx, {label}{}",
+            entry
+                .rps_during
+                .map_or_else(String::new, |r| format!(": {r:.0}/s from fault to heal (dashed)"))
+        ))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ok_colour.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(series(|s| s.failed), fail_colour.stroke_width(2)))?
+        .label(format!("failed, {label}: {} lost", entry.lost))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], fail_colour.stroke_width(2)));
+    Ok(())
 }
 
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;

@@ -1,8 +1,7 @@
 //! The cluster's conclusions, computed from its summary: how each model scales out and what
-//! stops it, and what each fault cost with and without the balancer's retries, and why.
+//! stops it, then what each fault cost and why ([`super::faults`]).
 
-use loadtest_model::cluster::fault::Fault;
-use loadtest_model::cluster::summary::{BalancerSettings, ClusterSummary, FaultEntry, ScalingEntry, spoken_ms};
+use loadtest_model::cluster::summary::{ClusterSummary, ScalingEntry};
 
 /// A host counts as held at its quota when it used at least this share of it.
 const AT_QUOTA: f64 = 0.9;
@@ -13,7 +12,7 @@ const MACHINE_FULL: f64 = 0.85;
 
 pub fn conclusions(cluster: &ClusterSummary, machine_cpus: u32) -> Vec<String> {
     let mut out = scaling(cluster, machine_cpus);
-    out.extend(faults(cluster));
+    out.extend(super::faults::conclusions(cluster));
     out
 }
 
@@ -175,88 +174,12 @@ fn limit(entry: &ScalingEntry, host_cpus: Option<f64>, machine_cpus: u32) -> Str
     }
 }
 
-/// Why `fault` costs what it does, with the balancer's timeouts as its configuration had them.
-fn why_it_cost(fault: Fault, balancer: &BalancerSettings) -> String {
-    let server = spoken_ms(balancer.server_timeout_ms);
-    let connect = spoken_ms(balancer.connect_timeout_ms);
-    match fault {
-        Fault::Crash => "a dead host refuses connections at once, so HAProxy can send the request to another host \
-                         (redispatch); without retries each request routed to it before the checks' verdict is a 503"
-            .to_owned(),
-        Fault::Hang => format!(
-            "a stopped host still accepts connections but never answers, so requests sent to it wait out the \
-             balancer's {server} server timeout: with retries they are then sent elsewhere, without they are 504s"
-        ),
-        Fault::Partition => format!(
-            "a cut link answers nothing, so new connections to it wait out the {connect} connect timeout and requests \
-             already sent wait out the {server} server timeout; retries send both elsewhere, without them they fail"
-        ),
-        Fault::Slow => format!(
-            "a starved host still answers its health checks, slowly, so the balancer keeps sending it its share; \
-             only answers slower than the {server} server timeout fail (and are retried when retries are on)"
-        ),
-    }
-}
-
-fn faults(cluster: &ClusterSummary) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut kinds: Vec<Fault> = Vec::new();
-    for entry in &cluster.faults {
-        if !kinds.contains(&entry.fault) {
-            kinds.push(entry.fault);
-        }
-    }
-    for fault in kinds {
-        let with: Vec<&FaultEntry> = cluster
-            .faults
-            .iter()
-            .filter(|e| e.fault == fault && e.retries)
-            .collect();
-        let without: Vec<&FaultEntry> = cluster
-            .faults
-            .iter()
-            .filter(|e| e.fault == fault && !e.retries)
-            .collect();
-        let lost = |entries: &[&FaultEntry]| entries.iter().map(|e| e.lost).sum::<u64>();
-        let requests = |entries: &[&FaultEntry]| entries.iter().map(|e| e.requests).sum::<u64>();
-        let detect: Vec<f64> = with.iter().chain(&without).filter_map(|e| e.detect_s).collect();
-        let detected = if detect.is_empty() {
-            "the balancer's health checks never marked the host down".to_owned()
-        } else {
-            format!(
-                "the checks marked the host down after {:.1} to {:.1} s",
-                detect.iter().copied().fold(f64::INFINITY, f64::min),
-                detect.iter().copied().fold(0.0, f64::max)
-            )
-        };
-        let why = why_it_cost(fault, &cluster.balancer);
-        let recovered: Vec<f64> = with.iter().filter_map(|e| e.recover_s).collect();
-        let recovered = if recovered.is_empty() || fault == Fault::Slow {
-            String::new()
-        } else {
-            format!(
-                ", and with retries 2xx answers were back at 90% of the remaining hosts' capacity {:.1} to {:.1} s after the fault",
-                recovered.iter().copied().fold(f64::INFINITY, f64::min),
-                recovered.iter().copied().fold(0.0, f64::max)
-            )
-        };
-        out.push(format!(
-            "{fault} ({} servers): with retries {} of {} requests were lost, without them {} of {}; {detected}{recovered}. Why: {why}.",
-            with.len().max(without.len()),
-            lost(&with),
-            requests(&with),
-            lost(&without),
-            requests(&without)
-        ));
-    }
-    out
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use loadtest_model::cluster::summary::HostUse;
-    use loadtest_model::cluster::summary::Slot;
+    use loadtest_model::cluster::fault::Fault;
+    use loadtest_model::cluster::summary::{BalancerSettings, FaultEntry, HostUse, Slot};
+    use loadtest_model::cluster::{Balance, LoadLoop};
 
     fn scaling(server: &str, hosts: u32, rps: f64, cpu_ms: f64, one_host_rps: f64) -> ScalingEntry {
         ScalingEntry {
@@ -282,7 +205,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn fault(server: &str, fault: Fault, retries: bool, lost: u64, detect_s: Option<f64>) -> FaultEntry {
+    pub(crate) fn fault(server: &str, fault: Fault, retries: bool, lost: u64, detect_s: Option<f64>) -> FaultEntry {
         FaultEntry {
             server: server.into(),
             fault,
@@ -304,6 +227,17 @@ pub(crate) mod tests {
             fault_at_s: 3.0,
             heal_at_s: 6.0,
             rps_before: 600.0,
+            rps_during: Some(360.0),
+            rps_after: Some(570.0),
+            rps_worst_500ms: Some(300.0),
+            stall_s: Some(0.0),
+            victim_share_during: Some(0.25),
+            victim_p50_ms_during: Some(1.0),
+            others_p50_ms_during: Some(12.0),
+            balance: Balance::Roundrobin,
+            load_loop: LoadLoop::Closed,
+            offered_rps: None,
+            due: None,
             timeline: vec![Slot { ok: 60, failed: 0 }; 100],
         }
     }
@@ -311,6 +245,7 @@ pub(crate) mod tests {
     pub(crate) fn summary() -> ClusterSummary {
         ClusterSummary {
             host_cpus: Some(0.25),
+            host_cpus_applied: Some(0.25),
             hosts_from: "netns".into(),
             cgroup: Some("v1".into()),
             haproxy_version: "HAProxy version 2.6.12".into(),
@@ -365,23 +300,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn each_fault_is_costed_with_and_without_retries() {
-        let lines = conclusions(&summary(), 2);
-        let crash = lines.iter().find(|l| l.starts_with("crash (")).unwrap();
-        assert!(
-            crash.contains("with retries 0 of 1000 requests were lost, without them 59 of 1000")
-                && crash.contains("marked the host down after 0.4 to 0.4 s")
-                && crash.contains("back at 90% of the remaining hosts' capacity 1.5 to 1.5 s"),
-            "{crash}"
-        );
-        let slow = lines.iter().find(|l| l.starts_with("slow (")).unwrap();
-        assert!(
-            slow.contains("never marked the host down") && !slow.contains("capacity"),
-            "{slow}"
-        );
-    }
-
-    #[test]
     fn below_the_quota_the_machine_or_the_load_is_named() {
         let mut summary = summary();
         for entry in &mut summary.scaling {
@@ -397,25 +315,5 @@ pub(crate) mod tests {
         );
         let lines = conclusions(&summary, 1);
         assert!(lines[0].contains("the machine itself was full"), "{}", lines[0]);
-    }
-
-    #[test]
-    fn the_timeouts_quoted_are_those_the_configuration_had() {
-        let mut cluster = summary();
-        for kind in [Fault::Hang, Fault::Partition] {
-            cluster.faults.push(fault("threading", kind, true, 0, Some(0.4)));
-        }
-        let said = faults(&cluster).join("\n");
-        assert!(said.contains("wait out the balancer's 2 s server timeout"), "{said}");
-        assert!(said.contains("wait out the 500 ms connect timeout"), "{said}");
-        cluster.balancer = BalancerSettings {
-            server_timeout_ms: 1500,
-            connect_timeout_ms: 250,
-            ..BalancerSettings::until_recorded()
-        };
-        let said = faults(&cluster).join("\n");
-        assert!(said.contains("wait out the balancer's 1.5 s server timeout"), "{said}");
-        assert!(said.contains("wait out the 250 ms connect timeout"), "{said}");
-        assert!(!said.contains("2 s"), "{said}");
     }
 }

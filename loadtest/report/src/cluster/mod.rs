@@ -5,5 +5,6 @@
 
 pub mod charts;
 pub mod conclusions;
+pub mod faults;
 pub mod report;
 pub mod terminal;

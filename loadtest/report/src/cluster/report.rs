@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use loadtest_model::catalogue::Catalogue;
-use loadtest_model::cluster::ClusterRun;
 use loadtest_model::cluster::summary::{ClusterSummary, FaultEntry, spoken_ms};
+use loadtest_model::cluster::{Balance, ClusterRun, LoadLoop};
 
 /// Writes the charts, `report.md` and `report.html` of a cluster run into `dir`; returns the files
 /// written. `summary.json` and `haproxy.cfg` are the run's to write.
@@ -68,16 +68,16 @@ fn secs_or(value: Option<f64>, digits: usize) -> String {
 
 fn fault_table(faults: &[FaultEntry]) -> String {
     let mut out = String::from(
-        "| server | fault | retries | requests | ok | lost | lost as | in flight at fault | retried | redispatched | down after s | recovered after s | up again after s |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| server | fault | retries | requests | ok | lost | lost as | in flight at fault | retried | redispatched | down after s | up again after s |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for e in faults {
         let lost_as: Vec<String> = e.lost_by.iter().map(|(k, v)| format!("{v} x {k}")).collect();
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             e.server,
-            e.fault,
+            trial_kind(e),
             if e.retries { "on" } else { "off" },
             e.requests,
             e.ok,
@@ -91,8 +91,53 @@ fn fault_table(faults: &[FaultEntry]) -> String {
             e.retried,
             e.redispatched,
             secs(e.detect_s),
-            secs(e.recover_s),
             secs(e.back_up_s)
+        );
+    }
+    out
+}
+
+/// A fault as its tables name it: `slow`, with `leastconn` and `open loop at R/s` where they
+/// apply.
+pub(crate) fn trial_kind(e: &FaultEntry) -> String {
+    let mut kind = e.fault.name().to_owned();
+    if e.balance != Balance::Roundrobin {
+        kind.push_str(&format!(", {}", e.balance));
+    }
+    if e.load_loop == LoadLoop::Open {
+        kind.push_str(&format!(", open {:.0}/s", e.offered_rps.unwrap_or(0.0)));
+    }
+    kind
+}
+
+/// Throughput around each fault: before it, from it to the heal (and as a share of the
+/// remaining hosts' capacity), its worst 500 ms and longest stall, after the heal, the lasting
+/// recovery, and where the load went meanwhile.
+fn throughput_table(faults: &[FaultEntry]) -> String {
+    let mut out = String::from(
+        "| server | fault | retries | req/s before | during | kept | worst 500 ms | stall s | after | recovered after s | failed host's share | its p50 ms (others') |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
+    let whole = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.0}"));
+    for e in faults {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} ({}) |",
+            e.server,
+            trial_kind(e),
+            if e.retries { "on" } else { "off" },
+            e.rps_before,
+            whole(e.rps_during),
+            crate::cluster::faults::kept(e).map_or_else(|| "-".into(), |k| format!("{:.0}%", k * 100.0)),
+            whole(e.rps_worst_500ms),
+            secs(e.stall_s),
+            whole(e.rps_after),
+            e.recover_s
+                .map_or_else(|| "not before the heal".into(), |s| format!("{s:.1}")),
+            e.victim_share_during
+                .map_or_else(|| "-".into(), |s| format!("{:.0}%", s * 100.0)),
+            whole(e.victim_p50_ms_during),
+            whole(e.others_p50_ms_during),
         );
     }
     out
@@ -108,6 +153,10 @@ pub fn markdown(run: &ClusterRun, charts: &[String]) -> String {
             let _ = writeln!(out, "- {line}");
         }
         out.push('\n');
+    }
+    if !run.targets.is_empty() {
+        out.push_str("## Targets\n\n");
+        crate::markdown::targets_table(&mut out, &run.targets);
     }
     scaling(&mut out, &run.cluster, charts);
     if !run.cluster.faults.is_empty() {
@@ -129,14 +178,18 @@ fn setting(out: &mut String, run: &ClusterRun) {
     let c = &run.cluster;
     let hosts = match c.host_cpus {
         Some(cpus) => format!(
-            "Hosts are network namespaces on one bridge, each running one lab server under a CPU quota of {cpus} CPU (cgroup {}).",
-            c.cgroup.as_deref().unwrap_or("-")
+            "Hosts are network namespaces on one bridge, each running one lab server under a CPU quota of {cpus} CPU \
+             (cgroup {}{}).",
+            c.cgroup.as_deref().unwrap_or("-"),
+            c.host_cpus_applied.map_or_else(String::new, |applied| format!(
+                "; read back from the kernel: {applied} CPU"
+            ))
         ),
         None => "Hosts are the servers given by `--host-url`; their CPU use is not measured from here.".to_owned(),
     };
     let _ = writeln!(
         out,
-        "{hosts} {} balances them (round robin, health checks on `/healthz` every {}, down after {} failures); \
+        "{hosts} {} balances them (round robin unless a fault's trial says leastconn, health checks on `/healthz` every {}, down after {} failures); \
          oha sends GET `?n={}` over {} connections. Machine: {} ({} CPUs), commit {}.\n",
         c.haproxy_version,
         spoken_ms(c.balancer.check_interval_ms),
@@ -172,13 +225,24 @@ fn faults(out: &mut String, c: &ClusterSummary, charts: &[String]) {
          Requests, ok and lost are the client's: oha's answers by status and its failures, its deadline cuts at the end \
          left out. The timelines are drawn from HAProxy's log of every request, since oha keeps no record of a failure's \
          time; where the two counts of lost differ, the list under the table says so. Down and up again are from HAProxy's stats, \
-         polled every 100 ms; recovered is when 2xx answers were back at 90% of the remaining hosts' capacity.\n",
+         polled every 100 ms.\n",
         loadtest_model::cluster::FAULT_AT * 100.0,
         c.fault_trial_secs,
         loadtest_model::cluster::HEAL_AT * 100.0,
         c.balancer.retries
     );
     out.push_str(&fault_table(&c.faults));
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "Throughput around each fault, in 2xx answers a second by when the balancer accepted the request: before it \
+         (from 10% to 30% of the trial), from the fault to the heal, and after (from 70% to 90%). Kept is during as a \
+         share of the remaining hosts' capacity (before x (hosts - 1) / hosts); a stall is the longest stretch under a \
+         tenth of the pace before; recovered is the earliest time from which every 500 ms window up to the heal held \
+         90% of the remaining capacity, if at least 2 s before the heal. The failed host's share is of the requests \
+         accepted from the fault to the heal, with the median time they took (the other hosts' in brackets).\n"
+    );
+    out.push_str(&throughput_table(&c.faults));
     out.push('\n');
     for e in &c.faults {
         let (Some(logged_lost), Some(logged_requests)) = (e.logged_lost, e.logged_requests) else {
@@ -214,6 +278,7 @@ mod tests {
         let cluster = crate::cluster::conclusions::tests::summary();
         let run = ClusterRun {
             conclusions: crate::cluster::conclusions::conclusions(&cluster, 2),
+            targets: crate::targets::cluster::check(&cluster),
             command: vec!["loadtest".into(), "cluster".into()],
             started_utc: "2026-12-06T10:00:00Z".into(),
             elapsed_secs: 540.0,
@@ -241,8 +306,11 @@ mod tests {
             "# Cluster",
             "## Conclusions",
             "| threading | 4 | 620 | 10.0 | 50.0 | 97% | 1.60 | 0.25 / 0.25 / 0.25 / 0.25 | 90% / 90% / 90% / 90% | 100 / 100 / 100 / 100 |",
-            "| threading | crash | off | 1000 | 941 | 59 | 59 x 503 | 3 | 0 | 0 | 0.4 | 1.5 | 0.5 |",
-            "| threading | slow | on | 1000 | 1000 | 0 | - | 3 | 5 | 40 | - | 1.5 | 0.5 |",
+            "| threading | crash | off | 1000 | 941 | 59 | 59 x 503 | 3 | 0 | 0 | 0.4 | 0.5 |",
+            "| threading | slow | on | 1000 | 1000 | 0 | - | 3 | 5 | 40 | - | 0.5 |",
+            "| threading | slow | on | 600 | 360 | 80% | 300 | 0.0 | 570 | 1.5 | 25% | 1 (12) |",
+            "## Targets",
+            "| cluster, slow host, round robin: req/s kept, share of the remaining hosts' capacity | threading | 80% | none |",
             "![req/s against hosts](cluster_scaling.svg)",
             "![cluster_threading_crash.svg](cluster_threading_crash.svg)",
             "- threading crash with retries off: oha saw 59 lost, HAProxy's log 61 (of 1020 it logged, oha's deadline cuts included).",
@@ -273,6 +341,12 @@ mod tests {
             "redispatched",
             "detect_s",
             "recover_s",
+            "rps_before",
+            "rps_during",
+            "rps_after",
+            "rps_worst_500ms",
+            "balance",
+            "loop",
         ] {
             assert!(json["cluster"]["faults"][0].get(key).is_some(), "{key}");
         }
@@ -287,5 +361,8 @@ mod tests {
             assert!(json["cluster"]["scaling"][0].get(key).is_some(), "{key}");
         }
         assert_eq!(json["cluster"]["host_cpus"], 0.25);
+        assert_eq!(json["cluster"]["host_cpus_applied"], 0.25);
+        assert_eq!(json["cluster"]["faults"][0]["balance"], "roundrobin");
+        assert_eq!(json["cluster"]["faults"][0]["loop"], "closed");
     }
 }

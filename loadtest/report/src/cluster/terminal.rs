@@ -40,20 +40,22 @@ pub fn tables(cluster: &ClusterSummary) -> String {
             "requests",
             "lost",
             "down s",
+            "kept",
             "recovered s",
         ]);
         for e in &cluster.faults {
             faults.add_row([
                 e.server.clone(),
-                e.fault.name().to_owned(),
+                super::report::trial_kind(e),
                 (if e.retries { "on" } else { "off" }).to_owned(),
                 e.requests.to_string(),
                 e.lost.to_string(),
                 number(e.detect_s, 1),
+                super::faults::kept(e).map_or_else(|| "-".into(), |k| format!("{:.0}%", k * 100.0)),
                 number(e.recover_s, 1),
             ]);
         }
-        right_align(&mut faults, 3..7);
+        right_align(&mut faults, 3..8);
         out.push('\n');
         out.push_str(&faults.to_string());
     }

@@ -9,6 +9,7 @@
 //! (The fifth target, the one-thread product within 2x of OpenBLAS, is not the harness's: it
 //! takes numpy, and criterion's `band_f64/500` beside `scripts/matmul_reference.py`.)
 
+pub mod cluster;
 mod event_loop;
 mod ledger;
 
