@@ -6,14 +6,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 
 use super::analysis::{FaultTrial, StatePoll, analyse};
 use super::args::ClusterPlan;
 use super::balancer::Balancer;
 use super::fault_plan::FaultSetup;
 use super::fleet::Fleet;
-use super::log::parse_log;
+use super::log::{ParsedLog, parse_log};
 use super::site::Site;
 use loadtest_model::cluster::summary::FaultEntry;
 use loadtest_run::oha::model::{DEADLINE_ABORT_MESSAGE, OhaReport};
@@ -56,7 +55,13 @@ pub fn run(site: &Site, fleet: &mut Fleet, setup: FaultSetup, plan: &ClusterPlan
     let end_ms = unix_ms();
     let stats = balancer.show_stat()?;
     let log = balancer.stop()?;
-    let records = parse_log(&log).with_context(|| format!("reading the balancer's log of {name}"))?;
+    let ParsedLog { records, unreadable } = parse_log(&log);
+    if let Some(first) = unreadable.first() {
+        eprintln!(
+            "warning: {} line(s) of the balancer's log of {name} could not be read and are left out of its timeline; the first: {first}",
+            unreadable.len()
+        );
+    }
     let cost = analyse(&FaultTrial {
         records: &records,
         polls: &polls,
@@ -89,6 +94,7 @@ pub fn run(site: &Site, fleet: &mut Fleet, setup: FaultSetup, plan: &ClusterPlan
         lost_by,
         logged_requests: Some(cost.requests),
         logged_lost: Some(cost.lost),
+        log_unreadable: unreadable.len() as u64,
         in_flight: cost.in_flight,
         aborted_at_deadline: report.deadline_aborts(),
         retried: backend.and_then(|b| b.retries).unwrap_or(0),

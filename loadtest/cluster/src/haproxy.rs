@@ -83,6 +83,8 @@ impl BalancerConfig {
             "# Written by `loadtest cluster`.\n\
              global\n    \
                  log stdout format raw local0\n    \
+                 # One thread: two threads' log lines to stdout were once written into each other.\n    \
+                 nbthread 1\n    \
                  stats socket {stats} mode 600 level admin\n    \
                  maxconn 4096\n\
              \n\
@@ -153,6 +155,7 @@ mod tests {
     fn every_host_is_a_checked_server_in_round_robin() {
         let cfg = config(true).render();
         assert!(cfg.contains("balance roundrobin\n"), "{cfg}");
+        assert!(cfg.contains("    nbthread 1\n"), "{cfg}");
         assert!(cfg.contains("option httpchk GET /healthz\n"), "{cfg}");
         assert!(
             cfg.contains("    server h1 198.18.0.3:8000 check inter 300ms fall 2 rise 2\n"),

@@ -67,13 +67,28 @@ impl LogRecord {
     }
 }
 
+/// A balancer's log read back: its request records, and the lines that start like one but
+/// are not (two lines written into each other), which are counted, not read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParsedLog {
+    pub records: Vec<LogRecord>,
+    pub unreadable: Vec<LogError>,
+}
+
 /// Reads every request record of `log`, skipping HAProxy's other lines (start-up notices,
 /// health-check transitions), which do not start with a timestamp.
-pub fn parse_log(log: &str) -> Result<Vec<LogRecord>, LogError> {
-    log.lines()
+pub fn parse_log(log: &str) -> ParsedLog {
+    let mut parsed = ParsedLog::default();
+    for line in log
+        .lines()
         .filter(|line| line.bytes().next().is_some_and(|b| b.is_ascii_digit()))
-        .map(LogRecord::parse)
-        .collect()
+    {
+        match LogRecord::parse(line) {
+            Ok(record) => parsed.records.push(record),
+            Err(error) => parsed.unreadable.push(error),
+        }
+    }
+    parsed
 }
 
 /// Requests by when they were accepted, in slots of `slot_ms` from `start_ms` for `slots`
@@ -141,8 +156,26 @@ mod tests {
     }
 
     #[test]
+    fn two_lines_written_into_each_other_are_counted_not_read() {
+        // As a run of 2026-12-07 logged them (two HAProxy threads on one stdout).
+        let log = "1796683339766 200 9 0 h3 ----\n\
+                   1796683339762 200 15 01796683338176 200 2004 +1 h1 ----\n\
+                   Server hosts/h4 is DOWN, reason: Layer7 timeout.\n\
+                   1796683340180 200 1 0 h2 ----\n";
+        let parsed = parse_log(log);
+        assert_eq!(parsed.records.len(), 2);
+        assert_eq!(parsed.unreadable.len(), 1);
+        assert!(
+            parsed.unreadable[0].line.starts_with("1796683339762 200 15 0179"),
+            "{parsed:?}"
+        );
+    }
+
+    #[test]
     fn the_fixture_s_crash_shows_in_its_timeline() {
-        let records = parse_log(FIXTURE).unwrap();
+        let parsed = parse_log(FIXTURE);
+        assert_eq!(parsed.unreadable, Vec::new());
+        let records = parsed.records;
         assert!(records.len() > 20, "{} records", records.len());
         let start = records[0].accepted_ms;
         let slots = timeline(&records, start, 100, 100);

@@ -97,6 +97,10 @@ pub struct FaultEntry {
     pub logged_requests: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logged_lost: Option<u64>,
+    /// Lines of the balancer's log that could not be read (two written into each other) and
+    /// are left out of the log's counts and timeline.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub log_unreadable: u64,
     /// Requests in flight to the failed host when the fault struck.
     pub in_flight: u64,
     /// Requests oha cut at its deadline (not counted in `requests`).
@@ -155,6 +159,10 @@ pub struct FaultEntry {
     pub due: Option<u64>,
     /// Successful and failed requests per 100 ms, by when the balancer accepted them.
     pub timeline: Vec<Slot>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Requests that ended well and badly in one slot of a timeline.

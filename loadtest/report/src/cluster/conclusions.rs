@@ -217,6 +217,7 @@ pub(crate) mod tests {
             lost_by: [("503".to_owned(), lost)].into_iter().filter(|(_, n)| *n > 0).collect(),
             logged_requests: Some(1020),
             logged_lost: Some(if retries { 0 } else { 61 }),
+            log_unreadable: 0,
             in_flight: 3,
             aborted_at_deadline: 20,
             retried: if retries { 5 } else { 0 },

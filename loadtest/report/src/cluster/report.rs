@@ -244,6 +244,17 @@ fn faults(out: &mut String, c: &ClusterSummary, charts: &[String]) {
     );
     out.push_str(&throughput_table(&c.faults));
     out.push('\n');
+    for e in (c.faults.iter()).filter(|e| e.log_unreadable > 0) {
+        let _ = writeln!(
+            out,
+            "- {} {} with retries {}: {} line(s) of the balancer's log could not be read (two written into each other) \
+             and are left out of its counts and timeline.",
+            e.server,
+            trial_kind(e),
+            if e.retries { "on" } else { "off" },
+            e.log_unreadable
+        );
+    }
     for e in &c.faults {
         let (Some(logged_lost), Some(logged_requests)) = (e.logged_lost, e.logged_requests) else {
             continue;
