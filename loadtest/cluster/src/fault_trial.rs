@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-
 use super::analysis::{FaultTrial, StatePoll, analyse};
 use super::args::ClusterPlan;
 use super::balancer::Balancer;
@@ -22,7 +21,7 @@ use loadtest_run::oha::runner::Load;
 pub const UNSENT: &str = "unsent";
 
 /// How often the balancer's view of the failed host is read.
-const POLL_EVERY: Duration = Duration::from_millis(100);
+const POLL_EVERY: Duration = Duration::from_millis(loadtest_model::cluster::STATE_POLL_MS);
 pub use loadtest_model::cluster::{FAULT_AT, HEAL_AT};
 
 fn unix_ms() -> u64 {

@@ -61,8 +61,10 @@ pub const SETTINGS: BalancerSettings = BalancerSettings {
 };
 
 /// The log line of a request: accepted at (Unix ms), status, total ms, retries, host,
-/// termination state. Space-separated, so the `log` module reads it back with no quoting.
-pub const LOG_FORMAT: &str = "%Ts%ms %ST %Tt %rc %s %tsc";
+/// termination state, and the connection's idle time before the request (on a kept-alive
+/// connection, the accept date is when its previous answer ended). Space-separated, so the
+/// `log` module reads it back with no quoting.
+pub const LOG_FORMAT: &str = "%Ts%ms %ST %Tt %rc %s %tsc %Ti";
 
 impl BalancerConfig {
     /// The `haproxy.cfg` text. Logs go to standard output, which the harness reads.

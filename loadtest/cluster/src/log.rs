@@ -7,11 +7,15 @@ use loadtest_model::cluster::Slot;
 /// One request as the balancer logged it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
-    /// When the balancer accepted it, Unix time in ms.
+    /// When the balancer received it, Unix time in ms: the accept date, plus, for a request on
+    /// a kept-alive connection, the connection's idle time before it (HAProxy's `%Ti`; its
+    /// accept date is when the previous answer ended, which an open loop's idle connections
+    /// would move seconds early).
     pub accepted_ms: u64,
     /// The status sent to the client; `None` when none was (HAProxy logs -1).
     pub status: Option<u16>,
-    /// From accept to the end of the answer, ms (-1 when the session ended without one).
+    /// From its receipt to the end of the answer, ms: HAProxy's `%Tt` less the idle time (-1
+    /// when the session ended without one).
     pub total_ms: i64,
     /// How many times HAProxy tried the request again.
     pub retries: u32,
@@ -26,7 +30,7 @@ pub struct LogRecord {
 
 /// A line that is not a request record in the lab's format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a request record (accepted_ms status total_ms retries host termination): {line:?}: {why}")]
+#[error("not a request record (accepted_ms status total_ms retries host termination idle_ms): {line:?}: {why}")]
 pub struct LogError {
     pub line: String,
     pub why: &'static str,
@@ -40,20 +44,28 @@ impl LogRecord {
             why,
         };
         let fields: Vec<&str> = line.split_ascii_whitespace().collect();
-        let [accepted, status, total, retries, host, termination] = fields[..] else {
-            return Err(fail("six fields expected"));
+        // Runs before 2026-12-07 logged no idle time.
+        let (&[accepted, status, total, retries, host, termination], idle) = (match fields[..] {
+            [ref six @ .., idle] if six.len() == 6 => (six, idle),
+            ref six => (six, "0"),
+        }) else {
+            return Err(fail("six or seven fields expected"));
         };
+        // -1 when the request never came (a connection closed while idle).
+        let idle = idle.parse::<i64>().map_err(|_| fail("idle_ms is not a number"))?.max(0);
+        let total: i64 = total.parse().map_err(|_| fail("total_ms is not a number"))?;
         let (redispatched, retries) = match retries.strip_prefix('+') {
             Some(count) => (true, count),
             None => (false, retries),
         };
+        let accepted: u64 = accepted.parse().map_err(|_| fail("accepted_ms is not a number"))?;
         Ok(Self {
-            accepted_ms: accepted.parse().map_err(|_| fail("accepted_ms is not a number"))?,
+            accepted_ms: accepted + idle.unsigned_abs(),
             status: match status.parse::<i32>().map_err(|_| fail("status is not a number"))? {
                 -1 => None,
                 code => Some(u16::try_from(code).map_err(|_| fail("status out of range"))?),
             },
-            total_ms: total.parse().map_err(|_| fail("total_ms is not a number"))?,
+            total_ms: if total < 0 { total } else { (total - idle).max(0) },
             retries: retries.parse().map_err(|_| fail("retries is not a number"))?,
             redispatched,
             host: (host != "<NOSRV>").then(|| host.to_owned()),
@@ -139,12 +151,22 @@ mod tests {
         assert_eq!((refused.ok(), refused.host), (false, None));
         let cut = LogRecord::parse("1765000000400 -1 -1 0 h1 CD--").unwrap();
         assert_eq!((cut.status, cut.ok()), (None, false));
+        // On a connection kept alive 2.5 s after its previous answer, the request came 2.5 s
+        // after the accept date HAProxy gives it, and took 20 ms of the 2,520.
+        let idle = LogRecord::parse("1765000000123 200 2520 0 h1 ---- 2500").unwrap();
+        assert_eq!((idle.accepted_ms, idle.total_ms), (1_765_000_002_623, 20));
+        let fresh = LogRecord::parse("1765000000123 200 4 0 h1 ---- 0").unwrap();
+        assert_eq!(fresh, record);
+        let never = LogRecord::parse("1765000000123 -1 -1 0 h1 CD-- -1").unwrap();
+        assert_eq!((never.accepted_ms, never.total_ms), (1_765_000_000_123, -1));
     }
 
     #[test]
     fn a_line_of_another_shape_is_refused_with_what_was_expected() {
         for (line, why) in [
-            ("1765000000123 200 4 0 h1", "six fields expected"),
+            ("1765000000123 200 4 0 h1", "six or seven fields expected"),
+            ("1765000000123 200 4 0 h1 ---- 0 9", "six or seven fields expected"),
+            ("1765000000123 200 4 0 h1 ---- soon", "idle_ms is not a number"),
             ("soon 200 4 0 h1 ----", "accepted_ms is not a number"),
             ("1765000000123 OK 4 0 h1 ----", "status is not a number"),
             ("1765000000123 70000 4 0 h1 ----", "status out of range"),

@@ -160,7 +160,7 @@ pub enum TargetId {
     /// An open-loop crash with retries: requests lost.
     OpenCrashLost,
     /// An open-loop hang or partition without retries: requests lost over those due to the host
-    /// between the fault and its detection.
+    /// between the fault and the last read of the balancer's view that still saw it up.
     OpenLossesOverDue,
     /// A target this version does not check, by its label.
     Other(String),
@@ -207,7 +207,7 @@ impl TargetId {
             }
             Self::OpenCrashLost => "cluster, open loop, crash with retries: requests lost",
             Self::OpenLossesOverDue => {
-                "cluster, open loop, no retries: lost over the requests due to the host before its detection"
+                "cluster, open loop, no retries: lost over the requests due to the host while surely not yet marked down"
             }
             Self::Other(label) => label,
         }

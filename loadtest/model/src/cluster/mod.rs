@@ -12,6 +12,10 @@ use crate::summary::Machine;
 /// The fault timeline's resolution, in ms.
 pub const SLOT_MS: u64 = 100;
 
+/// How often a fault trial reads the balancer's view of the failed host, ms: `detect_s` is
+/// the first read that saw it down, so the balancer marked it down at most this long before.
+pub const STATE_POLL_MS: u64 = 100;
+
 /// When a fault strikes and when it is healed, as shares of its trial.
 pub const FAULT_AT: f64 = 0.3;
 pub const HEAL_AT: f64 = 0.6;

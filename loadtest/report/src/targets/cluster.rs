@@ -3,7 +3,7 @@
 
 use loadtest_model::cluster::fault::Fault;
 use loadtest_model::cluster::summary::{ClusterSummary, FaultEntry};
-use loadtest_model::cluster::{Balance, LoadLoop};
+use loadtest_model::cluster::{Balance, LoadLoop, STATE_POLL_MS};
 use loadtest_model::summary::{Limit, TargetCheck, TargetId, Unit};
 
 use super::checked;
@@ -76,14 +76,16 @@ fn slow_kept(entry: &FaultEntry, target: TargetId, limit: Option<Limit>) -> Opti
 }
 
 /// An open-loop trial without retries: its losses over the requests due to the failed host
-/// (its round-robin share of the offered rate) from the fault to the balancer's detection.
+/// (its round-robin share of the offered rate) from the fault until the balancer surely still
+/// sent it requests: the last read of its view before the one that saw the host down.
 fn losses_over_due(entry: &FaultEntry) -> Option<TargetCheck> {
     let rate = entry.offered_rps?;
-    let detect_s = entry.detect_s?;
-    let due = rate * detect_s / f64::from(entry.hosts);
+    let up_s = (entry.detect_s? - STATE_POLL_MS as f64 / 1000.0).max(0.0);
+    let due = rate * up_s / f64::from(entry.hosts);
     let from = format!(
-        "{} lost; {rate:.0} req/s x {detect_s:.1} s to detection / {} hosts = {due:.0} due to the host ({}, retries off)",
-        entry.lost, entry.hosts, entry.fault
+        "{} lost; {rate:.0} req/s x {up_s:.2} s to the last read that saw the host up / {} hosts = {due:.0} due to \
+         the host ({}, retries off; marked down {:.2} s after the fault)",
+        entry.lost, entry.hosts, entry.fault, entry.detect_s?
     );
     let figure = entry.lost as f64 / due.max(f64::MIN_POSITIVE);
     Some(checked(
@@ -131,13 +133,14 @@ mod tests {
         let crash = row(TargetId::OpenCrashLost);
         assert_eq!((crash.figure, crash.met), (0.0, Some(true)));
         assert_eq!(crash.from, "0 of 6000 requests due at 400 req/s (crash, retries on)");
-        // 400 x 1.4 / 4 = 140 due to the hung host before it was marked down; 150 lost.
+        // Seen down 1.4 s after the fault, so surely still up at 1.3 s: 400 x 1.3 / 4 = 130
+        // due to the hung host; 150 lost.
         let hang = row(TargetId::OpenLossesOverDue);
-        assert!((hang.figure - 150.0 / 140.0).abs() < 1e-9, "{hang:?}");
+        assert!((hang.figure - 150.0 / 130.0).abs() < 1e-9, "{hang:?}");
         assert_eq!(hang.met, Some(true));
         assert!(
             hang.from
-                .contains("400 req/s x 1.4 s to detection / 4 hosts = 140 due to the host (hang, retries off)"),
+                .contains("400 req/s x 1.30 s to the last read that saw the host up / 4 hosts = 130 due"),
             "{hang:?}"
         );
     }
