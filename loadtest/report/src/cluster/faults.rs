@@ -100,6 +100,8 @@ fn cost(fault: Fault, load_loop: LoadLoop, entries: &[&FaultEntry], balancer: &B
     };
     let recovered: Vec<f64> = with.iter().filter_map(|e| e.recover_s).collect();
     let recovered = match (recovered.len(), with.len()) {
+        // An open loop offers less than the hosts' capacity: the recovery's bar says nothing.
+        _ if load_loop == LoadLoop::Open => String::new(),
         (_, 0) => String::new(),
         (0, _) => "; with retries no trial recovered for good before the heal".to_owned(),
         (n, all) => format!(
@@ -112,15 +114,29 @@ fn cost(fault: Fault, load_loop: LoadLoop, entries: &[&FaultEntry], balancer: &B
             range(recovered, secs)
         ),
     };
+    // A closed loop's rate before the fault is what the hosts could do; an open loop's is what
+    // was offered.
+    let kept = match load_loop {
+        LoadLoop::Closed => format!(
+            "kept {} of the remaining hosts' capacity",
+            range(entries.iter().filter_map(|e| kept(e)), percent)
+        ),
+        LoadLoop::Open => format!(
+            "answered {} of the rate offered",
+            range(
+                (entries.iter()).filter_map(|e| Some(e.rps_during? / e.offered_rps?.max(f64::MIN_POSITIVE))),
+                percent
+            )
+        ),
+    };
     format!(
         "{fault} ({servers} servers{offered}): with retries {} of {} requests were lost, without them {} of {}; \
-         {detected}. From the fault to the heal the cluster kept {} of the remaining hosts' capacity (worst 500 ms: \
-         {} req/s; longest stall {}), and {} of its req/s before after the heal{recovered}. Why: {}.",
+         {detected}. From the fault to the heal the cluster {kept} (worst 500 ms: {} req/s; longest stall {}), and \
+         {} of its req/s before after the heal{recovered}. Why: {}.",
         lost(&with),
         requests(&with),
         lost(&without),
         requests(&without),
-        range(entries.iter().filter_map(|e| kept(e)), percent),
         range(entries.iter().filter_map(|e| e.rps_worst_500ms), whole),
         range(entries.iter().filter_map(|e| e.stall_s), secs),
         range(
@@ -170,8 +186,13 @@ fn why(
         ),
         Fault::Slow => format!(
             "the starved host went on passing its health checks, so round robin went on sending it {share} of the \
-             requests, each answered in a median of {victim} against {others} on the other hosts, well inside the \
-             {server} server timeout, so none failed{}",
+             requests, each answered in a median of {victim} against {others} on the other hosts{}{}",
+            match without.iter().map(|e| e.lost).sum::<u64>() {
+                0 => format!(", within the {server} server timeout: none failed"),
+                lost => format!(
+                    "; without retries, {lost} took longer than the {server} server timeout and were lost{lost_as}"
+                ),
+            },
             match load_loop {
                 LoadLoop::Closed =>
                     ": in a closed loop a connection that draws the slow host sends nothing more until \
@@ -274,6 +295,17 @@ mod tests {
             entry.recover_s = None;
         }
         let slow = said(&cluster, "slow (");
+        assert!(slow.contains("within the 2 s server timeout: none failed"), "{slow}");
+        let mut lossy = cluster.clone();
+        let without = (lossy.faults.iter_mut())
+            .find(|e| e.fault == Fault::Slow && !e.retries)
+            .unwrap();
+        (without.lost, without.lost_by) = (30, [("504".to_owned(), 30)].into());
+        let lossy = said(&lossy, "slow (");
+        assert!(
+            lossy.contains("without retries, 30 took longer than the 2 s server timeout and were lost (30 x 504)"),
+            "{lossy}"
+        );
         for part in [
             "the balancer's health checks never marked the host down",
             "the cluster kept 10% of the remaining hosts' capacity",
@@ -322,6 +354,7 @@ mod tests {
         let mut open = fault("threading", Fault::Crash, true, 0, Some(0.3));
         open.load_loop = LoadLoop::Open;
         open.offered_rps = Some(360.0);
+        open.rps_during = Some(360.0);
         cluster.faults.push(open);
         let lines = conclusions(&cluster);
         assert_eq!(
@@ -330,9 +363,11 @@ mod tests {
             "{lines:#?}"
         );
         assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("crash (1 servers, open loop at 360 req/s): with retries 0 of 1000")),
+            lines.iter().any(
+                |l| l.starts_with("crash (1 servers, open loop at 360 req/s): with retries 0 of 1000")
+                    && l.contains("the cluster answered 100% of the rate offered")
+                    && !l.contains("recovered")
+            ),
             "{lines:#?}"
         );
     }
