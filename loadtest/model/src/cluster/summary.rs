@@ -82,7 +82,8 @@ pub struct FaultEntry {
     pub hosts: u32,
     /// Whether the balancer retried and redispatched.
     pub retries: bool,
-    /// Requests the client (oha) saw end, `ok + lost`; its own deadline cuts are left out.
+    /// Requests the client (oha) saw end, `ok + lost`; its own deadline cuts are left out. In
+    /// an open loop, `lost` and so `requests` also count the due requests never sent.
     pub requests: u64,
     /// Of those, answered 2xx.
     pub ok: u64,

@@ -25,7 +25,7 @@ pub fn conclusions(cluster: &ClusterSummary) -> Vec<String> {
         }
         let least = of(Balance::Leastconn, None);
         if !least.is_empty() {
-            out.push(remedy(&least, &of(Balance::Roundrobin, Some(true))));
+            out.push(remedy(load_loop, &least, &of(Balance::Roundrobin, Some(true))));
         }
     }
     out
@@ -43,11 +43,24 @@ fn kinds(entries: &[FaultEntry]) -> Vec<(Fault, LoadLoop)> {
     kinds
 }
 
-/// The throughput kept from the fault to the heal, as a share of the remaining hosts'
-/// capacity (req/s before x (hosts - 1) / hosts).
+/// The throughput kept from the fault to the heal, as a share of what the trial's load could
+/// get ([`kept_of_what`]): in a closed loop the remaining hosts' capacity (req/s before x
+/// (hosts - 1) / hosts), in an open loop the rate offered (its rate before the fault is what
+/// was offered, not what the hosts could do).
 pub fn kept(entry: &FaultEntry) -> Option<f64> {
-    let remaining = entry.rps_before * f64::from(entry.hosts - 1) / f64::from(entry.hosts);
-    (remaining > 0.0).then_some(entry.rps_during? / remaining)
+    let against = match entry.load_loop {
+        LoadLoop::Closed => entry.rps_before * f64::from(entry.hosts - 1) / f64::from(entry.hosts),
+        LoadLoop::Open => entry.offered_rps?,
+    };
+    (against > 0.0).then_some(entry.rps_during? / against)
+}
+
+/// What [`kept`] is a share of, in words.
+pub fn kept_of_what(load_loop: LoadLoop) -> &'static str {
+    match load_loop {
+        LoadLoop::Closed => "the remaining hosts' capacity",
+        LoadLoop::Open => "the rate offered",
+    }
 }
 
 /// "a to b" (or "a" where they agree) of `values` written with `write`; "-" for none.
@@ -114,21 +127,11 @@ fn cost(fault: Fault, load_loop: LoadLoop, entries: &[&FaultEntry], balancer: &B
             range(recovered, secs)
         ),
     };
-    // A closed loop's rate before the fault is what the hosts could do; an open loop's is what
-    // was offered.
-    let kept = match load_loop {
-        LoadLoop::Closed => format!(
-            "kept {} of the remaining hosts' capacity",
-            range(entries.iter().filter_map(|e| kept(e)), percent)
-        ),
-        LoadLoop::Open => format!(
-            "answered {} of the rate offered",
-            range(
-                (entries.iter()).filter_map(|e| Some(e.rps_during? / e.offered_rps?.max(f64::MIN_POSITIVE))),
-                percent
-            )
-        ),
-    };
+    let kept = format!(
+        "kept {} of {}",
+        range(entries.iter().filter_map(|e| kept(e)), percent),
+        kept_of_what(load_loop)
+    );
     format!(
         "{fault} ({servers} servers{offered}): with retries {} of {} requests were lost, without them {} of {}; \
          {detected}. From the fault to the heal the cluster {kept} (worst 500 ms: {} req/s; longest stall {}), and \
@@ -219,8 +222,8 @@ fn lost_as(entries: &[&FaultEntry]) -> String {
 }
 
 /// A slow host's remedy, measured: the throughput kept with least connections against round
-/// robin, both with retries on.
-fn remedy(least: &[&FaultEntry], round: &[&FaultEntry]) -> String {
+/// robin, both with retries on, under `load_loop`.
+fn remedy(load_loop: LoadLoop, least: &[&FaultEntry], round: &[&FaultEntry]) -> String {
     let share = |entries: &[&FaultEntry]| range(entries.iter().filter_map(|e| e.victim_share_during), percent);
     let kept_of = |entries: &[&FaultEntry]| range(entries.iter().filter_map(|e| kept(e)), percent);
     let each: Vec<String> = (least.iter())
@@ -234,14 +237,22 @@ fn remedy(least: &[&FaultEntry], round: &[&FaultEntry]) -> String {
             ))
         })
         .collect();
+    let offered = match load_loop {
+        LoadLoop::Closed => String::new(),
+        LoadLoop::Open => format!(
+            ", open loop at {} req/s",
+            range(least.iter().filter_map(|e| e.offered_rps), whole)
+        ),
+    };
     format!(
-        "A slow host's remedy, measured: with `balance leastconn` (retries on) the balancer sent the slow host {} of \
-         the requests from the fault to the heal, against {} in round robin, and the cluster kept {} of the remaining \
-         hosts' capacity, against {} ({}): least connections sends each request to the host with the fewest in \
-         flight, and the slow host's requests stay in flight longest.",
+        "A slow host's remedy, measured{offered}: with `balance leastconn` (retries on) the balancer sent the slow \
+         host {} of the requests from the fault to the heal, against {} in round robin, and the cluster kept {} of {}, \
+         against {} ({}): least connections sends each request to the host with the fewest in flight, and the slow \
+         host's requests stay in flight longest.",
         share(least),
         share(round),
         kept_of(least),
+        kept_of_what(load_loop),
         kept_of(round),
         each.join(", ")
     )
@@ -349,6 +360,32 @@ mod tests {
     }
 
     #[test]
+    fn an_open_loop_s_remedy_is_told_against_the_rate_offered() {
+        let mut cluster = summary();
+        cluster.faults.retain(|e| e.fault == Fault::Slow && e.retries);
+        let mut least = cluster.faults[0].clone();
+        least.balance = Balance::Leastconn;
+        cluster.faults.push(least);
+        for entry in &mut cluster.faults {
+            entry.load_loop = LoadLoop::Open;
+            entry.offered_rps = Some(400.0);
+            entry.rps_before = 400.0;
+            entry.rps_during = Some(if entry.balance == Balance::Leastconn {
+                400.0
+            } else {
+                300.0
+            });
+        }
+        let remedy = said(&cluster, "A slow host's remedy");
+        assert!(
+            remedy.starts_with("A slow host's remedy, measured, open loop at 400 req/s:")
+                && remedy
+                    .contains("the cluster kept 100% of the rate offered, against 75% (threading 100% against 75%)"),
+            "{remedy}"
+        );
+    }
+
+    #[test]
     fn open_loop_trials_are_told_apart_with_their_rate() {
         let mut cluster = summary();
         let mut open = fault("threading", Fault::Crash, true, 0, Some(0.3));
@@ -365,7 +402,7 @@ mod tests {
         assert!(
             lines.iter().any(
                 |l| l.starts_with("crash (1 servers, open loop at 360 req/s): with retries 0 of 1000")
-                    && l.contains("the cluster answered 100% of the rate offered")
+                    && l.contains("the cluster kept 100% of the rate offered")
                     && !l.contains("recovered")
             ),
             "{lines:#?}"

@@ -237,7 +237,7 @@ fn faults(out: &mut String, c: &ClusterSummary, charts: &[String]) {
         out,
         "Throughput around each fault, in 2xx answers a second by when the balancer accepted the request: before it \
          (from 10% to 30% of the trial), from the fault to the heal, and after (from 70% to 90%). Kept is during as a \
-         share of the remaining hosts' capacity (before x (hosts - 1) / hosts); a stall is the longest stretch under a \
+         share of the remaining hosts' capacity (before x (hosts - 1) / hosts), or for an open loop of the rate offered; a stall is the longest stretch under a \
          tenth of the pace before; recovered is the earliest time from which every 500 ms window up to the heal held \
          90% of the remaining capacity, if at least 2 s before the heal. The failed host's share is of the requests \
          accepted from the fault to the heal, with the median time they took (the other hosts' in brackets).\n"
