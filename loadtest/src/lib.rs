@@ -19,9 +19,24 @@ pub mod uploads;
 pub use cli::Cli;
 use loadtest_model::catalogue::Catalogue;
 
-/// Runs the command `cli` asks for, on the lab servers of `catalogue`.
-pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
-    match cli.command {
+/// What a command's exit code says beyond success: `loadtest compare` found a regression (3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    Done,
+    Regressed,
+}
+
+/// Runs the command `cli` asks for, on the lab servers of `catalogue`. An error of type
+/// [`loadtest_report::compare::BadInput`] is input `compare` cannot work on (exit code 2).
+pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<Finished> {
+    if let Some(cli::Command::Compare(args)) = &cli.command {
+        let stamp = chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string();
+        return Ok(match loadtest_report::compare::run(args, &stamp)? {
+            loadtest_report::compare::Outcome::Passed => Finished::Done,
+            loadtest_report::compare::Outcome::Regressed => Finished::Regressed,
+        });
+    }
+    let done = match cli.command {
         Some(cli::Command::Uploads(args)) => uploads::run(&args, catalogue),
         Some(cli::Command::Cluster(args)) => loadtest_cluster::run(args, catalogue),
         Some(cli::Command::Report(args)) => loadtest_report::redraw(&args, catalogue),
@@ -29,6 +44,8 @@ pub fn run(cli: Cli, catalogue: &Catalogue) -> anyhow::Result<()> {
             print!("{}", catalogue.listing());
             Ok(())
         }
+        Some(cli::Command::Compare(_)) => unreachable!("compare returned above"),
         None => job::run(cli, catalogue),
-    }
+    };
+    done.map(|()| Finished::Done)
 }

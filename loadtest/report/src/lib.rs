@@ -5,12 +5,13 @@
 //! tables ([`table`]); the conclusions ([`conclusions`]) and the lab's targets ([`targets`])
 //! computed from its figures ([`analyse`]). A cluster run's ([`cluster`]) and an uploads run's
 //! ([`uploads`]) reports beside them. [`redraw`](mod@redraw) draws any results folder again from the JSON it
-//! holds. Every report of a run comes from the one summary, so they cannot disagree; nothing
+//! holds; [`compare`](mod@compare) sets two runs side by side. Every report of a run comes from the one summary, so they cannot disagree; nothing
 //! here measures.
 
 pub mod charts;
 pub mod claims;
 pub mod cluster;
+pub mod compare;
 pub mod conclusions;
 pub mod csv_export;
 pub mod floors;

@@ -169,6 +169,7 @@ pub fn terminal(summary: &RunSummary, wrote: &str) -> String {
     out
 }
 
+/// A scenario in a few words: its kind of work, connections, n and workers, and the rate of
 /// an open loop.
 pub fn scenario_label(key: ScenarioKey) -> String {
     let work = match key.work {

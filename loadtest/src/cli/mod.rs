@@ -210,6 +210,7 @@ pub enum Command {
     Servers,
     Cluster(loadtest_cluster::ClusterArgs),
     Report(loadtest_report::ReportArgs),
+    Compare(loadtest_report::compare::CompareArgs),
 }
 
 fn seconds(raw: &str) -> Result<f64, String> {

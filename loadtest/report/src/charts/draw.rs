@@ -23,8 +23,8 @@ type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Slots, RangedCo
 
 /// An x axis of `count` evenly spaced categories at 0, 1, 2, ..., each half a unit wide on either
 /// side; its ticks sit at the categories only.
-struct Slots {
-    count: usize,
+pub(crate) struct Slots {
+    pub(crate) count: usize,
 }
 
 impl Ranged for Slots {

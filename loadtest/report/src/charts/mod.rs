@@ -28,6 +28,7 @@ use loadtest_model::summary::{RunSummary, ScenarioKey};
 use matrix_service::WorkKind;
 
 use data::{BarChart, LineChart, SweepFigure, cpu_chart, latency_chart, memory_chart, sweep_chart, throughput_chart};
+pub(crate) use draw::Slots;
 use draw::{draw_bars, draw_lines};
 
 mod data;
