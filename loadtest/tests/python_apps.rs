@@ -63,7 +63,7 @@ fn each_python_model_answers_the_rust_servers_sum_for_a_seed_and_their_errors() 
     ];
     for (app, launcher, path) in apps {
         let log = logs.path().join(format!("{app}.log"));
-        let server = AppServer::start(&venv, &app_dir, launcher, app, &log).unwrap();
+        let server = AppServer::start(&venv, &app_dir, (launcher, &[]), app, &log).unwrap();
         let url = format!("{}{path}", server.base_url);
         for seed in [1_u64, 7, 20_261_122] {
             for (query, method_too) in [
@@ -147,9 +147,15 @@ fn an_app_that_crashes_at_start_is_an_error_and_leaves_nothing_running() {
     )
     .unwrap();
     let log = dir.path().join("crashing.log");
-    let error = AppServer::start(&venv, dir.path(), Launcher::Gunicorn(&["-w", "1"]), "crashing", &log)
-        .err()
-        .expect("an app that crashes at import does not start");
+    let error = AppServer::start(
+        &venv,
+        dir.path(),
+        (Launcher::Gunicorn(&["-w", "1"]), &[]),
+        "crashing",
+        &log,
+    )
+    .err()
+    .expect("an app that crashes at import does not start");
     let message = format!("{error:#}");
     assert!(
         message.contains(&log.display().to_string()),

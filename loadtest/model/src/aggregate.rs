@@ -2,6 +2,8 @@
 //! (medians of per-trial values; percentiles are never averaged), outliers flagged in place, and
 //! the ratio between every pair of servers.
 
+use crate::bottleneck::{judge, waits_ceiling};
+use crate::cpu_split::{cpu_shares, noise};
 use crate::stats::{Verdict, outliers, ratio_of_medians, stats};
 use crate::summary::{Comparison, Phase, RunSummary, ScenarioKey, ScenarioResult, TrialRecord, WorkCost};
 
@@ -13,6 +15,24 @@ pub fn recompute(summary: &mut RunSummary) {
     summary.results = results(&summary.trials, &names);
     attach_work_costs(&mut summary.results, &summary.work_costs);
     summary.comparisons = comparisons(&summary.trials, &summary.results, &names);
+    attach_bottlenecks(&mut summary.results, &summary.servers);
+    // The fingerprint's kernel facts were read when the run began; its shares come from the
+    // trials so far.
+    if let Some(before) = summary.noise.take() {
+        summary.noise = Some(noise(&summary.trials, before.transparent_hugepages, before.kernel));
+    }
+}
+
+/// Each result's bottleneck, by [`crate::bottleneck::judge`], with its server's pool size
+/// lowering an io scenario's ceiling.
+fn attach_bottlenecks(results: &mut [ScenarioResult], servers: &[crate::summary::ServerInfo]) {
+    for result in results {
+        let pool = (servers.iter())
+            .find(|s| s.name == result.server)
+            .and_then(|s| s.pool_size);
+        let ceiling = waits_ceiling(result.scenario, pool);
+        result.bottleneck = judge(result.rps_median, ceiling, result.cpu_shares);
+    }
 }
 
 /// The measured trials of `server` in `scenario`.
@@ -99,6 +119,9 @@ fn result(trials: &[TrialRecord], server: &str, scenario: ScenarioKey) -> Option
         latency_p50_ms: latency_p50.map(|s| s.median),
         latency_p99_ms: latency_p99.map(|s| s.median),
         cpu_ms_per_request: cpu_per_request.map(|s| s.median),
+        client_cpu_ms_per_request: figure(TrialRecord::client_cpu_ms_per_request).map(|s| s.median),
+        bottleneck: None,
+        cpu_shares: cpu_shares(valid.iter().copied()),
         peak_memory_bytes: valid.iter().filter_map(|t| t.peak_memory_bytes).max(),
         peak_threads: valid.iter().filter_map(|t| t.peak_threads).max(),
         memory_after_bytes: valid.iter().rev().find_map(|t| t.memory_after_bytes),

@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::compare_setup::Difference;
 use crate::rank_test::{mann_whitney_p, p_value_floor};
 use crate::stats::{NOISE_BAND, Verdict, ratio_of_medians};
 use crate::summary::{LoadLoop, RunSummary, ScenarioKey, TrialRecord};
@@ -45,16 +46,9 @@ pub struct RunOrigin {
     pub dir: String,
     pub started_utc: String,
     pub git_commit: Option<String>,
-}
-
-/// One way the two runs were not alike.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Difference {
-    /// What differs, as a path into `summary.json` (`machine.kernel`, `design.measured_trials`,
-    /// `servers.prefork.command`).
-    pub what: String,
-    pub base: String,
-    pub new: String,
+    /// How noisy its machine was during its trials (`None` for a run from before it was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<crate::noise::Noise>,
 }
 
 /// A server and scenario only one run holds.
@@ -199,6 +193,7 @@ fn origin(dir: &str, summary: &RunSummary) -> RunOrigin {
         dir: dir.to_owned(),
         started_utc: summary.started_utc.clone(),
         git_commit: summary.machine.git_commit.clone(),
+        noise: summary.noise.clone(),
     }
 }
 

@@ -3,10 +3,20 @@
 //! of both summaries as JSON, so a field added to any of them later is compared without a line
 //! here.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::compare::Difference;
 use crate::summary::RunSummary;
+
+/// One way the two runs were not alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Difference {
+    /// What differs, as a path into `summary.json` (`machine.kernel`, `design.measured_trials`,
+    /// `servers.prefork.command`).
+    pub what: String,
+    pub base: String,
+    pub new: String,
+}
 
 /// Every leaf of the two runs' setup that differs, as `part.field: base → new`, in the order the
 /// summary holds them; a field only one run has shows "absent" on the other side.
@@ -22,6 +32,8 @@ pub fn differences(base: &RunSummary, new: &RunSummary) -> Vec<Difference> {
     leaves("machine", to_value(&base.machine), to_value(&new.machine));
     leaves("design", to_value(&base.design), to_value(&new.design));
     leaves("servers", servers(base), servers(new));
+    let huge_pages = |run: &RunSummary| to_value(&run.noise.as_ref().map(|n| &n.transparent_hugepages));
+    leaves("noise.transparent_hugepages", huge_pages(base), huge_pages(new));
     found
 }
 
@@ -29,17 +41,18 @@ fn to_value<T: serde::Serialize>(part: &T) -> Value {
     serde_json::to_value(part).unwrap_or(Value::Null)
 }
 
-/// The servers by name, each with its command line; the binary by its file name alone, so two
-/// clones of one commit in different folders do not differ, and the free port each run was
-/// given (`--port 0`) is the same words in both.
+/// The servers by name, each with its command line; a path by its file name alone (the binary,
+/// or the binary after `taskset --cpu-list 0`), so two clones of one commit in different
+/// folders do not differ, and the free port each run was given (`--port 0`) is the same words
+/// in both.
 fn servers(run: &RunSummary) -> Value {
     let mut by_name = serde_json::Map::new();
     for server in &run.servers {
         let mut command = server.command.clone();
-        if let Some(binary) = command.first_mut() {
-            *binary = std::path::Path::new(binary.as_str())
-                .file_name()
-                .map_or_else(|| binary.clone(), |name| name.to_string_lossy().into_owned());
+        for word in command.iter_mut().filter(|w| w.starts_with('/')) {
+            if let Some(name) = std::path::Path::new(word.as_str()).file_name() {
+                *word = name.to_string_lossy().into_owned();
+            }
         }
         let shown = if server.managed {
             command.join(" ")

@@ -14,15 +14,18 @@
 //! - [`aggregate`], [`stats`] and [`scaling`]: the figures computed from the trials.
 
 pub mod aggregate;
+pub mod bottleneck;
 pub mod catalogue;
 pub mod claims;
 pub mod cluster;
 pub mod compare;
 pub mod compare_setup;
 pub mod cpu_speed;
+pub mod cpu_split;
 pub mod files;
 pub mod floors;
 pub mod ledger;
+pub mod noise;
 pub mod python;
 pub mod rank_test;
 pub mod scaling;

@@ -65,6 +65,9 @@ pub struct RunSummary {
     pub comparisons: Vec<Comparison>,
     /// Every trial, warm-ups and invalid ones included.
     pub trials: Vec<TrialRecord>,
+    /// How noisy the machine was during the trials (`None` in runs from before it was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<crate::noise::Noise>,
     /// Everything a reader should know before trusting the numbers.
     pub warnings: Vec<String>,
     /// The verdict, at most three sentences: who served the most, by how much, at what cost
@@ -215,6 +218,13 @@ pub struct Design {
     /// server's closed-loop median.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_fraction: Option<f64>,
+    /// `--server-cpus`: the CPUs the managed servers (and their children) were pinned to, as
+    /// given (`0-1,3`); `None`: not pinned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpuset: Option<String>,
+    /// `--client-cpus`: the CPUs oha was pinned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpuset: Option<String>,
 }
 
 impl Design {
@@ -300,6 +310,9 @@ pub struct TrialRecord {
     pub oha_cpu_share: Option<f64>,
     /// oha used nearly all the CPU it could: the server may have been faster than this shows.
     pub client_bound: bool,
+    /// The whole machine's CPU over the trial (`None` in runs from before it was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_cpu: Option<crate::noise::MachineCpu>,
     /// Counted in the aggregates only if valid.
     pub valid: bool,
     /// Why the trial is invalid, if it is.
@@ -341,6 +354,16 @@ pub struct ScenarioResult {
     pub latency_p50_ms: Option<f64>,
     pub latency_p99_ms: Option<f64>,
     pub cpu_ms_per_request: Option<f64>,
+    /// oha's CPU per answer, median over trials: what the client spent beside the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpu_ms_per_request: Option<f64>,
+    /// What held it back (`waiting`, `machine-full`, `server-cpu`, `client-cpu`), by the rule
+    /// of [`crate::bottleneck`]; `None` in runs from before the machine's CPU was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottleneck: Option<crate::bottleneck::Bottleneck>,
+    /// Who took the CPUs over its trials, each a share of all CPU time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<crate::bottleneck::CpuShares>,
     /// The highest PSS seen in any measured trial.
     pub peak_memory_bytes: Option<u64>,
     /// The most threads the server's process tree held at once in any measured trial.

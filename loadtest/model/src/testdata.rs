@@ -40,6 +40,7 @@ pub fn trial(server: &str, scenario: ScenarioKey, phase: Phase, index: u32, rps:
         oha_cpu_secs: Some(0.5),
         oha_cpu_share: Some(0.05),
         client_bound: false,
+        machine_cpu: None,
         valid,
         invalid_reasons: if valid {
             vec![]
@@ -184,6 +185,8 @@ fn design(measured_trials: u32, sweep: Option<SweepKind>) -> Design {
         workers: 4,
         rate: None,
         rate_fraction: None,
+        server_cpuset: None,
+        client_cpuset: None,
     }
 }
 
@@ -227,6 +230,7 @@ fn begun(servers: Vec<ServerInfo>, probes: Vec<Probe>, design: Design) -> RunSum
         thread_start_cpu_us: Some(26.0),
         floors: Default::default(),
         python_processes_seed: None,
+        noise: None,
         worker_probes: Vec::new(),
         claims: Vec::new(),
         results: Vec::new(),

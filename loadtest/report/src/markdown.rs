@@ -342,15 +342,19 @@ fn results_table(md: &mut String, summary: &RunSummary) {
         md,
         "Per server and scenario, over valid measured trials: medians of per-trial figures, the req/s range, \
          the tail against the median (p99/p50; the lab's target is at most 3), CPU per request as a multiple of \
-         the in-process work (x work), peak memory (PSS of the whole process tree). Latencies are closed-loop \
+         the in-process work (x work), oha's own CPU per request beside the server's, what held it back (the \
+         rule is in the conclusions), peak memory (PSS of the whole process tree). Latencies are closed-loop \
          (each connection sends its next request when answered, so a client's wait to send is never counted) unless the scenario \
          says open R/s: oha sent R requests a second and counted each latency from when it was due.\n"
     );
     let _ = writeln!(
         md,
-        "| server | scenario | req/s | req/s min to max | p50 ms | p99 ms | p99/p50 | CPU ms/request | x work | peak MiB | after MiB | trials (invalid) | 2xx rate |"
+        "| server | scenario | req/s | req/s min to max | p50 ms | p99 ms | p99/p50 | CPU ms/request | x work | oha CPU ms/request | held back by | peak MiB | after MiB | trials (invalid) | 2xx rate |"
     );
-    let _ = writeln!(md, "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    );
     for r in &summary.results {
         let range = r
             .rps
@@ -358,7 +362,7 @@ fn results_table(md: &mut String, summary: &RunSummary) {
             .map_or_else(|| "-".into(), |s| format!("{:.0} to {:.0}", s.min, s.max));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {range} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.1}% |",
+            "| {} | {} | {} | {range} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.1}% |",
             r.server,
             scenario(r.scenario),
             number(r.rps_median, 0),
@@ -367,6 +371,8 @@ fn results_table(md: &mut String, summary: &RunSummary) {
             number(r.latency_p99_over_p50, 1),
             number(r.cpu_ms_per_request, 2),
             number(r.cpu_vs_work, 1),
+            number(r.client_cpu_ms_per_request, 2),
+            r.bottleneck.map_or_else(|| "-".to_owned(), |b| b.to_string()),
             mib(r.peak_memory_bytes),
             mib(r.memory_after_bytes),
             r.trials_valid,

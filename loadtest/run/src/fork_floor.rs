@@ -75,7 +75,7 @@ mod tests {
         let logs = tempfile::tempdir().unwrap();
         let catalogue = Catalogue::lab();
         let server = catalogue.get("multiprocessing").unwrap();
-        let launched = start_lab_server_with(server, &bin_dir, &logs.path().join("log"), &[]).unwrap();
+        let launched = start_lab_server_with(server, &bin_dir, &logs.path().join("log"), &[], &[]).unwrap();
         let fork_server = fork_server_of(launched.pid()).expect("the fork server is the server's child");
         assert!(cpu_ms(fork_server).is_some_and(|ms| ms >= 0.0));
         let floor = measure_beside(&bin_dir, "multiprocessing", launched.pid())

@@ -6,8 +6,8 @@
 //! run in their [`schedule`], each driving oha ([`oha::runner`]) while the server's process tree
 //! is sampled ([`sampler`]) and its `/metrics` read ([`server_metrics`]) → [`trial`] records
 //! what one trial measured. Beside the trials: the work's in-process cost ([`work_cost`]), a
-//! thread's start ([`thread_start`]), the CPUs' speed ([`cpu_speed`]) and the machine
-//! ([`machine`]). `loadtest uploads` measures slow uploads ([`uploads`]).
+//! thread's start ([`thread_start`]), the CPUs' speed ([`cpu_speed`]), the machine
+//! ([`machine`]) and how busy it was ([`machine_cpu`]). `loadtest uploads` measures slow uploads ([`uploads`]).
 //!
 //! What it measures is the model's (`loadtest_model`); it draws no report.
 
@@ -16,9 +16,11 @@ pub mod fork_floor;
 pub mod http;
 pub mod interrupt;
 pub mod machine;
+pub mod machine_cpu;
 pub mod oha;
 pub mod open_files;
 pub mod open_loop;
+pub mod pinning;
 pub mod plan;
 pub mod python_lab;
 pub mod sampler;

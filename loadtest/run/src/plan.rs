@@ -142,6 +142,10 @@ pub struct Plan {
     pub trace_cost: bool,
     /// Open-loop load (`--rate`, `--rate-fraction`); `None`: the closed loop alone.
     pub open_loop: Option<crate::open_loop::OpenLoop>,
+    /// `--server-cpus`: the CPUs the servers the harness starts are pinned to.
+    pub server_cpus: Option<crate::pinning::CpuList>,
+    /// `--client-cpus`: the CPUs oha is pinned to.
+    pub client_cpus: Option<crate::pinning::CpuList>,
 }
 
 impl Plan {

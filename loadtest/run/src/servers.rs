@@ -116,8 +116,9 @@ pub fn prepare(plan: &Plan, logs_dir: &Path, client: &Client, say: &dyn Fn(&str)
         Some(build_servers(&binaries, say)?)
     };
     let mut targets = Vec::new();
+    let pin = crate::pinning::launcher(plan.server_cpus.as_ref());
     for lab in &plan.lab {
-        targets.push(lab_target(lab, bin_dir.as_deref(), logs_dir)?);
+        targets.push(lab_target(lab, bin_dir.as_deref(), logs_dir, &pin)?);
     }
     for extra in &plan.extra_targets {
         targets.push(Target {
@@ -159,7 +160,8 @@ pub fn binaries_of<'a>(servers: impl IntoIterator<Item = &'a LabServer>) -> Vec<
 }
 
 /// A lab server of the plan: addressed at its URL if given, else started from `bin_dir`.
-fn lab_target(lab: &LabTarget, bin_dir: Option<&Path>, logs_dir: &Path) -> anyhow::Result<Target> {
+/// `pin` is the command a started server runs through (`taskset --cpu-list LIST`), or empty.
+fn lab_target(lab: &LabTarget, bin_dir: Option<&Path>, logs_dir: &Path, pin: &[String]) -> anyhow::Result<Target> {
     let server = &lab.server;
     match (&lab.url, bin_dir) {
         (Some(url), _) => Ok(Target {
@@ -169,7 +171,7 @@ fn lab_target(lab: &LabTarget, bin_dir: Option<&Path>, logs_dir: &Path) -> anyho
             managed: None,
             given_pid: lab.pid,
         }),
-        (None, Some(dir)) => start_lab_server(server, dir, logs_dir),
+        (None, Some(dir)) => start_lab_server(server, dir, logs_dir, pin),
         (None, None) => unreachable!("servers are built when any is not given"),
     }
 }
@@ -191,9 +193,9 @@ fn lab_endpoint(url: &str, path: &str) -> anyhow::Result<String> {
     })
 }
 
-fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyhow::Result<Target> {
+fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path, pin: &[String]) -> anyhow::Result<Target> {
     let log_path = logs_dir.join(format!("{}.log", server.name));
-    let launched = start_lab_server_with(server, bin_dir, &log_path, &[])?;
+    let launched = start_lab_server_with(server, bin_dir, &log_path, &[], pin)?;
     let endpoint = format!("{}{}", launched.url(), server.path);
     Ok(Target {
         name: server.name.clone(),
@@ -205,12 +207,13 @@ fn start_lab_server(server: &LabServer, bin_dir: &Path, logs_dir: &Path) -> anyh
 }
 
 /// Starts a lab server from `bin_dir` on a free port with `extra` arguments after its own,
-/// logging to `log_path`.
+/// logging to `log_path`, through `pin` (`taskset --cpu-list LIST`) unless it is empty.
 pub fn start_lab_server_with(
     server: &LabServer,
     bin_dir: &Path,
     log_path: &Path,
     extra: &[String],
+    pin: &[String],
 ) -> anyhow::Result<LaunchedServer> {
     let binary = bin_dir.join(&server.binary);
     if !binary.exists() {
@@ -222,7 +225,14 @@ pub fn start_lab_server_with(
     }
     let name = &server.name;
     let log = File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    let mut command = Command::new(&binary);
+    let mut command = match pin.split_first() {
+        Some((launcher, its_args)) => {
+            let mut command = Command::new(launcher);
+            command.args(its_args).arg(&binary);
+            command
+        }
+        None => Command::new(&binary),
+    };
     // Warnings only: an access-log line per request would cost the server CPU under load.
     command
         .args(["--port", "0"])

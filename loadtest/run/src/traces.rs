@@ -129,7 +129,7 @@ pub fn trace_cost(
     let (args, trace_url) = load_and_trace(runner, target, scenario, pair * COST_PAIRS);
     let wall_limit = args.request_timeout + pair * COST_PAIRS + Duration::from_secs(30);
     let (load, windows) = std::thread::scope(|scope| {
-        let load = scope.spawn(|| runner::run(runner.oha, &args, wall_limit, runner.cancel));
+        let load = scope.spawn(|| runner::run_via(&runner.oha_launcher, runner.oha, &args, wall_limit, runner.cancel));
         std::thread::sleep(LEAD);
         let (mut untraced, mut traced) = (Vec::new(), Vec::new());
         for _ in 0..COST_PAIRS {
@@ -205,7 +205,7 @@ fn traced_window(
     let (args, trace_url) = load_and_trace(runner, target, scenario, 2 * TRACE_WINDOW);
     let wall_limit = args.request_timeout + Duration::from_secs(30);
     let (load, traced, sampled, untraced) = std::thread::scope(|scope| {
-        let load = scope.spawn(|| runner::run(runner.oha, &args, wall_limit, runner.cancel));
+        let load = scope.spawn(|| runner::run_via(&runner.oha_launcher, runner.oha, &args, wall_limit, runner.cancel));
         std::thread::sleep(LEAD);
         let untraced_from = tree_and_answers(runner, target);
         std::thread::sleep(TRACE_WINDOW);
@@ -376,6 +376,7 @@ mod not_traced {
         let runner = TrialRunner {
             client: &client,
             oha: Path::new("/nonexistent/oha"),
+            oha_launcher: Vec::new(),
             out_dir: out.path(),
             cancel: &cancel,
             request_timeout: Duration::from_secs(1),

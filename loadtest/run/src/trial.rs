@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::machine_cpu::CpuClock;
 use crate::oha::model::OhaReport;
 use crate::oha::runner::{self, Load, OhaArgs, OhaRun};
 use crate::plan::{Api, TrialLoad};
@@ -36,6 +37,8 @@ pub struct TrialRunner<'a> {
     /// For the lab servers' `/metrics`, read before and after each trial.
     pub client: &'a crate::http::Client,
     pub oha: &'a Path,
+    /// What oha is started through: `taskset --cpu-list LIST` with `--client-cpus`, else nothing.
+    pub oha_launcher: Vec<String>,
     /// Where `raw/` is.
     pub out_dir: &'a Path,
     pub cancel: &'a AtomicBool,
@@ -70,13 +73,17 @@ impl TrialRunner<'_> {
             TrialLoad::Requests(_) => Duration::from_secs(30 * 60),
         };
         let counted_before = self.server_count(target);
+        let machine_before = CpuClock::now();
         let sampler = start_sampling(target)?;
-        let run = runner::run(self.oha, &args, wall_limit, self.cancel)
+        let run = runner::run_via(&self.oha_launcher, self.oha, &args, wall_limit, self.cancel)
             .with_context(|| format!("running oha against the {} server", target.name))?;
         let window = sampler
             .map(Sampler::finish)
             .transpose()
             .with_context(|| format!("sampling the {} server's processes", target.name))?;
+        let machine_cpu = machine_before
+            .zip(CpuClock::now())
+            .map(|(before, after)| before.until(after));
         target.check_alive()?;
         let server_answers = counted_before
             .zip(self.server_count(target))
@@ -112,6 +119,7 @@ impl TrialRunner<'_> {
         );
         record.raw_file = raw_file;
         record.server_answers = server_answers;
+        record.machine_cpu = machine_cpu;
         record.invalid_reasons = judge(&run, report.as_ref().map_err(ToString::to_string), load);
         record.valid = record.invalid_reasons.is_empty();
         Ok(record)
@@ -186,6 +194,7 @@ pub fn record(
             .filter(|_| wall_secs > 0.0)
             .map(|cpu| cpu / (wall_secs * f64::from(cpus.max(1)))),
         client_bound: client_bound(oha_cpu_secs, server_cpu_secs),
+        machine_cpu: None,
         valid: false,
         invalid_reasons: Vec::new(),
         outlier: false,

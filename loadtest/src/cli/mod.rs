@@ -14,6 +14,7 @@ use loadtest_model::catalogue::Catalogue;
 use loadtest_model::scenario::{DEFAULT_CONCURRENCY, ScenarioKey};
 use loadtest_model::summary::TargetId;
 use loadtest_run::open_loop::OpenLoop;
+use loadtest_run::pinning::CpuList;
 use loadtest_run::plan::{
     Api, Extra, LabTarget, Mode, PidSpec, Plan, Sweep, SweepKind, TargetSpec, TrialLoad, UrlSpec,
 };
@@ -140,6 +141,16 @@ pub struct Cli {
     /// slowest can serve).
     #[arg(long, value_name = "F", conflicts_with = "lab", value_parser = loadtest_run::open_loop::parse_fraction)]
     pub rate_fraction: Option<f64>,
+
+    /// Pin the servers the harness starts (their threads and children too) to these CPUs, such
+    /// as 2-7, through taskset; for machines with CPUs to spare. Default: not pinned.
+    #[arg(long, value_name = "LIST", value_parser = CpuList::parse)]
+    pub server_cpus: Option<CpuList>,
+
+    /// Pin oha to these CPUs, such as 0-1, apart from --server-cpus so the client does not take
+    /// the servers' CPUs. Default: not pinned.
+    #[arg(long, value_name = "LIST", value_parser = CpuList::parse)]
+    pub client_cpus: Option<CpuList>,
 
     /// Seconds before a single request counts as failed (oha -t).
     #[arg(long, value_name = "SECS", default_value_t = 30.0, value_parser = seconds)]
@@ -314,6 +325,12 @@ impl Cli {
         let works = self.work_bases();
         let mode = self.mode(sweep.as_ref(), works.len())?;
         check_target_names(&self.targets, catalogue)?;
+        for (flag, list) in [
+            ("--server-cpus", &self.server_cpus),
+            ("--client-cpus", &self.client_cpus),
+        ] {
+            list.as_ref().map(|l| l.check_allowed(flag)).transpose()?;
+        }
         let mut lab = self.lab_targets(catalogue)?;
         let mut targets = std::mem::take(&mut self.targets);
         attach_pids(&self.pids, &mut lab, &mut targets)?;
@@ -360,6 +377,8 @@ impl Cli {
                 (None, Some(fraction)) => Some(OpenLoop::Fraction(fraction)),
                 (None, None) => None,
             },
+            server_cpus: self.server_cpus,
+            client_cpus: self.client_cpus,
         })
     }
 

@@ -34,7 +34,7 @@ use loadtest_run::servers::{self, Target};
 use loadtest_run::traces::{Traced, keep_traces, trace_cost};
 use loadtest_run::trial::TrialRunner;
 use loadtest_run::worker_probe;
-use loadtest_run::{fork_floor, machine, open_files, server_metrics, verify};
+use loadtest_run::{fork_floor, machine, machine_cpu, open_files, server_metrics, verify};
 use matrix_service::launch::LaunchedServer;
 
 use crate::cli::Cli;
@@ -99,7 +99,8 @@ impl Setup {
         let oha = provision::find_or_install(plan.oha.as_deref(), &provision::default_tools_root())?;
         eprintln!("using {} ({})", oha.path.display(), oha.version_line);
         let python = if plan.python {
-            let lab = PythonLab::start(&logs_dir, &|message| eprintln!("{}", progress::wrapped(message)))?;
+            let pin = loadtest_run::pinning::launcher(plan.server_cpus.as_ref());
+            let lab = PythonLab::start(&logs_dir, &pin, &|message| eprintln!("{}", progress::wrapped(message)))?;
             plan.extra_targets.extend(lab.targets());
             warnings.extend(lab.not_started.iter().cloned());
             Some(lab)
@@ -163,12 +164,14 @@ fn begin(setup: &mut Setup) -> anyhow::Result<(RunSummary, Floors)> {
         })
         .collect();
     let before = Floors::measure(plan, "before the trials")?;
+    let machine = machine::describe(servers::workspace_root().as_deref());
     let summary = RunSummary {
         tool: format!("loadtest {}", env!("CARGO_PKG_VERSION")),
         started_utc: setup.started_utc.clone(),
         wall_secs: 0.0,
         setup_secs: setup.setup_secs,
-        machine: machine::describe(servers::workspace_root().as_deref()),
+        noise: Some(machine_cpu::noise_at_start(&machine.kernel)),
+        machine,
         oha_version: setup.oha.version_line.clone(),
         servers,
         design: design(plan),
@@ -242,6 +245,7 @@ fn trial_runner<'a>(
     TrialRunner {
         client,
         oha: &oha.path,
+        oha_launcher: loadtest_run::pinning::launcher(plan.client_cpus.as_ref()),
         out_dir: &plan.out_dir,
         cancel,
         request_timeout: plan.request_timeout,
@@ -419,5 +423,7 @@ fn design(plan: &Plan) -> Design {
             Some(OpenLoop::Fraction(fraction)) => Some(fraction),
             _ => None,
         },
+        server_cpuset: plan.server_cpus.as_ref().map(ToString::to_string),
+        client_cpuset: plan.client_cpus.as_ref().map(ToString::to_string),
     }
 }

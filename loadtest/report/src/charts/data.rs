@@ -233,17 +233,46 @@ pub(super) fn latency_chart(summary: &RunSummary, servers: &Servers, key: Scenar
     Some(chart)
 }
 
-/// Server CPU time (user + system, whole process tree) per 2xx answer.
+/// Server CPU time (user + system, whole process tree) per 2xx answer; beside it, when the run
+/// read it, oha's own CPU per answer: the client shares the CPUs, and what it takes, the servers
+/// cannot have.
 pub(super) fn cpu_chart(summary: &RunSummary, servers: &Servers) -> Option<BarChart> {
-    let groups = per_server_groups(
+    let mut groups = per_server_groups(
         summary,
         servers,
         |r| r.cpu_ms_per_request.or(r.cpu_per_request.map(|s| s.median)),
         |r| r.cpu_per_request,
         |t| t.cpu_ms_per_request,
     );
+    let key = fixed_key(summary);
+    let client: Vec<Bar> = (servers.iter())
+        .filter_map(|(server, name)| {
+            Some(Bar {
+                server,
+                value: summary.result(name, key)?.client_cpu_ms_per_request?,
+                whisker: None,
+                dots: trial_values(summary, name, key, TrialRecord::client_cpu_ms_per_request),
+                target: None,
+            })
+        })
+        .collect();
+    let title = if client.is_empty() {
+        "Server CPU time per request (ms)"
+    } else {
+        groups = vec![
+            BarGroup {
+                label: "server (process tree)".into(),
+                bars: groups.into_iter().flat_map(|g| g.bars).collect(),
+            },
+            BarGroup {
+                label: "client (oha)".into(),
+                bars: client,
+            },
+        ];
+        "CPU time per request (ms): the server's and oha's"
+    };
     let labels = Labels {
-        title: "Server CPU time per request (ms)".into(),
+        title: title.into(),
         subtitle: subtitle(summary, None),
         x_desc: "server".into(),
         y_desc: "CPU ms per request (user + system)".into(),
@@ -251,7 +280,6 @@ pub(super) fn cpu_chart(summary: &RunSummary, servers: &Servers) -> Option<BarCh
     let mut chart = bar_chart(labels, "bar: median of trials", groups)?;
     // The work itself on one thread, in the harness's process: what a request cannot cost less
     // than; the gap above it is the model's own cost.
-    let key = fixed_key(summary);
     let work = (summary.work_costs.iter()).find(|cost| cost.n == key.n && cost.work == key.work);
     chart.reference = work.map(|cost| (cost.cpu_ms, format!("line: the work, {} ms", short_number(cost.cpu_ms))));
     Some(chart)

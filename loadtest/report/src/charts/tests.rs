@@ -39,6 +39,8 @@ fn design(sweep: Option<SweepKind>) -> Design {
         workers: 4,
         rate: None,
         rate_fraction: None,
+        server_cpuset: None,
+        client_cpuset: None,
     }
 }
 
@@ -88,6 +90,7 @@ fn empty_summary(design: Design, servers: &[&str]) -> RunSummary {
         traces: vec![],
         ledger: vec![],
         trace_cost: vec![],
+        noise: None,
         complete: true,
     }
 }
@@ -123,6 +126,7 @@ fn trial(server: &str, scenario: ScenarioKey, phase: Phase, index: u32, rps: f64
         oha_cpu_secs: Some(1.0),
         oha_cpu_share: Some(0.2),
         client_bound: false,
+        machine_cpu: None,
         valid: true,
         invalid_reasons: vec![],
         outlier: false,
@@ -162,6 +166,9 @@ fn result_of(server: &str, key: ScenarioKey, trials: &[TrialRecord]) -> Scenario
         outlier_trials: 0,
         client_bound_trials: 0,
         overloaded_share: None,
+        client_cpu_ms_per_request: None,
+        bottleneck: None,
+        cpu_shares: None,
     }
 }
 

@@ -42,6 +42,9 @@ pub fn render(run: &CompareRun) -> String {
         }
         md.push('\n');
     }
+    if let Some(line) = noise(run) {
+        let _ = writeln!(md, "{line}\n");
+    }
     let _ = writeln!(md, "## Every figure\n");
     let _ = writeln!(
         md,
@@ -146,6 +149,20 @@ fn p_floor_note(run: &CompareRun) -> Option<String> {
             highest.base_trials, highest.new_trials, highest.p_value_floor
         )
     })
+}
+
+/// Both machines' noise during the trials, side by side, when both runs read it.
+fn noise(run: &CompareRun) -> Option<String> {
+    let (base, new) = (run.base.noise.as_ref()?, run.new.noise.as_ref()?);
+    let pct = |share: Option<f64>| share.map_or_else(|| "-".to_owned(), |s| format!("{:.1}%", s * 100.0));
+    Some(format!(
+        "The machines' noise during the trials: BASE {} of the CPU time stolen and {} taken by other processes; \
+         NEW {} and {}.",
+        pct(base.steal_share),
+        pct(base.others_share),
+        pct(new.steal_share),
+        pct(new.others_share)
+    ))
 }
 
 fn unmatched(md: &mut String, title: &str, list: &[Unmatched]) {

@@ -9,6 +9,7 @@
 //! `waits` (many waits at once), `open_loop` (latency at a fixed offered rate) and `warnings`. This file holds the entry point and the
 //! look-ups and phrases they share.
 
+mod bottlenecks;
 mod costs;
 mod open_loop;
 mod sweeps;
@@ -94,6 +95,7 @@ pub fn conclusions(summary: &RunSummary, catalogue: &Catalogue) -> Vec<String> {
     if let Some(scenario) = main_scenario.filter(|s| s.offered_rps.is_none()) {
         let open = out.split_off(0);
         out.extend(costs::why(summary, catalogue, scenario));
+        out.extend(bottlenecks::held_back(summary, scenario));
         out.extend(tails::tails(summary, scenario));
         out.extend(costs::memory(summary, scenario));
         out.extend(open);

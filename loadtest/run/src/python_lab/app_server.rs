@@ -78,12 +78,29 @@ pub struct AppServer {
 
 impl AppServer {
     /// `launcher`'s command for `app` on a free port of 127.0.0.1, in `app_dir`, its output in
-    /// `log`; returns once it answers `GET /`.
-    pub fn start(venv: &Venv, app_dir: &Path, launcher: Launcher, app: &str, log: &Path) -> anyhow::Result<Self> {
+    /// `log`, through `pin` (`taskset --cpu-list LIST`) unless it is empty; returns once it
+    /// answers `GET /`.
+    pub fn start(
+        venv: &Venv,
+        app_dir: &Path,
+        (launcher, pin): (Launcher, &[String]),
+        app: &str,
+        log: &Path,
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone().context("sharing the log file")?;
         let (program, args) = launcher.command(venv, app, port);
+        let (program, args): (std::ffi::OsString, Vec<std::ffi::OsString>) = match pin.split_first() {
+            Some((taskset, its_args)) => (
+                taskset.into(),
+                (its_args.iter().map(Into::into))
+                    .chain(std::iter::once(program.clone().into_os_string()))
+                    .chain(args.iter().map(Into::into))
+                    .collect(),
+            ),
+            None => (program.clone().into_os_string(), args.iter().map(Into::into).collect()),
+        };
         let master = Command::new(&program)
             .current_dir(app_dir)
             .args(&args)
@@ -92,7 +109,7 @@ impl AppServer {
             .stderr(err)
             .process_group(0)
             .spawn()
-            .with_context(|| format!("starting {}", program.display()))?;
+            .with_context(|| format!("starting {}", program.to_string_lossy()))?;
         let mut server = Self {
             master,
             base_url: format!("http://127.0.0.1:{port}"),

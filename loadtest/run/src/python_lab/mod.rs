@@ -85,7 +85,8 @@ pub struct PythonLab {
 impl PythonLab {
     /// Makes the environment, probes the handout's processes app, and starts the measured apps;
     /// their logs go to `logs_dir`. An app that does not start is left out and said so.
-    pub fn start(logs_dir: &Path, say: &dyn Fn(&str)) -> anyhow::Result<Self> {
+    /// With `pin` (`taskset --cpu-list LIST`), each measured app runs on those CPUs.
+    pub fn start(logs_dir: &Path, pin: &[String], say: &dyn Fn(&str)) -> anyhow::Result<Self> {
         let root = crate::servers::workspace_root()
             .context("loadtest --python runs the apps of the repository's python_lab/ folder: run it from a clone")?;
         let app_dir = root.join("python_lab");
@@ -93,7 +94,7 @@ impl PythonLab {
         say("probing the handout's own processes app (python-processes-seed): one request, up to 45 s ...");
         let probe = probe::probe_seed(&venv, &app_dir, &logs_dir.join("python-processes-seed.log"))?;
         say(&probe.verdict);
-        let (servers, not_started) = start_each(&MEASURED, &venv, &app_dir, logs_dir, say);
+        let (servers, not_started) = start_each(&MEASURED, (&venv, &app_dir, pin), logs_dir, say);
         Ok(Self {
             servers,
             probe,
@@ -136,8 +137,7 @@ impl PythonLab {
 /// why.
 fn start_each(
     servers: &'static [PythonServer],
-    venv: &Venv,
-    app_dir: &Path,
+    (venv, app_dir, pin): (&Venv, &Path, &[String]),
     logs_dir: &Path,
     say: &dyn Fn(&str),
 ) -> (Vec<(&'static PythonServer, AppServer)>, Vec<String>) {
@@ -145,7 +145,7 @@ fn start_each(
     for server in servers {
         let log = logs_dir.join(format!("{}.log", server.name));
         let command = server.launcher.describe(server.app);
-        match AppServer::start(venv, app_dir, server.launcher, server.app, &log) {
+        match AppServer::start(venv, app_dir, (server.launcher, pin), server.app, &log) {
             Ok(app) => {
                 say(&format!(
                     "{}: {}{} ({command}, pid {})",

@@ -135,7 +135,7 @@ pub fn measure(
                 (Some(url), _) => (socket_address(url)?, args.pid, None),
                 (None, Some(dir)) => {
                     let log = logs.join(format!("{}-{clients}.log", server.name));
-                    let started = servers::start_lab_server_with(server, dir, &log, &args.server_args)?;
+                    let started = servers::start_lab_server_with(server, dir, &log, &args.server_args, &[])?;
                     let address = socket_address(started.url())?;
                     (address, Some(started.pid()), Some(started))
                 }
