@@ -162,6 +162,14 @@ fn check_every_figure(base_dir: &Path, new_dir: &Path, out: &Path) -> usize {
             _ => "within noise",
         };
         assert_eq!(entry["verdict"], verdict, "{at}");
+        let worse_pct = if higher_is_better {
+            (1.0 - ratio) * 100.0
+        } else {
+            (ratio - 1.0) * 100.0
+        };
+        let limit = compared["fail_on_regression_pct"].as_f64();
+        let regression = limit.is_some_and(|pct| verdict == "slower" && worse_pct > pct);
+        assert_eq!(entry["regression"], regression, "{at}");
         assert!((figure("p_value") - u_test(&n, &b)).abs() < 1e-12, "{at}");
         let splits = (1..=b.len()).fold(1.0, |c, i| c * (n.len() + i) as f64 / i as f64);
         assert!(
@@ -218,6 +226,61 @@ fn two_committed_default_runs_compared_figure_by_figure() {
         terminal.starts_with("Of 16 figures, NEW against BASE: 0 faster and 0 slower"),
         "{terminal}"
     );
+}
+
+/// The comparisons committed with the lab's own runs (docs/runs/2026-12-08-compare): every
+/// figure checked against the two summaries it names, and drawn again alike by this harness.
+#[test]
+fn the_committed_comparisons_hold_every_figure_of_their_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let folder = runs().join("2026-12-08-compare");
+    let mut pairs = 0;
+    for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+        let dir = entry.path();
+        if !dir.join("compare.json").exists() {
+            continue;
+        }
+        pairs += 1;
+        let compared: Value = serde_json::from_slice(&std::fs::read(dir.join("compare.json")).unwrap()).unwrap();
+        let side = |key: &str| root.join(compared[key]["dir"].as_str().unwrap());
+        let (base, new) = (side("base"), side("new"));
+        assert_eq!(
+            check_every_figure(&base, &new, &dir),
+            20,
+            "{}: five servers",
+            dir.display()
+        );
+        let terminal = std::fs::read_to_string(dir.join("terminal.txt")).unwrap();
+        let regressed = compared["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["regression"] == true);
+        assert!(
+            terminal.ends_with(if regressed { "exit code 3\n" } else { "exit code 0\n" }),
+            "{terminal}"
+        );
+
+        let again = tempfile::tempdir().unwrap();
+        let done = compare(&[
+            base.to_str().unwrap(),
+            new.to_str().unwrap(),
+            "--out",
+            again.path().to_str().unwrap(),
+            "--fail-on-regression",
+            "10",
+        ]);
+        assert_eq!(done.status.code(), Some(if regressed { 3 } else { 0 }));
+        let redrawn: Value =
+            serde_json::from_slice(&std::fs::read(again.path().join("compare.json")).unwrap()).unwrap();
+        assert_eq!(
+            redrawn["comparisons"],
+            compared["comparisons"],
+            "{}: the bootstrap is seeded",
+            dir.display()
+        );
+    }
+    assert_eq!(pairs, 6);
 }
 
 #[test]

@@ -220,12 +220,12 @@ fn figure(
     };
     let (before, after) = (values(base), values(new));
     let ratio = ratio_of_medians(&after, &before)?;
-    // The verdict reads "faster" when NEW is better: for a figure where less is better, that is
-    // BASE over NEW above the band.
-    let verdict = if metric.higher_is_better() {
-        Verdict::of(&ratio)
-    } else {
-        Verdict::of(&ratio.inverse())
+    // The band is around NEW over BASE, the ratio shown, whichever way is better; the verdict
+    // reads "faster" when NEW is better: for a figure where less is better, a ratio below it.
+    let verdict = match (Verdict::of(&ratio), metric.higher_is_better()) {
+        (Verdict::Higher, false) => Verdict::Lower,
+        (Verdict::Lower, false) => Verdict::Higher,
+        (verdict, _) => verdict,
     };
     let has_spread = ratio.n_a >= 2 && ratio.n_b >= 2;
     Some(FigureComparison {
@@ -324,6 +324,25 @@ mod tests {
         let apart = with_trials(&[("python", &[100.0, 101.0])]);
         let other = with_trials(&[("prefork", &[400.0, 410.0])]);
         assert_eq!(compare(("a", &apart), ("b", &other), None), None);
+    }
+
+    #[test]
+    fn the_band_is_the_same_on_either_side_whichever_way_is_better() {
+        // CPU per request is 1600 / req/s in the fixture: req/s 5.3% lower is CPU 5.6% higher,
+        // and an interval from 1.052 up is beyond the band, as it is for req/s below 0.948.
+        let base = with_trials(&[("threading", &[1000.0, 1000.0, 1000.0])]);
+        let new = with_trials(&[("threading", &[949.0, 949.0, 949.0])]);
+        let run = compare(("a", &base), ("b", &new), None).unwrap();
+        let cpu = one(&run, "threading", Metric::CpuMsPerRequest);
+        assert!((cpu.interval.unwrap()[0] - 1000.0 / 949.0).abs() < 1e-9);
+        assert_eq!(cpu.verdict, Verdict::Lower, "1.054x more CPU is beyond 1.05");
+        let near = with_trials(&[("threading", &[953.0, 953.0, 953.0])]);
+        let run = compare(("a", &base), ("b", &near), None).unwrap();
+        assert_eq!(
+            one(&run, "threading", Metric::CpuMsPerRequest).verdict,
+            Verdict::WithinNoise,
+            "1.049x"
+        );
     }
 
     #[test]
