@@ -44,7 +44,8 @@ fn to_value<T: serde::Serialize>(part: &T) -> Value {
 /// The servers by name, each with its command line; a path by its file name alone (the binary,
 /// or the binary after `taskset --cpu-list 0`), so two clones of one commit in different
 /// folders do not differ, and the free port each run was given (`--port 0`) is the same words
-/// in both.
+/// in both. A server given by URL is told by its path alone: its port is wherever it was
+/// started that day.
 fn servers(run: &RunSummary) -> Value {
     let mut by_name = serde_json::Map::new();
     for server in &run.servers {
@@ -57,7 +58,10 @@ fn servers(run: &RunSummary) -> Value {
         let shown = if server.managed {
             command.join(" ")
         } else {
-            format!("{} (already running)", server.url)
+            let path = (server.url.split("://").nth(1))
+                .and_then(|rest| rest.find('/').map(|at| &rest[at..]))
+                .unwrap_or("/");
+            format!("given by URL, path {path}")
         };
         by_name.insert(server.name.clone(), Value::String(shown));
     }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use loadtest_model::compare::{CompareRun, FigureComparison};
+use loadtest_model::compare::{CompareRun, FigureComparison, Metric};
 use loadtest_model::stats::Verdict;
 
 use super::markdown::metric_label;
@@ -27,21 +27,33 @@ const BETTER: RGBColor = RGBColor(46, 139, 87);
 const WORSE: RGBColor = RGBColor(200, 50, 50);
 const BAND: RGBColor = RGBColor(232, 232, 232);
 
+/// Beyond this many figures the chart draws req/s alone (a `--lab` pair has hundreds); the
+/// table has every figure.
+const MOST_ROWS: usize = 80;
+
 /// The chart as SVG text.
 pub fn draw(run: &CompareRun) -> Result<String> {
-    let rows = &run.comparisons;
+    let all = run.comparisons.len();
+    let rows: Vec<&FigureComparison> = (run.comparisons.iter())
+        .filter(|c| all <= MOST_ROWS || c.metric == Metric::Rps)
+        .collect();
+    let caption = if rows.len() == all {
+        "NEW over BASE, each figure with its 95% interval; the band is ±5%".to_owned()
+    } else {
+        format!(
+            "NEW over BASE, req/s alone ({} of {all} figures; the table has all), 95% intervals; the band is ±5%",
+            rows.len()
+        )
+    };
     let mut svg = String::new();
     let height = FRAME_PX + ROW_PX * rows.len().max(1) as u32;
     {
         let area = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         area.fill(&WHITE)?;
-        let (lowest, highest) = span(run);
-        let labels: Vec<String> = rows.iter().map(label).collect();
+        let (lowest, highest) = span(&rows, run.noise_band);
+        let labels: Vec<String> = rows.iter().map(|c| label(c)).collect();
         let mut chart = ChartBuilder::on(&area)
-            .caption(
-                "NEW over BASE, each figure with its 95% interval; the band is ±5%",
-                (FONT, 17.0).into_font().color(&INK),
-            )
+            .caption(caption, (FONT, 17.0).into_font().color(&INK))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(LABELS_PX)
@@ -93,15 +105,16 @@ pub fn draw(run: &CompareRun) -> Result<String> {
 }
 
 /// The ratios' range, with room for the band, the text after each interval, and a margin.
-fn span(run: &CompareRun) -> (f64, f64) {
-    let ends = (run.comparisons.iter()).flat_map(|c| {
+fn span(rows: &[&FigureComparison], band: f64) -> (f64, f64) {
+    let ends = rows.iter().flat_map(|c| {
         let [low, high] = c.interval.unwrap_or([c.ratio, c.ratio]);
         [low, high, c.ratio]
     });
-    let (low, high) = ends.filter(|v| v.is_finite()).fold(
-        (1.0 - 2.0 * run.noise_band, 1.0 + 2.0 * run.noise_band),
-        |(lo, hi), v| (lo.min(v), hi.max(v)),
-    );
+    let (low, high) = ends
+        .filter(|v| v.is_finite())
+        .fold((1.0 - 2.0 * band, 1.0 + 2.0 * band), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     let margin = (high - low) * 0.06;
     ((low - margin).max(0.0), high + 3.0 * margin)
 }

@@ -115,13 +115,22 @@ fn verdict(run: &CompareRun) -> Vec<String> {
             n => format!(", {n} without a verdict (one trial a side)"),
         },
     )];
+    let named = |c: &FigureComparison| match several_scenarios(run) {
+        true => format!(
+            "{} {} at {}",
+            c.server,
+            metric_label(c.metric),
+            scenario_label(c.scenario)
+        ),
+        false => format!("{} {}", c.server, metric_label(c.metric)),
+    };
     for (verdict, word) in [(Verdict::Lower, "Slower"), (Verdict::Higher, "Faster")] {
         let moved: Vec<String> = (run.comparisons.iter())
             .filter(|c| c.verdict == verdict)
-            .map(|c| format!("{} {} {:.2}x", c.server, metric_label(c.metric), c.ratio))
+            .map(|c| format!("{} {:.2}x", named(c), c.ratio))
             .collect();
         if !moved.is_empty() {
-            lines.push(format!("{word}: {}.", moved.join(", ")));
+            lines.push(format!("{word}: {}.", at_most(&moved)));
         }
     }
     if let Some(pct) = run.fail_on_regression_pct {
@@ -129,13 +138,34 @@ fn verdict(run: &CompareRun) -> Vec<String> {
         lines.push(if regressed.is_empty() {
             format!("No figure is worse by more than {pct}% beyond noise.")
         } else {
-            let named: Vec<String> = (regressed.iter())
-                .map(|c| format!("{} {} {:.0}% worse", c.server, metric_label(c.metric), c.worse_by_pct()))
+            let worse: Vec<String> = (regressed.iter())
+                .map(|c| format!("{} {:.0}% worse", named(c), c.worse_by_pct()))
                 .collect();
-            format!("Regressions beyond {pct}%: {}.", named.join(", "))
+            format!("Regressions beyond {pct}%: {}.", at_most(&worse))
         });
     }
     lines
+}
+
+/// The figures named in a verdict's line before the rest are only counted.
+const NAMED_AT_MOST: usize = 12;
+
+/// `items` joined, the first [`NAMED_AT_MOST`] of them, then how many more the table holds.
+fn at_most(items: &[String]) -> String {
+    let shown = items[..items.len().min(NAMED_AT_MOST)].join(", ");
+    match items.len().saturating_sub(NAMED_AT_MOST) {
+        0 => shown,
+        more => format!("{shown}, and {more} more (every figure is in the table)"),
+    }
+}
+
+/// Whether the figures cover more than one scenario, so that naming a server is not enough.
+fn several_scenarios(run: &CompareRun) -> bool {
+    (run.comparisons.iter()).any(|c| {
+        run.comparisons
+            .first()
+            .is_some_and(|first| first.scenario != c.scenario)
+    })
 }
 
 /// When the trials are too few for the U test to reach 0.05, say so: its p-value cannot show

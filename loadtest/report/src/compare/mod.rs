@@ -9,6 +9,8 @@
 
 mod chart;
 mod markdown;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 
