@@ -110,6 +110,9 @@ fn verdict(md: &mut String, summary: &RunSummary, lead: &[&String]) {
     if let Some((first, rest)) = summary.verdict.split_first() {
         let _ = writeln!(md, "**{first}** {}\n", rest.join(" "));
     }
+    if let Some(note) = crate::conclusions::client_heavy_ranking(summary) {
+        let _ = writeln!(md, "*{note}*\n");
+    }
     if !lead.is_empty() {
         let images: Vec<String> = lead.iter().map(|chart| image(chart)).collect();
         let _ = writeln!(md, "{}\n", images.join(" "));

@@ -137,4 +137,25 @@ mod tests {
             "no readings"
         );
     }
+
+    #[test]
+    fn the_report_says_it_with_the_verdict_and_among_the_warnings() {
+        let mut heavy = with_shares(2.0, 6.0);
+        crate::analyse(&mut heavy, &[], &loadtest_model::catalogue::Catalogue::lab());
+        let md = crate::markdown::render(&heavy, &[]);
+        let at = |part: &str| md.find(part).unwrap_or_else(|| panic!("{part} missing:\n{md}"));
+        let note = at("*The ranking at n=500, workers=4, 20 connections measures oha as much as the servers");
+        assert!(
+            at("## Verdict") < note && note < at("## Results"),
+            "said with the verdict"
+        );
+        let warnings = &md[at("## Warnings")..];
+        assert_eq!(
+            warnings.matches("- The ranking at n=500").count(),
+            1,
+            "and among the warnings:\n{warnings}"
+        );
+        let light = with_shares(3.0, 4.0);
+        assert!(!crate::markdown::render(&light, &[]).contains("measures oha as much"));
+    }
 }

@@ -123,6 +123,13 @@ pub fn conclusions(summary: &RunSummary, catalogue: &Catalogue) -> Vec<String> {
     out
 }
 
+/// The ranking's warning when oha took more than half of the CPU time while it loaded a ranked
+/// server, said with the verdict and among the warnings.
+pub fn client_heavy_ranking(summary: &RunSummary) -> Option<String> {
+    let ranked = main_scenario(summary, &scenario_order(&summary.results))?;
+    bottlenecks::client_heavy_ranking(summary, ranked)
+}
+
 /// The scenarios of `results`, in order.
 fn scenario_order(results: &[ScenarioResult]) -> Vec<ScenarioKey> {
     let mut seen = Vec::new();

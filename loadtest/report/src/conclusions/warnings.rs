@@ -45,8 +45,7 @@ pub fn warnings(summary: &RunSummary) -> Vec<String> {
             .and_then(loadtest_model::cpu_speed::CpuSpeed::warning),
     );
     out.extend(summary.noise.as_ref().and_then(loadtest_model::noise::Noise::warning));
-    let ranked = super::main_scenario(summary, &super::scenario_order(&summary.results));
-    out.extend(ranked.and_then(|scenario| super::bottlenecks::client_heavy_ranking(summary, scenario)));
+    out.extend(super::client_heavy_ranking(summary));
     let client_bound = measured.iter().filter(|t| t.client_bound).count();
     if client_bound > 0 {
         out.push(format!(
