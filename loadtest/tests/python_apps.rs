@@ -63,7 +63,7 @@ fn each_python_model_answers_the_rust_servers_sum_for_a_seed_and_their_errors() 
     ];
     for (app, launcher, path) in apps {
         let log = logs.path().join(format!("{app}.log"));
-        let server = AppServer::start(&venv, &app_dir, (launcher, &[]), app, &log).unwrap();
+        let server = AppServer::start(&venv, &app_dir, launcher, &[], app, &log).unwrap();
         let url = format!("{}{path}", server.base_url);
         for seed in [1_u64, 7, 20_261_122] {
             for (query, method_too) in [
@@ -150,7 +150,8 @@ fn an_app_that_crashes_at_start_is_an_error_and_leaves_nothing_running() {
     let error = AppServer::start(
         &venv,
         dir.path(),
-        (Launcher::Gunicorn(&["-w", "1"]), &[]),
+        Launcher::Gunicorn(&["-w", "1"]),
+        &[],
         "crashing",
         &log,
     )

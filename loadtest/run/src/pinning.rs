@@ -5,7 +5,9 @@
 //! is the server or oha itself, every thread and child it makes inherits the set, and the
 //! command line recorded in `summary.json` shows the pinning as it was run.
 
+use std::ffi::OsStr;
 use std::fmt;
+use std::process::Command;
 
 use anyhow::bail;
 use nix::sched::sched_getaffinity;
@@ -49,11 +51,6 @@ impl CpuList {
         Ok(CpuList { cpus })
     }
 
-    /// The CPUs, ascending.
-    pub fn cpus(&self) -> &[usize] {
-        &self.cpus
-    }
-
     /// Fails, naming them, if any of the CPUs is not one this process may run on.
     pub fn check_allowed(&self, flag: &str) -> anyhow::Result<()> {
         let allowed = sched_getaffinity(Pid::from_raw(0))?;
@@ -77,11 +74,6 @@ impl CpuList {
     /// The command a process is started through to run on these CPUs.
     pub fn launcher(&self) -> Vec<String> {
         vec!["taskset".into(), "--cpu-list".into(), self.to_string()]
-    }
-
-    /// Whether it shares a CPU with `other`.
-    pub fn overlaps(&self, other: &CpuList) -> bool {
-        self.cpus.iter().any(|cpu| other.cpus.contains(cpu))
     }
 }
 
@@ -107,6 +99,19 @@ pub fn launcher(list: Option<&CpuList>) -> Vec<String> {
     list.map(CpuList::launcher).unwrap_or_default()
 }
 
+/// A command that runs `program` through `launcher` (which then becomes it), or `program`
+/// itself when the launcher is empty; its arguments follow.
+pub fn command(launcher: &[String], program: impl AsRef<OsStr>) -> Command {
+    match launcher.split_first() {
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,10 +119,10 @@ mod tests {
     #[test]
     fn lists_and_ranges_are_read_and_written_back_in_short() {
         let list = CpuList::parse("3, 0-1,1").unwrap();
-        assert_eq!(list.cpus(), [0, 1, 3]);
+        assert_eq!(list.cpus, [0, 1, 3]);
         assert_eq!(list.to_string(), "0-1,3");
         assert_eq!(CpuList::parse("2").unwrap().launcher(), ["taskset", "--cpu-list", "2"]);
-        assert!(list.overlaps(&CpuList::parse("3-4").unwrap()) && !list.overlaps(&CpuList::parse("2").unwrap()));
+        assert_eq!(launcher(None), Vec::<String>::new());
     }
 
     #[test]
@@ -141,10 +146,9 @@ mod tests {
 
     #[test]
     fn a_process_started_through_the_launcher_runs_on_its_cpus_alone() {
-        let mut command = CpuList::parse("0").unwrap().launcher();
-        command.extend(["grep".into(), "Cpus_allowed_list".into(), "/proc/self/status".into()]);
-        let out = std::process::Command::new(&command[0])
-            .args(&command[1..])
+        let pinned = launcher(Some(&CpuList::parse("0").unwrap()));
+        let out = command(&pinned, "grep")
+            .args(["Cpus_allowed_list", "/proc/self/status"])
             .output()
             .expect("taskset runs");
         assert!(out.status.success(), "{out:?}");

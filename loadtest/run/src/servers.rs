@@ -225,14 +225,7 @@ pub fn start_lab_server_with(
     }
     let name = &server.name;
     let log = File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
-    let mut command = match pin.split_first() {
-        Some((launcher, its_args)) => {
-            let mut command = Command::new(launcher);
-            command.args(its_args).arg(&binary);
-            command
-        }
-        None => Command::new(&binary),
-    };
+    let mut command = crate::pinning::command(pin, &binary);
     // Warnings only: an access-log line per request would cost the server CPU under load.
     command
         .args(["--port", "0"])

@@ -130,13 +130,13 @@ fn read_run(dir: &Path, which: &str) -> Result<RunSummary, BadInput> {
 
 /// The servers a run measured, for an error message.
 fn measured(run: &RunSummary) -> String {
-    let mut pairs: Vec<String> = (run.results.iter())
+    const SHOWN: usize = 6;
+    let pairs: Vec<String> = (run.results.iter())
         .map(|r| format!("{} at {}", r.server, crate::table::scenario_label(r.scenario)))
         .collect();
-    pairs.dedup();
-    if pairs.is_empty() {
-        "no results".to_owned()
-    } else {
-        pairs.join(", ")
+    match pairs.len() {
+        0 => "no results".to_owned(),
+        n if n <= SHOWN => pairs.join(", "),
+        n => format!("{}, and {} more", pairs[..SHOWN].join(", "), n - SHOWN),
     }
 }

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -83,7 +83,8 @@ impl AppServer {
     pub fn start(
         venv: &Venv,
         app_dir: &Path,
-        (launcher, pin): (Launcher, &[String]),
+        launcher: Launcher,
+        pin: &[String],
         app: &str,
         log: &Path,
     ) -> anyhow::Result<Self> {
@@ -91,17 +92,7 @@ impl AppServer {
         let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone().context("sharing the log file")?;
         let (program, args) = launcher.command(venv, app, port);
-        let (program, args): (std::ffi::OsString, Vec<std::ffi::OsString>) = match pin.split_first() {
-            Some((taskset, its_args)) => (
-                taskset.into(),
-                (its_args.iter().map(Into::into))
-                    .chain(std::iter::once(program.clone().into_os_string()))
-                    .chain(args.iter().map(Into::into))
-                    .collect(),
-            ),
-            None => (program.clone().into_os_string(), args.iter().map(Into::into).collect()),
-        };
-        let master = Command::new(&program)
+        let master = crate::pinning::command(pin, &program)
             .current_dir(app_dir)
             .args(&args)
             .stdin(Stdio::null())
@@ -109,7 +100,7 @@ impl AppServer {
             .stderr(err)
             .process_group(0)
             .spawn()
-            .with_context(|| format!("starting {}", program.to_string_lossy()))?;
+            .with_context(|| format!("starting {}", program.display()))?;
         let mut server = Self {
             master,
             base_url: format!("http://127.0.0.1:{port}"),

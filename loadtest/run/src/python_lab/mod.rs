@@ -94,7 +94,7 @@ impl PythonLab {
         say("probing the handout's own processes app (python-processes-seed): one request, up to 45 s ...");
         let probe = probe::probe_seed(&venv, &app_dir, &logs_dir.join("python-processes-seed.log"))?;
         say(&probe.verdict);
-        let (servers, not_started) = start_each(&MEASURED, (&venv, &app_dir, pin), logs_dir, say);
+        let (servers, not_started) = start_each(&MEASURED, &venv, &app_dir, pin, logs_dir, say);
         Ok(Self {
             servers,
             probe,
@@ -137,7 +137,9 @@ impl PythonLab {
 /// why.
 fn start_each(
     servers: &'static [PythonServer],
-    (venv, app_dir, pin): (&Venv, &Path, &[String]),
+    venv: &Venv,
+    app_dir: &Path,
+    pin: &[String],
     logs_dir: &Path,
     say: &dyn Fn(&str),
 ) -> (Vec<(&'static PythonServer, AppServer)>, Vec<String>) {
@@ -145,7 +147,7 @@ fn start_each(
     for server in servers {
         let log = logs_dir.join(format!("{}.log", server.name));
         let command = server.launcher.describe(server.app);
-        match AppServer::start(venv, app_dir, (server.launcher, pin), server.app, &log) {
+        match AppServer::start(venv, app_dir, server.launcher, pin, server.app, &log) {
             Ok(app) => {
                 say(&format!(
                     "{}: {}{} ({command}, pid {})",

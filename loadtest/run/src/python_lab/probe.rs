@@ -19,7 +19,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// left behind.
 pub fn probe_seed(venv: &Venv, app_dir: &Path, log: &Path) -> anyhow::Result<SeedProbe> {
     let launcher = Launcher::Gunicorn(&["-w", "1"]);
-    let mut gunicorn = AppServer::start(venv, app_dir, (launcher, &[]), "app_multiprocessing", log)?;
+    let mut gunicorn = AppServer::start(venv, app_dir, launcher, &[], "app_multiprocessing", log)?;
     let client = Client::new(PATIENCE);
     let asked = Instant::now();
     let answer = client.get_text(&format!("{}/multiprocessing", gunicorn.base_url));
