@@ -166,23 +166,53 @@ fn outliers(measured: &[&TrialRecord]) -> Vec<String> {
                     rest_stats.max
                 )
             };
-            let (side, why) = if verdict == Verdict::Lower {
-                ("slower", "something else on the machine may have taken CPU then")
-            } else {
-                (
-                    "faster",
-                    "a machine busy during the others, or a server that sometimes runs faster (CPU placement, caches)",
-                )
-            };
+            let side = if verdict == Verdict::Lower { "slower" } else { "faster" };
             out.push(format!(
-                "Outliers kept in the data ({side}, modified Z-score over {}): {server} at {}: {what}. Possible \
-                 causes: {why}.",
+                "Outliers kept in the data ({side}, modified Z-score over {}): {server} at {}: {what}. {}",
                 loadtest_model::stats::OUTLIER_Z,
-                describe(scenario)
+                describe(scenario),
+                others_then(&apart, &rest, verdict)
             ));
         }
     }
     out
+}
+
+/// A busier machine beyond this share of its CPU time, taken by others during the trials that
+/// stand apart against the rest, is named as their cause.
+const BUSIER: f64 = 0.05;
+
+/// What else took the machine during the trials that stand apart (`apart`) and during the rest,
+/// from each trial's reading of the machine: named as the cause when the slower trials had it
+/// busier by [`BUSIER`] of its CPU time or more (or the faster ones quieter), said not to be
+/// when it was not; without readings (runs from before them), the possible causes.
+fn others_then(apart: &[&TrialRecord], rest: &[&TrialRecord], verdict: Verdict) -> String {
+    let taken = |trials: &[&TrialRecord]| {
+        loadtest_model::cpu_split::cpu_shares(trials.iter().copied()).map(|s| s.others + s.steal)
+    };
+    let (Some(then), Some(otherwise)) = (taken(apart), taken(rest)) else {
+        return match verdict {
+            Verdict::Lower => "Possible causes: something else on the machine may have taken CPU then.".to_owned(),
+            _ => "Possible causes: a machine busy during the others, or a server that sometimes runs faster (CPU \
+                  placement, caches)."
+                .to_owned(),
+        };
+    };
+    let shares = format!(
+        "other processes and the hypervisor took {:.1}% of the CPU time during {} and {:.1}% during the others",
+        then * 100.0,
+        if apart.len() == 1 { "it" } else { "them" },
+        otherwise * 100.0
+    );
+    let busier = match verdict {
+        Verdict::Lower => then - otherwise >= BUSIER,
+        _ => otherwise - then >= BUSIER,
+    };
+    if busier {
+        format!("The machine was busier when the server was slower: {shares}.")
+    } else {
+        format!("Not the rest of the machine: {shares}.")
+    }
 }
 
 /// Whether two counts of one trial's answers are further apart than its connections explain:
@@ -268,6 +298,36 @@ mod tests {
                 "(slower, modified Z-score over 3.5): prefork at n=500, workers=4, 20 connections: trial 5 \
                            served 900 req/s against 1480 to 1900 for the other 4. Possible causes: something else"
             ),
+            "{text}"
+        );
+
+        // With the machine read around each trial, the cause is measured, not guessed.
+        let busy = |t: &mut TrialRecord, others: f64| {
+            (t.server_cpu_secs, t.oha_cpu_secs) = (Some(7.0), Some(1.0));
+            t.machine_cpu = Some(loadtest_model::noise::MachineCpu {
+                busy_secs: 8.0 + others,
+                steal_secs: 0.0,
+                idle_secs: 2.0 - others,
+            });
+        };
+        for t in &mut trials {
+            busy(t, 0.1);
+        }
+        busy(&mut trials[4], 1.5);
+        let measured: Vec<&TrialRecord> = trials.iter().collect();
+        let text = outliers(&measured).join("\n");
+        assert!(
+            text.ends_with(
+                "The machine was busier when the server was slower: other processes and the hypervisor took 15.0% \
+                 of the CPU time during it and 1.0% during the others."
+            ),
+            "{text}"
+        );
+        busy(&mut trials[4], 0.2);
+        let measured: Vec<&TrialRecord> = trials.iter().collect();
+        let text = outliers(&measured).join("\n");
+        assert!(
+            text.ends_with("Not the rest of the machine: other processes and the hypervisor took 2.0% of the CPU time during it and 1.0% during the others."),
             "{text}"
         );
     }
